@@ -1,0 +1,231 @@
+"""Settings from `config.yaml` in the platform's config dir; every key optional.
+
+A bad file never half-loads: `ConfigError` names the key and the line, and nothing starts
+with a guess. Environment: TINYAGENT_CONFIG points at another file, TINYAGENT_HOME moves
+all of the app's dirs (config, data, cache) under one folder (tests use it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.registry import APPS, Effect
+
+APPROVAL_CHOICES = ("ask", "allow", "deny")
+
+
+class ConfigError(ValueError):
+    def __init__(self, path: Path | str | None, key: str, line: int | None, message: str):
+        self.path, self.key, self.line = path, key, line
+        where = f"{path}" + (f", line {line}" if line else "")
+        super().__init__(f"{where}: {key}: {message}" if path else f"{key}: {message}")
+
+
+# -- paths -----------------------------------------------------------------------------------
+def _dir(kind: str) -> Path:
+    home = os.environ.get("TINYAGENT_HOME")
+    if home:
+        return Path(home) / kind
+    import platformdirs
+
+    getter = {"config": platformdirs.user_config_dir, "data": platformdirs.user_data_dir,
+              "cache": platformdirs.user_cache_dir}[kind]
+    return Path(getter("tinyagent", appauthor=False))
+
+
+def config_dir() -> Path:
+    return _dir("config")
+
+
+def data_dir() -> Path:
+    return _dir("data")
+
+
+def cache_dir() -> Path:
+    return _dir("cache")
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("TINYAGENT_CONFIG") or config_dir() / "config.yaml")
+
+
+# -- sections ----------------------------------------------------------------------------------
+@dataclass
+class ApprovalConfig:
+    """Per effect: ask before running, allow silently, or deny outright."""
+
+    read: str = "allow"
+    ui: str = "ask"
+    draft: str = "ask"
+    send: str = "ask"
+    write: str = "ask"
+    network: str = "ask"
+
+    def for_effect(self, effect: Effect) -> str:
+        return getattr(self, effect.value)
+
+
+@dataclass
+class TimeoutConfig:
+    task: float = 30.0  # seconds one tool call may take
+    applescript: float = 20.0
+    plan: float = 300.0
+
+
+@dataclass
+class ModelConfig:
+    planner: str = ""  # GGUF path or model-store name
+    whisper: str = ""
+    toolrag: str = ""  # ONNX dir; empty = the compact built-in classifier
+
+
+@dataclass
+class PlannerConfig:
+    threads: int = 0  # 0 = all cores
+    context: int = 4096
+    max_tokens: int = 768
+    temperature: float = 0.0
+    max_replans: int = 2
+    examples: int = 3
+    use_extra_bufts: str = "auto"  # "auto" turns them off on CPUs where they crash (AMX)
+
+
+@dataclass
+class ToolRAGConfig:
+    threshold: float = 0.5
+    enabled: bool = True
+
+
+@dataclass
+class VoiceConfig:
+    device: str = ""  # PortAudio device name or index; empty = system default
+    language: str = "en"
+    threads: int = 0
+    max_seconds: float = 30.0
+    silence_seconds: float = 0.0  # >0: stop after this much trailing silence
+    send_after_transcribe: bool = False
+
+
+@dataclass
+class ZoomConfig:
+    token: str = ""  # OAuth access token; empty = links are made up locally (sandbox)
+    api_base: str = "https://api.zoom.us/v2"
+
+
+@dataclass
+class Config:
+    backend: str = "auto"  # auto (AppleScript on macOS, sandbox elsewhere), sandbox, applescript
+    apps: list[str] = field(default_factory=lambda: list(APPS))
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
+    timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
+    models: ModelConfig = field(default_factory=ModelConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    toolrag: ToolRAGConfig = field(default_factory=ToolRAGConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
+    zoom: ZoomConfig = field(default_factory=ZoomConfig)
+    instructions: str = ""  # the user's own words, added to every prompt
+    dry_run: bool = False
+    source: str | None = field(default=None, compare=False)  # file it came from
+
+    def resolved_backend(self) -> str:
+        if self.backend != "auto":
+            return self.backend
+        import sys
+
+        return "applescript" if sys.platform == "darwin" else "sandbox"
+
+
+def _check_value(path: Any, key: str, line: int | None, current: Any, value: Any) -> Any:
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(path, key, line, f"expected true or false, got {value!r}")
+    elif isinstance(current, int) and not isinstance(current, bool):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, key, line, f"expected a whole number, got {value!r}")
+    elif isinstance(current, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(path, key, line, f"expected a number, got {value!r}")
+        value = float(value)
+    elif isinstance(current, str):
+        if value is None:
+            value = ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ConfigError(path, key, line, f"expected text, got {value!r}")
+    elif isinstance(current, list):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(path, key, line, f"expected a list of names, got {value!r}")
+    return value
+
+
+def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(path, prefix or "(top)", node.start_mark.line + 1, "expected a mapping of keys to values")
+    names = {f.name for f in dataclasses.fields(obj) if f.name != "source"}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        full = f"{prefix}.{key}" if prefix else key
+        line = key_node.start_mark.line + 1
+        if key not in names:
+            raise ConfigError(path, full, line, f"unknown key; known keys here: {', '.join(sorted(names))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
+                continue
+            _apply(current, value_node, path, full)
+            continue
+        value = yaml.safe_load(yaml.serialize(value_node))
+        setattr(obj, key, _check_value(path, full, line, current, value))
+
+
+def _validate(cfg: Config, path: Any) -> None:
+    if cfg.backend not in ("auto", "sandbox", "applescript"):
+        raise ConfigError(path, "backend", None, f"must be auto, sandbox or applescript, not {cfg.backend!r}")
+    unknown = [a for a in cfg.apps if a not in APPS]
+    if unknown:
+        raise ConfigError(path, "apps", None, f"unknown app(s) {', '.join(unknown)}; apps are {', '.join(APPS)}")
+    for effect in Effect:
+        choice = cfg.approval.for_effect(effect)
+        if choice not in APPROVAL_CHOICES:
+            raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {choice!r}")
+    if not 0.0 < cfg.toolrag.threshold < 1.0:
+        raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
+    for name in ("task", "applescript", "plan"):
+        if getattr(cfg.timeouts, name) <= 0:
+            raise ConfigError(path, f"timeouts.{name}", None, "must be more than 0 seconds")
+
+
+def parse_config(text: str, path: Path | str | None = None) -> Config:
+    import yaml
+
+    cfg = Config(source=str(path) if path else None)
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(path, "(syntax)", mark.line + 1 if mark else None, str(getattr(exc, "problem", exc))) from None
+    if node is not None:
+        _apply(cfg, node, path, "")
+    _validate(cfg, path)
+    return cfg
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """The user's config, or the defaults when there is no file."""
+    p = Path(path) if path else config_path()
+    if not p.exists():
+        if path:
+            raise ConfigError(p, "(file)", None, "no such file")
+        return Config()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(p, "(file)", None, f"cannot read it: {exc}") from None
+    return parse_config(text, p)

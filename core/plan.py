@@ -1,0 +1,193 @@
+"""LLMCompiler plans: tasks whose arguments may refer to earlier tasks' outputs.
+
+    1. get_email_address("Sid")
+    2. create_calendar_event("Sync", "2024-06-07 15:00:00", "", "", ["$1"], "", None)
+    3. join()<END_OF_PLAN>
+
+`"$1"` alone is a `Ref` (the typed output of task 1); `"Link: $2"` is a `Template`
+(the output interpolated as text). Parsing lives in `core.parser`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Union
+
+END_OF_PLAN = "<END_OF_PLAN>"
+JOIN = "join()"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A whole argument (or list item) that is the output of task `task_id`."""
+
+    task_id: int
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string with `$N` references inside it, interpolated as text."""
+
+    parts: tuple[Union[str, Ref], ...]
+
+
+Value = Any  # str | int | float | bool | None | Ref | Template | list[Value]
+
+_REF_RE = re.compile(r"\$\{(\d+)\}|\$(\d+)")
+
+
+def parse_string_value(s: str) -> Union[str, Ref, Template]:
+    """Turn a string literal into a plain string, a Ref or a Template."""
+    if "$" not in s:
+        return s
+    whole = _REF_RE.fullmatch(s.strip())
+    if whole and s.strip() == s:
+        return Ref(int(whole.group(1) or whole.group(2)))
+    parts: list[Union[str, Ref]] = []
+    pos = 0
+    for m in _REF_RE.finditer(s):
+        if m.start() > pos:
+            parts.append(s[pos : m.start()])
+        parts.append(Ref(int(m.group(1) or m.group(2))))
+        pos = m.end()
+    if not any(isinstance(p, Ref) for p in parts):
+        return s
+    if pos < len(s):
+        parts.append(s[pos:])
+    return Template(tuple(parts))
+
+
+def iter_refs(value: Value) -> Iterator[int]:
+    if isinstance(value, Ref):
+        yield value.task_id
+    elif isinstance(value, Template):
+        for part in value.parts:
+            if isinstance(part, Ref):
+                yield part.task_id
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from iter_refs(item)
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    tool: str
+    args: tuple[Value, ...]
+    line: int = field(default=0, compare=False)  # 1-based line in the source text
+    thought: str | None = None  # the model's `Thought:` before this task
+    comment: str | None = None  # a trailing `# ...` the model wrote
+
+    @property
+    def deps(self) -> tuple[int, ...]:
+        """Ids of the tasks this one needs, in order of first use, without repeats."""
+        return tuple(dict.fromkeys(r for a in self.args for r in iter_refs(a)))
+
+    def to_text(self) -> str:
+        return f"{self.id}. {self.tool}({', '.join(format_value(a) for a in self.args)})"
+
+    def short(self, width: int = 40) -> str:
+        """A one-line, width-bounded rendering for graphs and lists."""
+        text = ", ".join(format_value(a) for a in self.args)
+        return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A problem found in a plan: `line` is 1-based (0 when it concerns the whole plan)."""
+
+    line: int
+    message: str
+    severity: str = "error"  # "error" or "warning"
+    task_id: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "plan"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    tasks: tuple[Task, ...]
+    joined: bool = True  # ended with join()
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+    errors: tuple[Diagnostic, ...] = field(default=(), compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def task(self, task_id: int) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(task_id)
+
+    @property
+    def tools(self) -> list[str]:
+        return [t.tool for t in self.tasks]
+
+    def to_text(self) -> str:
+        return serialize(self)
+
+
+def _format_str(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 0x20:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def format_value(value: Value) -> str:
+    """Write a value as the model writes it: double-quoted strings, `$N` for references."""
+    if isinstance(value, Ref):
+        return f'"${value.task_id}"'
+    if isinstance(value, Template):
+        # ${N} keeps the reference unambiguous when digits follow it in the text.
+        text = "".join(
+            (f"${{{p.task_id}}}" if i + 1 < len(value.parts) and _starts_with_digit(value.parts[i + 1]) else f"${p.task_id}")
+            if isinstance(p, Ref) else p for i, p in enumerate(value.parts)
+        )
+        return _format_str(text)
+    if isinstance(value, str):
+        return _format_str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    raise TypeError(f"cannot write a plan argument of type {type(value).__name__}")
+
+
+def _starts_with_digit(part: Union[str, Ref]) -> bool:
+    return isinstance(part, str) and part[:1].isdigit()
+
+
+def serialize(plan: Plan, *, thoughts: bool = True, comments: bool = True) -> str:
+    """The plan as text; `core.parser.parse_plan(serialize(p)) == p`."""
+    lines: list[str] = []
+    for task in plan.tasks:
+        if thoughts and task.thought:
+            lines.append(f"Thought: {task.thought}")
+        line = task.to_text()
+        if comments and task.comment:
+            line += f"  # {task.comment}"
+        lines.append(line)
+    if plan.joined:
+        next_id = (plan.tasks[-1].id + 1) if plan.tasks else 1
+        lines.append(f"{next_id}. {JOIN}{END_OF_PLAN}")
+    return "\n".join(lines) + "\n"
