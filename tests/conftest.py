@@ -1,0 +1,41 @@
+"""Shared fixtures. Data in ../shared/data is optional: tests that need it skip with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PLANS_FILE = SHARED_DATA / "tinyagent_plans.jsonl"
+VOCAB_FILE = SHARED_DATA / "ggml-vocab-llama-spm.gguf"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own config/data/cache dirs: nothing touches the user's files."""
+    home = tmp_path_factory.mktemp("tinyagent-home")
+    monkeypatch.setenv("TINYAGENT_HOME", str(home))
+    monkeypatch.delenv("TINYAGENT_CONFIG", raising=False)
+    return home
+
+
+def load_shared_plans() -> list[dict]:
+    if not PLANS_FILE.exists():
+        pytest.skip(f"shared data not found at {PLANS_FILE} (../shared/data beside the project)")
+    with PLANS_FILE.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def shared_plans() -> list[dict]:
+    return load_shared_plans()
+
+
+@pytest.fixture(scope="session")
+def vocab_file() -> Path:
+    if not VOCAB_FILE.exists():
+        pytest.skip(f"shared vocab not found at {VOCAB_FILE}")
+    return VOCAB_FILE
