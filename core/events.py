@@ -125,6 +125,12 @@ class ApprovalRequested(Event):
 
 
 @dataclass(frozen=True)
+class ApprovalResolved(Event):
+    task_id: int
+    decision: str  # approve, deny, approve_all, or policy (allowed by the user's settings)
+
+
+@dataclass(frozen=True)
 class TaskFinished(Event):
     task_id: int
     tool: str
@@ -218,7 +224,7 @@ def _jsonable(value: Any) -> Any:
 _KIND: dict[type, str] = {
     RequestStarted: "request_started", ToolsSelected: "tools_selected", PlanToken: "plan_token",
     StageTiming: "stage_timing", Notice: "notice", AnswerReady: "answer", PlanStarted: "plan_started",
-    TaskAdded: "task_added", TaskStarted: "task_started", ApprovalRequested: "approval_requested",
+    TaskAdded: "task_added", TaskStarted: "task_started", ApprovalRequested: "approval_requested", ApprovalResolved: "approval_resolved",
     TaskFinished: "task_finished", PlanFinished: "plan_finished", AudioLevel: "audio_level",
     TranscriptReady: "transcript", DownloadProgress: "download_progress",
 }

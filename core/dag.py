@@ -1,0 +1,67 @@
+"""Plans as graphs: layers for drawing, the critical path, and the paper's success metric.
+
+A predicted plan succeeds when its DAG is isomorphic to the reference plan's: nodes matched
+on tool name, edges are dependencies (`$N` uses). Arguments do not count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Mapping
+
+import networkx as nx
+
+from core.plan import Plan, Task
+
+
+def plan_graph(plan: Plan | Iterable[Task]) -> nx.DiGraph:
+    tasks = plan.tasks if isinstance(plan, Plan) else tuple(plan)
+    graph = nx.DiGraph()
+    for task in tasks:
+        graph.add_node(task.id, tool=task.tool)
+    for task in tasks:
+        for dep in task.deps:
+            if dep in graph:
+                graph.add_edge(dep, task.id)
+    return graph
+
+
+def layers(plan: Plan | Iterable[Task]) -> list[list[int]]:
+    """Task ids by depth: layer 0 needs nothing; layer k needs something in layer k-1."""
+    return [sorted(layer) for layer in nx.topological_generations(plan_graph(plan))]
+
+
+def critical_path(plan: Plan | Iterable[Task], durations: Mapping[int, float] | None = None) -> list[int]:
+    """The chain of tasks that bounds the run time (each task weighs 1 without durations)."""
+    graph = plan_graph(plan)
+    if graph.number_of_nodes() == 0:
+        return []
+    weight = (lambda n: durations.get(n, 0.0)) if durations else (lambda n: 1.0)
+    best: dict[int, tuple[float, int | None]] = {}
+    for node in nx.topological_sort(graph):
+        preds = [(best[p][0], p) for p in graph.predecessors(node)]
+        length, prev = max(preds) if preds else (0.0, None)
+        best[node] = (length + weight(node), prev)
+    node: int | None = max(best, key=lambda n: (best[n][0], -n))
+    path: list[int] = []
+    while node is not None:
+        path.append(node)
+        node = best[node][1]
+    return path[::-1]
+
+
+def plans_isomorphic(predicted: Plan, reference: Plan) -> bool:
+    a, b = plan_graph(predicted), plan_graph(reference)
+    if a.number_of_nodes() != b.number_of_nodes() or a.number_of_edges() != b.number_of_edges():
+        return False
+    if Counter(nx.get_node_attributes(a, "tool").values()) != Counter(nx.get_node_attributes(b, "tool").values()):
+        return False
+    return nx.is_isomorphic(a, b, node_match=lambda x, y: x["tool"] == y["tool"])
+
+
+def tool_recall(predicted: Iterable[str], needed: Iterable[str]) -> float:
+    """Share of the needed tools (as a set) that the prediction uses."""
+    need = set(needed)
+    if not need:
+        return 1.0
+    return len(need & set(predicted)) / len(need)

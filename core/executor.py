@@ -1,0 +1,313 @@
+"""Run a plan as a DAG: each task starts the moment its last dependency finishes.
+
+Event-driven, no polling: every task is an asyncio task that awaits its dependencies'
+completion futures. Tasks can be added while the plan is still streaming in. Blocking tool
+work (osascript, SQLite, PDF reading) runs in a thread pool so independent tasks overlap.
+
+    executor = Executor(backend, emit=print)
+    summary = await executor.run(plan.tasks)       # or add() while streaming, then finish()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
+from typing import Any, AsyncIterable, Callable, Iterable, Mapping
+
+from core.approval import ApprovalPolicy, ApprovalRequest, Approver, Decision, deny_all
+from core.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    EventSink,
+    PlanFinished,
+    PlanStarted,
+    RunSummary,
+    TaskAdded,
+    TaskFinished,
+    TaskStarted,
+    TaskStatus,
+    null_sink,
+)
+from core.plan import Ref, Task, Template, Value
+from tools.backend import Backend, ToolCall, ToolError
+from tools.registry import LIST_STR, REGISTRY, ToolSpec
+
+
+class DryRun(str, Enum):
+    OFF = "off"  # everything runs (through the approval gate)
+    SAFE = "safe"  # read-only lookups run, so arguments resolve; nothing that changes anything
+    STRICT = "strict"  # nothing runs at all
+
+
+class Pending(str):
+    """Stands in for the output of a task that did not run (dry-run); still usable as text."""
+
+
+_OK = (TaskStatus.DONE, TaskStatus.DRY_RUN)
+
+
+class Executor:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        emit: EventSink = null_sink,
+        approver: Approver = deny_all,
+        policy: ApprovalPolicy | None = None,
+        dry_run: DryRun | str = DryRun.OFF,
+        task_timeout: float = 30.0,
+        registry: Mapping[str, ToolSpec] = REGISTRY,
+        max_workers: int = 8,
+        run_id: str | None = None,
+        attempt: int = 1,
+    ):
+        self.backend = backend
+        self.emit = emit
+        self.approver = approver
+        self.policy = policy or ApprovalPolicy()
+        self.dry_run = DryRun(dry_run)
+        self.task_timeout = task_timeout
+        self.registry = registry
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.attempt = attempt
+        self.statuses: dict[int, TaskStatus] = {}
+        self.outputs: dict[int, Any] = {}
+        self.errors: dict[int, str] = {}
+        self.tasks: dict[int, Task] = {}
+        self._done: dict[int, asyncio.Future[None]] = {}
+        self._handles: dict[int, asyncio.Task[None]] = {}
+        self._approval_lock: asyncio.Lock | None = None
+        self._approve_all = False
+        self._started_at: float | None = None
+        self._summary: RunSummary | None = None
+        self._cancelled = False
+        self._inline = bool(getattr(backend, "runs_inline", False))
+        self._max_workers = max_workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._last_args: dict[int, dict[str, Any]] = {}
+
+    # -- feeding ------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started_at is None:
+            self._started_at = time.monotonic()
+            self._approval_lock = asyncio.Lock()
+            self.emit(PlanStarted(self.run_id, self.dry_run.value, self.attempt))
+
+    def add(self, task: Task) -> None:
+        """Schedule a task now; it runs as soon as its dependencies are done."""
+        self.start()
+        if task.id in self.tasks:
+            raise ValueError(f"task {task.id} was added twice")
+        loop = asyncio.get_running_loop()
+        self.tasks[task.id] = task
+        self.statuses[task.id] = TaskStatus.WAITING
+        self._done[task.id] = loop.create_future()
+        self.emit(TaskAdded(task))
+        if self._cancelled:
+            self._finish(task, TaskStatus.CANCELLED, error="the run was cancelled")
+            return
+        self._handles[task.id] = loop.create_task(self._run(task), name=f"task-{task.id}")
+
+    def preset(self, task: Task, status: TaskStatus, output: Any = None) -> None:
+        """Record a task that already ran in an earlier attempt (replanning never repeats work)."""
+        self.start()
+        loop = asyncio.get_running_loop()
+        self.tasks[task.id] = task
+        self._done[task.id] = loop.create_future()
+        self.emit(TaskAdded(task))
+        self._finish(task, status, output=output)
+
+    async def finish(self) -> RunSummary:
+        """Wait for every added task, then emit PlanFinished (exactly once)."""
+        self.start()
+        try:
+            if self._handles:
+                await asyncio.gather(*self._handles.values(), return_exceptions=True)
+        except asyncio.CancelledError:
+            self.cancel()
+            await asyncio.gather(*self._handles.values(), return_exceptions=True)
+            raise
+        finally:
+            self._close()
+        return self._summary  # type: ignore[return-value]
+
+    async def run(self, tasks: Iterable[Task] | AsyncIterable[Task]) -> RunSummary:
+        self.start()
+        try:
+            if isinstance(tasks, AsyncIterable):
+                async for task in tasks:
+                    self.add(task)
+            else:
+                for task in tasks:
+                    self.add(task)
+        except asyncio.CancelledError:
+            self.cancel()
+            await self.finish()
+            raise
+        return await self.finish()
+
+    def cancel(self) -> None:
+        """Stop running tasks and mark every unfinished one cancelled."""
+        self._cancelled = True
+        for handle in self._handles.values():
+            handle.cancel()
+
+    @property
+    def summary(self) -> RunSummary | None:
+        return self._summary
+
+    # -- one task ----------------------------------------------------------------------------
+    async def _run(self, task: Task) -> None:
+        try:
+            for dep in task.deps:
+                if dep not in self._done:
+                    self._finish(task, TaskStatus.FAILED, error=f"refers to ${dep}, but there is no task {dep}")
+                    return
+                await self._done[dep]
+            blocked = [d for d in task.deps if self.statuses[d] not in _OK]
+            if blocked:
+                self._finish(task, TaskStatus.SKIPPED, error=self._blocked_reason(blocked))
+                return
+            await self._execute(task)
+        except asyncio.CancelledError:
+            self._finish(task, TaskStatus.CANCELLED, error="the run was cancelled")
+        except ToolError as exc:
+            self._finish(task, TaskStatus.FAILED, error=str(exc), args=self._last_args.get(task.id))
+        except Exception as exc:  # a bug in a backend must not take the run down
+            self._finish(task, TaskStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _execute(self, task: Task) -> None:
+        spec = self.registry.get(task.tool)
+        if spec is None:
+            self._finish(task, TaskStatus.FAILED, error=f"unknown tool {task.tool!r}")
+            return
+        if len(task.args) != spec.arity:
+            self._finish(task, TaskStatus.FAILED, error=f"{spec.name} takes {spec.arity} arguments, got {len(task.args)}")
+            return
+        args = {p.name: self._resolve_param(p.type, v) for p, v in zip(spec.params, task.args)}
+        self._last_args[task.id] = args
+        call = ToolCall(spec, args)
+        self.statuses[task.id] = TaskStatus.RUNNING
+        self.emit(TaskStarted(task.id, task.tool, args))
+        started = time.monotonic()
+
+        unresolved = any(_has_pending(v) for v in args.values())
+        if self.dry_run is DryRun.STRICT or (
+            self.dry_run is DryRun.SAFE and (spec.effect.changes_something or unresolved)
+        ):
+            if self.dry_run is DryRun.SAFE and not unresolved:
+                call = await self._call(self.backend.prepare, call)  # preview only; prepare changes nothing
+            self._finish(task, TaskStatus.DRY_RUN, output=Pending(f"<{task.tool} output of ${task.id}>"),
+                         started=started, args=args, error=call.summary or None)
+            return
+
+        call = await self._call(self.backend.prepare, call)
+        decision = await self._approve(task, call)
+        if decision is Decision.DENY:
+            self._finish(task, TaskStatus.DENIED, error="you declined this step", started=started, args=args)
+            return
+        started = time.monotonic()  # the time spent waiting for a person is not the tool's
+        output = await self._call(self.backend.invoke, call)
+        self._finish(task, TaskStatus.DONE, output=output, started=started, args=args)
+
+    async def _call(self, fn: Callable[[ToolCall], Any], call: ToolCall) -> Any:
+        if self._inline:
+            return fn(call)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="tinyagent-tool")
+        future = asyncio.get_running_loop().run_in_executor(self._pool, fn, call)
+        try:
+            return await asyncio.wait_for(future, self.task_timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ToolError(f"{call.tool.name} did not finish within {self.task_timeout:g} s") from None
+
+    async def _approve(self, task: Task, call: ToolCall) -> Decision:
+        rule = self.policy.decide(call.tool.effect)
+        if rule == "allow" or self._approve_all:
+            return Decision.APPROVE
+        if rule == "deny":
+            self.emit(ApprovalResolved(task.id, "deny"))
+            return Decision.DENY
+        assert self._approval_lock is not None
+        async with self._approval_lock:  # one question at a time
+            if self._approve_all:
+                return Decision.APPROVE
+            self.statuses[task.id] = TaskStatus.AWAITING_APPROVAL
+            self.emit(ApprovalRequested(task.id, task.tool, call.tool.effect.value, dict(call.args),
+                                        call.summary, dict(call.extras)))
+            decision = Decision(await self.approver(ApprovalRequest(task, call)))
+            self.statuses[task.id] = TaskStatus.RUNNING
+            self.emit(ApprovalResolved(task.id, decision.value))
+            if decision is Decision.APPROVE_ALL:
+                self._approve_all = True
+            return decision
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _finish(self, task: Task, status: TaskStatus, *, output: Any = None, error: str | None = None,
+                started: float | None = None, args: dict[str, Any] | None = None) -> None:
+        done = self._done[task.id]
+        if done.done():
+            return
+        self.statuses[task.id] = status
+        if status in _OK:
+            self.outputs[task.id] = output
+        if error and status is not TaskStatus.DRY_RUN:
+            self.errors[task.id] = error
+        duration = time.monotonic() - started if started is not None else 0.0
+        self.emit(TaskFinished(task.id, task.tool, status, output, error, duration, args))
+        done.set_result(None)
+
+    def _blocked_reason(self, blocked: list[int]) -> str:
+        words = {TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "was skipped", TaskStatus.DENIED: "was declined",
+                 TaskStatus.CANCELLED: "was cancelled"}
+        parts = [f"task {d} ({self.tasks[d].tool}) {words.get(self.statuses[d], self.statuses[d].value)}" for d in blocked]
+        return "skipped because " + " and ".join(parts)
+
+    def _close(self) -> None:
+        if self._summary is not None:
+            return
+        for task_id, task in self.tasks.items():
+            if not self._done[task_id].done():
+                self._finish(task, TaskStatus.CANCELLED, error="the run was cancelled")
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        duration = time.monotonic() - (self._started_at or time.monotonic())
+        self._summary = RunSummary(self.run_id, dict(self.statuses), dict(self.outputs), dict(self.errors),
+                                   duration, self._cancelled)
+        self.emit(PlanFinished(self._summary))
+
+    # -- arguments ----------------------------------------------------------------------------
+    def _resolve(self, value: Value) -> Any:
+        if isinstance(value, Ref):
+            return self.outputs.get(value.task_id)
+        if isinstance(value, Template):
+            parts = [_as_text(self.outputs.get(p.task_id)) if isinstance(p, Ref) else p for p in value.parts]
+            text = "".join(parts)
+            pending = any(isinstance(p, Ref) and isinstance(self.outputs.get(p.task_id), Pending) for p in value.parts)
+            return Pending(text) if pending else text
+        if isinstance(value, list):
+            return [self._resolve(v) for v in value]
+        return value
+
+    def _resolve_param(self, type_: str, value: Value) -> Any:
+        resolved = self._resolve(value)
+        if type_ == LIST_STR and isinstance(value, Ref) and not isinstance(resolved, list):
+            return [resolved]  # one output used as a whole list
+        return resolved
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_as_text(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _has_pending(value: Any) -> bool:
+    if isinstance(value, Pending):
+        return True
+    if isinstance(value, list):
+        return any(_has_pending(v) for v in value)
+    return False
