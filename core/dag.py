@@ -65,3 +65,32 @@ def tool_recall(predicted: Iterable[str], needed: Iterable[str]) -> float:
     if not need:
         return 1.0
     return len(need & set(predicted)) / len(need)
+
+
+def renumber(plan: Plan, order: list[int]) -> Plan:
+    """The same plan with tasks in `order` (a topological order of ids), numbered 1..n."""
+    from core.plan import Ref, Template
+
+    new_id = {old: i for i, old in enumerate(order, start=1)}
+    if sorted(new_id) != sorted(t.id for t in plan.tasks):
+        raise ValueError("order must list every task id once")
+
+    def remap(value):
+        if isinstance(value, Ref):
+            return Ref(new_id[value.task_id])
+        if isinstance(value, Template):
+            return Template(tuple(Ref(new_id[p.task_id]) if isinstance(p, Ref) else p for p in value.parts))
+        if isinstance(value, list):
+            return [remap(v) for v in value]
+        return value
+
+    by_id = {t.id: t for t in plan.tasks}
+    tasks = tuple(
+        Task(new_id[old], by_id[old].tool, tuple(remap(a) for a in by_id[old].args),
+             thought=by_id[old].thought, comment=by_id[old].comment)
+        for old in order
+    )
+    for task in tasks:
+        if any(dep >= task.id for dep in task.deps):
+            raise ValueError("order is not topological: a task would come before one it needs")
+    return Plan(tasks, plan.joined)

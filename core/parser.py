@@ -19,7 +19,6 @@ _CALL_START = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _THOUGHT = re.compile(r"^\s*thought\s*:\s*(.*)$", re.IGNORECASE)
 _JOIN = re.compile(r"^join\s*\(\s*\)\s*;?\s*(#.*)?$")
 _MAX_LINE = 20_000  # longer lines are refused rather than parsed
-_MAX_COMMENT_TRIES = 16
 
 
 class PlanError(ValueError):
@@ -46,29 +45,25 @@ def _convert(value: object) -> Value:
 
 def _parse_call(text: str) -> tuple[str, tuple[Value, ...], str | None]:
     """`name(args)  # comment` -> (name, args, comment). Raises _ArgError with a reason."""
-    candidates = [(text, None)]
-    hashes = [i for i, ch in enumerate(text) if ch == "#"][:_MAX_COMMENT_TRIES]
-    candidates += [(text[:i].rstrip(), text[i + 1 :].strip() or None) for i in hashes]
-    first_error: Exception | None = None
-    for code, comment in candidates:
-        try:
-            node = ast.parse(code.strip(), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            first_error = first_error or exc
-            continue
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            first_error = first_error or _ArgError("expected a single tool call like name(arg, ...)")
-            continue
-        if node.keywords:
-            raise _ArgError("write arguments in order, without names (no name=value)")
-        try:
-            args = tuple(_convert(ast.literal_eval(a)) for a in node.args)
-        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
-            raise _ArgError(f"arguments must be literals (strings, numbers, lists, None): {exc}") from None
-        return node.func.id, args, comment
-    if isinstance(first_error, SyntaxError):
-        raise _ArgError(f"the call is not well formed ({first_error.msg})")
-    raise _ArgError(str(first_error) if first_error else "not a tool call")
+    code = text.strip()
+    try:
+        node = ast.parse(code, mode="eval").body
+    except SyntaxError as exc:
+        raise _ArgError(f"the call is not well formed ({exc.msg})") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise _ArgError(f"the call cannot be read ({type(exc).__name__})") from None
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise _ArgError("expected a single tool call like name(arg, ...)")
+    if node.keywords:
+        raise _ArgError("write arguments in order, without names (no name=value)")
+    try:
+        args = tuple(_convert(ast.literal_eval(a)) for a in node.args)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
+        raise _ArgError(f"arguments must be literals (strings, numbers, lists, None): {exc}") from None
+    # Python's parser skips a trailing `# comment`; keep it for the round trip.
+    tail = code.encode("utf-8")[node.end_col_offset :].decode("utf-8", "replace").strip()
+    comment = tail[1:].strip() or None if tail.startswith("#") else None
+    return node.func.id, args, comment
 
 
 def _type_error(spec: ToolSpec, index: int, value: Value, produced: Mapping[int, str]) -> str | None:

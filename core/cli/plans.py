@@ -1,0 +1,105 @@
+"""`run-plan` (execute a plan file) and `check-plans` (validate a JSONL data set)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from core.cli.common import CliError, config_from, json_sink, print_json, read_text_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run-plan", help="run a plan from a file or standard input",
+                       description="Run an LLMCompiler plan. Asks before each step that changes something, "
+                       "unless --yes. Exit 0: every task ran; 1: some failed, were declined or skipped; "
+                       "2: usage error or invalid plan.")
+    p.add_argument("file", metavar="FILE|-", help="plan text file, or - for standard input")
+    p.add_argument("--dry-run", action="store_true", help="change nothing: only read-only lookups run")
+    p.add_argument("--strict", action="store_true", help="with --dry-run: run nothing at all")
+    p.add_argument("--yes", "-y", action="store_true", help="approve every step without asking")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    p.add_argument("--backend", choices=("sandbox", "applescript"), help="override the configured backend")
+    p.set_defaults(func=run_plan_command)
+
+    c = sub.add_parser("check-plans", help="validate the plans in a JSONL data set",
+                       description="Validate each line's `plan` against the tool registry.")
+    c.add_argument("data", metavar="DATA.jsonl")
+    c.add_argument("--json", action="store_true", help="print one JSON object: total, valid, invalid")
+    c.set_defaults(func=check_plans_command)
+
+
+def run_plan_command(args: argparse.Namespace) -> int:
+    from core.approval import ApprovalPolicy
+    from core.cli.approve import TerminalApprover
+    from core.cli.render import TextRenderer
+    from core.executor import DryRun, Executor
+    from core.parser import parse_plan
+    from tools.backend import ToolError
+
+    config = config_from(args)
+    if args.backend:
+        config.backend = args.backend
+    if args.strict and not args.dry_run:
+        raise CliError("--strict only makes sense with --dry-run")
+    plan = parse_plan(read_text_arg(args.file))
+    if plan.errors:
+        details = "\n".join(f"  {d}" for d in plan.errors)
+        raise CliError(f"invalid plan:\n{details}")
+    try:
+        from tools.factory import make_backend
+
+        backend = make_backend(config)
+    except (ToolError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+    emit = json_sink if args.json else TextRenderer()
+    if not args.json:
+        for warning in plan.warnings:
+            print(f"warning: {warning}")
+    dry_run = DryRun.OFF if not args.dry_run else (DryRun.STRICT if args.strict else DryRun.SAFE)
+    executor = Executor(backend, emit=emit, approver=TerminalApprover(),
+                        policy=ApprovalPolicy(config.approval, yes=args.yes), dry_run=dry_run,
+                        task_timeout=config.timeouts.task)
+    summary = asyncio.run(executor.run(plan.tasks))
+    return 0 if summary.all_done else 1
+
+
+def check_plans(path: str) -> dict:
+    """Validate every record's plan: {total, valid, invalid: [{id, line, error}], warnings}."""
+    from core.parser import parse_plan
+
+    text = read_text_arg(path)
+    total, valid, invalid, warned = 0, 0, [], 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        total += 1
+        try:
+            record = json.loads(raw)
+            plan_text = record["plan"]
+            if not isinstance(plan_text, str):
+                raise TypeError("`plan` is not a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            invalid.append({"id": None, "line": number, "error": f"not a record with a `plan`: {exc}"})
+            continue
+        plan = parse_plan(plan_text)
+        warned += bool(plan.warnings)
+        if plan.errors:
+            invalid.append({"id": record.get("id"), "line": number,
+                            "error": "; ".join(str(d) for d in plan.errors)})
+        else:
+            valid += 1
+    return {"total": total, "valid": valid, "invalid": invalid, "with_warnings": warned}
+
+
+def check_plans_command(args: argparse.Namespace) -> int:
+    report = check_plans(args.data)
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{report['valid']} of {report['total']} plans are valid "
+              f"({report['with_warnings']} with warnings)")
+        for item in report["invalid"]:
+            print(f"  line {item['line']} ({item['id']}): {item['error']}")
+    return 0 if not report["invalid"] else 1

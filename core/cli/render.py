@@ -1,0 +1,54 @@
+"""Human-readable lines for the event stream (the CLI's view; the TUI draws its own)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from core.events import (AnswerReady, ApprovalResolved, Event, Notice, PlanFinished, PlanStarted, StageTiming,
+                         TaskFinished, TaskStarted, TaskStatus, ToolsSelected)
+
+_MARK = {TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",
+         TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌"}
+
+
+def _short(value: Any, width: int = 100) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class TextRenderer:
+    def __init__(self, out: TextIO = sys.stdout, verbose: bool = False):
+        self.out, self.verbose = out, verbose
+
+    def __call__(self, event: Event) -> None:
+        line = self.line(event)
+        if line:
+            print(line, file=self.out, flush=True)
+
+    def line(self, event: Event) -> str | None:
+        if isinstance(event, PlanStarted):
+            return f"plan {event.run_id}" + ("" if event.dry_run == "off" else f" (dry run: {event.dry_run})")
+        if isinstance(event, TaskStarted) and self.verbose:
+            return f"… {event.task_id} {event.tool}"
+        if isinstance(event, TaskFinished):
+            mark = _MARK.get(event.status, "?")
+            head = f"{mark} {event.task_id} {event.tool} [{event.status.value}, {event.duration:.2f}s]"
+            if event.status is TaskStatus.DONE:
+                return f"{head} → {_short(event.output)}"
+            if event.status is TaskStatus.DRY_RUN:
+                return f"{head} would: {_short(event.error or event.args)}"
+            return f"{head} {_short(event.error or '')}"
+        if isinstance(event, ApprovalResolved) and event.decision == "deny":
+            return f"  task {event.task_id}: declined"
+        if isinstance(event, PlanFinished):
+            return event.summary.describe()
+        if isinstance(event, ToolsSelected):
+            return "tools: " + ", ".join(event.selected)
+        if isinstance(event, StageTiming) and self.verbose:
+            return f"  {event.stage}: {event.seconds * 1000:.0f} ms"
+        if isinstance(event, Notice):
+            return f"{event.level}: {event.message}"
+        if isinstance(event, AnswerReady):
+            return f"\n{event.text}"
+        return None
