@@ -1,0 +1,262 @@
+"""Microphone capture through PortAudio (sounddevice), delivered as 16 kHz mono float32.
+
+The stream runs at the device's own rate (asking PortAudio for 16 kHz fails or resamples
+badly on many devices); `Recorder.stop` mixes down and resamples once at the end.
+PortAudio calls `_on_audio` on its own thread, so that callback only copies the block,
+updates a few counters and, at most ~20 times a second, reports a level.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from core.events import AudioLevel
+from core.voice.audio import WHISPER_RATE, levels, resample, to_mono
+
+LevelCallback = Callable[[AudioLevel], None]
+
+LEVEL_INTERVAL = 0.05  # seconds between level reports (~20/s is plenty for a meter)
+SILENCE_RMS = 0.01  # blocks quieter than this count as silence for auto-stop
+STALL_SECONDS = 2.0  # no audio for this long while recording: the device has gone away
+BLOCK_SECONDS = 0.05
+
+_PORTAUDIO_HELP = ("install PortAudio (Debian/Ubuntu: `sudo apt install libportaudio2`, "
+                   "Fedora: `sudo dnf install portaudio`, macOS: `brew install portaudio`)")
+_MAC_PERMISSION_HELP = ("on macOS, allow microphone access for your terminal app in System Settings > "
+                        "Privacy & Security > Microphone, then restart the terminal")
+
+
+class VoiceUnavailable(Exception):
+    """Recording cannot work here; the message says why and what to do."""
+
+
+def _sounddevice() -> Any:
+    """Import sounddevice on first use; a missing PortAudio becomes VoiceUnavailable."""
+    try:
+        import sounddevice
+    except (OSError, ImportError) as exc:
+        raise VoiceUnavailable(f"voice input needs PortAudio, which could not be loaded ({exc}): "
+                               f"{_PORTAUDIO_HELP}") from None
+    except Exception as exc:  # PortAudioError from Pa_Initialize at import time
+        raise VoiceUnavailable(f"PortAudio failed to start ({exc}); check your audio system") from None
+    return sounddevice
+
+
+def rescan_devices() -> None:
+    """Make PortAudio list devices again (it scans only once, at start, so a microphone
+    plugged in later, or a sound server started later, is otherwise invisible)."""
+    sd = _sounddevice()
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception as exc:
+        raise VoiceUnavailable(f"PortAudio failed to restart ({exc}); check your audio system") from None
+
+
+def list_input_devices() -> list[dict[str, Any]]:
+    """Devices that can record: index, name, channels, default rate, and which is the default."""
+    sd = _sounddevice()
+    try:
+        default_in = sd.default.device[0]
+        return [{"index": d["index"], "name": d["name"], "channels": d["max_input_channels"],
+                 "rate": int(d["default_samplerate"]), "default": d["index"] == default_in}
+                for d in sd.query_devices() if d["max_input_channels"] > 0]
+    except sd.PortAudioError as exc:
+        raise VoiceUnavailable(f"cannot list audio devices ({exc})") from None
+
+
+def parse_device(spec: str | int | None) -> str | int | None:
+    """Config/CLI device text: '' -> system default, digits -> PortAudio index, else a name."""
+    if spec is None or isinstance(spec, int):
+        return spec
+    spec = str(spec).strip()
+    if not spec:
+        return None
+    return int(spec) if spec.isdigit() else spec
+
+
+def _describe_devices(sd: Any) -> str:
+    try:
+        names = [f"{d['index']}: {d['name']}" for d in sd.query_devices() if d["max_input_channels"] > 0]
+    except Exception:
+        return ""
+    return "; input devices: " + ", ".join(names) if names else ""
+
+
+def _resolve_input(sd: Any, device: str | int | None) -> dict[str, Any]:
+    """PortAudio's description of the input device, or VoiceUnavailable saying what to do."""
+    try:
+        return sd.query_devices(device, "input")
+    except (ValueError, sd.PortAudioError) as exc:
+        reason = str(exc)
+    if device is None:
+        hint = ("no microphone found: connect one, or pick a device with --device / `voice.device` "
+                "in config (list them with `tinyagent listen --list-devices`)")
+        if sys.platform == "darwin":
+            hint += f"; {_MAC_PERMISSION_HELP}"
+        raise VoiceUnavailable(f"{hint} ({reason})")
+    raise VoiceUnavailable(f"no input device matches {device!r} ({reason}); set `voice.device` in config or "
+                           f"pass --device with a name or index{_describe_devices(sd)}")
+
+
+class Recorder:
+    """Start/stop (or toggle) recording; `stop()` returns 16 kHz mono float32.
+
+    Recording ends by itself after `max_seconds`, or after `silence_seconds` of trailing
+    silence once something was heard (0 turns that off); `wait()` blocks until then.
+    """
+
+    def __init__(self, device: str | int | None = None, max_seconds: float = 30.0,
+                 silence_seconds: float = 0.0, on_level: LevelCallback | None = None):
+        if max_seconds <= 0:
+            raise ValueError("max_seconds must be more than 0")
+        self.device = parse_device(device)
+        self.max_seconds = float(max_seconds)
+        self.silence_seconds = max(0.0, float(silence_seconds))
+        self.on_level = on_level
+        self.stop_reason: str | None = None  # max_length, silence, device_lost, stopped
+        self.problem: str | None = None  # a warning about the last recording, for the user
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._stream: Any = None
+        self._reset(0)
+
+    @classmethod
+    def from_config(cls, voice: Any, on_level: LevelCallback | None = None) -> "Recorder":
+        return cls(device=voice.device, max_seconds=voice.max_seconds,
+                   silence_seconds=voice.silence_seconds, on_level=on_level)
+
+    def _reset(self, rate: int) -> None:
+        self._rate = rate
+        self._blocks: list[np.ndarray] = []
+        self._frames = 0
+        self._silent_frames = 0
+        self._heard = False
+        self._last_level = 0.0
+        self._last_audio = time.monotonic()
+        self._done.clear()
+
+    @property
+    def recording(self) -> bool:
+        return self._stream is not None
+
+    @property
+    def seconds(self) -> float:
+        """Length of the recording so far."""
+        return self._frames / self._rate if self._rate else 0.0
+
+    # -- control ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the input stream and start recording; VoiceUnavailable if that cannot work."""
+        sd = _sounddevice()
+        with self._lock:
+            if self._stream is not None:
+                return
+            try:
+                info = _resolve_input(sd, self.device)
+            except VoiceUnavailable:
+                rescan_devices()  # a device plugged in after PortAudio started
+                info = _resolve_input(sd, self.device)
+            rate = int(info["default_samplerate"]) or 48000
+            self._reset(rate)
+            self.stop_reason = self.problem = None
+            try:
+                stream = sd.InputStream(device=info["index"], samplerate=rate, channels=1, dtype="float32",
+                                        blocksize=int(rate * BLOCK_SECONDS), callback=self._on_audio,
+                                        finished_callback=self._on_finished)
+                stream.start()
+            except sd.PortAudioError as exc:
+                hint = _MAC_PERMISSION_HELP if sys.platform == "darwin" else "check that no other program holds it"
+                raise VoiceUnavailable(f"cannot open input device {info['name']!r} ({exc}); {hint}") from None
+            self._stream = stream
+
+    def stop(self) -> np.ndarray:
+        """Stop recording; the audio (16 kHz mono float32), empty if nothing was recording."""
+        with self._lock:
+            stream, self._stream = self._stream, None
+            if stream is None:
+                return np.zeros(0, dtype=np.float32)
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # a vanished device may fail to stop; what we have is still good
+                pass
+            if self.stop_reason is None:
+                self.stop_reason = "stopped"
+            self._done.set()
+            blocks, self._blocks = self._blocks, []
+        if not blocks:
+            return np.zeros(0, dtype=np.float32)
+        audio = resample(np.concatenate(blocks), self._rate, WHISPER_RATE)
+        audio = audio[: int(self.max_seconds * WHISPER_RATE)]
+        if self.problem is None and audio.size and not np.any(audio):
+            self.problem = "recorded only digital silence: check the microphone" + (
+                f" ({_MAC_PERMISSION_HELP})" if sys.platform == "darwin" else "")
+        return audio
+
+    def toggle(self) -> np.ndarray | None:
+        """Start if idle (returns None), stop if recording (returns the audio)."""
+        if self.recording:
+            return self.stop()
+        self.start()
+        return None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until recording ends by itself (max length, silence, lost device) or is
+        stopped; True if it ended, False on timeout. Call `stop()` afterwards for the audio."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if remaining <= 0:
+                return self._done.is_set()
+            if self._done.wait(remaining):
+                return True
+            if self._stream is not None and time.monotonic() - self._last_audio > STALL_SECONDS:
+                self._finish("device_lost", "the input device stopped delivering audio (unplugged?)")
+
+    # -- PortAudio thread ---------------------------------------------------------------------
+    def _finish(self, reason: str, problem: str | None = None) -> None:
+        if not self._done.is_set():
+            self.stop_reason = reason
+            if problem:
+                self.problem = problem
+            self._done.set()
+
+    def _on_audio(self, indata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
+        self._last_audio = time.monotonic()
+        if self._done.is_set():
+            return  # full or auto-stopped: ignore the rest until stop()
+        block = indata[:, 0].copy() if indata.ndim == 2 else to_mono(indata)
+        self._blocks.append(block)
+        self._frames += frames
+        rms, peak = levels(block)
+        self._track_silence(rms, frames)
+        now = time.monotonic()
+        if self.on_level is not None and now - self._last_level >= LEVEL_INTERVAL:
+            self._last_level = now
+            try:
+                self.on_level(AudioLevel(rms=rms, peak=peak, seconds=self.seconds))
+            except Exception:  # a broken meter must not kill the recording
+                self.on_level = None
+        if self._frames >= self.max_seconds * self._rate:
+            self._finish("max_length")
+
+    def _track_silence(self, rms: float, frames: int) -> None:
+        if not self.silence_seconds:
+            return
+        if rms >= SILENCE_RMS:
+            self._heard, self._silent_frames = True, 0
+            return
+        self._silent_frames += frames
+        if self._heard and self._silent_frames >= self.silence_seconds * self._rate:
+            self._finish("silence")
+
+    def _on_finished(self) -> None:
+        # PortAudio ended the stream without us asking: the device went away.
+        if self._stream is not None:
+            self._finish("device_lost", "the input device stopped (unplugged or taken away?)")
