@@ -166,7 +166,9 @@ class Executor:
                 if dep not in self._done:
                     self._finish(task, TaskStatus.FAILED, error=f"refers to ${dep}, but there is no task {dep}")
                     return
-                await self._done[dep]
+                done = self._done[dep]
+                if not done.done():
+                    await asyncio.shield(done)  # our cancellation must not cancel the shared future
             blocked = [d for d in task.deps if self.statuses[d] not in _OK]
             if blocked:
                 self._finish(task, TaskStatus.SKIPPED, error=self._blocked_reason(blocked))
