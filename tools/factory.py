@@ -1,0 +1,54 @@
+"""Choosing and building the tool backend the config asks for."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tools.backend import Backend, ContentWriter, PlainWriter
+
+
+class BackendUnavailable(RuntimeError):
+    """The configured backend cannot run here; the message says what to change."""
+
+
+def _zoom_client(config, timeout: float):
+    if not config.zoom.token.strip():
+        return None
+    from tools.zoom import ZoomClient
+
+    return ZoomClient(config.zoom.token, config.zoom.api_base, timeout=timeout)
+
+
+def make_backend(config, writer: ContentWriter | None = None, *, db_path: Path | str | None = None) -> Backend:
+    """The sandbox or AppleScript backend from `config.resolved_backend()`, with timeouts and Zoom."""
+    writer = writer or PlainWriter()
+    kind = config.resolved_backend()
+    zoom = _zoom_client(config, config.timeouts.task)
+    if kind == "applescript":
+        if sys.platform != "darwin":
+            raise BackendUnavailable(
+                f"the AppleScript backend drives macOS apps and cannot run on {sys.platform}; "
+                f"set 'backend: sandbox' (or 'auto') in config.yaml to use the built-in sandbox")
+        from tools.applescript import AppleScriptBackend
+
+        return AppleScriptBackend(writer, timeout=config.timeouts.applescript, zoom=zoom)
+    if kind == "sandbox":
+        from tools.sandbox import SandboxBackend
+
+        return SandboxBackend(db_path=db_path, writer=writer, zoom=zoom)
+    raise BackendUnavailable(f"unknown backend {kind!r}; use auto, sandbox or applescript")
+
+
+def describe_backend(config) -> str:
+    """One line for status bars: which backend, and where its effects land."""
+    kind = config.resolved_backend()
+    zoom = "Zoom API" if config.zoom.token.strip() else "Zoom links made up locally"
+    if kind == "sandbox":
+        from tools.sandbox import default_db_path
+
+        return f"sandbox ({default_db_path()}; {zoom})"
+    if kind == "applescript":
+        zoom = "Zoom API" if config.zoom.token.strip() else "Zoom not set up"
+        return f"AppleScript (macOS apps, {config.timeouts.applescript:g} s timeout; {zoom})"
+    return kind
