@@ -16,6 +16,7 @@ from core.cli.common import CliError
 COMMAND_MODULES = (
     "core.cli.plans",  # run-plan, check-plans
     "core.cli.sandbox",  # sandbox show|dump|reset
+    "core.cli.models",  # models list|pull|verify|path|convert-toolrag
 )
 
 

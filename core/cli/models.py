@@ -1,0 +1,160 @@
+"""`tinyagent models list|pull|verify|path|convert-toolrag`: the model store from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from core.cli.common import CliError, print_json
+from core.events import DownloadProgress
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list, download and check models",
+                       description="Known models and the local cache. Any command that takes a model "
+                       "also accepts --model PATH, so a file you downloaded yourself always works.")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.required = True
+
+    lst = msub.add_parser("list", help="known models and whether they are downloaded")
+    lst.add_argument("--json", action="store_true", help="print one JSON list")
+    lst.set_defaults(func=list_command)
+
+    pull = msub.add_parser("pull", help="download a model into the cache (resumes a partial download)")
+    pull.add_argument("name", metavar="NAME")
+    pull.add_argument("--force", action="store_true", help="download again even if it is there")
+    pull.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
+    pull.set_defaults(func=pull_command)
+
+    ver = msub.add_parser("verify", help="check downloaded models' sizes and checksums")
+    ver.add_argument("name", metavar="NAME", nargs="?", help="one model (default: every downloaded one)")
+    ver.add_argument("--json", action="store_true", help="print one JSON list")
+    ver.set_defaults(func=verify_command)
+
+    path = msub.add_parser("path", help="print the file a model name resolves to")
+    path.add_argument("name", metavar="NAME|PATH")
+    path.set_defaults(func=path_command)
+
+    conv = msub.add_parser("convert-toolrag", help="convert the PyTorch ToolRAG model to ONNX",
+                           description="Needs torch and transformers: pip install 'tinyagent[convert]'.")
+    conv.add_argument("src", metavar="SRC", help="the downloaded TinyAgent-ToolRAG directory")
+    conv.add_argument("out", metavar="OUT", help="directory to write model.onnx and tokenizer.json to")
+    conv.set_defaults(func=convert_command)
+
+
+def _store_call(fn, *args, **kwargs):
+    from core.modelstore import ModelStoreError
+
+    try:
+        return fn(*args, **kwargs)
+    except ModelStoreError as exc:
+        raise CliError(str(exc), status=1) from None
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from core import modelstore
+
+    rows = _store_call(modelstore.status)
+    if args.json:
+        print_json([{"name": e.name, "kind": e.kind, "default": e.default, "repo": e.repo, "filename": e.filename,
+                     "size": e.size, "approx_size": e.approx_size, "sha256": e.sha256, "sha1": e.sha1,
+                     "description": e.description, "path": str(p) if p else None} for e, p in rows])
+        return 0
+    width = max(len(e.name) for e, _ in rows)
+    for entry, path in rows:
+        mark = "*" if entry.default else " "
+        where = str(path) if path else "not downloaded"
+        print(f"{mark} {entry.name:<{width}}  {entry.kind:<8} {entry.approx_size or '?':>9}  {where}")
+    print(f"\n* default for its kind. Cache: {modelstore.models_dir()}")
+    return 0
+
+
+class ProgressBar:
+    """One line on stderr, redrawn at most 10 times a second (every 10 s when not a terminal)."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last = 0.0
+        self.started = time.monotonic()
+
+    def __call__(self, event: DownloadProgress) -> None:
+        now = time.monotonic()
+        finished = event.total_bytes is not None and event.done_bytes >= event.total_bytes
+        if not finished and now - self.last < (0.1 if self.tty else 10.0):
+            return
+        self.last = now
+        done = event.done_bytes / 1e6
+        if event.total_bytes:
+            pct = event.done_bytes / event.total_bytes
+            bar = "#" * int(pct * 30)
+            text = f"{event.name}  [{bar:<30}] {pct:4.0%}  {done:,.1f}/{event.total_bytes / 1e6:,.1f} MB"
+        else:
+            text = f"{event.name}  {done:,.1f} MB"
+        end = "\r" if self.tty and not finished else "\n"
+        print(f"{text}\033[K" if self.tty else text, end=end, file=self.stream, flush=True)
+
+
+def pull_command(args: argparse.Namespace) -> int:
+    from core import modelstore
+
+    entry = _store_call(modelstore.find, args.name)
+    path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force)
+    print(path)
+    if entry.kind == "toolrag":
+        print(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
+    return 0
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    from core import modelstore
+
+    if args.name:
+        names = [args.name]
+    else:
+        names = [e.name for e, p in _store_call(modelstore.status) if p is not None]
+        if not names and not args.json:
+            print("no models downloaded yet (see `tinyagent models list`)")
+    results = [_store_call(modelstore.verify, n) for n in names]
+    if args.json:
+        print_json([{"name": r.name, "path": str(r.path) if r.path else None, "ok": r.ok,
+                     "checked": sorted(set(r.checked)), "problems": r.problems} for r in results])
+    else:
+        for r in results:
+            print(r.describe())
+    return 0 if all(r.ok for r in results) else 1
+
+
+def path_command(args: argparse.Namespace) -> int:
+    from core import modelstore
+
+    print(_store_call(modelstore.resolve, args.name))
+    return 0
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    src, out = Path(args.src).expanduser(), Path(args.out).expanduser()
+    if not src.is_dir():
+        raise CliError(f"no such directory: {src} (download it with `tinyagent models pull toolrag`)", status=1)
+    try:
+        from core.toolrag.convert import convert_toolrag
+    except ImportError as exc:
+        raise CliError(_missing_deps(exc), status=1) from None
+    try:
+        result = convert_toolrag(src, out)
+    except ImportError as exc:  # torch / transformers are imported inside the converter
+        raise CliError(_missing_deps(exc), status=1) from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CliError(f"cannot convert {src}: {exc}", status=1) from None
+    print(result if result is not None else out)
+    return 0
+
+
+def _missing_deps(exc: ImportError) -> str:
+    name = getattr(exc, "name", None) or str(exc)
+    if name.startswith("core"):
+        return f"the ToolRAG converter is not part of this installation ({exc})"
+    return (f"converting ToolRAG needs extra packages ({name} is missing): "
+            "pip install 'tinyagent[convert]'")
