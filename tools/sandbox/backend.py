@@ -151,6 +151,7 @@ class SandboxBackend(BaseBackend):
         return path
 
     def do_summarize_pdf(self, a: dict, extras: dict) -> str:
+        self.store.ensure_ready()  # the demo files are written on first use
         path, text = read_pdf_text(a["pdf_path"])
         try:
             return self.writer.summarize(text, title=path.stem)
@@ -235,7 +236,7 @@ class SandboxBackend(BaseBackend):
                                 f"Give the full name and the folder.")
         place = f" in folder {folder!r}" if folder else ""
         known = ", ".join(f"'{n['name']}'" for n in notes[:10]) or "(none)"
-        raise ToolError(f"{tool}: no note named {name!r}{place}. Notes there: {known}. "
+        raise ToolError(f"{tool}: no note named {name!r}{place}. Known notes: {known}. "
                         f"Use create_note to make a new one.")
 
     def do_create_note(self, a: dict, extras: dict) -> str:
