@@ -1,0 +1,424 @@
+"""The local model: one llama.cpp instance, one worker thread, never a crash of the process.
+
+llama.cpp can run one generation per context at a time, so every call (streamed plans,
+the joiner, the sub-agent writers) is a job on ONE worker thread's queue. Async callers
+get tokens through their own event loop; sync callers (tool threads) wait on a future.
+The producer never waits for a consumer, so a writer call queued behind a streaming plan
+always runs once that plan finishes or is cancelled: no deadlock.
+
+Things that would kill the process, and what we do instead:
+- quantized models on CPUs with AMX segfault unless extra buffer types are off
+  (`use_extra_bufts="auto"` turns them off where llama.cpp reports AMX);
+- an invalid grammar segfaults at the first sample: grammars are checked with
+  llama.cpp's own parser first (`core.planner.grammar.grammar_is_valid`);
+- a missing or corrupt GGUF: checked before llama.cpp sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import concurrent.futures
+import ctypes
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator, Sequence
+
+log = logging.getLogger("tinyagent.llm")
+
+_PROMPT_CHUNK = 64  # prompt tokens decoded between cancellation checks
+_PARAMS_LOCK = threading.Lock()  # the default-params patch is process-wide
+_LOG_CALLBACK: Any = None  # kept alive: llama.cpp holds a raw pointer to it
+
+
+class ModelLoadError(Exception):
+    """The model file cannot be used; the message says what to do."""
+
+
+class ModelError(Exception):
+    """A generation failed (prompt too long, bad grammar, llama.cpp error)."""
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0  # the rest came from the KV cache
+    generated_tokens: int = 0
+    prompt_seconds: float = 0.0
+    generate_seconds: float = 0.0
+    finish_reason: str = ""  # stop, length, cancelled
+
+    @property
+    def cached_tokens(self) -> int:
+        return self.prompt_tokens - self.prompt_tokens_evaluated
+
+
+# -- the file and the library ----------------------------------------------------------------
+def check_gguf(path: Path | str) -> Path:
+    """Fail with a clear message unless `path` looks like a readable GGUF file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelLoadError(f"model file not found: {p}")
+    if not p.is_file():
+        raise ModelLoadError(f"model path is not a file: {p}")
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read the model file {p}: {exc.strerror or exc}") from None
+    if magic != b"GGUF":
+        raise ModelLoadError(f"{p} is not a GGUF model file (it does not start with 'GGUF')")
+    return p
+
+
+def silence_llama_logs() -> None:
+    """Route llama.cpp's own log lines to Python logging at debug level (never the terminal)."""
+    global _LOG_CALLBACK
+    import llama_cpp
+
+    if _LOG_CALLBACK is None:
+        @llama_cpp.llama_log_callback
+        def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+        _LOG_CALLBACK = _callback
+    llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
+def cpu_has_amx() -> bool:
+    """True where llama.cpp would repack quantized weights for AMX (the crashing path)."""
+    import llama_cpp
+
+    try:
+        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    except Exception:
+        return False
+    return "AMX_INT8 = 1" in info
+
+
+def want_extra_bufts(setting: str | bool) -> bool:
+    """Resolve the `use_extra_bufts` setting ("auto", "on"/"off", or a bool)."""
+    if isinstance(setting, bool):
+        return setting
+    word = str(setting).strip().lower()
+    if word in ("on", "true", "yes", "1"):
+        return True
+    if word in ("off", "false", "no", "0"):
+        return False
+    if word not in ("", "auto"):
+        raise ModelLoadError(f"planner.use_extra_bufts must be auto, on or off, not {setting!r}")
+    return not cpu_has_amx()
+
+
+def _load_llama(path: Path, *, extra_bufts: bool, **kwargs: Any) -> Any:
+    """Construct `llama_cpp.Llama`, with extra buffer types off when asked (not a Llama option)."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as low
+
+    with _PARAMS_LOCK:
+        original = low.llama_model_default_params
+
+        def params() -> Any:
+            p = original()
+            if hasattr(p, "use_extra_bufts"):
+                p.use_extra_bufts = extra_bufts
+            return p
+
+        low.llama_model_default_params = params
+        try:
+            return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+        finally:
+            low.llama_model_default_params = original
+
+
+# -- the model -------------------------------------------------------------------------------
+class LocalLLM:
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        seed: int = 0,
+        use_extra_bufts: str | bool = "auto",
+        vocab_only: bool = False,
+        flash_attn: bool = True,
+    ):
+        path = check_gguf(model_path)
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError as exc:
+            raise ModelLoadError(f"llama-cpp-python is not installed ({exc}); pip install llama-cpp-python") from None
+        silence_llama_logs()
+        self.model_path = path
+        self.vocab_only = vocab_only
+        self.extra_bufts = want_extra_bufts(use_extra_bufts)
+        threads = n_threads if n_threads > 0 else max(1, os.cpu_count() or 1)
+        kwargs: dict[str, Any] = dict(n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, seed=seed,
+                                      flash_attn=flash_attn)
+        if vocab_only:
+            # The grammar checker tokenizes plan text exactly, without SentencePiece's leading space.
+            kwargs = dict(vocab_only=True, kv_overrides={"tokenizer.ggml.add_space_prefix": False})
+        try:
+            self._llama = _load_llama(path, extra_bufts=self.extra_bufts, **kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(f"llama.cpp could not load {path}: {exc} (is the file complete and a LLaMA-family GGUF?)") from None
+        silence_llama_logs()  # llama-cpp-python re-installs its own callback on import
+        self.n_ctx = n_ctx
+        self.last_stats = GenerationStats()
+        self._grammars: dict[str, Any] = {}
+        self._jobs: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None] = queue.Queue()
+        self._closed = False
+        self._worker = threading.Thread(target=self._work, name="tinyagent-llm", daemon=True)
+        self._worker.start()
+
+    @classmethod
+    def from_config(cls, config: Any, model_override: str | Path | None = None) -> "LocalLLM":
+        """The planner model named by `--model`, or config `models.planner` (a path or a store name)."""
+        planner = config.planner
+        path = resolve_model_path(str(model_override or config.models.planner or ""))
+        return cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts)
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def llama(self) -> Any:
+        """The underlying `llama_cpp.Llama` (only the worker thread may generate with it)."""
+        return self._llama
+
+    @property
+    def vocab(self) -> Any:
+        return self._llama._model.vocab
+
+    def _work(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue  # the caller gave up before it started
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        """Run `fn` on the worker thread, after every job queued before it."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        if self._closed:
+            future.set_exception(ModelError("the model was closed"))
+            return future
+        if threading.current_thread() is self._worker:  # a job calling back in: run it now
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001
+                future.set_exception(exc)
+            return future
+        self._jobs.put((fn, future))
+        return future
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(None)
+        if threading.current_thread() is not self._worker:
+            self._worker.join(timeout=30)
+        try:
+            self._llama.close()
+        except Exception:  # closing must not fail
+            pass
+
+    def __enter__(self) -> "LocalLLM":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- tokens ----------------------------------------------------------------------------
+    def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
+
+    def n_prompt_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def _piece(self, token: int) -> bytes:
+        import llama_cpp
+
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, 64, 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, -n, 0, False)
+        return buf.raw[: max(n, 0)]
+
+    def _grammar(self, text: str) -> Any:
+        cached = self._grammars.get(text)
+        if cached is None:
+            from llama_cpp import LlamaGrammar
+
+            from core.planner.grammar import GrammarError, grammar_is_valid
+
+            if not grammar_is_valid(text, self.vocab):
+                raise GrammarError("llama.cpp rejected the grammar (parse error); refusing to use it")
+            cached = self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return cached
+
+    # -- generation (worker thread only) ---------------------------------------------------------
+    def _generate(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float,
+                  stop: Sequence[str], cancel: threading.Event) -> Iterator[str]:
+        import llama_cpp
+
+        if self.vocab_only:
+            raise ModelError("this GGUF holds only a vocabulary; it cannot generate text")
+        llama = self._llama
+        tokens = self.tokenize(prompt)
+        room = self.n_ctx - len(tokens)
+        if room < 8:
+            raise ModelError(f"the prompt is {len(tokens)} tokens; the context holds {self.n_ctx} "
+                             "(raise planner.context or select fewer tools)")
+        max_tokens = max(1, min(max_tokens, room - 1))
+        grammar_obj = self._grammar(grammar) if grammar else None
+        started = time.perf_counter()
+        evaluated = self._eval_prompt(tokens, cancel)
+        prompt_done = time.perf_counter()
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        n, reason, held, text_len = 0, "length", "", 0
+        hold = max((len(s) for s in stop), default=1) - 1
+        try:
+            if cancel.is_set():
+                reason = "cancelled"
+                return
+            gen = llama.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
+                                 repeat_penalty=1.0, grammar=grammar_obj)
+            for token in gen:
+                if cancel.is_set():
+                    reason = "cancelled"
+                    break
+                if llama_cpp.llama_vocab_is_eog(self.vocab, token):
+                    reason = "stop"
+                    break
+                n += 1
+                held += decoder.decode(self._piece(token))
+                cut = _find_stop(held, stop)
+                if cut is not None:
+                    held, reason = held[:cut], "stop"
+                    break
+                if len(held) > hold:
+                    out, held = held[: len(held) - hold], held[len(held) - hold:]
+                    text_len += len(out)
+                    yield out
+                if n >= max_tokens:
+                    break
+            gen.close()
+            held += decoder.decode(b"", final=True)
+            if held and reason != "cancelled":
+                yield held
+        finally:
+            self.last_stats = GenerationStats(len(tokens), evaluated, n, prompt_done - started,
+                                              time.perf_counter() - prompt_done, reason)
+
+    def _eval_prompt(self, tokens: list[int], cancel: threading.Event) -> int:
+        """Decode what the KV cache lacks, in chunks so cancellation is quick; returns the count."""
+        llama = self._llama
+        cached = list(llama._input_ids)
+        prefix = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            prefix += 1
+        prefix = min(prefix, len(tokens) - 1)  # re-decode the last token for fresh logits
+        llama.n_tokens = prefix
+        for i in range(prefix, len(tokens), _PROMPT_CHUNK):
+            if cancel.is_set():
+                llama.n_tokens = i  # what is in the cache is still valid
+                return i - prefix
+            llama.eval(tokens[i: i + _PROMPT_CHUNK])
+        return len(tokens) - prefix
+
+    # -- public API ---------------------------------------------------------------------------
+    async def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
+                     temperature: float = 0.0, stop: Sequence[str] | None = None) -> AsyncIterator[str]:
+        """Text chunks as the model writes them. Stop iterating (or cancel) to stop the model."""
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def push(kind: str, value: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(chunks.put_nowait, (kind, value))
+            except RuntimeError:  # the loop is gone: nobody is listening any more
+                cancel.set()
+
+        def job() -> None:
+            try:
+                for piece in self._generate(prompt, grammar=grammar, max_tokens=max_tokens,
+                                            temperature=temperature, stop=tuple(stop or ()), cancel=cancel):
+                    push("chunk", piece)
+                push("end", None)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's task
+                push("error", exc)
+
+        future = self.submit(job)
+        try:
+            while True:
+                kind, value = await chunks.get()
+                if kind == "chunk":
+                    yield value
+                elif kind == "end":
+                    return
+                else:
+                    raise value
+        finally:
+            cancel.set()
+            future.cancel()  # never started: never runs
+
+    def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
+                 temperature: float = 0.0, stop: Sequence[str] | None = None,
+                 timeout: float | None = None) -> str:
+        """The whole completion (blocking; from any thread except an event loop's)."""
+        cancel = threading.Event()
+
+        def job() -> str:
+            return "".join(self._generate(prompt, grammar=grammar, max_tokens=max_tokens,
+                                          temperature=temperature, stop=tuple(stop or ()), cancel=cancel))
+
+        future = self.submit(job)
+        try:
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            cancel.set()
+            future.cancel()
+            raise ModelError(f"the model did not answer within {timeout:g} s") from None
+
+
+def _find_stop(text: str, stop: Sequence[str]) -> int | None:
+    hits = [i for i in (text.find(s) for s in stop if s) if i != -1]
+    return min(hits) if hits else None
+
+
+# -- finding the model file -------------------------------------------------------------------
+def resolve_model_path(name: str) -> Path:
+    """A GGUF path, or a model-store name resolved by `core.modelstore`."""
+    if not name:
+        raise ModelLoadError("no planner model is configured: pass --model PATH to a GGUF file, or download "
+                             "one with `tinyagent models download` and set models.planner in config.yaml")
+    looks_like_path = name.endswith(".gguf") or os.sep in name or "/" in name or name.startswith((".", "~"))
+    if looks_like_path or Path(name).expanduser().exists():
+        return Path(name).expanduser()
+    try:
+        from core.modelstore import resolve
+    except ImportError:
+        raise ModelLoadError(f"{name!r} is not a file, and the model store is not available to resolve it; "
+                             "pass --model PATH to a GGUF file") from None
+    try:
+        return Path(resolve(name))
+    except Exception as exc:  # the store explains what is missing
+        raise ModelLoadError(f"model {name!r}: {exc} (download it with `tinyagent models download {name}`, "
+                             "or pass --model PATH to a GGUF file)") from None
