@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "core.cli.plans",  # run-plan, check-plans
     "core.cli.sandbox",  # sandbox show|dump|reset
     "core.cli.models",  # models list|pull|verify|path|convert-toolrag
+    "core.cli.voice",  # transcribe, listen
 )
 
 

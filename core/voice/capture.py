@@ -22,7 +22,8 @@ LevelCallback = Callable[[AudioLevel], None]
 
 LEVEL_INTERVAL = 0.05  # seconds between level reports (~20/s is plenty for a meter)
 SILENCE_RMS = 0.01  # blocks quieter than this count as silence for auto-stop
-STALL_SECONDS = 2.0  # no audio for this long while recording: the device has gone away
+STALL_SECONDS = 2.0  # audio stopped coming for this long: the device has gone away
+STARTUP_SECONDS = 6.0  # a device may take a while to deliver its first block (PulseAudio: ~2 s)
 BLOCK_SECONDS = 0.05
 
 _PORTAUDIO_HELP = ("install PortAudio (Debian/Ubuntu: `sudo apt install libportaudio2`, "
@@ -35,6 +36,10 @@ class VoiceUnavailable(Exception):
     """Recording cannot work here; the message says why and what to do."""
 
 
+class NoSuchDevice(VoiceUnavailable):
+    """The configured or requested input device does not exist (a usage error)."""
+
+
 def _sounddevice() -> Any:
     """Import sounddevice on first use; a missing PortAudio becomes VoiceUnavailable."""
     try:
@@ -44,7 +49,33 @@ def _sounddevice() -> Any:
                                f"{_PORTAUDIO_HELP}") from None
     except Exception as exc:  # PortAudioError from Pa_Initialize at import time
         raise VoiceUnavailable(f"PortAudio failed to start ({exc}); check your audio system") from None
+    _silence_alsa()
     return sounddevice
+
+
+_alsa_handler: Any = None  # kept alive: ALSA holds a pointer to it
+
+
+def _silence_alsa() -> None:
+    """Stop libasound printing its errors (e.g. "ALSA lib pulse.c: Unable to connect") on
+    stderr, where they would garble a terminal UI; our own messages say what went wrong."""
+    global _alsa_handler
+    if _alsa_handler is not None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        name = ctypes.util.find_library("asound")
+        if not name:
+            return
+        lib = ctypes.CDLL(name)
+        handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                        ctypes.c_char_p)
+        _alsa_handler = handler_type(lambda *args: None)
+        lib.snd_lib_error_set_handler(_alsa_handler)
+    except (OSError, AttributeError):
+        pass  # no libasound: nothing to silence
 
 
 def rescan_devices() -> None:
@@ -100,7 +131,7 @@ def _resolve_input(sd: Any, device: str | int | None) -> dict[str, Any]:
         if sys.platform == "darwin":
             hint += f"; {_MAC_PERMISSION_HELP}"
         raise VoiceUnavailable(f"{hint} ({reason})")
-    raise VoiceUnavailable(f"no input device matches {device!r} ({reason}); set `voice.device` in config or "
+    raise NoSuchDevice(f"no input device matches {device!r} ({reason}); set `voice.device` in config or "
                            f"pass --device with a name or index{_describe_devices(sd)}")
 
 
@@ -158,22 +189,30 @@ class Recorder:
             if self._stream is not None:
                 return
             try:
-                info = _resolve_input(sd, self.device)
+                stream = self._open(sd)
             except VoiceUnavailable:
-                rescan_devices()  # a device plugged in after PortAudio started
-                info = _resolve_input(sd, self.device)
-            rate = int(info["default_samplerate"]) or 48000
-            self._reset(rate)
-            self.stop_reason = self.problem = None
-            try:
-                stream = sd.InputStream(device=info["index"], samplerate=rate, channels=1, dtype="float32",
-                                        blocksize=int(rate * BLOCK_SECONDS), callback=self._on_audio,
-                                        finished_callback=self._on_finished)
-                stream.start()
-            except sd.PortAudioError as exc:
-                hint = _MAC_PERMISSION_HELP if sys.platform == "darwin" else "check that no other program holds it"
-                raise VoiceUnavailable(f"cannot open input device {info['name']!r} ({exc}); {hint}") from None
+                rescan_devices()  # a device plugged in, or gone, since PortAudio last looked
+                stream = self._open(sd)
             self._stream = stream
+
+    def _open(self, sd: Any) -> Any:
+        info = _resolve_input(sd, self.device)
+        rate = int(info["default_samplerate"]) or 48000
+        self._reset(rate)
+        self.stop_reason = self.problem = None
+        stream = None
+        try:
+            stream = sd.InputStream(device=info["index"], samplerate=rate, channels=1, dtype="float32",
+                                    blocksize=int(rate * BLOCK_SECONDS), callback=self._on_audio,
+                                    finished_callback=self._on_finished)
+            stream.start()
+        except sd.PortAudioError as exc:
+            if stream is not None:
+                stream.close(ignore_errors=True)
+            hint = _MAC_PERMISSION_HELP if sys.platform == "darwin" else \
+                "check that it is connected and that no other program holds it"
+            raise VoiceUnavailable(f"cannot open input device {info['name']!r} ({exc}); {hint}") from None
+        return stream
 
     def stop(self) -> np.ndarray:
         """Stop recording; the audio (16 kHz mono float32), empty if nothing was recording."""
@@ -216,8 +255,16 @@ class Recorder:
                 return self._done.is_set()
             if self._done.wait(remaining):
                 return True
-            if self._stream is not None and time.monotonic() - self._last_audio > STALL_SECONDS:
-                self._finish("device_lost", "the input device stopped delivering audio (unplugged?)")
+            self._check_stalled()
+
+    def _check_stalled(self) -> None:
+        if self._stream is None:
+            return
+        quiet_for = time.monotonic() - self._last_audio
+        if self._frames and quiet_for > STALL_SECONDS:
+            self._finish("device_lost", "the input device stopped delivering audio (unplugged?)")
+        elif not self._frames and quiet_for > STARTUP_SECONDS:
+            self._finish("device_lost", f"the input device delivered no audio in {STARTUP_SECONDS:.0f} s")
 
     # -- PortAudio thread ---------------------------------------------------------------------
     def _finish(self, reason: str, problem: str | None = None) -> None:

@@ -47,18 +47,22 @@ class ModelFileError(TranscriptionError):
 
 
 # -- model files ------------------------------------------------------------------------------
-def _model_hint(name: str) -> str:
-    return f"pass --model PATH (a whisper.cpp ggml .bin file) or run `tinyagent models pull {name}`"
+def _store_name(name: str) -> str:
+    # The model store's manifest names whisper models "whisper-<size>" ("whisper-base.en").
+    return name if name.startswith("whisper-") else f"whisper-{name}"
 
 
 def resolve_whisper_model(spec: str | Path | None) -> Path:
-    """A model path: `spec` itself if it exists, else the model store's file for that name."""
+    """A model path: `spec` itself if it exists, else the model store's file for that name
+    ("base.en" or "whisper-base.en")."""
     name = str(spec or "").strip() or DEFAULT_MODEL
     path = Path(name).expanduser()
     if path.exists():
         return path
     if os.sep in name or "/" in name or name.endswith(".bin"):
         raise ModelFileError(f"no such whisper model file: {path}")
+    store = _store_name(name)
+    hint = f"pass --model PATH (a whisper.cpp ggml .bin file) or run `tinyagent models pull {store}`"
     try:
         from core import modelstore
 
@@ -66,13 +70,13 @@ def resolve_whisper_model(spec: str | Path | None) -> Path:
     except Exception:  # no model store in this build, or a broken one: same advice
         resolve = None
     if resolve is None:
-        raise ModelFileError(f"no whisper model {name!r}: {_model_hint(name)}")
+        raise ModelFileError(f"no whisper model {name!r}: {hint}")
     try:
-        found = resolve(name)
-    except Exception as exc:
-        raise ModelFileError(f"no whisper model {name!r} ({exc}): {_model_hint(name)}") from None
+        found = resolve(store)
+    except Exception as exc:  # the store's message says how to get the model
+        raise ModelFileError(f"no whisper model {name!r}: {exc}") from None
     if not found or not Path(found).is_file():
-        raise ModelFileError(f"whisper model {name!r} is not downloaded: {_model_hint(name)}")
+        raise ModelFileError(f"whisper model {name!r} is not downloaded: {hint}")
     return Path(found)
 
 

@@ -1,0 +1,228 @@
+"""`tinyagent transcribe FILE.wav` and `tinyagent listen`: local speech-to-text.
+
+numpy, sounddevice and pywhispercpp are imported inside the commands (see core.cli).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from core.cli.common import CliError, config_from, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("transcribe", help="transcribe a WAV file with the local whisper model",
+                       description="Transcribe a WAV file (any rate, mono or stereo) with whisper.cpp, on device.")
+    p.add_argument("file", metavar="FILE.wav")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("listen", help="record from the microphone, transcribe, print (or --ask)",
+                       description="Record until --seconds pass, trailing silence (--silence) or Ctrl-C; "
+                                   "then transcribe locally and print the text.")
+    p.add_argument("--seconds", type=_positive, metavar="N", help="record at most N seconds (default: voice.max_seconds)")
+    p.add_argument("--silence", type=_non_negative, metavar="S",
+                   help="stop after S seconds of silence once speech was heard (0: off; default: voice.silence_seconds)")
+    p.add_argument("--device", metavar="D", help="input device name or index (default: voice.device)")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("--save", metavar="FILE.wav", help="also save the recording (16 kHz mono)")
+    _add_model_args(p)
+    p.add_argument("--ask", action="store_true", help="hand the text to `tinyagent ask`")
+    p.add_argument("--dry-run", action="store_true", help="with --ask: plan, but run nothing with side effects")
+    p.add_argument("--yes", action="store_true", help="with --ask: approve every action without asking")
+    p.set_defaults(func=cmd_listen)
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="PATH", help="whisper.cpp ggml model file or model-store name "
+                                                   "(default: models.whisper, else base.en)")
+    p.add_argument("--language", metavar="L", help="spoken language code, or auto (default: voice.language)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: voice.threads; 0 = auto)")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="do not retry at higher temperatures when decoding looks poor (faster)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+
+
+# -- transcription ------------------------------------------------------------------------------
+def _transcriber(args: argparse.Namespace) -> Any:
+    from core.voice.transcribe import Transcriber
+
+    cfg = config_from(args)
+    params = {"temperature_inc": 0.0} if args.no_fallback else {}
+    threads = args.threads if args.threads is not None else cfg.voice.threads
+    return Transcriber(args.model or cfg.models.whisper or None, language=args.language or cfg.voice.language,
+                       threads=threads, **params)
+
+
+def _transcribe(transcriber: Any, audio: Any) -> Any:
+    from core.voice.transcribe import ModelFileError, TranscriptionError
+
+    try:
+        return transcriber.transcribe(audio)
+    except ModelFileError as exc:
+        raise CliError(str(exc), 2) from None
+    except TranscriptionError as exc:
+        raise CliError(str(exc), 1) from None
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from core.voice.audio import AudioFileError, read_wav
+
+    transcriber = _transcriber(args)
+    try:
+        audio = read_wav(args.file)
+    except AudioFileError as exc:
+        raise CliError(str(exc), 2) from None
+    result = _transcribe(transcriber, audio)
+    if args.json:
+        print_json({"file": args.file, "model": str(transcriber.model_path), **result.to_json()})
+    else:
+        print(result.text)
+    return 0
+
+
+# -- listening ----------------------------------------------------------------------------------
+def cmd_listen(args: argparse.Namespace) -> int:
+    from core.voice.capture import NoSuchDevice, VoiceUnavailable
+
+    if (args.dry_run or args.yes) and not args.ask:
+        raise CliError("--dry-run and --yes go with --ask")
+    try:
+        if args.list_devices:
+            return _list_devices(args)
+        audio, recorder = _record(args)
+    except VoiceUnavailable as exc:
+        raise CliError(f"cannot record: {exc}", 2 if isinstance(exc, NoSuchDevice) else 1) from None
+    if recorder.problem:
+        print(f"tinyagent: warning: {recorder.problem}", file=sys.stderr)
+    if args.save:
+        _save(args.save, audio)
+    result = _transcribe(_transcriber(args), audio)
+    if args.json and not args.ask:
+        print_json({**result.to_json(), "stop_reason": recorder.stop_reason, "problem": recorder.problem})
+    elif not args.ask:
+        print(result.text)
+    if not args.ask:
+        return 0
+    if not result.text:
+        raise CliError("heard nothing to ask", 1)
+    return _ask(args, result.text)
+
+
+def _list_devices(args: argparse.Namespace) -> int:
+    from core.voice.capture import list_input_devices
+
+    devices = list_input_devices()
+    if args.json:
+        print_json({"devices": devices})
+    elif not devices:
+        print("no input devices found")
+    for d in devices if not args.json else []:
+        mark = "*" if d["default"] else " "
+        print(f"{mark} {d['index']:>3}  {d['name']}  ({d['channels']} ch, {d['rate']} Hz)")
+    return 0
+
+
+def _record(args: argparse.Namespace) -> tuple[Any, Any]:
+    from core.voice.capture import Recorder
+
+    voice = config_from(args).voice
+    latest: list[Any] = []
+    recorder = Recorder(device=args.device if args.device is not None else voice.device,
+                        max_seconds=args.seconds or voice.max_seconds,
+                        silence_seconds=args.silence if args.silence is not None else voice.silence_seconds,
+                        on_level=lambda level: latest.append(level))
+    meter = sys.stderr.isatty()
+    with _native_stderr_silenced():
+        recorder.start()
+        print(f"Recording (up to {recorder.max_seconds:g} s; Ctrl-C to stop)...", file=sys.stderr, flush=True)
+        try:
+            while not recorder.wait(0.1):
+                if meter and latest:
+                    _draw_meter(latest[-1])
+                    del latest[:-1]
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends the recording, not the command
+        audio = recorder.stop()
+        if meter:
+            print(file=sys.stderr)
+    return audio, recorder
+
+
+def _draw_meter(level: Any) -> None:
+    bars = int(min(1.0, level.rms * 8) * 30)  # speech RMS ~0.05-0.1 fills most of the bar
+    print(f"\r  {level.seconds:5.1f} s  [{'#' * bars:<30}]", end="", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """PortAudio's ALSA backend prints debug lines straight to fd 2 when a device fails;
+    send fd 2 to /dev/null while recording and give Python's sys.stderr a copy of the
+    real one, so our own messages still show."""
+    try:
+        sys.stderr.flush()
+        redirect = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        redirect = False  # stderr is not a real file (e.g. captured in tests)
+    if not redirect:
+        yield
+        return
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    old, sys.stderr = sys.stderr, os.fdopen(os.dup(saved), "w", buffering=1, errors="replace")
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = old
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _save(path: str, audio: Any) -> None:
+    from core.voice.audio import write_wav
+
+    try:
+        write_wav(path, audio)
+    except OSError as exc:
+        raise CliError(f"cannot save the recording to {path}: {exc.strerror or exc}", 1) from None
+
+
+def _ask(args: argparse.Namespace, text: str) -> int:
+    from core.cli import build_parser, main
+
+    commands = next((a.choices for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)), {})
+    if "ask" not in commands:
+        raise CliError(f"heard {text!r}, but this build has no `ask` command to hand it to", 1)
+    print(f"> {text}", file=sys.stderr)
+    argv = (["--config", args.config] if args.config else []) + ["ask", text]
+    argv += ["--dry-run"] * args.dry_run + ["--yes"] * args.yes
+    return main(argv)
