@@ -50,7 +50,7 @@ MAC_APPS = {"contacts": "Contacts", "calendar": "Calendar", "files": "Finder", "
             "maps": "Maps", "notes": "Notes", "reminders": "Reminders", "messages": "Messages",
             "zoom": "Zoom"}
 
-_ERROR_RE = re.compile(r"execution error: (?P<message>.*?)\s*\((?P<code>-?\d+)\)\s*$", re.S)
+_ERROR_RE = re.compile(r"(?P<kind>execution|syntax) error: (?P<message>.*?)\s*\((?P<code>-?\d+)\)\s*$", re.S)
 _AUTOMATION = "System Settings › Privacy & Security › Automation"
 
 
@@ -75,6 +75,9 @@ def explain_osascript_error(stderr: str, returncode: int, tool: str, app: str) -
         last = text.splitlines()[-1] if text else "no error output"
         return f"{tool}: osascript failed (exit status {returncode}): {last}"
     message, code = match.group("message").strip(), int(match.group("code"))
+    if match.group("kind") == "syntax":
+        return (f"{tool}: the AppleScript for this tool does not compile on this macOS ({message}, {code}); "
+                f"please report it")
     if code in (-1743, -1744):
         return (f"{tool}: macOS did not let tinyagent control {app} ({code}). Open {_AUTOMATION}, "
                 f"find the terminal app you run tinyagent in, turn on {app} under it, then try again.")
