@@ -46,11 +46,11 @@ def run_plan_command(args: argparse.Namespace) -> int:
     if plan.errors:
         details = "\n".join(f"  {d}" for d in plan.errors)
         raise CliError(f"invalid plan:\n{details}")
-    try:
-        from tools.factory import make_backend
+    from tools.factory import BackendUnavailable, make_backend
 
+    try:
         backend = make_backend(config)
-    except (ToolError, ValueError) as exc:
+    except (BackendUnavailable, ToolError) as exc:
         raise CliError(str(exc)) from None
 
     emit = json_sink if args.json else TextRenderer()

@@ -253,9 +253,9 @@ class SandboxBackend(BaseBackend):
         return f"Created the note '{a['name']}' in {folder}"
 
     def do_open_note(self, a: dict, extras: dict) -> str:
+        # Reading is a lookup (Effect.READ): it may run in dry-run, so it must leave no trace.
         with self.store.write() as conn:
             note = self._find_note(conn, a["name"], a["folder"], "open_note")
-            self._activity(conn, "notes", "opened", f"{note['folder']}/{note['name']}")
         return note["content"]
 
     def do_append_note_content(self, a: dict, extras: dict) -> str:
