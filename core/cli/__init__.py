@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "core.cli.sandbox",  # sandbox show|dump|reset
     "core.cli.models",  # models list|pull|verify|path|convert-toolrag
     "core.cli.voice",  # transcribe, listen
+    "core.cli.planner",  # plan, ask, grammar, eval
 )
 
 

@@ -1,0 +1,281 @@
+"""The one request pipeline every front end uses:
+
+    request -> ToolRAG -> prompt -> streamed plan -> parser -> executor -> join -> answer
+
+Tasks go to the executor the moment their line is parsed, so the first tool runs while the
+model is still writing the plan. After the run the same model writes the answer (or asks to
+replan, at most `planner.max_replans` times, carrying over every task that already
+succeeded). Blocking work (loading models, ToolRAG, example picking) runs off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from core.approval import ApprovalPolicy, Approver, deny_all
+from core.events import AnswerReady, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskStatus, ToolsSelected
+from core.executor import DryRun, Executor
+from core.plan import Diagnostic, Plan, Ref, Task, Template
+from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
+from core.planner.llm import LocalLLM, ModelError
+from core.planner.planner import JoinResult, Planner, deterministic_answer, observations
+from core.planner.prompt import pick_examples
+from tools.registry import TOOLS, ToolSpec, tools_for_apps
+
+
+@dataclass(frozen=True)
+class AllTools:
+    """The selection used when ToolRAG is not available: every enabled tool."""
+
+    probabilities: dict[str, float]
+    selected: tuple[str, ...]
+    threshold: float = 0.5
+    seconds: float = 0.0
+    added_by_rules: tuple[str, ...] = ()
+
+
+@dataclass
+class PipelineResult:
+    answer: str
+    plan: Plan
+    summary: RunSummary | None
+    selection: Any
+    timings: dict[str, float] = field(default_factory=dict)
+    attempts: int = 1
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.plan.ok and self.summary is not None and self.summary.all_done
+
+
+class Pipeline:
+    def __init__(self, config: Any, *, backend: Any = None, llm: LocalLLM | None = None, toolrag: Any = None,
+                 model_override: str | None = None, limits: GrammarLimits = PLANNER_LIMITS):
+        self.config = config
+        self.limits = limits
+        self.backend = backend
+        self.llm = llm
+        self.toolrag = toolrag
+        self.model_override = model_override
+        self._toolrag_failed = False
+        self._owns_llm = llm is None
+
+    # -- parts -------------------------------------------------------------------------------
+    async def load_model(self) -> LocalLLM:
+        """The planner model (loaded once, off the event loop). Raises ModelLoadError."""
+        if self.llm is None:
+            self.llm = await asyncio.to_thread(LocalLLM.from_config, self.config, self.model_override)
+        return self.llm
+
+    def _get_backend(self) -> Any:
+        if self.backend is None:
+            from tools.factory import make_backend
+
+            writer = None
+            if self.llm is not None:
+                from core.planner.writer import ModelWriter
+
+                writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7))
+            self.backend = make_backend(self.config, writer)
+        return self.backend
+
+    def _select_sync(self, request: str) -> Any:
+        if self.toolrag is None and not self._toolrag_failed and self.config.toolrag.enabled:
+            try:
+                from core.toolrag import ToolRAG
+
+                self.toolrag = ToolRAG.from_config(self.config)
+            except Exception:  # missing module or model: plan with every enabled tool
+                self._toolrag_failed = True
+        if self.toolrag is not None:
+            return self.toolrag.select(request)
+        enabled = tools_for_apps(set(self.config.apps))
+        return AllTools({t.name: 1.0 for t in enabled}, tuple(t.name for t in enabled))
+
+    async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any]:
+        started = time.perf_counter()
+        selection = await asyncio.to_thread(self._select_sync, request)
+        seconds = time.perf_counter() - started
+        names = set(selection.selected)
+        tools = [t for t in TOOLS if t.name in names]
+        if not tools:  # a plan needs at least one tool; let the model choose among all enabled
+            tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+            emit(Notice("warning", "no tool looked relevant; the planner may use any enabled tool"))
+        emit(ToolsSelected(dict(selection.probabilities), tuple(t.name for t in tools), selection.threshold,
+                           getattr(selection, "seconds", seconds)))
+        emit(StageTiming("toolrag", seconds))
+        return tools, selection
+
+    # -- requests ------------------------------------------------------------------------------
+    async def plan_only(self, request: str, *, emit: EventSink) -> Plan:
+        """The streamed plan for a request; nothing runs."""
+        emit(RequestStarted(request, True))
+        tools, _ = await self.select_tools(request, emit)
+        llm = await self.load_model()
+        examples = await asyncio.to_thread(pick_examples, request, tools, self.config.planner.examples)
+        planner = Planner(llm, config=self.config, limits=self.limits)
+        started = time.perf_counter()
+        first = None
+        try:
+            async for _task in planner.stream_plan(request, tools, examples, emit=emit):
+                first = first or time.perf_counter() - started
+        except (ModelError, GrammarError) as exc:
+            emit(Notice("error", f"planning failed: {exc}"))
+        plan = planner.plan or Plan((), False)
+        self._emit_plan_timings(emit, planner, started, first)
+        self.last_planner = planner
+        return plan
+
+    async def ask(self, request: str, *, emit: EventSink, approver: Approver = deny_all,
+                  dry_run: DryRun | str = DryRun.OFF, yes: bool = False) -> PipelineResult:
+        dry_run = DryRun(dry_run)
+        began = time.perf_counter()
+        emit(RequestStarted(request, dry_run is not DryRun.OFF))
+        tools, selection = await self.select_tools(request, emit)
+        llm = await self.load_model()
+        backend = await asyncio.to_thread(self._get_backend)
+        examples = await asyncio.to_thread(pick_examples, request, tools, self.config.planner.examples)
+        planner = Planner(llm, config=self.config, limits=self.limits)
+        done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
+        timings: dict[str, float] = {}
+        context, attempts = "", 0
+        result = JoinResult("")
+        plan, summary = Plan((), False), None
+        tokens, evaluated = 0, 0
+        for attempt in range(1, max(0, int(self.config.planner.max_replans)) + 2):
+            attempts = attempt
+            plan, summary = await self._attempt(planner, request, tools, examples, context, backend, done_work,
+                                                emit=emit, approver=approver, dry_run=dry_run, yes=yes,
+                                                attempt=attempt, timings=timings)
+            if planner.stats is not None:
+                tokens += planner.stats.prompt_tokens
+                evaluated += planner.stats.prompt_tokens_evaluated
+            started = time.perf_counter()
+            result = await self._join(planner, request, plan, summary, emit)
+            timings["join"] = timings.get("join", 0.0) + time.perf_counter() - started
+            emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
+            if not (result.replan and _failed(plan, summary)) or attempt > self.config.planner.max_replans:
+                break
+            emit(AnswerReady(result.reason or "a step failed", replan=True))
+            emit(Notice("info", f"replanning (attempt {attempt + 1}): {result.reason or 'a step failed'}"))
+            context = _replan_context(plan, summary)
+        timings["total"] = time.perf_counter() - began
+        emit(AnswerReady(result.answer))
+        return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated)
+
+    async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
+                       context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
+                       approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
+                       timings: dict[str, float]) -> tuple[Plan, RunSummary]:
+        executor = self._executor(backend, emit, approver, dry_run, yes, attempt)
+        keys: dict[int, Any] = {}
+        started = time.perf_counter()
+        first = None
+        try:
+            async for task in planner.stream_plan(request, tools, examples, emit=emit, context=context):
+                if first is None:
+                    first = time.perf_counter() - started
+                keys[task.id] = key = work_key(task, keys)
+                if key in done_work:  # it already ran in an earlier attempt: never repeat it
+                    executor.preset(task, TaskStatus.DONE, done_work[key])
+                else:
+                    executor.add(task)
+        except (ModelError, GrammarError) as exc:
+            emit(Notice("error", f"planning failed: {exc}"))
+        except asyncio.CancelledError:
+            executor.cancel()
+            await executor.finish()
+            raise
+        plan = planner.plan or Plan((), False, errors=(Diagnostic(0, "no plan was written"),))
+        self._emit_plan_timings(emit, planner, started, first, timings)
+        exec_started = time.perf_counter()
+        summary = await executor.finish()
+        timings["execution"] = timings.get("execution", 0.0) + time.perf_counter() - exec_started
+        emit(StageTiming("execution", time.perf_counter() - exec_started, {"attempt": attempt}))
+        for task_id, status in summary.statuses.items():
+            if status is TaskStatus.DONE and task_id in keys:
+                done_work[keys[task_id]] = summary.outputs.get(task_id)
+        return plan, summary
+
+    async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
+                    emit: EventSink) -> JoinResult:
+        if not plan.tasks:
+            return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used")
+        try:
+            return await planner.join(request, plan, summary)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the answer must still come, without the model
+            emit(Notice("warning", f"the model could not write the answer ({exc}); showing what ran"))
+            return JoinResult(deterministic_answer(plan, summary), False, "")
+
+    async def run_plan(self, plan: Plan, *, emit: EventSink, approver: Approver = deny_all,
+                       dry_run: DryRun | str = DryRun.OFF, yes: bool = False) -> RunSummary:
+        """Run a finished plan (no model needed): the plan editor and run-plan flows."""
+        backend = await asyncio.to_thread(self._get_backend)
+        executor = self._executor(backend, emit, approver, DryRun(dry_run), yes, 1)
+        return await executor.run(plan.tasks)
+
+    def close(self) -> None:
+        if self.llm is not None and self._owns_llm:
+            self.llm.close()
+            self.llm = None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
+                  attempt: int) -> Executor:
+        return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
+                        dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt)
+
+    @staticmethod
+    def _emit_plan_timings(emit: EventSink, planner: Planner, started: float, first: float | None,
+                           timings: dict[str, float] | None = None) -> None:
+        stats = planner.stats
+        complete = time.perf_counter() - started
+        values = {"plan_complete": complete}
+        if stats is not None:
+            values["prompt"] = stats.prompt_seconds
+            emit(StageTiming("prompt", stats.prompt_seconds, {
+                "prompt_tokens": stats.prompt_tokens, "prompt_tokens_evaluated": stats.prompt_tokens_evaluated,
+                "cached_tokens": stats.cached_tokens}))
+        if first is not None:
+            values["first_dispatch"] = first
+            emit(StageTiming("first_dispatch", first))
+        emit(StageTiming("plan_complete", complete, {"generated_tokens": stats.generated_tokens if stats else 0}))
+        if timings is not None:
+            for name, value in values.items():
+                timings[name] = timings.get(name, 0.0) + value
+
+
+def work_key(task: Task, keys: dict[int, Any]) -> Any:
+    """What a task does, with `$N` replaced by what task N did: equal keys mean equal work."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, Ref):
+            return ("$", keys.get(v.task_id, v.task_id))
+        if isinstance(v, Template):
+            return ("T",) + tuple(value(p) for p in v.parts)
+        if isinstance(v, (list, tuple)):
+            return ("L",) + tuple(value(x) for x in v)
+        return v
+
+    return (task.tool,) + tuple(value(a) for a in task.args)
+
+
+def _failed(plan: Plan, summary: RunSummary | None) -> bool:
+    """Worth another plan: a step failed or the plan was broken (not: the user declined)."""
+    if summary is not None and summary.cancelled:
+        return False
+    if plan.errors:
+        return True
+    return summary is not None and any(s is TaskStatus.FAILED for s in summary.statuses.values())
+
+
+def _replan_context(plan: Plan, summary: RunSummary | None) -> str:
+    return ("\nA previous plan for this question did not fully work.\n" + observations(plan, summary)
+            + "\nWrite a new complete plan. Steps that already succeeded are not run again.\n")
