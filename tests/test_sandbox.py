@@ -119,7 +119,8 @@ def test_every_tool_through_prepare_and_invoke(sb):
     assert after["zoom_meetings"][-1]["join_url"] == out["get_zoom_meeting_link"]
     assert out["get_zoom_meeting_link"].startswith("https://zoom.us/j/")
     activity = [(u["app"], u["action"]) for u in after["ui_activity"]]
-    assert ("files", "opened") in activity and ("notes", "opened") in activity
+    assert ("files", "opened") in activity
+    assert not [a for a in activity if a[0] == "notes"], "open_note is a read: it leaves no trace"
     assert len([a for a in activity if a[0] == "maps"]) == 2
     # nothing else changed
     for table in ("contacts", "calendars"):
@@ -217,6 +218,14 @@ def test_all_day_reminder_stores_the_day_and_strings_are_coerced(sb):
         priority="1", all_day="True")
     r = sb.state()["reminders"][-1]
     assert (r["due_date"], r["all_day"], r["list"], r["priority"]) == ("2024-07-04", 1, "Groceries", 1)
+
+
+def test_a_day_alone_makes_an_all_day_reminder_but_not_an_event(sb):
+    run(sb, "create_reminder", name="Pay rent", due_date="2024-07-01")
+    assert sb.state()["reminders"][-1]["due_date"] == "2024-07-01"
+    assert sb.state()["reminders"][-1]["all_day"] == 1
+    with pytest.raises(ToolError, match="not a date and time"):
+        run(sb, "create_calendar_event", title="x", start_date="2024-07-01")
 
 
 def test_zoom_links_are_deterministic_without_a_token(sb, tmp_path):

@@ -16,6 +16,7 @@ from tools.registry import BOOL, INT, LIST_STR, STR, ToolSpec
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _DATE_FORMATS = (DATE_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
+_DAY_FORMAT = "%Y-%m-%d"  # accepted only where a day alone makes sense (reminders)
 _EMAIL_RE = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[A-Za-z]{2,}$")
 _PHONE_CHARS_RE = re.compile(r"^\+?[\d\s().\-]+$")
 TRANSPORTS = {"d": "d", "w": "w", "r": "r", "driving": "d", "drive": "d", "car": "d",
@@ -111,8 +112,8 @@ def _show(value: Any) -> str:
 
 
 # -- domain checks ---------------------------------------------------------------------------
-def parse_date(text: str, where: str) -> datetime:
-    for fmt in _DATE_FORMATS:
+def parse_date(text: str, where: str, *, day_only_ok: bool = False) -> datetime:
+    for fmt in _DATE_FORMATS + ((_DAY_FORMAT,) if day_only_ok else ()):
         try:
             return datetime.strptime(text.strip(), fmt)
         except ValueError:
@@ -121,8 +122,12 @@ def parse_date(text: str, where: str) -> datetime:
                     f"e.g. '2024-05-07 14:30:00'")
 
 
-def parse_optional_date(text: str, where: str) -> datetime | None:
-    return parse_date(text, where) if text else None
+def is_day_only(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()))
+
+
+def parse_optional_date(text: str, where: str, *, day_only_ok: bool = False) -> datetime | None:
+    return parse_date(text, where, day_only_ok=day_only_ok) if text else None
 
 
 def format_date(value: datetime) -> str:

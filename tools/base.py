@@ -57,9 +57,10 @@ def checked_args(call: ToolCall) -> dict[str, Any]:
             A.require(a["content"], name, "content to add")
     elif name == "create_reminder":
         A.require(a["name"], name, "what to be reminded of")
-        a["due_date"] = A.parse_optional_date(a["due_date"], f"{name}: due_date")
+        day_only = A.is_day_only(a["due_date"])  # "2024-06-01": the model's way of saying all day
+        a["due_date"] = A.parse_optional_date(a["due_date"], f"{name}: due_date", day_only_ok=True)
         a["priority"] = A.check_priority(a["priority"])
-        a["all_day"] = a["all_day"] and a["due_date"] is not None  # all-day needs a day
+        a["all_day"] = (a["all_day"] or day_only) and a["due_date"] is not None  # all-day needs a day
     elif name == "send_sms":
         A.require(a["recipients"], name, "at least one phone number")
         A.check_phones(a["recipients"], f"{name}: recipients")

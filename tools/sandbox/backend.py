@@ -254,7 +254,7 @@ class SandboxBackend(BaseBackend):
 
     def do_open_note(self, a: dict, extras: dict) -> str:
         # Reading is a lookup (Effect.READ): it may run in dry-run, so it must leave no trace.
-        with self.store.write() as conn:
+        with self.store.read() as conn:
             note = self._find_note(conn, a["name"], a["folder"], "open_note")
         return note["content"]
 
