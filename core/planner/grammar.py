@@ -33,7 +33,7 @@ from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, TOOLS, ToolSpec
 
 MAX_COMMENT = 120
 _PLAIN = r'[^"\\$\x00-\x1f]'  # any string character except quote, backslash, $ and controls
-_ESCAPE = "\"\\\\\" [\"\\\\/bfnrt']"  # \\ \" \/ \b \f \n \r \t \'
+_ESCAPE = "\"\\\\\" [\"\\\\bfnrt']"  # Python escapes: \\ \" \b \f \n \r \t \'
 
 
 class GrammarError(ValueError):
