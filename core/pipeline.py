@@ -64,6 +64,7 @@ class Pipeline:
         self.model_override = model_override
         self._toolrag_failed = False
         self._owns_llm = llm is None
+        self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
 
     # -- parts -------------------------------------------------------------------------------
     async def load_model(self) -> LocalLLM:
@@ -161,7 +162,6 @@ class Pipeline:
             emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
             if not (result.replan and _failed(plan, summary)) or attempt > self.config.planner.max_replans:
                 break
-            emit(AnswerReady(result.reason or "a step failed", replan=True))
             emit(Notice("info", f"replanning (attempt {attempt + 1}): {result.reason or 'a step failed'}"))
             context = _replan_context(plan, summary)
         timings["total"] = time.perf_counter() - began
