@@ -345,7 +345,11 @@ class LocalLLM:
     # -- public API ---------------------------------------------------------------------------
     async def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
                      temperature: float = 0.0, stop: Sequence[str] | None = None) -> AsyncIterator[str]:
-        """Text chunks as the model writes them. Stop iterating (or cancel) to stop the model."""
+        """Text chunks as the model writes them.
+
+        Cancelling the consuming task, or closing the iterator (`contextlib.aclosing` when
+        breaking out of `async for`), stops the model within a token or two.
+        """
         loop = asyncio.get_running_loop()
         chunks: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancel = threading.Event()
@@ -408,7 +412,7 @@ def resolve_model_path(name: str) -> Path:
     """A GGUF path, or a model-store name resolved by `core.modelstore`."""
     if not name:
         raise ModelLoadError("no planner model is configured: pass --model PATH to a GGUF file, or download "
-                             "one with `tinyagent models download` and set models.planner in config.yaml")
+                             "one with `tinyagent models pull` and set models.planner in config.yaml")
     looks_like_path = name.endswith(".gguf") or os.sep in name or "/" in name or name.startswith((".", "~"))
     if looks_like_path or Path(name).expanduser().exists():
         return Path(name).expanduser()
@@ -420,5 +424,4 @@ def resolve_model_path(name: str) -> Path:
     try:
         return Path(resolve(name))
     except Exception as exc:  # the store explains what is missing
-        raise ModelLoadError(f"model {name!r}: {exc} (download it with `tinyagent models download {name}`, "
-                             "or pass --model PATH to a GGUF file)") from None
+        raise ModelLoadError(str(exc)) from None  # the store says what to download and where
