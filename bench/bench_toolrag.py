@@ -1,0 +1,138 @@
+"""ToolRAG classifier latency: the built-in compact model next to a DeBERTa-v3-small-sized graph.
+
+    .venv/bin/python bench/bench_toolrag.py [--queries 100] [--threads 0] [--keep DIR]
+
+The DeBERTa graph has the published model's shape (DeBERTa-v3-small: 6 layers, hidden 768,
+12 heads, 128,100-word vocabulary, 16 labels) with random weights, converted with the same
+code as `tinyagent models convert-toolrag` and run by the same runtime; its tokenizer is a
+BPE trained here so requests split into a realistic number of pieces. Needs the `convert`
+extra. Requests: the held-out split of ../shared/data when present, else our example pool.
+Both models get the same number of threads (--threads, 0 = onnxruntime's default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.toolrag import LABELS, ToolClassifier, builtin_model_dir  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data" / "tinyagent_plans.jsonl"
+
+
+def requests(n: int) -> list[str]:
+    if SHARED.exists():
+        from core.toolrag.data import load_labelled
+
+        queries = [r.query for r in load_labelled(SHARED, "test")]
+    else:
+        from core.toolrag.examples import builtin_examples
+
+        queries = [e.query for e in builtin_examples()]
+    return (queries * (n // len(queries) + 1))[:n]
+
+
+def make_deberta_small(path: Path, texts: list[str]) -> Path:
+    """A random-weight DeBERTa-v3-small sequence classifier saved as a HF model dir."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=4000, special_tokens=specials))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    config = DebertaV2Config(
+        vocab_size=128100, hidden_size=768, num_hidden_layers=6, num_attention_heads=12, intermediate_size=3072,
+        max_position_embeddings=512, relative_attention=True, position_buckets=256, norm_rel_ebd="layer_norm",
+        share_att_key=True, pos_att_type=["p2c", "c2p"], position_biased_input=False, max_relative_positions=-1,
+        type_vocab_size=0, pad_token_id=0, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+    )
+    torch.manual_seed(0)
+    DebertaV2ForSequenceClassification(config).eval().save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def latency(classifier: ToolClassifier, queries: list[str]) -> dict[str, float]:
+    for q in queries[:3]:
+        classifier.probabilities(q)  # warm-up
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        classifier.probabilities(q)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return {"p50_ms": statistics.median(times) * 1000, "p90_ms": times[int(0.9 * (len(times) - 1))] * 1000,
+            "mean_ms": statistics.fmean(times) * 1000}
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file()) / 2**20
+
+
+def with_threads(model_dir: Path, threads: int, work: Path) -> Path:
+    """A view of model_dir whose toolrag.json asks for `threads` (so both models run alike)."""
+    view = work / f"{model_dir.name}-view"
+    view.mkdir(exist_ok=True)
+    for p in model_dir.iterdir():
+        if p.name != "toolrag.json" and not (view / p.name).exists():
+            (view / p.name).symlink_to(p.resolve())
+    meta = json.loads((model_dir / "toolrag.json").read_text()) if (model_dir / "toolrag.json").exists() else {}
+    meta["threads"] = threads
+    (view / "toolrag.json").write_text(json.dumps(meta))
+    return view
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads for both (0: default)")
+    ap.add_argument("--keep", metavar="DIR", help="reuse / keep the converted DeBERTa here")
+    args = ap.parse_args()
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        print(f"bench_toolrag: needs the 'convert' extra (torch, transformers, onnx): {exc}", file=sys.stderr)
+        return 2
+    from core.toolrag.convert import convert_toolrag
+
+    queries = requests(args.queries)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        deberta = Path(args.keep) if args.keep else work / "deberta-onnx"
+        if not (deberta / "model.onnx").exists():
+            start = time.perf_counter()
+            src = make_deberta_small(work / "deberta-src", queries)
+            convert_toolrag(src, deberta)
+            print(f"built and converted the DeBERTa-v3-small-sized graph in {time.perf_counter() - start:.0f}s")
+        rows = []
+        for name, model_dir in (("compact (built-in)", builtin_model_dir()), ("DeBERTa-v3-small size", deberta)):
+            classifier = ToolClassifier.load(with_threads(model_dir, args.threads, work))
+            tokens = statistics.fmean(len(classifier._tokenizer.encode(q).ids) for q in queries)
+            rows.append((name, dir_mb(model_dir), tokens, latency(classifier, queries)))
+    print(f"\n{len(queries)} requests, one at a time, threads={args.threads or 'default'}")
+    print(f"{'model':24s} {'size MB':>9s} {'tokens':>7s} {'p50 ms':>8s} {'p90 ms':>8s} {'mean ms':>8s}")
+    for name, size, tokens, t in rows:
+        print(f"{name:24s} {size:9.1f} {tokens:7.1f} {t['p50_ms']:8.3f} {t['p90_ms']:8.3f} {t['mean_ms']:8.3f}")
+    (_, small, _, fast), (_, big, _, slow) = rows
+    print(f"{'ratio DeBERTa/compact':24s} {big / small:9.0f}x {'':7s} {slow['p50_ms'] / fast['p50_ms']:7.0f}x "
+          f"{slow['p90_ms'] / fast['p90_ms']:7.0f}x {slow['mean_ms'] / fast['mean_ms']:7.0f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

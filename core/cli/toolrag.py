@@ -1,0 +1,135 @@
+"""`tinyagent toolrag` (which tools a request needs, or --eval on labelled data) and
+`tinyagent examples list|add|remove` (the in-context example pool)."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.cli.common import CliError, config_from, print_json, read_text_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("toolrag", help="show the tool probabilities and the selection for a request",
+                       description="Run the ToolRAG classifier on a request, or evaluate it with --eval.")
+    p.add_argument("request", nargs="?", help="the request text")
+    p.add_argument("--eval", metavar="DATA", help="evaluate on a JSON-lines file of {id, query, tools}")
+    p.add_argument("--split", choices=("auto", "test", "all", "train", "val"), default="auto",
+                   help="rows of DATA to evaluate: test = the held-out split (by hash of id) the built-in "
+                        "model never saw; auto (default) = test when every row has an id, else all")
+    p.add_argument("--threshold", type=float, help="probability needed to select a tool (default: config)")
+    p.add_argument("--model", metavar="DIR", help="ONNX model dir (default: config, else the built-in)")
+    p.add_argument("--no-rules", action="store_true", help="do not add companion tools")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_toolrag)
+
+    e = sub.add_parser("examples", help="list, add or remove in-context examples",
+                       description="The example requests with plans that go into the planner's prompt.")
+    esub = e.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = esub.add_parser("list", help="list the built-in and your own examples")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_examples_list)
+    add = esub.add_parser("add", help="save a request and its plan (a file, or - for stdin) as an example")
+    add.add_argument("query")
+    add.add_argument("planfile")
+    add.set_defaults(func=_examples_add)
+    rm = esub.add_parser("remove", help="remove one of your examples by number (see list) or request text")
+    rm.add_argument("which")
+    rm.set_defaults(func=_examples_remove)
+
+
+def _load_toolrag(args: argparse.Namespace):
+    from core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
+
+    config = config_from(args)
+    threshold = config.toolrag.threshold if args.threshold is None else args.threshold
+    try:
+        classifier = ToolClassifier.load(args.model or config.models.toolrag or None)
+        return ToolRAG(classifier, threshold=threshold, enabled_apps=config.apps, rules=not args.no_rules)
+    except ToolRAGError as exc:
+        raise CliError(str(exc), 1) from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _toolrag(args: argparse.Namespace) -> int:
+    if bool(args.eval) == bool(args.request):
+        raise CliError("give either a REQUEST or --eval DATA")
+    if args.eval:
+        return _evaluate(args)
+    if not args.request.strip():
+        raise CliError("the request is empty")
+    selection = _load_toolrag(args).select(args.request)
+    if args.json:
+        print_json(selection.to_json())
+        return 0
+    chosen, added = set(selection.selected), set(selection.added_by_rules)
+    for name, p in sorted(selection.probabilities.items(), key=lambda kv: -kv[1]):
+        mark = "+ rule" if name in added else "*" if name in chosen else ""
+        print(f"{p:6.3f}  {'#' * round(p * 20):20s}  {name:24s} {mark}")
+    print(f"selected ({len(selection.selected)}, threshold {selection.threshold}): "
+          f"{', '.join(selection.selected) or 'none'}  [{selection.seconds * 1000:.2f} ms]")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from core.toolrag.data import DataError, load_labelled
+    from core.toolrag.evaluate import evaluate
+
+    split = args.split
+    try:
+        if split == "auto":
+            rows = load_labelled(args.eval)
+            split = "test" if all(r.id for r in rows) else "all"
+        rows = load_labelled(args.eval, split)
+    except DataError as exc:
+        raise CliError(str(exc)) from None
+    metrics = {"data": args.eval, "split": split, **evaluate(_load_toolrag(args), rows)}
+    if args.json:
+        print_json(metrics)
+    else:
+        for key, value in metrics.items():
+            print(f"{key:20s} {value}")
+    return 0
+
+
+def _examples_list(args: argparse.Namespace) -> int:
+    from core.toolrag.examples import ExampleError, ExamplePool, user_examples_file
+
+    try:
+        pool = ExamplePool.load()
+    except ExampleError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json([{"source": e.source, "query": e.query, "tools": list(e.tools), "plan": e.plan}
+                    for e in pool.examples])
+        return 0
+    user_n = 0
+    for e in pool.examples:
+        if e.source == "user":
+            user_n += 1
+        label = f"user {user_n:3d}" if e.source == "user" else "builtin "
+        print(f"{label}  {e.query}\n          tools: {', '.join(e.tools)}")
+    print(f"{len(pool.examples)} examples ({user_n} yours, in {user_examples_file()})")
+    return 0
+
+
+def _examples_add(args: argparse.Namespace) -> int:
+    from core.toolrag.examples import ExampleError, add_user_example, user_examples_file
+
+    try:
+        example = add_user_example(args.query, read_text_arg(args.planfile))
+    except ExampleError as exc:
+        raise CliError(str(exc)) from None
+    print(f"saved to {user_examples_file()}: {example.query} ({', '.join(example.tools)})")
+    return 0
+
+
+def _examples_remove(args: argparse.Namespace) -> int:
+    from core.toolrag.examples import ExampleError, remove_user_example
+
+    try:
+        removed = remove_user_example(args.which)
+    except ExampleError as exc:
+        raise CliError(str(exc)) from None
+    print(f"removed: {removed.query}")
+    return 0

@@ -1,0 +1,141 @@
+"""The ToolRAG classifier runtime: onnxruntime + a `tokenizers` tokenizer, loaded once.
+
+A model dir holds `model.onnx` (inputs input_ids / attention_mask [/ token_type_ids],
+output: logits [batch, labels]), `tokenizer.json`, and optionally `toolrag.json` with
+{"labels": [...], "max_length": N, "threads": N}. Without it the labels are the published
+TinyAgent-ToolRAG order. The built-in compact model and a converted DeBERTa use the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tools.registry import REGISTRY
+
+# Output order of squeeze-ai-lab/TinyAgent-ToolRAG (not the registry's order).
+LABELS: tuple[str, ...] = (
+    "create_calendar_event", "get_phone_number", "get_email_address", "open_and_get_file_path",
+    "summarize_pdf", "compose_new_email", "reply_to_email", "forward_email", "maps_open_location",
+    "maps_show_directions", "create_note", "open_note", "append_note_content", "create_reminder",
+    "send_sms", "get_zoom_meeting_link",
+)
+
+META_FILE = "toolrag.json"
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+BUILTIN_NAME = "toolrag-compact"
+
+
+class ToolRAGError(RuntimeError):
+    """A model dir that cannot be used; the message says which file and why."""
+
+
+def builtin_model_dir() -> Path:
+    """models/toolrag-compact, shipped inside the `models` package."""
+    from importlib import resources
+
+    try:
+        root = Path(str(resources.files("models")))
+    except (ModuleNotFoundError, TypeError):
+        root = Path(__file__).resolve().parents[2] / "models"
+    return root / BUILTIN_NAME
+
+
+def _read_meta(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / META_FILE
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ToolRAGError(f"{path}: cannot read it: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ToolRAGError(f"{path}: expected a JSON object")
+    return meta
+
+
+def _check_labels(labels: Any, where: Path) -> tuple[str, ...]:
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ToolRAGError(f"{where}: 'labels' must be a list of tool names")
+    unknown = [x for x in labels if x not in REGISTRY]
+    if unknown or len(set(labels)) != len(labels):
+        raise ToolRAGError(f"{where}: 'labels' has unknown or repeated tools: {', '.join(unknown) or 'repeats'}")
+    return tuple(labels)
+
+
+class ToolClassifier:
+    """Request text -> a probability per tool (sigmoid of the model's logits). Thread-safe."""
+
+    def __init__(self, session: Any, tokenizer: Any, labels: tuple[str, ...], max_length: int, model_dir: Path):
+        self._session = session
+        self._tokenizer = tokenizer
+        self.labels = labels
+        self.max_length = max_length
+        self.model_dir = model_dir
+        self._inputs = {i.name for i in session.get_inputs()}
+        self._lock = threading.Lock()  # one encode at a time: cheap, and safe from any thread
+
+    @classmethod
+    def load(cls, model_dir: Path | str | None = None) -> "ToolClassifier":
+        model_dir = Path(model_dir).expanduser() if model_dir else builtin_model_dir()
+        model_path, tok_path = model_dir / MODEL_FILE, model_dir / TOKENIZER_FILE
+        for path in (model_path, tok_path):
+            if not path.is_file():
+                raise ToolRAGError(f"ToolRAG model dir {model_dir} has no {path.name}")
+        meta = _read_meta(model_dir)
+        labels = _check_labels(meta["labels"], model_dir / META_FILE) if "labels" in meta else LABELS
+        max_length = int(meta.get("max_length", 256))
+
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(str(tok_path))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad files
+            raise ToolRAGError(f"{tok_path}: not a tokenizers file: {exc}") from None
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(meta.get("threads", 0))
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own exception types are not importable portably
+            raise ToolRAGError(f"{model_path}: onnxruntime cannot load it: {exc}") from None
+        missing = {"input_ids", "attention_mask"} - {i.name for i in session.get_inputs()}
+        if missing:
+            raise ToolRAGError(f"{model_path}: the graph lacks input(s) {', '.join(sorted(missing))}")
+        classifier = cls(session, tokenizer, labels, max_length, model_dir)
+        width = classifier._logits(["check"]).shape[-1]
+        if width != len(labels):
+            raise ToolRAGError(f"{model_path}: the graph gives {width} outputs but there are {len(labels)} labels")
+        return classifier
+
+    def _logits(self, queries: list[str]) -> np.ndarray:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(queries)
+        width = max(1, max(len(e.ids) for e in encodings))
+        ids = np.zeros((len(queries), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        return np.asarray(self._session.run(None, feed)[0], dtype=np.float64)
+
+    def probabilities_batch(self, queries: list[str]) -> list[dict[str, float]]:
+        if not queries:
+            return []
+        probs = 1.0 / (1.0 + np.exp(-self._logits([q if q.strip() else " " for q in queries])))
+        return [dict(zip(self.labels, map(float, row))) for row in probs]
+
+    def probabilities(self, query: str) -> dict[str, float]:
+        """A probability for every tool the model knows, keyed by tool name."""
+        return self.probabilities_batch([query])[0]

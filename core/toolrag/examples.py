@@ -1,0 +1,199 @@
+"""In-context examples: requests with their plans, picked to fit the selected tools.
+
+The built-in pool (core/toolrag/examples.yaml) is written by us; users add their own in
+<config dir>/examples.yaml (same format: a list of {query, plan}), for instance a plan that
+ran well, with `tinyagent examples add`. Every plan must parse and validate.
+
+Picking (`ExamplePool.pick`) is greedy and local: each step takes the example that covers
+most of the still-uncovered selected tools, fits the selected set best (Jaccard), uses no
+tool outside it, and is most similar to the request (BM25 over words).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.config import config_dir
+from tools.registry import TOOL_NAMES
+
+BUILTIN_FILE = Path(__file__).with_name("examples.yaml")
+USER_FILE_NAME = "examples.yaml"
+_WORD = re.compile(r"[a-z0-9]+")
+_DEFAULT = object()
+
+
+class ExampleError(ValueError):
+    """A bad example or examples file; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Example:
+    query: str
+    plan: str  # canonical plan text, ending with join()<END_OF_PLAN>
+    tools: tuple[str, ...]  # the tools the plan uses, registry order
+    source: str = "builtin"  # "builtin" or "user"
+
+
+def user_examples_file() -> Path:
+    return config_dir() / USER_FILE_NAME
+
+
+def make_example(query: Any, plan_text: Any, source: str = "user") -> Example:
+    """Validate one example; raises ExampleError saying what is wrong."""
+    from core.parser import PlanError, load_plan
+
+    if not isinstance(query, str) or not query.strip():
+        raise ExampleError("the request ('query') must be non-empty text")
+    if not isinstance(plan_text, str) or not plan_text.strip():
+        raise ExampleError("the plan must be non-empty text")
+    try:
+        plan = load_plan(plan_text)
+    except PlanError as exc:
+        raise ExampleError(f"the plan does not validate: {exc}") from None
+    if not plan.tasks:
+        raise ExampleError("the plan has no tool calls")
+    if not plan.joined:
+        raise ExampleError("the plan must end with join()<END_OF_PLAN>")
+    used = set(plan.tools)
+    return Example(" ".join(query.split()), plan.to_text(), tuple(t for t in TOOL_NAMES if t in used), source)
+
+
+def read_examples(path: Path, source: str) -> list[Example]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExampleError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExampleError(f"{path}: cannot read it: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ExampleError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ExampleError(f"{path}: expected a list of entries with 'query' and 'plan'")
+    out = []
+    for n, entry in enumerate(data, 1):
+        if not isinstance(entry, dict) or set(entry) != {"query", "plan"}:
+            raise ExampleError(f"{path}, entry {n}: expected exactly the keys 'query' and 'plan'")
+        try:
+            out.append(make_example(entry["query"], entry["plan"], source))
+        except ExampleError as exc:
+            raise ExampleError(f"{path}, entry {n} ({str(entry['query'])[:60]!r}): {exc}") from None
+    return out
+
+
+def builtin_examples() -> list[Example]:
+    return read_examples(BUILTIN_FILE, "builtin")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+class ExamplePool:
+    def __init__(self, examples: Iterable[Example]):
+        self.examples = list(examples)
+        docs = [_words(e.query) for e in self.examples]
+        self._tf = [Counter(d) for d in docs]
+        self._len = [len(d) for d in docs]
+        self._avg_len = sum(self._len) / max(1, len(docs))
+        df = Counter(w for d in docs for w in set(d))
+        n = len(docs)
+        self._idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+
+    @classmethod
+    def load(cls, user_file: Path | None | object = _DEFAULT) -> "ExamplePool":
+        """The built-in pool plus the user's file (default <config dir>/examples.yaml, if present)."""
+        path = user_examples_file() if user_file is _DEFAULT else user_file
+        examples = builtin_examples()
+        if path is not None and Path(path).exists():
+            examples += read_examples(Path(path), "user")
+        return cls(examples)
+
+    def similarity(self, query: str, index: int, k1: float = 1.2, b: float = 0.75) -> float:
+        """BM25 score of example `index` for the words of `query`."""
+        tf, length = self._tf[index], self._len[index]
+        score = 0.0
+        for w in set(_words(query)):
+            f = tf.get(w, 0)
+            if f:
+                score += self._idf[w] * f * (k1 + 1) / (f + k1 * (1 - b + b * length / self._avg_len))
+        return score
+
+    def pick(self, query: str, tools: Iterable[str], k: int = 3) -> list[Example]:
+        selected = set(tools)
+        if k <= 0 or not self.examples:
+            return []
+        sims = [self.similarity(query, i) for i in range(len(self.examples))]
+        top = max(sims) or 1.0
+        chosen: list[int] = []
+        covered: set[str] = set()
+        while len(chosen) < min(k, len(self.examples)):
+            best, best_score = -1, -math.inf
+            for i, ex in enumerate(self.examples):
+                if i in chosen:
+                    continue
+                used = set(ex.tools)
+                gain = len((used & selected) - covered) / max(1, len(selected))
+                jaccard = len(used & selected) / max(1, len(used | selected))
+                outside = len(used - selected) / len(used)
+                score = 2.0 * gain + jaccard - 2.0 * outside + 0.5 * sims[i] / top
+                if score > best_score:
+                    best, best_score = i, score
+            chosen.append(best)
+            covered |= set(self.examples[best].tools)
+        return [self.examples[i] for i in chosen]
+
+
+# -- the user's file ----------------------------------------------------------------------
+def _write_user(path: Path, examples: list[Example]) -> None:
+    import yaml
+
+    class _Block(str):
+        pass
+
+    yaml.SafeDumper.add_representer(
+        _Block, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", str(s), style="|"))
+    data = [{"query": e.query, "plan": _Block(e.plan)} for e in examples]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+    tmp.replace(path)
+
+
+def add_user_example(query: str, plan_text: str, user_file: Path | None = None) -> Example:
+    """Validate and save an example to the user's file; the same request replaces its old plan."""
+    path = user_file or user_examples_file()
+    example = make_example(query, plan_text, "user")
+    existing = read_examples(path, "user") if path.exists() else []
+    kept = [e for e in existing if e.query.casefold() != example.query.casefold()]
+    _write_user(path, kept + [example])
+    return example
+
+
+def remove_user_example(which: str, user_file: Path | None = None) -> Example:
+    """Remove a user example by its number in the user's file (1-based) or its exact request."""
+    path = user_file or user_examples_file()
+    existing = read_examples(path, "user") if path.exists() else []
+    if which.strip().isdigit():
+        index = int(which) - 1
+        if not 0 <= index < len(existing):
+            raise ExampleError(f"no user example number {which}; {path} has {len(existing)}")
+    else:
+        matches = [i for i, e in enumerate(existing) if e.query.casefold() == " ".join(which.split()).casefold()]
+        if not matches:
+            raise ExampleError(f"no user example with that request in {path}")
+        index = matches[0]
+    removed = existing.pop(index)
+    _write_user(path, existing)
+    return removed

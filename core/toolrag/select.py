@@ -1,0 +1,97 @@
+"""From probabilities to the tools that go into the prompt.
+
+Three steps: the threshold picks what the classifier is sure of; tools of disabled apps are
+dropped; then each selected tool brings its companions (tools/registry.py `companions`:
+contacts lookups before email / SMS / invites, the file lookup before a PDF summary), so
+recall does not rest on the classifier alone. A contacts companion is skipped when the
+request already spells out what it would look up (an email address, a phone number).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from core.events import ToolsSelected
+from core.toolrag.classifier import ToolClassifier
+from tools.registry import REGISTRY, TOOL_NAMES
+
+# A companion is not needed when the request already contains what it would return.
+_GIVEN_IN_REQUEST = {
+    "get_email_address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
+    "get_phone_number": re.compile(r"\+?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b"),
+}
+
+
+@dataclass(frozen=True)
+class Selection:
+    probabilities: dict[str, float]  # every tool the classifier scores, by name
+    selected: tuple[str, ...]  # registry order
+    threshold: float
+    seconds: float
+    added_by_rules: tuple[str, ...] = ()  # selected only because a selected tool needs them
+
+    def to_event(self) -> ToolsSelected:
+        return ToolsSelected(self.probabilities, self.selected, self.threshold, self.seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "probabilities": {name: round(p, 6) for name, p in self.probabilities.items()},
+            "selected": list(self.selected), "added_by_rules": list(self.added_by_rules),
+            "threshold": self.threshold, "seconds": round(self.seconds, 6),
+        }
+
+
+def companions_for(selected: Iterable[str], query: str, allowed: set[str]) -> list[str]:
+    """Companions the selected tools bring that are not selected yet (closed under the rule)."""
+    chosen, added = set(selected), []
+    queue = list(chosen)
+    while queue:
+        for companion in REGISTRY[queue.pop()].companions:
+            if companion in chosen or companion not in allowed:
+                continue
+            given = _GIVEN_IN_REQUEST.get(companion)
+            if given is not None and given.search(query):
+                continue
+            chosen.add(companion)
+            added.append(companion)
+            queue.append(companion)
+    return added
+
+
+class ToolRAG:
+    """Picks the tools for a request. Load once, reuse; safe to call from a worker thread."""
+
+    def __init__(self, classifier: ToolClassifier, threshold: float = 0.5,
+                 enabled_apps: Iterable[str] | None = None, rules: bool = True):
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
+        self.classifier = classifier
+        self.threshold = threshold
+        self.enabled_apps = frozenset(enabled_apps) if enabled_apps is not None else None
+        self.rules = rules
+        self.allowed = {t for t in TOOL_NAMES if self.enabled_apps is None or REGISTRY[t].app in self.enabled_apps}
+
+    @classmethod
+    def from_config(cls, config: Any, classifier: ToolClassifier | None = None) -> "ToolRAG":
+        """config.models.toolrag (a model dir; empty = built-in), toolrag.threshold, apps."""
+        if classifier is None:
+            classifier = ToolClassifier.load(config.models.toolrag or None)
+        return cls(classifier, threshold=config.toolrag.threshold, enabled_apps=config.apps)
+
+    def select(self, query: str) -> Selection:
+        start = time.perf_counter()
+        probs = self.classifier.probabilities(query)
+        picked = {t for t, p in probs.items() if p >= self.threshold and t in self.allowed}
+        added = companions_for(picked, query, self.allowed) if self.rules else []
+        chosen = picked | set(added)
+        return Selection(
+            probabilities=probs,
+            selected=tuple(t for t in TOOL_NAMES if t in chosen),
+            threshold=self.threshold,
+            seconds=time.perf_counter() - start,
+            added_by_rules=tuple(t for t in TOOL_NAMES if t in added),
+        )

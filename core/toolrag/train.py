@@ -1,0 +1,163 @@
+"""Train the compact built-in ToolRAG classifier and write it as an ONNX model dir.
+
+    python -m core.toolrag.train --data ../shared/data/tinyagent_plans.jsonl --out models/toolrag-compact
+
+Reproducible: fixed seed, numpy only (plus `tokenizers`, and `onnx` to write the graph).
+Data: the `train` split of --data (see core/toolrag/data.py: by hash of id, the `test` split
+is never seen) plus the requests of our own example pool (core/toolrag/examples.yaml).
+Per-tool calibration: out-of-fold predictions over train+val pick, for each tool, the bias
+shift that minimises (missed needed tools x --miss-cost + extra tools); the shift is baked
+into the output bias, so the runtime's configured threshold (0.5) still applies unchanged.
+The final model is fit on train+val. Prints the held-out test metrics through the real runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.toolrag import compact
+from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE
+from core.toolrag.data import DataError, Labelled, load_labelled, split_of
+
+
+def _labels_matrix(rows: list[Labelled]) -> np.ndarray:
+    return np.array([[t in r.tools for t in LABELS] for r in rows], dtype=np.float32)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def fit(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr: float = 0.01,
+        dropout: float = 0.3, weight_decay: float = 1e-4, batch: int = 32) -> dict[str, np.ndarray]:
+    """One hidden layer, sigmoid cross-entropy, Adam; input dropout drops whole words."""
+    rng = np.random.default_rng(seed)
+    n, f = x.shape
+    params = {
+        "table": rng.normal(0, 0.05, (f, hidden)).astype(np.float32),
+        "b1": np.zeros(hidden, np.float32),
+        "w2": rng.normal(0, 1 / np.sqrt(hidden), (hidden, y.shape[1])).astype(np.float32),
+        "b2": np.zeros(y.shape[1], np.float32),
+    }
+    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
+    step = 0
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            xb = x[idx] * (rng.random((len(idx), f)) >= dropout) / (1 - dropout)
+            pre = xb @ params["table"] + params["b1"]
+            hid = np.maximum(pre, 0)
+            logits = hid @ params["w2"] + params["b2"]
+            d_logits = (_sigmoid(logits) - y[idx]) / len(idx)
+            d_hid = (d_logits @ params["w2"].T) * (pre > 0)
+            grads = {"w2": hid.T @ d_logits, "b2": d_logits.sum(0), "table": xb.T @ d_hid, "b1": d_hid.sum(0)}
+            step += 1
+            for k, g in grads.items():
+                m, v = moments[k]
+                g = g + weight_decay * params[k] if k in ("table", "w2") else g
+                m *= 0.9
+                m += 0.1 * g
+                v *= 0.999
+                v += 0.001 * g * g
+                params[k] -= lr * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+    return params
+
+
+def forward(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    return np.maximum(x @ params["table"] + params["b1"], 0) @ params["w2"] + params["b2"]
+
+
+def calibrate(logits: np.ndarray, y: np.ndarray, miss_cost: float) -> np.ndarray:
+    """Per tool, the bias shift minimising misses x miss_cost + extras at threshold 0.5."""
+    shifts = np.zeros(y.shape[1], np.float32)
+    grid = np.arange(-6.0, 3.01, 0.25)
+    for j in range(y.shape[1]):
+        costs = [(((logits[:, j] + s) < 0) & (y[:, j] == 1)).sum() * miss_cost
+                 + (((logits[:, j] + s) >= 0) & (y[:, j] == 0)).sum() for s in grid]
+        best = min(costs)
+        # among equally good shifts take the middle one: the widest margin either way
+        ties = [s for s, c in zip(grid, costs) if c == best]
+        shifts[j] = ties[len(ties) // 2]
+    return shifts
+
+
+def pool_rows() -> list[Labelled]:
+    """Our own written example requests (core/toolrag/examples.yaml), as extra training rows."""
+    from core.toolrag.examples import builtin_examples
+
+    return [Labelled("", e.query, frozenset(e.tools)) for e in builtin_examples()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m core.toolrag.train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="JSON lines with id, query, tools")
+    ap.add_argument("--out", required=True, help="model dir to write (model.onnx, tokenizer.json, toolrag.json)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--pairs", type=int, default=8192, help="hash buckets for word pairs")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--dropout", type=float, default=0.3, help="share of words dropped per training step")
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--folds", type=int, default=5, help="folds for out-of-fold calibration (0: none)")
+    ap.add_argument("--miss-cost", type=float, default=3.0, help="one missed tool costs this many extra ones")
+    args = ap.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        rows = load_labelled(args.data)
+    except DataError as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 2
+    fit_rows = [r for r in rows if split_of(r.id) in ("train", "val")] + pool_rows()
+    test_rows = [r for r in rows if split_of(r.id) == "test"]
+
+    tokenizer = compact.build_tokenizer([r.query for r in fit_rows])
+    vocab = tokenizer.get_vocab_size()
+    ids = [e.ids for e in tokenizer.encode_batch([r.query for r in fit_rows])]
+    x = compact.features(ids, vocab, args.pairs)
+    y = _labels_matrix(fit_rows)
+    hp = dict(hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr)
+
+    shifts = np.zeros(len(LABELS), np.float32)
+    if args.folds > 1:
+        fold = np.random.default_rng(args.seed).permutation(len(fit_rows)) % args.folds
+        oof = np.zeros_like(y)
+        for k in range(args.folds):
+            params = fit(x[fold != k], y[fold != k], seed=args.seed + 1 + k, **hp)
+            oof[fold == k] = forward(params, x[fold == k])
+        shifts = calibrate(oof, y, args.miss_cost)
+    params = fit(x, y, seed=args.seed, **hp)
+    params["b2"] = params["b2"] + shifts
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    compact.write_onnx(out / MODEL_FILE, params["table"], params["b1"], params["w2"], params["b2"], vocab, args.pairs)
+    tokenizer.save(str(out / TOKENIZER_FILE))
+    meta = {
+        "kind": "compact", "labels": list(LABELS), "max_length": 256, "threads": 1,
+        "train": {"seed": args.seed, "hidden": args.hidden, "pairs": args.pairs, "vocab": vocab,
+                  "epochs": args.epochs, "folds": args.folds, "miss_cost": args.miss_cost,
+                  "rows": len(fit_rows), "bias_shifts": [round(float(s), 2) for s in shifts],
+                  "split": "sha256(id) % 10: 0-1 test (held out), 2 val, 3-9 train; fit on train+val"},
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+    from core.toolrag.classifier import ToolClassifier
+    from core.toolrag.evaluate import evaluate
+    from core.toolrag.select import ToolRAG
+
+    metrics = evaluate(ToolRAG(ToolClassifier.load(out)), test_rows)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(json.dumps({"split": "test", **metrics, "model_bytes": size,
+                      "train_seconds": round(time.perf_counter() - started, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
