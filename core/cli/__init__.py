@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "core.cli.models",  # models list|pull|verify|path|convert-toolrag
     "core.cli.voice",  # transcribe, listen
     "core.cli.planner",  # plan, ask, grammar, eval
+    "core.cli.toolrag",  # toolrag, examples
 )
 
 
