@@ -1,0 +1,51 @@
+"""The planner benchmark's own pieces: the replay grammar and the skip without shared data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import bench_planner  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def vocab_llm(vocab_file):
+    from core.planner.llm import LocalLLM
+
+    llm = LocalLLM(vocab_file, vocab_only=True)
+    yield llm
+    llm.close()
+
+
+def accepts(grammar: str, text: str, llm) -> bool:
+    from core.planner.grammar import _Matcher
+
+    matcher = _Matcher(grammar, llm.vocab)
+    try:
+        return all(matcher.accept(t) for t in llm.tokenize(text, bos=False)) and matcher.complete()
+    finally:
+        matcher.close()
+
+
+def test_literal_grammar_accepts_exactly_its_text(vocab_llm):
+    text = '1. create_note("Caf\u00e9 \u201cplans\u201d \\ done", "a\tb")\n2. join()<END_OF_PLAN>'
+    grammar = bench_planner.literal_grammar(text)
+    assert accepts(grammar, text, vocab_llm)
+    assert not accepts(grammar, text[:-1], vocab_llm)  # incomplete: EOS not allowed yet
+    assert not accepts(grammar, text.replace("Caf", "Kaf"), vocab_llm)
+
+
+def test_literal_grammar_accepts_the_shared_reference_plans(shared_plans, vocab_llm):
+    for row in shared_plans[::50]:
+        plan = row["plan"].strip()
+        assert accepts(bench_planner.literal_grammar(plan), plan, vocab_llm), row["id"]
+
+
+def test_benchmark_skips_cleanly_without_shared_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench_planner, "PLANS", tmp_path / "absent.jsonl")
+    assert bench_planner.main(["--no-model"]) == 0
+    assert capsys.readouterr().out.startswith("skipped: shared data not found")
