@@ -1,0 +1,137 @@
+"""Shared pieces for the TUI tests: an app wired to the real sandbox, fakes at the core's edges."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.config import Config
+from core.events import AudioLevel, DownloadProgress
+from core.history import HistoryStore
+from tui.app import build_app
+from tui.services import Services
+
+PLAN = """1. get_email_address("Sarah")
+2. get_phone_number("Mike")
+3. compose_new_email(["$1"], [], "Running late", "Hi Sarah, I'm running 10 minutes late. Sorry!", [])
+4. send_sms(["$2"], "Running late, see you at 3:10")
+5. join()<END_OF_PLAN>
+"""
+
+
+class FakeStore:
+    """A model store with one planner missing; `pull` reports progress then marks it present."""
+
+    def __init__(self, present: bool = False):
+        self.present = present
+        self.pulled: list[str] = []
+
+    def status(self):
+        from types import SimpleNamespace
+
+        entry = SimpleNamespace(name="tinyagent-1.1b", kind="planner", description="planner", default=True, size=100)
+        voice = SimpleNamespace(name="whisper-base.en", kind="whisper", description="voice", default=True, size=50)
+        return [(entry, Path("/x") if self.present else None), (voice, Path("/y"))]
+
+    def pull(self, name, progress=None):
+        for done in (0, 25, 50, 75, 100):
+            if progress:
+                progress(DownloadProgress(name, done, 100))
+            time.sleep(0.01)
+        self.pulled.append(name)
+        self.present = True
+        return Path("/x")
+
+
+class FakeRecorder:
+    """Stands in for core.voice.capture.Recorder: levels while 'recording', audio on stop."""
+
+    def __init__(self, on_level):
+        self.on_level = on_level
+        self.recording = False
+        self.problem = None
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self):
+        self.recording = True
+        self._thread = threading.Thread(target=self._levels, daemon=True)
+        self._thread.start()
+
+    def _levels(self):
+        t = 0.0
+        while not self._stopped.is_set():
+            t += 0.005
+            self.on_level(AudioLevel(0.2, 0.5, t))  # 200/s: far more than the UI needs
+            time.sleep(0.005)
+
+    def wait(self, timeout=None):
+        return self._stopped.wait(timeout)
+
+    def stop(self):
+        self._stopped.set()
+        self.recording = False
+        return np.ones(16000, dtype=np.float32) * 0.1
+
+
+class FakeTranscriber:
+    def __init__(self, text="text Mike that I'm running late"):
+        self.text = text
+        self.calls = 0
+
+    def transcribe(self, audio):
+        from types import SimpleNamespace
+
+        self.calls += 1
+        return SimpleNamespace(text=self.text, seconds=0.1, segments=[])
+
+
+def sandbox_config(**approval: str) -> Config:
+    config = Config(backend="sandbox")
+    for key, value in approval.items():
+        setattr(config.approval, key, value)
+    return config
+
+
+def make_app(tmp_path: Path, config: Config | None = None, *, pipeline=None, store=None, recorder=None,
+             transcriber=None, **kwargs: Any):
+    config = config or sandbox_config()
+    services = Services(
+        config=config,
+        pipeline_factory=(lambda c, b: pipeline) if pipeline is not False else (lambda c, b: None),
+        model_store_factory=lambda: store,
+        history=HistoryStore(tmp_path / "history.jsonl"),
+    )
+    if pipeline is None:
+        services.pipeline_factory = lambda c, b: None
+    if recorder is not None:
+        services.recorder_factory = lambda c, on_level: recorder(on_level)
+    if transcriber is not None:
+        services.transcriber_factory = lambda c: transcriber
+    return build_app(services, **kwargs)
+
+
+def sandbox_rows(table: str) -> list[tuple]:
+    from tools.sandbox import default_db_path
+
+    with sqlite3.connect(default_db_path()) as db:
+        return db.execute(f"SELECT * FROM {table}").fetchall()
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(step)
+
+
+async def type_text(pilot, text: str) -> None:
+    keys = {" ": "space", "\n": "enter", "(": "left_parenthesis", ")": "right_parenthesis"}
+    for ch in text:
+        await pilot.press(keys.get(ch, ch))

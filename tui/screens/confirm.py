@@ -1,0 +1,78 @@
+"""Asked before every task that changes something: what it is, what it will change, every
+resolved argument in full; approve, deny, or approve the rest of this plan. Keyboard first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from core.approval import ApprovalRequest, Decision
+
+EFFECT_WORDS = {
+    "ui": "opens something on your screen", "draft": "prepares a message for you to send",
+    "send": "sends something to other people", "write": "creates or changes your data",
+    "network": "calls an online service", "read": "only looks something up",
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value) if value else "(none)"
+    if value is None or value == "":
+        return "(none)"
+    return str(value)
+
+
+class ConfirmModal(ModalScreen[Decision]):
+    BINDINGS = [
+        Binding("y,a", "decide('approve')", "Approve", id="confirm.approve"),
+        Binding("n,d,escape", "decide('deny')", "Deny", id="confirm.deny"),
+        Binding("A,shift+a", "decide('approve_all')", "Approve rest of plan", id="confirm.approve_all"),
+    ]
+
+    def __init__(self, request: ApprovalRequest) -> None:
+        super().__init__()
+        self.request = request
+        self.rows: list[tuple[str, str]] = []  # what the person is shown, as plain text
+
+    def plain(self) -> str:
+        call = self.request.call
+        return "\n".join([call.tool.name, call.summary, *(f"{k}: {v}" for k, v in self.rows)])
+
+    def compose(self) -> ComposeResult:
+        call, task = self.request.call, self.request.task
+        effect = call.tool.effect.value
+        details = Table.grid(padding=(0, 1))
+        details.add_column(style="bold", no_wrap=True)
+        details.add_column(overflow="fold")
+        for name, value in [*call.args.items(), *(call.extras or {}).items()]:
+            self.rows.append((name, _text(value)))
+            details.add_row(name, Text(_text(value)))
+        with Vertical(id="confirm-box"):
+            yield Label(Text.assemble(("Allow task ", ""), (f"{task.id}: {call.tool.name}", "bold"),
+                                      ("?  ", ""), (f"[{effect}: {EFFECT_WORDS.get(effect, effect)}]", "italic")),
+                        id="confirm-title")
+            yield Static(Text(call.summary or f"runs {call.tool.name}"), id="confirm-summary")
+            with VerticalScroll(id="confirm-details"):
+                yield Static(details)
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Approve (y)", id="approve", variant="success")
+                yield Button("Deny (n)", id="deny", variant="error")
+                yield Button("Approve rest of plan (A)", id="approve_all", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#approve", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_decide(event.button.id or "deny")
+
+    def action_decide(self, decision: str) -> None:
+        self.dismiss(Decision(decision))

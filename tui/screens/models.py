@@ -1,0 +1,138 @@
+"""Which models are here and which are missing; download the missing ones in the background
+with a progress bar each. The app itself never needs a model to start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Label, ProgressBar, Static
+
+from core.events import DownloadProgress
+from tui.messages import DownloadUpdate
+from tui.services import model_rows
+
+
+class ModelRow(Horizontal):
+    DEFAULT_CSS = """
+    ModelRow { height: 3; }
+    ModelRow > .model-name { width: 1fr; padding: 1 1 0 1; }
+    ModelRow > ProgressBar { width: 40; padding: 1 1 0 1; }
+    ModelRow > Button { width: 16; }
+    """
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__(id=f"model-{_safe(row['name'])}")
+        self.row = row
+
+    def compose(self) -> ComposeResult:
+        r = self.row
+        state = ("✓ present", "green") if r["present"] else ("✗ missing", "red")
+        yield Static(Text.assemble((r["name"], "bold"), "  ", state, ("  " + r["detail"], "dim")), classes="model-name")
+        bar = ProgressBar(total=100, show_eta=True, id=f"bar-{_safe(r['name'])}")
+        bar.display = False
+        yield bar
+        yield Button("Download", id=f"pull-{_safe(r['name'])}", disabled=r["present"])
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name)
+
+
+class ModelsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="models.close"),
+        Binding("p", "pull_missing", "Download missing", id="models.pull_missing"),
+    ]
+
+    def __init__(self, store: Any, problem: str = "") -> None:
+        super().__init__()
+        self.store = store
+        self.problem = problem
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Label("Models", classes="pane-title")
+        yield Static(id="models-note")
+        yield VerticalScroll(id="models-list")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        note = self.query_one("#models-note", Static)
+        listing = self.query_one("#models-list", VerticalScroll)
+        listing.remove_children()
+        if self.store is None:
+            note.update(Text("The model store is not installed in this build (core.modelstore is missing). "
+                             "You can still write and run plans with the plan editor (ctrl+e).", style="italic"))
+            return
+        try:
+            self.rows = model_rows(self.store)
+        except Exception as exc:
+            note.update(Text(f"Cannot read the model store: {exc}", style="red"))
+            return
+        missing = [r["name"] for r in self.rows if not r["present"]]
+        note.update(Text(("Missing: " + ", ".join(missing) + ". Press p to download them all, or one button each."
+                          ) if missing else "All models are here.", style="italic"))
+        listing.mount_all([ModelRow(r) for r in self.rows])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id and event.button.id.startswith("pull-"):
+            event.stop()
+            name = next((r["name"] for r in self.rows if f"pull-{_safe(r['name'])}" == event.button.id), None)
+            if name:
+                event.button.disabled = True
+                self.pull(name)
+
+    def action_pull_missing(self) -> None:
+        for r in self.rows:
+            if not r["present"]:
+                button = self.query_one(f"#pull-{_safe(r['name'])}", Button)
+                if not button.disabled:
+                    button.disabled = True
+                    self.pull(r["name"])
+
+    @work(thread=True, exit_on_error=False, group="downloads")
+    def pull(self, name: str) -> None:
+        def progress(*args: Any, **kwargs: Any) -> None:
+            if args and isinstance(args[0], DownloadProgress):
+                event = args[0]
+            else:
+                done = kwargs.get("done", args[0] if args else 0)
+                total = kwargs.get("total", args[1] if len(args) > 1 else None)
+                event = DownloadProgress(name, int(done), int(total) if total else None)
+            self.post_message(DownloadUpdate(event))
+
+        self.post_message(DownloadUpdate(DownloadProgress(name, 0, None)))
+        try:
+            self.store.pull(name, progress=progress)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"Download of {name} failed: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self._finished, name)
+
+    def on_download_update(self, message: DownloadUpdate) -> None:
+        p = message.progress
+        try:
+            bar = self.query_one(f"#bar-{_safe(p.name)}", ProgressBar)
+        except Exception:
+            return
+        bar.display = True
+        if p.total_bytes:
+            bar.update(total=p.total_bytes, progress=p.done_bytes)
+        else:
+            bar.update(total=None)
+
+    def _finished(self, name: str) -> None:
+        self.notify(f"{name} downloaded")
+        self.refresh_rows()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

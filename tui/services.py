@@ -1,0 +1,114 @@
+"""What the app needs from the core, as injectable factories (tests swap any of them).
+
+Every heavy or optional module is imported here lazily, inside the factory, so the app
+starts fast and still works when one is missing; `Missing` carries a plain reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from core.config import Config
+from core.history import HistoryStore
+
+
+class Missing(Exception):
+    """A part of the app is not available here; the message says which and why."""
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def default_backend(config: Config) -> Any:
+    factory = _optional("tools.factory")
+    if factory is None:
+        raise Missing("no tool backend is installed (tools.factory is missing)")
+    return factory.make_backend(config)
+
+
+def default_pipeline(config: Config, backend: Any) -> Any | None:
+    """The request pipeline, or None when core.pipeline is not there (plans still run)."""
+    module = _optional("core.pipeline")
+    if module is None:
+        return None
+    return module.Pipeline(config, backend=backend)
+
+
+def default_recorder(config: Config, on_level: Callable[[Any], None]) -> Any:
+    try:
+        from core.voice.capture import Recorder
+    except ImportError as exc:
+        raise Missing(f"voice input is not available ({exc})") from None
+    return Recorder.from_config(config.voice, on_level=on_level)
+
+
+def default_transcriber(config: Config) -> Any:
+    module = _optional("core.voice.transcribe")
+    if module is None:
+        raise Missing("speech recognition is not installed (core.voice.transcribe is missing)")
+    return module.Transcriber.from_config(config)
+
+
+def default_model_store() -> Any | None:
+    return _optional("core.modelstore")
+
+
+@dataclass
+class Services:
+    config: Config = field(default_factory=Config)
+    backend_factory: Callable[[Config], Any] = default_backend
+    pipeline_factory: Callable[[Config, Any], Any | None] = default_pipeline
+    recorder_factory: Callable[[Config, Callable[[Any], None]], Any] = default_recorder
+    transcriber_factory: Callable[[Config], Any] = default_transcriber
+    model_store_factory: Callable[[], Any | None] = default_model_store
+    history: HistoryStore | None = None
+
+    def __post_init__(self) -> None:
+        if self.history is None:
+            self.history = HistoryStore.default()
+
+
+def model_label(config: Config) -> str:
+    """A short name for the planner model in the status line."""
+    name = config.models.planner
+    if not name:
+        return "TinyAgent-1.1B"
+    return name.rsplit("/", 1)[-1]
+
+
+def model_rows(store: Any) -> list[dict[str, Any]]:
+    """The model store's status as rows {name, present, detail, size}, whatever its shape."""
+    if store is None:
+        return []
+    raw = store.status() if hasattr(store, "status") else store.list_models()
+    if isinstance(raw, dict):
+        items = [{"name": k, **(v if isinstance(v, dict) else {"present": v})} for k, v in raw.items()]
+    else:
+        items = list(raw)
+    rows = []
+    for item in items:
+        if isinstance(item, tuple) and len(item) == 2:  # (ModelEntry, Path | None)
+            entry, path = item
+            rows.append({"name": str(getattr(entry, "name", entry)), "present": path is not None,
+                         "kind": getattr(entry, "kind", ""),
+                         "detail": getattr(entry, "description", "") or getattr(entry, "approx_size", ""),
+                         "size": getattr(entry, "size", None) or getattr(entry, "approx_size", None),
+                         "default": bool(getattr(entry, "default", False))})
+            continue
+        get = item.get if isinstance(item, dict) else (lambda k, d=None, _i=item: getattr(_i, k, d))
+        present = get("present", None)
+        if present is None:
+            present = bool(get("path", None)) and get("missing", False) is False
+        if not isinstance(present, bool):
+            present = bool(present)
+        rows.append({"name": str(get("name", "?")), "present": present,
+                     "detail": str(get("description", "") or get("path", "") or get("kind", "") or ""),
+                     "size": get("size", None) or get("size_bytes", None), "kind": str(get("kind", "") or ""),
+                     "default": bool(get("default", False))})
+    return rows

@@ -1,0 +1,75 @@
+"""The conversation: requests, the plan text as the model writes it, answers, and plain
+explanations of what went wrong."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Button, Static
+
+KINDS = ("user", "plan", "answer", "info", "warning", "error", "task")
+
+
+class ChatEntry(Static):
+    DEFAULT_CSS = """
+    ChatEntry { padding: 0 1; margin: 0 0 1 0; }
+    """
+
+
+class Chat(VerticalScroll, can_focus=False):
+    DEFAULT_CSS = """
+    Chat { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._plan: ChatEntry | None = None
+        self._plan_text = ""
+
+    def add(self, kind: str, text: str | Text, title: str = "") -> ChatEntry:
+        """Append one entry; `kind` is one of KINDS (its CSS class)."""
+        self.end_stream()
+        body = Text(text) if isinstance(text, str) else text
+        if title:
+            body = Text.assemble((title + "  ", "bold"), body)
+        entry = ChatEntry(body, classes=f"chat-{kind}")
+        self.mount(entry)
+        self.scroll_end(animate=False)
+        return entry
+
+    def add_action(self, label: str, button_id: str, variant: str = "primary") -> Button:
+        self.end_stream()
+        button = Button(label, id=button_id, variant=variant, classes="chat-action")
+        self.mount(button)
+        self.scroll_end(animate=False)
+        return button
+
+    # -- the plan as it streams -------------------------------------------------------------
+    def stream(self, text: str) -> None:
+        if not text:
+            return
+        if self._plan is None:
+            self._plan_text = ""
+            self._plan = ChatEntry("", classes="chat-plan")
+            self.mount(self._plan)
+        self._plan_text += text
+        self._plan.update(Text(self._plan_text.rstrip("\n")))
+        self.scroll_end(animate=False)
+
+    def end_stream(self) -> None:
+        self._plan = None
+
+    @property
+    def streamed(self) -> str:
+        return self._plan_text
+
+    def text(self) -> str:
+        """Everything in the chat as plain text (tests)."""
+        parts = []
+        for child in self.children:
+            if isinstance(child, Static):
+                rendered = child.render()
+                parts.append(rendered.plain if isinstance(rendered, Text) else str(rendered))
+            if isinstance(child, Button):
+                parts.append(f"[{child.label}]")
+        return "\n".join(parts)

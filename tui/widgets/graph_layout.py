@@ -1,0 +1,279 @@
+"""Draw a plan's DAG as text: tasks in dependency layers (top to bottom), boxes side by side
+within a layer, edges routed through lanes between layers. Pure: no Textual, testable alone.
+
+    nodes = {1: NodeState(task1), 2: NodeState(task2)}
+    canvas = draw(nodes, width=60, selected=2, now=time.monotonic())
+    canvas.lines  # list of [(text, role)] runs; roles map to theme styles in the widget
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.events import TaskStatus
+from core.plan import Task
+
+BOX_H = 4
+MIN_BOX_W = 17
+MAX_BOX_W = 30
+GAP_X = 2
+
+ICONS = {
+    TaskStatus.WAITING: "○", TaskStatus.RUNNING: "◐", TaskStatus.AWAITING_APPROVAL: "?",
+    TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",
+    TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌",
+}
+LABELS = {
+    TaskStatus.WAITING: "waiting", TaskStatus.RUNNING: "running", TaskStatus.AWAITING_APPROVAL: "needs approval",
+    TaskStatus.DONE: "done", TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "skipped",
+    TaskStatus.DENIED: "denied", TaskStatus.CANCELLED: "cancelled", TaskStatus.DRY_RUN: "dry-run",
+}
+
+
+@dataclass
+class NodeState:
+    task: Task
+    status: TaskStatus = TaskStatus.WAITING
+    started: float | None = None
+    duration: float | None = None
+    args: dict[str, Any] | None = None  # resolved arguments, once known
+    output: Any = None
+    error: str | None = None
+    decision: str | None = None
+
+    def elapsed(self, now: float | None = None) -> float | None:
+        if self.duration is not None and self.status.finished:
+            return self.duration
+        if self.started is not None:
+            return (now or time.monotonic()) - self.started
+        return None
+
+
+@dataclass
+class Box:
+    task_id: int
+    x: int
+    y: int
+    w: int
+
+    @property
+    def cx(self) -> int:
+        return self.x + self.w // 2
+
+    def contains(self, x: int, y: int) -> bool:
+        return self.x <= x < self.x + self.w and self.y <= y < self.y + BOX_H
+
+
+UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8
+_JOINTS = {
+    UP | DOWN: "│", LEFT | RIGHT: "─", UP: "│", DOWN: "│", LEFT: "─", RIGHT: "─",
+    DOWN | RIGHT: "┌", DOWN | LEFT: "┐", UP | RIGHT: "└", UP | LEFT: "┘",
+    UP | DOWN | RIGHT: "├", UP | DOWN | LEFT: "┤", LEFT | RIGHT | DOWN: "┬", LEFT | RIGHT | UP: "┴",
+    UP | DOWN | LEFT | RIGHT: "┼",
+}
+
+
+@dataclass
+class Canvas:
+    width: int
+    height: int = 0
+    chars: list[list[str]] = field(default_factory=list)
+    roles: list[list[str]] = field(default_factory=list)
+    bits: dict[tuple[int, int], int] = field(default_factory=dict)
+    boxes: dict[int, Box] = field(default_factory=dict)
+    sources: set[int] = field(default_factory=set)  # boxes with an edge drawn out of their bottom
+
+    def grow(self, height: int) -> None:
+        while self.height < height:
+            self.chars.append([" "] * self.width)
+            self.roles.append([""] * self.width)
+            self.height += 1
+
+    def put(self, x: int, y: int, text: str, role: str) -> None:
+        self.grow(y + 1)
+        for i, ch in enumerate(text):
+            if 0 <= x + i < self.width:
+                self.chars[y][x + i] = ch
+                self.roles[y][x + i] = role
+
+    def link(self, x: int, y: int, bits: int, role: str) -> None:
+        self.grow(y + 1)
+        if not 0 <= x < self.width:
+            return
+        value = self.bits.get((x, y), 0) | bits
+        self.bits[(x, y)] = value
+        self.chars[y][x] = _JOINTS.get(value, "┼")
+        if not self.roles[y][x] or role.endswith("-sel"):
+            self.roles[y][x] = role
+
+    def vline(self, x: int, y1: int, y2: int, role: str, up_open: bool, down_open: bool) -> None:
+        for y in range(y1, y2 + 1):
+            bits = (UP if y > y1 or up_open else 0) | (DOWN if y < y2 or down_open else 0)
+            self.link(x, y, bits, role)
+
+    def hline(self, y: int, x1: int, x2: int, role: str) -> None:
+        lo, hi = min(x1, x2), max(x1, x2)
+        for x in range(lo, hi + 1):
+            self.link(x, y, (LEFT if x > lo else 0) | (RIGHT if x < hi else 0), role)
+
+    @property
+    def lines(self) -> list[list[tuple[str, str]]]:
+        """Each line as runs of (text, role)."""
+        out: list[list[tuple[str, str]]] = []
+        for chars, roles in zip(self.chars, self.roles):
+            runs: list[tuple[str, str]] = []
+            for ch, role in zip(chars, roles):
+                if runs and runs[-1][1] == role:
+                    runs[-1] = (runs[-1][0] + ch, role)
+                else:
+                    runs.append((ch, role))
+            out.append(runs)
+        return out
+
+    def text(self) -> str:
+        return "\n".join("".join(row).rstrip() for row in self.chars)
+
+
+def _layers(nodes: dict[int, NodeState]) -> list[list[int]]:
+    depth: dict[int, int] = {}
+    for task_id in sorted(nodes):
+        deps = [d for d in nodes[task_id].task.deps if d in nodes and d < task_id]
+        depth[task_id] = 1 + max((depth[d] for d in deps), default=-1)
+    out: list[list[int]] = []
+    for task_id, d in sorted(depth.items()):
+        while len(out) <= d:
+            out.append([])
+        out[d].append(task_id)
+    return out
+
+
+def status_role(status: TaskStatus) -> str:
+    return f"st-{status.value}"
+
+
+def _fit(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def draw(nodes: dict[int, NodeState], width: int, selected: int | None = None, now: float | None = None) -> Canvas:
+    width = max(width, MIN_BOX_W)
+    layers = _layers(nodes)
+    widest = max((len(layer) for layer in layers), default=1)
+    per_row = max(1, (width + GAP_X) // (MIN_BOX_W + GAP_X))
+    across = min(widest, per_row)
+    box_w = max(MIN_BOX_W, min(MAX_BOX_W, (width - GAP_X * (across - 1)) // across))
+    per_row = max(1, (width + GAP_X) // (box_w + GAP_X))
+    canvas = Canvas(width)
+    if not nodes:
+        return canvas
+
+    y = 0
+    prev_row: list[Box] = []
+    for k, layer in enumerate(layers):
+        rows = _rows(nodes, layer, layers[k + 1] if k + 1 < len(layers) else [], per_row)
+        for r, row in enumerate(rows):
+            row_w = len(row) * box_w + GAP_X * (len(row) - 1)
+            x0 = max(0, (width - row_w) // 2)
+            boxes = [Box(tid, x0 + i * (box_w + GAP_X), 0, box_w) for i, tid in enumerate(row)]
+            if r == 0 and prev_row:
+                y = _edges(canvas, nodes, prev_row, boxes, y, selected)
+            elif prev_row:
+                y += 1
+            for box in boxes:
+                box.y = y
+                canvas.boxes[box.task_id] = box
+            y += BOX_H
+            canvas.grow(y)
+            prev_row = boxes
+    for box in canvas.boxes.values():
+        _box(canvas, nodes[box.task_id], box, box.task_id == selected, now)
+    return canvas
+
+
+def _rows(nodes: dict[int, NodeState], layer: list[int], below: list[int], per_row: int) -> list[list[int]]:
+    """Split a wide layer into rows; the tasks the next layer needs go in the last row, so
+    that its edges can be drawn without crossing boxes."""
+    if len(layer) <= per_row:
+        return [layer]
+    needed = {d for c in below for d in nodes[c].task.deps}
+    ordered = [t for t in layer if t not in needed] + [t for t in layer if t in needed]
+    rows: list[list[int]] = []
+    end = len(ordered)
+    while end > 0:
+        rows.insert(0, sorted(ordered[max(0, end - per_row) : end]))
+        end -= per_row
+    return rows
+
+
+def _edges(canvas: Canvas, nodes: dict[int, NodeState], parents: list[Box], children: list[Box], y: int,
+           selected: int | None) -> int:
+    """Route edges from `parents` (a row just drawn) to `children` (the next layer's first row)."""
+    by_id = {b.task_id: b for b in children}
+    lanes: list[tuple[Box, list[Box]]] = []
+    for parent in parents:
+        kids = [by_id[c] for c in sorted(by_id) if parent.task_id in nodes[c].task.deps]
+        if kids:
+            lanes.append((parent, kids))
+    if not lanes:
+        return y + 1
+    bottom = y + len(lanes)  # the arrow row
+    for i, (parent, kids) in enumerate(lanes):
+        lane_y = y + i
+        status = nodes[parent.task_id].status
+        role = "edge-done" if status in (TaskStatus.DONE, TaskStatus.DRY_RUN) else "edge"
+        hot = selected == parent.task_id
+        canvas.vline(parent.cx, y, lane_y, role + ("-sel" if hot else ""), up_open=True, down_open=False)
+        xs = [k.cx for k in kids]
+        canvas.hline(lane_y, min(xs + [parent.cx]), max(xs + [parent.cx]),
+                     role + ("-sel" if hot else ""))
+        for kid in kids:
+            kid_hot = hot or selected == kid.task_id
+            canvas.vline(kid.cx, lane_y, bottom - 1, role + ("-sel" if kid_hot else ""), up_open=False,
+                         down_open=True)
+            canvas.put(kid.cx, bottom, "▼", role + ("-sel" if kid_hot else ""))
+        canvas.sources.add(parent.task_id)
+    return bottom + 1
+
+
+def _box(canvas: Canvas, node: NodeState, box: Box, selected: bool, now: float | None) -> None:
+    task, w, x, y = node.task, box.w, box.x, box.y
+    inner = w - 2
+    tl, tr, bl, br, h, v = ("┏", "┓", "┗", "┛", "━", "┃") if selected else ("┌", "┐", "└", "┘", "─", "│")
+    border = "sel" if selected else status_role(node.status) + "-border"
+    title = _fit(f" {task.id} {task.tool} ", inner)
+    canvas.put(x, y, tl, border)
+    canvas.put(x + 1, y, title, "title-sel" if selected else "title")
+    canvas.put(x + 1 + len(title), y, h * (inner - len(title)), border)
+    canvas.put(x + w - 1, y, tr, border)
+
+    canvas.put(x, y + 1, v, border)
+    canvas.put(x + 1, y + 1, _fit(task.short(inner) or "(no arguments)", inner).ljust(inner), "args")
+    canvas.put(x + w - 1, y + 1, v, border)
+
+    status = node.status
+    label = f"{ICONS[status]} {LABELS[status]}"
+    took = _duration(node.elapsed(now))
+    space = inner - len(took) - 1
+    canvas.put(x, y + 2, v, border)
+    canvas.put(x + 1, y + 2, _fit(label, space).ljust(space), status_role(status))
+    canvas.put(x + 1 + space, y + 2, " " + took, "muted")
+    canvas.put(x + w - 1, y + 2, v, border)
+
+    deps = " ".join(f"${d}" for d in task.deps)
+    foot = _fit(f" needs {deps} ", inner) if deps else ""
+    canvas.put(x, y + 3, bl, border)
+    canvas.put(x + 1, y + 3, foot, "muted")
+    canvas.put(x + 1 + len(foot), y + 3, h * (inner - len(foot)), border)
+    canvas.put(x + w - 1, y + 3, br, border)
+    if task.id in canvas.sources and canvas.chars[y + 3][box.cx] == h:
+        canvas.put(box.cx, y + 3, "┳" if selected else "┬", border)

@@ -1,0 +1,27 @@
+"""The status line: model, backend, dry-run state, and what the app is doing."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+
+class StatusLine(Widget):
+    DEFAULT_CSS = """
+    StatusLine { height: 1; padding: 0 1; background: $panel; }
+    """
+    model: reactive[str] = reactive("no model")
+    backend: reactive[str] = reactive("sandbox")
+    dry_run: reactive[bool] = reactive(False)
+    activity: reactive[str] = reactive("ready")
+
+    def render(self) -> Text:
+        variables = self.app.get_css_variables()
+        warn = variables.get("text-warning", "yellow")
+        ok = variables.get("text-success", "green")
+        dry = ("DRY RUN on", f"bold reverse {warn}") if self.dry_run else ("dry run off", ok)
+        return Text.assemble(
+            ("model ", "dim"), (self.model, "bold"), ("  │  backend ", "dim"), (self.backend, "bold"),
+            ("  │  ", "dim"), dry, ("  │  ", "dim"), (self.activity, "italic"),
+        )

@@ -1,0 +1,73 @@
+"""ToolRAG's choice: one bar per tool with its probability, the threshold marked, the
+selected tools highlighted. Filled in before planning starts."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tools.registry import TOOL_NAMES
+
+
+class ToolBars(Widget):
+    DEFAULT_CSS = """
+    ToolBars { height: auto; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.probabilities: dict[str, float] = {}
+        self.selected: tuple[str, ...] = ()
+        self.threshold = 0.5
+        self.seconds: float | None = None
+        self.note = "Tool probabilities appear here before planning starts."
+
+    def show(self, probabilities: dict[str, float], selected: tuple[str, ...] | list[str], threshold: float,
+             seconds: float | None = None) -> None:
+        self.probabilities = dict(probabilities)
+        self.selected = tuple(selected)
+        self.threshold = threshold
+        self.seconds = seconds
+        self.note = ""
+        self.refresh(layout=True)
+
+    def clear(self, note: str = "Tool probabilities appear here before planning starts.") -> None:
+        self.probabilities, self.selected, self.note = {}, (), note
+        self.refresh(layout=True)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return 1 if not self.probabilities else len(self._order()) + 1
+
+    def _order(self) -> list[str]:
+        names = list(dict.fromkeys([*self.probabilities, *TOOL_NAMES]))
+        return sorted(names, key=lambda n: (n not in self.selected, -self.probabilities.get(n, 0.0), n))
+
+    def render(self) -> Text:
+        if not self.probabilities:
+            return Text(self.note, style="italic")
+        variables = self.app.get_css_variables()
+        accent, muted = variables.get("text-accent", "cyan"), variables.get("text-muted", "grey50")
+        warn = variables.get("text-warning", "yellow")
+        width = max(self.size.width, 24)
+        name_w = min(21, max(10, width // 2 - 2))
+        bar_w = max(6, width - name_w - 9)
+        mark = min(bar_w - 1, int(round(self.threshold * bar_w)))
+        took = f" in {self.seconds * 1000:.0f} ms" if self.seconds is not None else ""
+        out = Text(f"ToolRAG: {len(self.selected)} of {len(self._order())} tools, threshold {self.threshold:.2f}{took}\n",
+                   style="bold")
+        for i, name in enumerate(self._order()):
+            p = self.probabilities.get(name, 0.0)
+            chosen = name in self.selected
+            style = f"bold {accent}" if chosen else muted
+            label = name if len(name) <= name_w else name[: name_w - 1] + "…"
+            out.append(("●" if chosen else " ") + label.ljust(name_w) + " ", style=style)
+            filled = int(round(p * bar_w))
+            for j in range(bar_w):
+                if j == mark:
+                    out.append("│", style=f"bold {warn}")
+                else:
+                    out.append("█" if j < filled else "░", style=style if j < filled else muted)
+            out.append(f" {p:4.2f}", style=style)
+            if i < len(self._order()) - 1:
+                out.append("\n")
+        return out
