@@ -342,9 +342,8 @@ class TinyAgentApp(App[int]):
             if plan is not None and getattr(plan, "tasks", None):
                 self.last_plan = plan
                 self._run_info["plan"] = plan.to_text()
-            if getattr(result, "answer", "") and not self._run_info.get("answer"):
-                self._run_info["answer"] = result.answer
-                chat.add("answer", result.answer, title="Answer:")
+            if getattr(result, "answer", ""):
+                self._run_info["answer"] = result.answer  # shown when its AnswerReady event arrives
         except Missing as exc:
             chat.add("error", str(exc))
         except asyncio.CancelledError:
@@ -398,6 +397,7 @@ class TinyAgentApp(App[int]):
             self.post_message(RunDone())  # after every event of this run, in queue order
 
     async def on_run_done(self, message: RunDone) -> None:
+        self._main.query_one(Chat).end_stream()
         self.busy = False
         self._activity("ready")
         await self._save_history()
@@ -473,6 +473,7 @@ class TinyAgentApp(App[int]):
         chat = self._main.query_one(Chat)
         graph = self._main.query_one(PlanGraph)
         if isinstance(event, RequestStarted):
+            chat.end_stream()
             graph.clear()
         elif isinstance(event, ToolsSelected):
             self._main.query_one(ToolBars).show(event.probabilities, event.selected, event.threshold, event.seconds)
@@ -482,6 +483,8 @@ class TinyAgentApp(App[int]):
                 chat.add("info", f"Planning again (attempt {event.attempt}) with what was learned so far.")
             self._activity("dry run" if event.dry_run != "off" else "running")
         elif isinstance(event, Notice):
+            if event.message.startswith("replanning"):
+                chat.end_stream()  # the next plan's text gets its own entry
             chat.add(event.level if event.level in ("info", "warning", "error") else "info", event.message)
         elif isinstance(event, StageTiming):
             self._run_info.setdefault("timings", {})[event.stage] = event.seconds
@@ -494,7 +497,6 @@ class TinyAgentApp(App[int]):
                          f"Task {event.task_id} ({event.tool}) {words}{why}.")
             return
         elif isinstance(event, PlanFinished):
-            chat.end_stream()
             self._plan_finished(event)
         elif isinstance(event, AnswerReady):
             if not event.replan:

@@ -1,0 +1,28 @@
+"""Widgets of the main screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def theme_color(app: Any, name: str, fallback: str = "") -> str:
+    """A theme variable ($text-muted, $text-success, ...) as a hex colour Rich understands.
+
+    Textual's variables may read 'auto 60%' (contrast text at 60%): that becomes the
+    foreground blended into the background."""
+    from textual.color import Color
+
+    variables = app.get_css_variables()
+    value = variables.get(name, "") or fallback or variables.get("foreground", "#ffffff")
+    try:
+        return Color.parse(value).hex
+    except Exception:
+        pass
+    try:
+        fg = Color.parse(variables.get("foreground", "#e0e0e0"))
+        bg = Color.parse(variables.get("background", "#000000"))
+        parts = str(value).split()
+        pct = float(parts[1].rstrip("%")) / 100 if len(parts) > 1 else 0.6
+        return bg.blend(fg, pct).hex
+    except Exception:
+        return "#808080"

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
 
+STREAM_INTERVAL = 0.08
 KINDS = ("user", "plan", "answer", "info", "warning", "error", "task")
 
 
@@ -25,10 +26,11 @@ class Chat(VerticalScroll, can_focus=False):
         super().__init__(**kwargs)
         self._plan: ChatEntry | None = None
         self._plan_text = ""
+        self._dirty = False
 
     def add(self, kind: str, text: str | Text, title: str = "") -> ChatEntry:
-        """Append one entry; `kind` is one of KINDS (its CSS class)."""
-        self.end_stream()
+        """Append one entry; `kind` is one of KINDS (its CSS class). A plan that is still
+        streaming keeps growing in its own entry above."""
         body = Text(text) if isinstance(text, str) else text
         if title:
             body = Text.assemble((title + "  ", "bold"), body)
@@ -38,7 +40,6 @@ class Chat(VerticalScroll, can_focus=False):
         return entry
 
     def add_action(self, label: str, button_id: str, variant: str = "primary") -> Button:
-        self.end_stream()
         button = Button(label, id=button_id, variant=variant, classes="chat-action")
         self.mount(button)
         self.scroll_end(animate=False)
@@ -51,12 +52,24 @@ class Chat(VerticalScroll, can_focus=False):
         if self._plan is None:
             self._plan_text = ""
             self._plan = ChatEntry("", classes="chat-plan")
+            self._plan.border_title = "plan"
             self.mount(self._plan)
         self._plan_text += text
+        if not self._dirty:  # show the new text soon: at most ~12 re-layouts a second
+            self._dirty = True
+            self.set_timer(STREAM_INTERVAL, self._show_stream)
+
+    def _show_stream(self) -> None:
+        self._dirty = False
+        if self._plan is None:
+            return
         self._plan.update(Text(self._plan_text.rstrip("\n")))
-        self.scroll_end(animate=False)
+        if self._plan is self.children[-1]:
+            self.scroll_end(animate=False)
 
     def end_stream(self) -> None:
+        if self._dirty:
+            self._show_stream()
         self._plan = None
 
     @property

@@ -30,6 +30,7 @@ from core.events import (
     TaskStatus,
 )
 from core.plan import Plan, Task
+from tui.widgets import theme_color
 from tui.widgets.graph_layout import BOX_H, Canvas, NodeState, draw
 
 _ROLE_COLOURS = {
@@ -39,6 +40,9 @@ _ROLE_COLOURS = {
     "muted": "text-muted", "args": "foreground", "title": "foreground", "title-sel": "text-accent",
     "sel": "text-accent",
 }
+
+
+REDRAW_INTERVAL = 0.05
 
 
 class PlanGraph(ScrollView, can_focus=True):
@@ -74,12 +78,19 @@ class PlanGraph(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._styles_theme: str | None = None
         self.frozen_now: float | None = None  # tests and snapshots pin the clock
+        self._dirty = False
 
     # -- feeding ----------------------------------------------------------------------------
     def clear(self) -> None:
         self.nodes = {}
         self.selected = None
         self._redraw()
+
+    def _schedule(self) -> None:
+        """Redraw soon, at most ~20 times a second however fast events come."""
+        if not self._dirty and self.is_mounted:
+            self._dirty = True
+            self.set_timer(REDRAW_INTERVAL, self._redraw)
 
     def show_plan(self, plan: Plan | tuple[Task, ...] | list[Task]) -> None:
         """Show a plan's tasks, all waiting (the editor's preview, or a plan about to run)."""
@@ -116,7 +127,7 @@ class PlanGraph(ScrollView, can_focus=True):
                     node.args = event.args
         else:
             return
-        self._redraw()
+        self._schedule()
         if self.selected is not None and getattr(event, "task_id", None) == self.selected:
             self.post_message(self.NodeSelected(self, self.selected))
 
@@ -126,6 +137,8 @@ class PlanGraph(ScrollView, can_focus=True):
 
     def text(self) -> str:
         """The drawing as plain text (tests)."""
+        if self._dirty:
+            self._redraw()
         return self._canvas.text() if self._canvas else ""
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -154,20 +167,17 @@ class PlanGraph(ScrollView, can_focus=True):
             self._styles, self._styles_theme = {}, theme
         style = self._styles.get(role)
         if style is None:
-            variables = self.app.get_css_variables()
             base = role[:-4] if role.endswith("-sel") else role
             base = base[:-7] if base.endswith("-border") else base
             name = _ROLE_COLOURS.get(base, "foreground")
-            try:
-                colour = Color.parse(variables.get(name) or variables["foreground"]).rich_color
-            except Exception:
-                colour = None
+            colour = Color.parse(theme_color(self.app, name)).rich_color
             bold = role.endswith("-sel") or role in ("sel", "title-sel", "st-running", "st-awaiting_approval")
             style = Style(color=colour, bold=bold)
             self._styles[role] = style
         return style
 
     def _redraw(self) -> None:
+        self._dirty = False
         if not self.is_mounted:
             return
         width = max(self.scrollable_content_region.width, 20)

@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui.widgets import theme_color
+
 
 class StatusLine(Widget):
     DEFAULT_CSS = """
@@ -17,9 +19,8 @@ class StatusLine(Widget):
     activity: reactive[str] = reactive("ready")
 
     def render(self) -> Text:
-        variables = self.app.get_css_variables()
-        warn = variables.get("text-warning", "yellow")
-        ok = variables.get("text-success", "green")
+        warn = theme_color(self.app, "text-warning")
+        ok = theme_color(self.app, "text-success")
         dry = ("DRY RUN on", f"bold reverse {warn}") if self.dry_run else ("dry run off", ok)
         return Text.assemble(
             ("model ", "dim"), (self.model, "bold"), ("  │  backend ", "dim"), (self.backend, "bold"),

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tools.registry import TOOL_NAMES
+from tui.widgets import theme_color
 
 
 class ToolBars(Widget):
@@ -45,9 +46,8 @@ class ToolBars(Widget):
     def render(self) -> Text:
         if not self.probabilities:
             return Text(self.note, style="italic")
-        variables = self.app.get_css_variables()
-        accent, muted = variables.get("text-accent", "cyan"), variables.get("text-muted", "grey50")
-        warn = variables.get("text-warning", "yellow")
+        accent, muted = theme_color(self.app, "text-accent"), theme_color(self.app, "text-muted")
+        warn = theme_color(self.app, "text-warning")
         width = max(self.size.width, 24)
         name_w = min(21, max(10, width // 2 - 2))
         bar_w = max(6, width - name_w - 9)
