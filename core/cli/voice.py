@@ -160,6 +160,7 @@ def _record(args: argparse.Namespace) -> tuple[Any, Any]:
     meter = sys.stderr.isatty()
     with _native_stderr_silenced():
         recorder.start()
+        recorder.wait_for_audio()  # some devices take a moment; speech before that is lost
         print(f"Recording (up to {recorder.max_seconds:g} s; Ctrl-C to stop)...", file=sys.stderr, flush=True)
         try:
             while not recorder.wait(0.1):

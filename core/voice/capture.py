@@ -78,10 +78,19 @@ def _silence_alsa() -> None:
         pass  # no libasound: nothing to silence
 
 
+# Open streams, held here so a Recorder dropped while recording cannot be garbage-collected
+# with its stream: PortAudio would go on calling a freed callback and crash the process.
+_open_streams: set[Any] = set()
+_wedged = False  # a stream could not be closed: PortAudio is stuck, restarting it would hang too
+
+
 def rescan_devices() -> None:
     """Make PortAudio list devices again (it scans only once, at start, so a microphone
     plugged in later, or a sound server started later, is otherwise invisible)."""
     sd = _sounddevice()
+    if _wedged:
+        raise VoiceUnavailable("the audio system stopped responding after a device went away; "
+                               "restart tinyagent to record again")
     try:
         sd._terminate()
         sd._initialize()
@@ -135,6 +144,23 @@ def _resolve_input(sd: Any, device: str | int | None) -> dict[str, Any]:
                            f"pass --device with a name or index{_describe_devices(sd)}")
 
 
+def _close_stream(stream: Any, timeout: float = 2.0) -> None:
+    """Abort and close a stream. Abort, not stop: Pa_StopStream waits for buffers a vanished
+    device never delivers (seen with PulseAudio going away: it hangs for good). The work
+    runs on a helper thread so a wedged driver cannot freeze the caller."""
+    def close() -> None:
+        stream.abort(ignore_errors=True)
+        stream.close(ignore_errors=True)
+        _open_streams.discard(stream)
+
+    global _wedged
+    worker = threading.Thread(target=close, name="portaudio-close", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        _wedged = True
+
+
 class Recorder:
     """Start/stop (or toggle) recording; `stop()` returns 16 kHz mono float32.
 
@@ -154,6 +180,7 @@ class Recorder:
         self.problem: str | None = None  # a warning about the last recording, for the user
         self._lock = threading.Lock()
         self._done = threading.Event()
+        self._live = threading.Event()  # set by the first block of audio
         self._stream: Any = None
         self._reset(0)
 
@@ -171,6 +198,7 @@ class Recorder:
         self._last_level = 0.0
         self._last_audio = time.monotonic()
         self._done.clear()
+        self._live.clear()
 
     @property
     def recording(self) -> bool:
@@ -205,10 +233,11 @@ class Recorder:
             stream = sd.InputStream(device=info["index"], samplerate=rate, channels=1, dtype="float32",
                                     blocksize=int(rate * BLOCK_SECONDS), callback=self._on_audio,
                                     finished_callback=self._on_finished)
+            _open_streams.add(stream)
             stream.start()
         except sd.PortAudioError as exc:
             if stream is not None:
-                stream.close(ignore_errors=True)
+                _close_stream(stream)
             hint = _MAC_PERMISSION_HELP if sys.platform == "darwin" else \
                 "check that it is connected and that no other program holds it"
             raise VoiceUnavailable(f"cannot open input device {info['name']!r} ({exc}); {hint}") from None
@@ -220,11 +249,7 @@ class Recorder:
             stream, self._stream = self._stream, None
             if stream is None:
                 return np.zeros(0, dtype=np.float32)
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:  # a vanished device may fail to stop; what we have is still good
-                pass
+            _close_stream(stream)
             if self.stop_reason is None:
                 self.stop_reason = "stopped"
             self._done.set()
@@ -244,6 +269,10 @@ class Recorder:
             return self.stop()
         self.start()
         return None
+
+    def wait_for_audio(self, timeout: float = STARTUP_SECONDS) -> bool:
+        """Block until the device delivers its first audio (when speaking starts to count)."""
+        return self._live.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until recording ends by itself (max length, silence, lost device) or is
@@ -276,6 +305,7 @@ class Recorder:
 
     def _on_audio(self, indata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
         self._last_audio = time.monotonic()
+        self._live.set()
         if self._done.is_set():
             return  # full or auto-stopped: ignore the rest until stop()
         block = indata[:, 0].copy() if indata.ndim == 2 else to_mono(indata)
