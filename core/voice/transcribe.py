@@ -175,7 +175,7 @@ def _walk_model(r: _Reader) -> dict[str, int]:
         r.skip(int(np.prod(dims, dtype=np.int64)) // block * block_bytes, "tensor data")
         found += 1
     if found != expected:
-        raise ModelFileError(f"{p} is incomplete: {found} of {expected} tensors; download it again")
+        raise ModelFileError(f"{p} is incomplete or damaged: {found} tensors where {expected} belong; download it again")
     return hp
 
 
@@ -285,7 +285,7 @@ class Transcriber:
                 errors = list(_errors)
             if errors:
                 del model  # a dead context: never transcribe with it
-                raise ModelFileError(f"whisper.cpp could not load {path}: {errors[-1]}")
+                raise ModelFileError(f"whisper.cpp could not load {path}: {errors[0]}")
             self.model_path, self._model = path, model
             _live.add(self)
         return self
@@ -307,7 +307,7 @@ class Transcriber:
             raw = model.transcribe(samples)
             errors = list(_errors)
         if errors and not raw:
-            raise TranscriptionError(f"whisper.cpp failed: {errors[-1]}")
+            raise TranscriptionError(f"whisper.cpp failed: {errors[0]}")
         segments = tuple(Segment(s.t0 / 100.0, s.t1 / 100.0, s.text.strip()) for s in raw)
         text = " ".join(s.text for s in segments if s.text).strip()
         return Transcript(text, time.perf_counter() - started, segments, audio_seconds)
