@@ -1,0 +1,164 @@
+"""SVG snapshots of the main screen in its key states (pytest-textual-snapshot).
+
+Update after looking at the report: `pytest tests/test_tui_snapshots.py --snapshot-update`.
+Durations are pinned so the pictures do not change from run to run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.widgets import Input, TextArea
+
+from core.events import (
+    ApprovalRequested,
+    PlanStarted,
+    PlanToken,
+    RequestStarted,
+    RunSummary,
+    TaskAdded,
+    TaskFinished,
+    TaskStarted,
+    TaskStatus,
+    ToolsSelected,
+)
+from core.parser import parse_plan
+from tests.tui_helpers import PLAN, FakeStore, make_app, wait_for
+from tools.registry import TOOL_NAMES
+from tui.messages import EventBridge
+from tui.screens.confirm import ConfirmModal
+from tui.widgets.plan_graph import PlanGraph
+
+PROBS = {n: 0.02 for n in TOOL_NAMES} | {"get_phone_number": 0.91, "get_email_address": 0.97, "send_sms": 0.88,
+                                         "compose_new_email": 0.41, "create_reminder": 0.07, "get_zoom_meeting_link": 0.12}
+ONE_EFFECT = """1. get_email_address("Sarah")
+2. compose_new_email(["$1"], [], "Running late", "Hi Sarah,\\n\\nI'm running about 10 minutes late for our 3pm. Start without me and I'll catch up.\\n\\nSorry!", [])
+3. join()<END_OF_PLAN>
+"""
+SELECTED = ("get_phone_number", "get_email_address", "send_sms", "compose_new_email")
+
+
+@pytest.fixture(autouse=True)
+def fixed_durations(monkeypatch):
+    monkeypatch.setattr(RunSummary, "describe", lambda self: (
+        f"{len(self.statuses)} tasks: " + ", ".join(f"{self.count(s)} {s.value}" for s in TaskStatus if self.count(s))
+        + " in 0.42s"))
+
+
+def steady(app) -> None:
+    """No blinking cursor, no moving clock: a picture that is the same every run."""
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    for screen in app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            widget.cursor_blink = False
+        for graph in screen.query(PlanGraph):
+            graph.frozen_now = 1000.0
+            for i, node in enumerate(graph.nodes.values()):
+                if node.started is not None:
+                    node.started = 1000.0 - 0.8
+                if node.duration is not None:
+                    node.duration = 0.012 + 0.004 * i
+            graph._redraw()
+
+
+def scripted_run(app, upto: str = "approval") -> None:
+    """Feed a request's events as the pipeline would emit them (tools, tokens, tasks)."""
+    plan = parse_plan(PLAN)
+    app._run_no += 1
+    bridge = app._bridge = EventBridge(app, app._run_no)
+    app._run_info = {"request": "tell Sarah and Mike I'm late", "dry": False}
+    app.query_one("#chat").add("user", "tell Sarah and Mike I'm late", title="You:")
+    bridge(RequestStarted("tell Sarah and Mike I'm late"))
+    bridge(ToolsSelected(PROBS, SELECTED, 0.5, 0.012))
+    for line in PLAN.splitlines(keepends=True):
+        bridge(PlanToken(line))
+    bridge(PlanStarted("r1", "off"))
+    for task in plan.tasks:
+        bridge(TaskAdded(task))
+    bridge(TaskStarted(1, "get_email_address", {"name": "Sarah"}))
+    bridge(TaskStarted(2, "get_phone_number", {"name": "Mike"}))
+    bridge(TaskFinished(1, "get_email_address", TaskStatus.DONE, "sarah.lindqvist@example.com", None, 0.01,
+                        {"name": "Sarah"}))
+    if upto == "running":
+        return
+    bridge(TaskFinished(2, "get_phone_number", TaskStatus.DONE, "+1 415 555 0104", None, 0.01, {"name": "Mike"}))
+    bridge(TaskStarted(3, "compose_new_email", {}))
+    bridge(ApprovalRequested(3, "compose_new_email", "draft", {"recipients": ["sarah.lindqvist@example.com"]},
+                             "Draft an email to Sarah"))
+
+
+async def settle(pilot, app) -> None:
+    await pilot.pause(0.3)
+    steady(app)
+    await pilot.pause(0.1)
+
+
+def test_snapshot_start_without_models_80x24(snap_compare, tmp_path):
+    app = make_app(tmp_path, store=FakeStore(present=False))
+
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: "Missing models" in app.query_one("#chat").text())
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_streaming_plan_and_tools_80x24(snap_compare, tmp_path):
+    app = make_app(tmp_path, store=FakeStore(present=True))
+
+    async def run_before(pilot):
+        scripted_run(app, upto="running")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_tools_and_graph_large_light(snap_compare, tmp_path):
+    app = make_app(tmp_path, store=FakeStore(present=True), theme="textual-light")
+
+    async def run_before(pilot):
+        scripted_run(app, upto="approval")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=run_before)
+
+
+def test_snapshot_plan_editor(snap_compare, tmp_path):
+    app = make_app(tmp_path, store=FakeStore(present=True))
+
+    async def run_before(pilot):
+        await pilot.press("ctrl+e")
+        app.screen.query_one(TextArea).load_text(PLAN.replace("5. join()", "5. send_sms([\"$9\"], \"x\")\n6. join()"))
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_snapshot_confirm_modal(snap_compare, tmp_path):
+    app = make_app(tmp_path, store=FakeStore(present=True))
+
+    async def run_before(pilot):
+        await pilot.press("ctrl+e")
+        app.screen.query_one(TextArea).load_text(ONE_EFFECT)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+def test_snapshot_after_dry_run(snap_compare, tmp_path):
+    app = make_app(tmp_path, store=FakeStore(present=True))
+
+    async def run_before(pilot):
+        app.dry_run = True
+        await pilot.press("ctrl+e")
+        app.screen.query_one(TextArea).load_text(PLAN)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not app.busy and app.last_run_dry)
+        app.clear_notifications()
+        app.query_one("#graph", PlanGraph).selected = 3
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
