@@ -154,6 +154,15 @@ def test_model_loads_once_and_short_or_empty_audio_is_fine(transcriber):
     assert transcriber._model is first
 
 
+def test_check_then_preload_in_the_background(model):
+    t = Transcriber(model, threads=1, **FAST)
+    assert t.check() == model and not t.loaded
+    assert t.preload().result(timeout=60) is t and t.loaded
+    assert t.submit(noise(1.0)).result(timeout=60).audio_seconds == pytest.approx(1.0)
+    t.close()
+    assert not t.loaded
+
+
 def test_submit_runs_in_a_worker_thread_and_serialises_calls(transcriber):
     futures = [transcriber.submit(noise(2.0, seed=i)) for i in range(3)]
     results = [f.result(timeout=120) for f in futures]
@@ -216,6 +225,7 @@ def test_cli_transcribe_errors_are_one_line(model, tmp_path):
         (["transcribe", str(wav), "--model", str(corrupt)], "truncated"),
         (["transcribe", str(wav), "--model", str(tmp_path / "nope.bin")], "no such whisper model file"),
         (["transcribe", str(wav)], "tinyagent models pull whisper-base.en"),
+        (["listen", "--model", str(corrupt)], "truncated"),  # checked before recording starts
     ]
     for argv, message in cases:
         result = cli(*argv)

@@ -90,6 +90,19 @@ def _transcribe(transcriber: Any, audio: Any) -> Any:
         raise CliError(str(exc), 1) from None
 
 
+def _ready_transcriber(args: argparse.Namespace) -> Any:
+    """Check the model file now and load it in the background while the user speaks."""
+    from core.voice.transcribe import ModelFileError
+
+    transcriber = _transcriber(args)
+    try:
+        transcriber.check()
+    except ModelFileError as exc:
+        raise CliError(str(exc), 2) from None
+    transcriber.preload()
+    return transcriber
+
+
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from core.voice.audio import AudioFileError, read_wav
 
@@ -115,6 +128,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     try:
         if args.list_devices:
             return _list_devices(args)
+        transcriber = _ready_transcriber(args)  # a model problem shows before anyone speaks
         audio, recorder = _record(args)
     except VoiceUnavailable as exc:
         raise CliError(f"cannot record: {exc}", 2 if isinstance(exc, NoSuchDevice) else 1) from None
@@ -122,7 +136,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         print(f"tinyagent: warning: {recorder.problem}", file=sys.stderr)
     if args.save:
         _save(args.save, audio)
-    result = _transcribe(_transcriber(args), audio)
+    result = _transcribe(transcriber, audio)
     if args.json and not args.ask:
         print_json({**result.to_json(), "stop_reason": recorder.stop_reason, "problem": recorder.problem})
     elif not args.ask:

@@ -88,6 +88,8 @@ def rescan_devices() -> None:
     """Make PortAudio list devices again (it scans only once, at start, so a microphone
     plugged in later, or a sound server started later, is otherwise invisible)."""
     sd = _sounddevice()
+    if _open_streams:
+        return  # restarting PortAudio would kill a recording in progress
     if _wedged:
         raise VoiceUnavailable("the audio system stopped responding after a device went away; "
                                "restart tinyagent to record again")
@@ -141,7 +143,7 @@ def _resolve_input(sd: Any, device: str | int | None) -> dict[str, Any]:
             hint += f"; {_MAC_PERMISSION_HELP}"
         raise VoiceUnavailable(f"{hint} ({reason})")
     raise NoSuchDevice(f"no input device matches {device!r} ({reason}); set `voice.device` in config or "
-                           f"pass --device with a name or index{_describe_devices(sd)}")
+                       f"pass --device with a name or index{_describe_devices(sd)}")
 
 
 def _close_stream(stream: Any, timeout: float = 2.0) -> None:

@@ -264,13 +264,22 @@ class Transcriber:
     def loaded(self) -> bool:
         return self._model is not None
 
+    def check(self) -> Path:
+        """Find and check the model file without loading it (fast): fail before recording."""
+        path = resolve_whisper_model(self.model_spec)
+        check_whisper_model(path)
+        return path
+
+    def preload(self) -> "Future[Transcriber]":
+        """Load on the worker thread, so the first transcription does not wait for it."""
+        return self._worker().submit(self.load)
+
     def load(self) -> "Transcriber":
         """Resolve, check and load the model (once); ModelFileError / TranscriptionError if not."""
         with self._load_lock:
             if self._model is not None:
                 return self
-            path = resolve_whisper_model(self.model_spec)
-            check_whisper_model(path)
+            path = self.check()
             try:
                 import _pywhispercpp as pw
                 from pywhispercpp.model import Model
@@ -314,9 +323,12 @@ class Transcriber:
 
     def submit(self, audio: np.ndarray) -> "Future[Transcript]":
         """Transcribe on a background thread; the future holds the Transcript or the error."""
+        return self._worker().submit(self.transcribe, audio)
+
+    def _worker(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
-        return self._executor.submit(self.transcribe, audio)
+        return self._executor
 
     def close(self) -> None:
         """Free the model (it is loaded again on next use)."""
