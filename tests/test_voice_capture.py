@@ -157,9 +157,10 @@ def test_missing_portaudio_library_is_explained():
     assert len(lines) == 2 and all("PortAudio" in line and "libportaudio2" in line for line in lines)
 
 
-def test_cli_without_portaudio_fails_cleanly():
+def test_cli_without_portaudio_fails_cleanly(tmp_path):
+    model = write_random_whisper_model(tmp_path / "ggml-random.bin")
     code = ("import ctypes.util, sys\nctypes.util.find_library = lambda name: None\n"
-            "from core.cli import main\nsys.exit(main(['listen', '--seconds', '1']))\n")
+            f"from core.cli import main\nsys.exit(main(['listen', '--seconds', '1', '--model', {str(model)!r}]))\n")
     result = _run_python(code)
     assert result.returncode == 1
     assert result.stderr.startswith("tinyagent: cannot record: voice input needs PortAudio")
@@ -185,13 +186,14 @@ def test_cli_listen_records_and_transcribes(pulse, tmp_path):
     assert levels(read_wav(saved))[0] > 0.03
 
 
-def test_cli_listen_list_devices_and_bad_device(pulse):
+def test_cli_listen_list_devices_and_bad_device(pulse, tmp_path):
+    model = write_random_whisper_model(tmp_path / "ggml-random.bin")
     env = {**os.environ}
     listed = subprocess.run([sys.executable, "-m", "core.cli", "listen", "--list-devices", "--json"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert {"pulse", "default"} <= {d["name"] for d in json.loads(listed.stdout)["devices"]}
-    bad = subprocess.run([sys.executable, "-m", "core.cli", "listen", "--device", "no-such-mic"], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "core.cli", "listen", "--device", "no-such-mic", "--model", str(model)], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.startswith("tinyagent: cannot record: no input device matches 'no-such-mic'")
