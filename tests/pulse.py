@@ -33,6 +33,16 @@ def missing_binaries() -> list[str]:
     return [b for b in ("pulseaudio", "paplay", "espeak-ng") if shutil.which(b) is None]
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so a killed run leaves no server."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class PulseServer:
     def __init__(self, root: Path):
         self.root = root
@@ -51,7 +61,8 @@ class PulseServer:
         self._proc = subprocess.Popen(
             ["pulseaudio", "-n", "-F", str(config), "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
              "--use-pid-file=no", f"--log-target=file:{self.root / 'pulse.log'}"],
-            env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while not self.socket.exists():
             if self._proc.poll() is not None or time.monotonic() > deadline:
