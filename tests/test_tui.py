@@ -144,7 +144,7 @@ async def test_dry_run_then_run_the_same_plan_for_real(tmp_path):
         assert sorted(app.query_one(PlanGraph).nodes) == [1, 2, 3, 4]  # the plan stays on screen
         await pilot.click("#run-for-real")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("A")  # approve the rest of this plan
+        await pilot.press("a")  # approve the rest of this plan
         await wait_for(pilot, lambda: not app.busy and not app.last_run_dry)
         assert all(s is TaskStatus.DONE for s in statuses(app).values()), statuses(app)
         assert len(sandbox_rows("sms")) == 1

@@ -32,9 +32,10 @@ def _text(value: Any) -> str:
 
 class ConfirmModal(ModalScreen[Decision]):
     BINDINGS = [
-        Binding("y,a", "decide('approve')", "Approve", id="confirm.approve"),
-        Binding("n,d,escape", "decide('deny')", "Deny", id="confirm.deny"),
-        Binding("A,shift+a", "decide('approve_all')", "Approve rest of plan", id="confirm.approve_all"),
+        # Same keys as the terminal prompt of `run-plan` / `ask`: y, n, a(ll).
+        Binding("y", "decide('approve')", "Approve", id="confirm.approve"),
+        Binding("n,escape", "decide('deny')", "Deny", id="confirm.deny"),
+        Binding("a", "decide('approve_all')", "Approve rest of plan", id="confirm.approve_all"),
     ]
 
     def __init__(self, request: ApprovalRequest) -> None:
@@ -52,7 +53,9 @@ class ConfirmModal(ModalScreen[Decision]):
         details = Table.grid(padding=(0, 1))
         details.add_column(style="bold", no_wrap=True)
         details.add_column(overflow="fold")
-        for name, value in [*call.args.items(), *(call.extras or {}).items()]:
+        shown = {_text(v) for v in call.args.values()}
+        extras = [(k, v) for k, v in (call.extras or {}).items() if _text(v) not in shown]  # no repeats
+        for name, value in [*call.args.items(), *extras]:
             self.rows.append((name, _text(value)))
             details.add_row(name, Text(_text(value)))
         with Vertical(id="confirm-box"):
@@ -65,7 +68,7 @@ class ConfirmModal(ModalScreen[Decision]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Approve (y)", id="approve", variant="success")
                 yield Button("Deny (n)", id="deny", variant="error")
-                yield Button("Approve rest of plan (A)", id="approve_all", variant="warning")
+                yield Button("Approve rest of plan (a)", id="approve_all", variant="warning")
 
     def on_mount(self) -> None:
         self.query_one("#approve", Button).focus()
