@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -108,7 +109,13 @@ def main() -> int:
     except ImportError as exc:
         print(f"bench_toolrag: needs the 'convert' extra (torch, transformers, onnx): {exc}", file=sys.stderr)
         return 2
+    from transformers.utils import logging as hf_logging
+
     from core.toolrag.convert import convert_toolrag
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     queries = requests(args.queries)
     with tempfile.TemporaryDirectory() as tmp:
