@@ -2,8 +2,8 @@
 
 `EventBridge` is the `emit` callback handed to the core. It may be called on the app's
 loop or on any thread (model tokens, audio callbacks); it only posts messages, which is
-thread-safe. High-rate events do not flood the queue: plan tokens are buffered and a single
-replaceable `TokensReady` is posted; audio levels and download progress replace each other.
+thread-safe. High-rate events do not flood the queue: plan tokens are buffered and one
+`TokensReady` stands for all of them until the app drains the buffer (at most ~30 times a second); audio levels and download progress replace each other.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ LEVEL_INTERVAL = 1 / 30
 
 
 class CoreEvent(Message):
-    """One event from the core, delivered in order."""
+    """One event from the core, delivered in order; `tokens_before` plan tokens preceded it."""
 
-    def __init__(self, event: Event, run: int = 0) -> None:
+    def __init__(self, event: Event, run: int = 0, tokens_before: int = 0) -> None:
         super().__init__()
         self.event = event
         self.run = run
+        self.tokens_before = tokens_before
 
 
 class TokensReady(Message):
@@ -82,14 +83,17 @@ class EventBridge:
         self.posted = 0  # messages actually posted (tests check coalescing)
         self.tokens_seen = 0
         self._last_level = 0.0
+        self._outstanding = False  # a TokensReady is posted and not yet drained
+        self._taken = 0  # tokens handed to the app so far
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, PlanToken):
             with self._lock:
                 self._tokens.append(event.text)
                 self.tokens_seen += 1
-                first = len(self._tokens) == 1
-            if first:  # a TokensReady is already on its way for the rest
+                notify = not self._outstanding  # one TokensReady at a time covers every token
+                self._outstanding = True
+            if notify:
                 self._post(TokensReady(self.run))
             return
         if isinstance(event, AudioLevel):
@@ -101,20 +105,20 @@ class EventBridge:
         if isinstance(event, DownloadProgress):
             self._post(DownloadUpdate(event))
             return
-        self.flush_tokens_first()
-        self._post(CoreEvent(event, self.run))
-
-    def take_tokens(self) -> str:
+        # The app draws the plan text written before this event, and only that, before handling it.
         with self._lock:
-            text, self._tokens = "".join(self._tokens), []
+            seen = self.tokens_seen
+        self._post(CoreEvent(event, self.run, seen))
+
+    def take_tokens(self, upto: int | None = None) -> str:
+        """Buffered text: all of it, or only the tokens numbered below `upto` (counted from the start)."""
+        with self._lock:
+            count = len(self._tokens) if upto is None else max(0, min(len(self._tokens), upto - self._taken))
+            text, self._tokens = "".join(self._tokens[:count]), self._tokens[count:]
+            self._taken += count
+            if not self._tokens:
+                self._outstanding = False  # the next token notifies again
         return text
-
-    def flush_tokens_first(self) -> None:
-        """Keep order: text written before an event is shown before it."""
-        with self._lock:
-            pending = bool(self._tokens)
-        if pending:
-            self._post(TokensReady(self.run))
 
     def _post(self, message: Message) -> None:
         self.posted += 1
