@@ -209,7 +209,7 @@ class Executor:
         call = await self._call(self.backend.prepare, call)
         decision = await self._approve(task, call)
         if decision is Decision.DENY:
-            self._finish(task, TaskStatus.DENIED, error="you declined this step", started=started, args=args)
+            self._finish(task, TaskStatus.DENIED, error="you declined this step", args=args)  # it never ran
             return
         started = time.monotonic()  # the time spent waiting for a person is not the tool's
         output = await self._call(self.backend.invoke, call)

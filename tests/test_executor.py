@@ -117,6 +117,8 @@ def test_denied_task_skips_its_dependents_and_approve_all_stops_asking():
     assert summary.statuses[4] is TaskStatus.DONE and summary.statuses[5] is TaskStatus.DONE
     assert 1 not in asked  # read-only lookups are allowed by the default policy
     assert len(asked) == 2  # after "approve all" nothing more was asked
+    denied = [e for e in events if isinstance(e, TaskFinished) and e.task_id == 2][0]
+    assert denied.duration == 0.0  # the time a person took to decide is not the tool's
     requests = [e for e in events if isinstance(e, ApprovalRequested)]
     assert requests[0].summary.startswith(requests[0].tool)
 
