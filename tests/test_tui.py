@@ -184,7 +184,8 @@ async def test_record_button_levels_then_transcript_in_input(tmp_path):
         await pilot.press("ctrl+r")  # the key stops it too
         await wait_for(pilot, lambda: app.query_one("#ask", Input).value == transcriber.text)
         assert meter.state == "idle" and transcriber.calls == 1
-        assert app.query_one("#ask", Input).has_focus  # to edit or send
+        # to edit or send; Textual moves focus on its next message cycle
+        await wait_for(pilot, lambda: app.query_one("#ask", Input).has_focus)
 
 
 async def test_record_sends_directly_when_configured(tmp_path):
