@@ -4,10 +4,13 @@
 
 1. Prompt size in tokens (the shared LLaMA vocab, vocab-only llama.cpp) over every shared query:
    all 16 tools vs the tools ToolRAG selects, each with the in-context examples the planner
-   would pick. Paper: 2,762 vs 1,397 tokens.
+   would pick. Paper: 2,762 vs 1,397 tokens. Then the prompt tokens evaluated per warm request,
+   simulated over every shared query with LocalLLM's own reuse policy (live context + cached
+   states): deterministic, and the figure the prefix-reuse goal (<= 300) is about.
 2. On a TinyLlama-1.1B-shaped random-weight Q4_K_M model (built once and cached, see
    bench/tinyllama.py), for `--queries` shared queries run through the real Planner in turn:
-   - prompt tokens evaluated per warm request (prefix reuse; goal <= 300);
+   - prompt tokens evaluated per warm request (prefix reuse; goal <= 300), checked against the
+     simulation of the same requests;
    - time to the first dispatched task / time to the complete plan (goal <= 0.15), both from
      the start of `stream_plan`. Random weights write nonsense, so the model is made to write
      the query's reference plan (a grammar that accepts exactly that text): the token count
@@ -76,10 +79,12 @@ def _config():
     return config
 
 
-# -- 1. prompt sizes ------------------------------------------------------------------------------
+# -- 1. prompt sizes and the prefix-cache simulation -------------------------------------------------
+KV_BYTES_PER_TOKEN = 22 * 2 * 4 * 64 * 2  # TinyLlama-1.1B: layers x (K, V) x KV heads x head dim x f16
+
+
 def prompt_sizes(rows: list[dict], config) -> list[tuple[str, ...]]:
-    """Print token counts over all queries; returns ToolRAG's selection per row."""
-    from core.planner.llm import LocalLLM
+    """Print token counts and the simulated prefix reuse over all queries; returns ToolRAG's selection per row."""
     from core.planner.prompt import build_prompt
     from core.toolrag import ToolRAG
     from core.toolrag.examples import ExamplePool
@@ -93,9 +98,10 @@ def prompt_sizes(rows: list[dict], config) -> list[tuple[str, ...]]:
     except Exception as exc:  # no classifier yet: the reference tools stand in (an oracle ToolRAG)
         toolrag, source = None, "reference tools (oracle)"
         print(f"note: ToolRAG is not available ({exc}); using each query's reference tools instead")
-    vocab = LocalLLM(VOCAB, vocab_only=True)
+    tokenize = vocab_tokenizer()
     counts: dict[str, list[int]] = {"all": [], "selected": [], "bare": []}
     selections: list[tuple[str, ...]] = []
+    planner_tokens: list[list[int]] = []
     covered = 0
     started = time.perf_counter()
     all_names = [t.name for t in TOOLS]
@@ -111,15 +117,16 @@ def prompt_sizes(rows: list[dict], config) -> list[tuple[str, ...]]:
         for key, (use, names) in {"all": (TOOLS, all_names), "selected": (tools, selected),
                                   "bare": (tools, None)}.items():
             examples = pool.pick(query, names, k) if names is not None else []
-            counts[key].append(len(vocab.tokenize(build_prompt(query, use, examples, today=TODAY))))
-    vocab.close()
+            tokens = tokenize(build_prompt(query, use, examples, today=TODAY))
+            counts[key].append(len(tokens))
+            if key == "selected":
+                planner_tokens.append(tokens)
     n = len(rows)
     print(f"== Prompt size in tokens over {n} shared queries (LLaMA 32k vocab; {time.perf_counter() - started:.1f} s) ==")
     print(f"{'':34}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}")
     for key, label in (("all", "all 16 tools + examples"), ("selected", "selected tools + examples"),
                        ("bare", "selected tools, no examples")):
-        v = sorted(counts[key])
-        print(f"{label:34}{statistics.mean(v):8.0f}{statistics.median(v):8.0f}{v[int(0.95 * (n - 1))]:8d}{v[-1]:8d}")
+        print(f"{label:34}{_summary(counts[key])}")
     ratio = statistics.mean(counts["selected"]) / statistics.mean(counts["all"])
     print(f"selected / all: {ratio:.2f}   (paper: 1,397 / 2,762 = 0.51)")
     print(f"selected by {source}: {statistics.mean(len(s) for s in selections):.1f} tools per query on average", end="")
@@ -127,7 +134,86 @@ def prompt_sizes(rows: list[dict], config) -> list[tuple[str, ...]]:
         print(f"; every reference tool selected in {covered / n:.1%} of queries "
               "(the built-in classifier saw this data in training: recall is optimistic)", end="")
     print()
+    simulate_all(rows, planner_tokens, tokenize, config)
     return selections
+
+
+def _summary(values: list[int]) -> str:
+    v = sorted(values)
+    return f"{statistics.mean(v):8.0f}{statistics.median(v):8.0f}{v[int(0.95 * (len(v) - 1))]:8d}{v[-1]:8d}"
+
+
+def vocab_tokenizer():
+    """Tokenize exactly like the planner model does (LocalLLM.tokenize: BOS, SentencePiece space prefix)."""
+    import llama_cpp
+
+    from core.planner.llm import silence_llama_logs
+
+    silence_llama_logs()
+    vocab = llama_cpp.Llama(model_path=str(VOCAB), vocab_only=True, verbose=False)
+    return lambda text, bos=True: list(vocab.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
+
+
+def simulate_reuse(calls: list[tuple[list[int], list[int]]], *, states: int,
+                   max_bytes: int = 256 << 20) -> list[int]:
+    """Prompt tokens evaluated per call under LocalLLM's own reuse policy (core.planner.llm.plan_reuse).
+
+    `calls` are (prompt tokens, generated tokens) in order; the live context holds the last
+    call's prompt + generated tokens, and the prefix cache (`states` states, `max_bytes`)
+    keeps those of recent calls, exactly as LocalLLM does after each generation.
+    """
+    from core.planner.llm import _MIN_SAVED_TOKENS, CachedState, PrefixCache, plan_reuse
+
+    cache = PrefixCache(states, max_bytes)
+    live: list[int] = []
+    evaluated = []
+    for prompt, generated in calls:
+        keep, entry = plan_reuse(live, cache, prompt)
+        if entry is not None:
+            cache.touch(entry)
+        evaluated.append(len(prompt) - keep)
+        live = prompt + generated
+        if cache.max_states and len(live) >= _MIN_SAVED_TOKENS:
+            known = cache.find(live)
+            if known is not None:
+                cache.touch(known)
+            else:
+                cache.add(CachedState(tuple(live), None, len(live) * KV_BYTES_PER_TOKEN))
+    return evaluated
+
+
+def product_calls(rows: list[dict], planner_tokens: list[list[int]], tokenize) -> tuple[list, list[int]]:
+    """The model calls of the product per request: the plan, then the joiner; and which calls are plans."""
+    from core.parser import parse_plan
+    from core.planner.planner import join_prompt
+
+    calls, plan_index = [], []
+    for row, prompt in zip(rows, planner_tokens):
+        plan_text = row["plan"].strip()
+        plan_index.append(len(calls))
+        calls.append((prompt, tokenize(plan_text, bos=False)))
+        calls.append((tokenize(join_prompt(row["query"], parse_plan(plan_text), None)), []))
+    return calls, plan_index
+
+
+def simulate_all(rows: list[dict], planner_tokens: list[list[int]], tokenize, config) -> None:
+    from core.planner.llm import LocalLLM
+
+    states = LocalLLM.__init__.__kwdefaults__["prompt_cache_states"]
+    max_bytes = LocalLLM.__init__.__kwdefaults__["prompt_cache_bytes"]
+    plans_only = [(p, tokenize(r["plan"].strip(), bos=False)) for r, p in zip(rows, planner_tokens)]
+    with_join, plan_index = product_calls(rows, planner_tokens, tokenize)
+    print(f"== Simulated prompt tokens evaluated per warm planner request, {len(rows)} shared queries in file order ==")
+    print(f"   (LocalLLM's reuse policy on the real token sequences; the first, cold request excluded)")
+    print(f"{'':52}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}")
+    for label, calls, pick in (("plans in a row", plans_only, None), ("plan + joiner per request (the product)", with_join, plan_index)):
+        for n_states in (0, states):
+            ev = simulate_reuse(calls, states=n_states, max_bytes=max_bytes)
+            ev = [ev[i] for i in pick] if pick else ev
+            policy = "live context only" if n_states == 0 else f"live + {n_states} cached states"
+            print(f"{label + ', ' + policy:52}{_summary(ev[1:])}")
+    print(f"prompt tokens per planner request: mean {statistics.mean(len(p) for p in planner_tokens):.0f}   "
+          f"(goal: evaluated <= 300)")
 
 
 # -- 2. on the model ---------------------------------------------------------------------------------
@@ -176,10 +262,14 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
             return literal_grammar(self.forced)
 
     planner = ReplayPlanner(llm, config=config)
-    print(f"\n== Planner on {model.name}, {len(chosen)} queries, {args.threads} threads ==")
+    print(f"\n== Planner on {model.name}, {len(chosen)} queries, {args.threads} threads, "
+          f"prompt cache {llm.prompt_cache.max_states} states ==")
     first_ratios, firsts, completes, evaluated, prompt_tokens = [], [], [], [], []
+    calls, prompts = [], []
+    tokenize = vocab_tokenizer()
     speed = {"grammar": [0, 0.0], "free": [0, 0.0]}
     cold = None
+    # Pass 1: the plans, one request after another (what the prefix cache sees in a session).
     for i, (row, selected) in enumerate(chosen):
         tools = [REGISTRY[n] for n in selected]
         examples = pick_examples(row["query"], tools, config.planner.examples)
@@ -190,6 +280,8 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
             first = first or time.perf_counter() - started
         complete = time.perf_counter() - started
         stats = planner.stats
+        prompts.append((planner.prompt, tools))
+        calls.append((tokenize(planner.prompt), tokenize(planner.forced, bos=False)))
         if cold is None:
             cold = stats  # the first request fills the cache: not a warm request
         else:
@@ -199,17 +291,23 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
                 firsts.append(first)
                 completes.append(complete)
                 first_ratios.append(first / complete)
-        # Grammar cost on the same (now cached) prompt; alternate which goes first.
+        print(f"  query {i + 1}: prompt {stats.prompt_tokens} tok, evaluated {stats.prompt_tokens_evaluated} "
+              f"(restored {stats.restored_tokens}), plan {stats.generated_tokens} tok, "
+              f"first task {first or float('nan'):.2f} s of {complete:.2f} s")
+    simulated = simulate_reuse(calls, states=llm.prompt_cache.max_states, max_bytes=llm.prompt_cache.max_bytes)
+    real = [cold.prompt_tokens_evaluated] + evaluated
+    print(f"simulation vs llama.cpp, tokens evaluated per request: {simulated} vs {real} "
+          f"({'match' if simulated == real else 'DIFFER'})")
+    # Pass 2: grammar cost on each prompt (cached by now); alternate which goes first.
+    for i, (prompt, tools) in enumerate(prompts):
         grammar = plan_grammar(tools, **PLANNER_LIMITS.as_kwargs())
         order = ("grammar", "free") if i % 2 == 0 else ("free", "grammar")
         for kind in order:
-            llm.complete(planner.prompt, grammar=grammar if kind == "grammar" else None,
+            llm.complete(prompt, grammar=grammar if kind == "grammar" else None,
                          max_tokens=args.gen_tokens, temperature=0.0)
             s = llm.last_stats
             speed[kind][0] += s.generated_tokens
             speed[kind][1] += s.generate_seconds
-        print(f"  query {i + 1}: prompt {stats.prompt_tokens} tok, evaluated {stats.prompt_tokens_evaluated}, "
-              f"plan {stats.generated_tokens} tok, first task {first or float('nan'):.2f} s of {complete:.2f} s")
     llm.close()
     print(f"cold request: {cold.prompt_tokens} prompt tokens in {cold.prompt_seconds:.1f} s "
           f"({cold.prompt_tokens / max(cold.prompt_seconds, 1e-9):.0f} tok/s)")

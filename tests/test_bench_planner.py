@@ -49,3 +49,15 @@ def test_benchmark_skips_cleanly_without_shared_data(tmp_path, monkeypatch, caps
     monkeypatch.setattr(bench_planner, "PLANS", tmp_path / "absent.jsonl")
     assert bench_planner.main(["--no-model"]) == 0
     assert capsys.readouterr().out.startswith("skipped: shared data not found")
+
+
+def test_simulation_follows_the_models_reuse_policy():
+    rules = list(range(1, 400))
+    a = (rules + [1000, 1001], [5, 6])
+    join = (list(range(2000, 2100)), [])
+    b = (rules + [1002, 1003, 1004], [7])
+    calls = [a, join, b]
+    # Live context only: the joiner evicts the plan prompt, so b is evaluated in full.
+    assert bench_planner.simulate_reuse(calls, states=0) == [401, 100, 402]
+    # With cached states, b restores a's state and evaluates only its own 3 tokens.
+    assert bench_planner.simulate_reuse(calls, states=8) == [401, 100, 3]

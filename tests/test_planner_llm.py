@@ -12,7 +12,8 @@ import time
 import pytest
 
 from core.planner.grammar import GrammarError
-from core.planner.llm import LocalLLM, ModelError, ModelLoadError, resolve_model_path, want_extra_bufts
+from core.planner.llm import (CachedState, LocalLLM, ModelError, ModelLoadError, PrefixCache, common_prefix, plan_reuse,
+                              resolve_model_path, want_extra_bufts)
 from tests.conftest import ROOT
 
 
@@ -192,3 +193,97 @@ def test_closed_model_refuses_work(tiny_gguf):
     model.close()
     with pytest.raises(ModelError, match="closed"):
         model.complete("hi", max_tokens=2)
+
+
+# -- the prefix cache ------------------------------------------------------------------------------
+def test_common_prefix():
+    a = list(range(300))
+    assert common_prefix(a, a) == 300
+    assert common_prefix(a, a[:150]) == 150
+    assert common_prefix(a, a[:200] + [-1] + a[201:]) == 200
+    assert common_prefix([], a) == 0 and common_prefix([1], [2]) == 0
+
+
+def test_prefix_cache_bounds_and_choice():
+    cache = PrefixCache(max_states=2, max_bytes=1000)
+    s1 = CachedState(tuple(range(100)), None, 100)
+    cache.add(s1)
+    cache.add(CachedState(tuple(range(150)), None, 150))  # extends s1: s1 is dropped
+    assert [len(e.tokens) for e in cache.entries] == [150]
+    cache.add(CachedState((7,) * 50, None, 50))
+    cache.add(CachedState((8,) * 50, None, 50))  # three states, room for two: the oldest goes
+    assert [e.tokens[0] for e in cache.entries] == [7, 8]
+    assert not cache.add(CachedState((9,) * 50, None, 5000))  # bigger than the byte bound
+    cache.add(CachedState((6,) * 50, None, 990))  # bytes bound: only it fits
+    assert [e.tokens[0] for e in cache.entries] == [6] and cache.nbytes <= 1000
+    assert not PrefixCache(max_states=0).add(s1)
+
+
+def test_plan_reuse_restores_only_when_it_beats_the_live_context():
+    cache = PrefixCache()
+    cache.add(CachedState(tuple(range(200)), None, 200))
+    prompt = list(range(180)) + [-5, -6]
+    assert plan_reuse([], cache, prompt) == (180, cache.entries[0])
+    assert plan_reuse(list(range(175)), cache, prompt) == (175, None)  # 5 tokens more is not worth a restore
+    assert plan_reuse(list(range(200)), PrefixCache(), list(range(200))) == (199, None)  # last token again
+
+
+async def test_cached_state_is_restored_and_only_the_suffix_evaluated(tiny_gguf):
+    model = LocalLLM(tiny_gguf, n_ctx=2048, n_threads=1, prompt_cache_states=4)
+    try:
+        rules = "Rules: " + "write a plan step by step. " * 40
+        other = "Joiner: " + "read the results and answer. " * 30
+        first, second = rules + "Question: first one\n", rules + "Question: the second\n"
+        model.complete(first, max_tokens=4)
+        model.complete(other, max_tokens=4)  # the live context now shares only BOS with `second`
+        model.complete(second, max_tokens=4)
+        stats = model.last_stats
+        shared = common_prefix(model.tokenize(first), model.tokenize(second))
+        assert shared > 250
+        assert stats.restored_tokens == shared
+        assert stats.prompt_tokens_evaluated == stats.prompt_tokens - shared
+        assert len(model.prompt_cache.entries) <= 4
+    finally:
+        model.close()
+
+
+def test_cache_never_changes_what_the_model_writes(tiny_gguf):
+    rules = "Rules: " + "write a plan step by step. " * 30
+    prompts = [rules + "Question: first one\n", "Joiner: read the results. " * 10, rules + "Question: the second\n",
+               rules + "Q", rules + "Question: first one\n", "Joiner: read the results. " * 10 + "more"]
+
+    def run(states: int, fresh: bool = False) -> tuple[list[str], int]:
+        out, restored = [], 0
+        model = LocalLLM(tiny_gguf, n_ctx=2048, n_threads=1, prompt_cache_states=states)
+        try:
+            for p in prompts:
+                if fresh:  # a new context for every prompt: nothing reused at all
+                    model.close()
+                    model = LocalLLM(tiny_gguf, n_ctx=2048, n_threads=1, prompt_cache_states=0)
+                out.append(model.complete(p, max_tokens=16, temperature=0.0))
+                restored += model.last_stats.restored_tokens
+            return out, restored
+        finally:
+            model.close()
+
+    cached, restored = run(8)
+    assert restored > 0  # states from other prompts (with other suffixes) were restored ...
+    assert cached == run(0)[0] == run(0, fresh=True)[0]  # ... and changed nothing
+
+
+def test_prompt_cache_is_bounded_in_states_and_bytes(tiny_gguf):
+    model = LocalLLM(tiny_gguf, n_ctx=2048, n_threads=1, prompt_cache_states=2)
+    try:
+        for word in ("alpha", "bravo", "charlie", "delta"):
+            model.complete(f"{word} " * 60, max_tokens=2)
+        assert len(model.prompt_cache.entries) == 2
+        one = model.prompt_cache.entries[-1].size
+    finally:
+        model.close()
+    model = LocalLLM(tiny_gguf, n_ctx=2048, n_threads=1, prompt_cache_states=8, prompt_cache_bytes=int(one * 1.5))
+    try:
+        for word in ("alpha", "bravo", "charlie"):
+            model.complete(f"{word} " * 60, max_tokens=2)
+        assert len(model.prompt_cache.entries) == 1 and model.prompt_cache.nbytes <= one * 1.5
+    finally:
+        model.close()

@@ -15,7 +15,8 @@ from core.pipeline import Pipeline, _failed, work_key
 from core.planner.grammar import GrammarLimits
 from core.planner.llm import LocalLLM
 from core.planner.planner import Planner, deterministic_answer, parse_join
-from core.planner.prompt import build_prompt, prompt_prefix
+from core.planner.prompt import (PROMPT_ORDER, SHORT, build_prompt, describe_tool, example_order, prompt_order,
+                                 prompt_prefix, useful_examples)
 from core.planner.writer import ModelWriter
 from tools.registry import REGISTRY, TOOLS
 
@@ -55,9 +56,34 @@ def test_prompt_puts_what_changes_last():
     assert a.startswith(prefix) and b.startswith(prefix)
     assert "Friday, 2024-06-07" in a[len(prefix):] and "Be brief." in a[len(prefix):]
     assert a.rstrip().endswith("Question: Text Bob")
-    # Registry order, whatever order ToolRAG gives.
-    assert prefix.index("get_phone_number(name") < prefix.index("send_sms(recipients")
+    # The fixed prompt order, whatever order ToolRAG gives.
+    assert PROMPT_ORDER.index("send_sms") < PROMPT_ORDER.index("get_phone_number")
+    assert prefix.index("send_sms(recipients") < prefix.index("get_phone_number(name")
     assert prompt_prefix(list(reversed(tools)), ex) == prefix
+
+
+def test_every_tool_has_one_compact_line_with_its_exact_signature():
+    assert sorted(PROMPT_ORDER) == sorted(t.name for t in TOOLS)
+    for tool in TOOLS:
+        line = describe_tool(tool)
+        assert line.startswith(tool.signature() + " -> str: ") and line.count("\n") == 1
+        assert SHORT[tool.name]
+    everything = prompt_prefix(TOOLS, [])
+    assert [t.name for t in prompt_order(TOOLS)] == list(PROMPT_ORDER)
+    assert all(t.signature() in everything for t in TOOLS)
+
+
+def test_examples_in_a_stable_order_and_only_when_they_show_something_new():
+    from core.toolrag.examples import make_example
+
+    sms = make_example("Text Ann hi", '1. get_phone_number("Ann")\n2. send_sms(["$1"], "hi")\n3. join()<END_OF_PLAN>')
+    sms2 = make_example("Text Bo yo", '1. get_phone_number("Bo")\n2. send_sms(["$1"], "yo")\n3. join()<END_OF_PLAN>')
+    note = make_example("Note milk", '1. create_note("Shopping", "milk", "")\n2. join()<END_OF_PLAN>')
+    tools = [REGISTRY["send_sms"], REGISTRY["get_phone_number"], REGISTRY["create_note"]]
+    assert example_order([sms, note]) == example_order([note, sms])
+    assert prompt_prefix(tools, [sms, note]) == prompt_prefix(tools, [note, sms])
+    assert useful_examples([sms, sms2, note], tools) == [sms, note]  # sms2 shows nothing new
+    assert "Text Bo yo" not in prompt_prefix(tools, [sms, sms2, note])
 
 
 def test_prefix_shared_token_for_token(llm):

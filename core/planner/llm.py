@@ -6,6 +6,12 @@ get tokens through their own event loop; sync callers (tool threads) wait on a f
 The producer never waits for a consumer, so a writer call queued behind a streaming plan
 always runs once that plan finishes or is cancelled: no deadlock.
 
+Prefix reuse across requests: the live context keeps the last prompt's KV cache, and a
+`PrefixCache` keeps the KV states of the last few prompts (llama.cpp's per-sequence state,
+~22 KB per token for TinyLlama). Before a prompt is evaluated, the state sharing the longest
+token prefix with it is restored when it beats the live context, so a planner request that
+follows a joiner or writer call (or a different tool set) still pays only for its new suffix.
+
 Things that would kill the process, and what we do instead:
 - quantized models on CPUs with AMX segfault unless extra buffer types are off
   (`use_extra_bufts="auto"` turns them off where llama.cpp reports AMX);
@@ -32,6 +38,8 @@ from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 log = logging.getLogger("tinyagent.llm")
 
 _PROMPT_CHUNK = 64  # prompt tokens decoded between cancellation checks
+_RESTORE_MIN_GAIN = 16  # tokens a cached state must save over the live context to be worth restoring
+_MIN_SAVED_TOKENS = 32  # shorter contexts are cheaper to evaluate again than to keep
 _PARAMS_LOCK = threading.Lock()  # the default-params patch is process-wide
 _LOG_CALLBACK: Any = None  # kept alive: llama.cpp holds a raw pointer to it
 
@@ -52,10 +60,95 @@ class GenerationStats:
     prompt_seconds: float = 0.0
     generate_seconds: float = 0.0
     finish_reason: str = ""  # stop, length, cancelled
+    restored_tokens: int = 0  # of the cached tokens, those restored from a saved state (not the live context)
 
     @property
     def cached_tokens(self) -> int:
         return self.prompt_tokens - self.prompt_tokens_evaluated
+
+
+# -- prefix reuse ----------------------------------------------------------------------------
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences (slices compare in C)."""
+    n = min(len(a), len(b))
+    a, b = list(a[:n]), list(b[:n])
+    i = 0
+    step = 64
+    while i < n and a[i: i + step] == b[i: i + step]:
+        i += step
+    i = min(i, n)
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+@dataclass
+class CachedState:
+    tokens: tuple[int, ...]  # what the state holds, in order (input_ids[:n_tokens])
+    data: Any  # llama.cpp's sequence state (a ctypes byte array); None in simulations
+    size: int  # bytes
+
+
+class PrefixCache:
+    """The KV states of the most recent prompts, bounded by count and bytes (pure bookkeeping).
+
+    Only the model's worker thread touches it. `bench/bench_planner.py` runs the same class
+    (with `data=None`) to simulate the tokens evaluated per request over the shared queries.
+    """
+
+    def __init__(self, max_states: int = 8, max_bytes: int = 256 << 20):
+        self.max_states = max(0, int(max_states))
+        self.max_bytes = max(0, int(max_bytes))
+        self.entries: list[CachedState] = []  # least recently used first
+
+    @property
+    def nbytes(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    def best(self, tokens: Sequence[int]) -> tuple[CachedState | None, int]:
+        """The state sharing the longest token prefix with `tokens`, and that length."""
+        found, length = None, 0
+        for entry in self.entries:
+            n = common_prefix(entry.tokens, tokens)
+            if n > length:
+                found, length = entry, n
+        return found, length
+
+    def find(self, tokens: Sequence[int]) -> CachedState | None:
+        tokens = tuple(tokens)
+        return next((e for e in self.entries if e.tokens == tokens), None)
+
+    def touch(self, entry: CachedState) -> None:
+        if entry in self.entries:
+            self.entries.remove(entry)
+            self.entries.append(entry)
+
+    def add(self, entry: CachedState) -> bool:
+        """Keep `entry` (most recent); drops states it extends, then the oldest beyond the bounds."""
+        if self.max_states == 0 or entry.size > self.max_bytes:
+            return False
+        n = len(entry.tokens)
+        self.entries = [e for e in self.entries if not (len(e.tokens) <= n and entry.tokens[: len(e.tokens)] == e.tokens)]
+        self.entries.append(entry)
+        while len(self.entries) > self.max_states or self.nbytes > self.max_bytes:
+            self.entries.pop(0)
+        return True
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+def plan_reuse(live: Sequence[int], cache: PrefixCache, tokens: Sequence[int]) -> tuple[int, CachedState | None]:
+    """How many of `tokens` need no evaluation, and the cached state to restore first (or None).
+
+    The last prompt token is always evaluated again, for fresh logits.
+    """
+    limit = len(tokens) - 1
+    keep = min(common_prefix(live, tokens), limit)
+    entry, length = cache.best(tokens)
+    if entry is not None and min(length, limit) >= keep + _RESTORE_MIN_GAIN:
+        return min(length, limit), entry
+    return max(keep, 0), None
 
 
 # -- the file and the library ----------------------------------------------------------------
@@ -149,6 +242,8 @@ class LocalLLM:
         use_extra_bufts: str | bool = "auto",
         vocab_only: bool = False,
         flash_attn: bool = True,
+        prompt_cache_states: int = 8,
+        prompt_cache_bytes: int = 256 << 20,
     ):
         path = check_gguf(model_path)
         try:
@@ -173,6 +268,7 @@ class LocalLLM:
         self.n_ctx = n_ctx
         self.last_stats = GenerationStats()
         self._grammars: dict[str, Any] = {}
+        self.prompt_cache = PrefixCache(prompt_cache_states, prompt_cache_bytes)  # worker thread only
         self._jobs: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None] = queue.Queue()
         self._closed = False
         self._worker = threading.Thread(target=self._work, name="tinyagent-llm", daemon=True)
@@ -183,7 +279,9 @@ class LocalLLM:
         """The planner model named by `--model`, or config `models.planner` (a path or a store name)."""
         planner = config.planner
         path = resolve_model_path(str(model_override or config.models.planner or ""))
-        return cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts)
+        return cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts,
+                   prompt_cache_states=int(getattr(planner, "prompt_cache_states", 8)),
+                   prompt_cache_bytes=int(float(getattr(planner, "prompt_cache_mb", 256)) * (1 << 20)))
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -286,7 +384,7 @@ class LocalLLM:
         max_tokens = max(1, min(max_tokens, room - 1))
         grammar_obj = self._grammar(grammar) if grammar else None
         started = time.perf_counter()
-        evaluated = self._eval_prompt(tokens, cancel)
+        evaluated, restored = self._eval_prompt(tokens, cancel)
         prompt_done = time.perf_counter()
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         n, reason, held, text_len = 0, "length", "", 0
@@ -322,25 +420,77 @@ class LocalLLM:
                 yield held
         finally:
             self.last_stats = GenerationStats(len(tokens), evaluated, n, prompt_done - started,
-                                              time.perf_counter() - prompt_done, reason)
+                                              time.perf_counter() - prompt_done, reason, restored)
+            self._remember()
 
-    def _eval_prompt(self, tokens: list[int], cancel: threading.Event) -> int:
-        """Decode what the KV cache lacks, in chunks so cancellation is quick; returns the count."""
+    def _eval_prompt(self, tokens: list[int], cancel: threading.Event) -> tuple[int, int]:
+        """Decode what the KV cache lacks, in chunks so cancellation is quick.
+
+        Returns (tokens evaluated, tokens restored from a saved state).
+        """
         llama = self._llama
-        cached = list(llama._input_ids)
-        prefix = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            prefix += 1
-        prefix = min(prefix, len(tokens) - 1)  # re-decode the last token for fresh logits
-        llama.n_tokens = prefix
+        prefix, entry = plan_reuse(llama._input_ids.tolist(), self.prompt_cache, tokens)
+        restored = 0
+        if entry is not None:
+            if self._restore(entry):
+                restored = prefix
+            else:
+                prefix = 0
+        llama.n_tokens = prefix  # llama.eval drops the KV cells from here on
         for i in range(prefix, len(tokens), _PROMPT_CHUNK):
             if cancel.is_set():
                 llama.n_tokens = i  # what is in the cache is still valid
-                return i - prefix
+                return i - prefix, restored
             llama.eval(tokens[i: i + _PROMPT_CHUNK])
-        return len(tokens) - prefix
+        return len(tokens) - prefix, restored
+
+    def _remember(self) -> None:
+        """Save the live context's KV state in the prompt cache (worker thread, after a generation)."""
+        import llama_cpp
+
+        cache, llama = self.prompt_cache, self._llama
+        n = int(llama.n_tokens)
+        if cache.max_states == 0 or n < _MIN_SAVED_TOKENS:
+            return
+        tokens = tuple(llama.input_ids[:n].tolist())
+        known = cache.find(tokens)
+        if known is not None:
+            cache.touch(known)
+            return
+        try:
+            size = int(llama_cpp.llama_state_seq_get_size(llama.ctx, 0))
+            if size <= 0 or size > cache.max_bytes:
+                return
+            data = (ctypes.c_uint8 * size)()
+            written = int(llama_cpp.llama_state_seq_get_data(llama.ctx, data, size, 0))
+        except Exception as exc:  # the cache is an optimisation, never a failure
+            log.debug("could not save the prompt state: %s", exc)
+            return
+        if written <= 0:
+            return
+        cache.add(CachedState(tokens, data, written))
+
+    def _restore(self, entry: CachedState) -> bool:
+        """Make `entry` the live context (KV cells, input_ids and n_tokens agree afterwards)."""
+        import llama_cpp
+
+        llama = self._llama
+        llama._ctx.kv_cache_seq_rm(-1, 0, -1)  # an empty context first: nothing of the old one survives
+        llama.n_tokens = 0
+        try:
+            read = int(llama_cpp.llama_state_seq_set_data(llama.ctx, entry.data, entry.size, 0))
+        except Exception as exc:
+            log.debug("could not restore a prompt state: %s", exc)
+            read = 0
+        if read != entry.size:
+            llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+            self.prompt_cache.entries.remove(entry)
+            return False
+        n = len(entry.tokens)
+        llama.input_ids[:n] = entry.tokens
+        llama.n_tokens = n
+        self.prompt_cache.touch(entry)
+        return True
 
     # -- public API ---------------------------------------------------------------------------
     async def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,

@@ -109,10 +109,14 @@ class Planner:
     # -- joiner ----------------------------------------------------------------------------------
     async def join(self, query: str, plan: Plan, summary: RunSummary | None) -> JoinResult:
         """The answer for the user from the tasks' outputs, or a request to replan."""
-        prompt = (f"{_JOIN_RULES}\nQuestion: {' '.join(query.split())}\n"
-                  f"{observations(plan, summary)}\n")
+        prompt = join_prompt(query, plan, summary)
         chunks = [c async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400, temperature=0.0)]
         return parse_join("".join(chunks), plan, summary)
+
+
+def join_prompt(query: str, plan: Plan, summary: RunSummary | None) -> str:
+    """The joiner's prompt: fixed rules first, so consecutive joins share them in the KV cache."""
+    return f"{_JOIN_RULES}\nQuestion: {' '.join(query.split())}\n{observations(plan, summary)}\n"
 
 
 def parse_join(text: str, plan: Plan, summary: RunSummary | None) -> JoinResult:
