@@ -328,7 +328,8 @@ class LocalLLM:
         self._jobs.put(None)
         if threading.current_thread() is not self._worker:
             self._worker.join(timeout=30)
-        self.prompt_cache.clear()  # the saved KV states (up to prompt_cache_bytes) go with the model
+        if not self._worker.is_alive() or threading.current_thread() is self._worker:
+            self.prompt_cache.clear()  # the saved KV states (up to prompt_cache_bytes) go with the model
         try:
             self._llama.close()
         except Exception:  # closing must not fail
