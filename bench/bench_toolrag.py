@@ -136,6 +136,13 @@ def main() -> int:
     for name, size, tokens, t in rows:
         print(f"{name:24s} {size:9.1f} {tokens:7.1f} {t['p50_ms']:8.3f} {t['p90_ms']:8.3f} {t['mean_ms']:8.3f}")
     (_, small, _, fast), (_, big, _, slow) = rows
+    if SHARED.exists():
+        from core.toolrag import ToolRAG
+        from core.toolrag.data import load_labelled
+        from core.toolrag.evaluate import format_curve, threshold_curve
+
+        print("\ncompact model, held-out split: recall vs tools selected per request (with companion rules)")
+        print(format_curve(threshold_curve(ToolRAG(ToolClassifier.load()), load_labelled(SHARED, "test"))))
     print(f"{'ratio DeBERTa/compact':24s} {big / small:9.0f}x {'':7s} {slow['p50_ms'] / fast['p50_ms']:7.0f}x "
           f"{slow['p90_ms'] / fast['p90_ms']:7.0f}x {slow['mean_ms'] / fast['mean_ms']:7.0f}x")
     return 0

@@ -186,18 +186,85 @@ def test_heldout_recall(compact):
     rows = load_labelled(PLANS_FILE, "test")
     metrics = evaluate(ToolRAG(compact), rows)
     assert metrics["n"] == len(rows) > 150
-    # Measured figures for the shipped model are in models/toolrag-compact/toolrag.json;
-    # these floors catch a broken model or runtime, not small changes in training.
-    assert metrics["recall"] >= 0.90
-    assert metrics["avg_tools"] <= 1.15 * metrics["avg_needed"]
+    # Measured for the shipped model (models/toolrag-compact/toolrag.json): recall 0.927,
+    # 4.92 tools per request vs 4.47 needed (x1.100). Floors a little below that.
+    assert metrics["recall"] >= 0.92
+    assert metrics["avg_tools"] <= 1.11 * metrics["avg_needed"]
+    assert metrics["ms_per_query"] <= 2.0
 
 
-@pytest.mark.xfail(reason="goal not met by the compact model: the labels are noisy (see README of models/toolrag-compact)",
-                   strict=False)
+@pytest.mark.xfail(reason="goal not met: held-out recall 0.927 at x1.10 tools (0.985 only at threshold 0.01, "
+                          "x2.1 tools); ~2.6% of needed tools have no cue in the request (label noise), "
+                          "see models/toolrag-compact/README.md", strict=False)
 def test_heldout_recall_goal(compact):
     load_shared_plans()
     metrics = evaluate(ToolRAG(compact), load_labelled(PLANS_FILE, "test"))
     assert metrics["recall"] >= 0.99 and metrics["avg_tools"] <= 1.10 * metrics["avg_needed"]
+
+
+def test_threshold_curve_trades_tools_for_recall(compact):
+    from core.toolrag.evaluate import threshold_curve
+
+    load_shared_plans()
+    rows = load_labelled(PLANS_FILE, "test")
+    rag = ToolRAG(compact)
+    curve = threshold_curve(rag, rows, (0.9, 0.5, 0.1, 0.01))
+    assert [c["threshold"] for c in curve] == [0.9, 0.5, 0.1, 0.01]
+    recalls, tools = [c["recall"] for c in curve], [c["avg_tools"] for c in curve]
+    assert recalls == sorted(recalls) and tools == sorted(tools)
+    at_half = evaluate(rag, rows)
+    assert curve[1]["recall"] == at_half["recall"] and curve[1]["avg_tools"] == at_half["avg_tools"]
+
+
+def test_choose_matches_select(compact):
+    rag = ToolRAG(compact)
+    sel = rag.select(REQUEST)
+    assert rag.choose(sel.probabilities, REQUEST) == (sel.selected, sel.added_by_rules)
+    assert set(rag.choose(sel.probabilities, REQUEST, 0.0001)[0]) >= set(sel.selected)
+
+
+# -- the compact model's featurising: the same in training and in the runtime ------------------------
+def test_stem_tokenizer_shares_stems_and_uses_placeholders():
+    from core.toolrag import compact as compact_model
+
+    texts = ["Summarize the report", "summary of the summarizing", "Email a@b.io the \"Q3 Plan.pdf\"",
+             "open budget.xlsx", "note \"Shopping List\" now", "alphabetabcdefghijklmnopqrstuvwxyz"] * 2
+    tok = compact_model.build_tokenizer(texts, stem=6, placeholders=True)
+    pieces = tok.encode("Summarizing the summaries").tokens
+    assert pieces[0] == "summar" and pieces.count("summar") == 2 and "the" in pieces  # one stem, every form
+    assert tok.encode("summarizations").tokens[0] == "summar"  # an unseen ending: known stem + letters
+    assert tok.encode("zzzzzzzz").tokens == ["[UNK]"]  # an unknown stem stays unknown
+    norm = tok.normalizer.normalize_str
+    assert norm('Email x.y@z.org "Q4 Deck.pdf" and Notes.pdf').split() == ["email", "emailaddr", "qpdf", "and", "updf"]
+    assert norm('note "Anything At All" and ideas.docx').split() == ["note", "qtitle", "and", "ufile"]
+    assert tok.encode('"One.pdf"').tokens == tok.encode('"Other Name.pdf"').tokens  # names do not matter
+    assert tok.encode("Budget 2024").tokens[-1] in ("0000", "[UNK]")  # digits read as 0
+
+
+def test_training_features_match_the_graph(tmp_path):
+    """features() (what training sees) times the weights == the ONNX graph's logits."""
+    pytest.importorskip("onnx", reason="building test graphs needs the onnx package (dev extra)")
+    from core.toolrag import compact as compact_model
+    from core.toolrag.classifier import META_FILE, MODEL_FILE, TOKENIZER_FILE
+    from core.toolrag.train import forward
+
+    texts = ["summarize the report and email it", "text Omar the summary", "open the note \"Ideas\""]
+    tok = compact_model.build_tokenizer(texts * 2, stem=6, placeholders=True)
+    vocab, pairs, hidden = tok.get_vocab_size(), 31, 8
+    rng = np.random.default_rng(0)
+    params = {"table": rng.normal(0, 1, (vocab + pairs, hidden)).astype(np.float32),
+              "b1": rng.normal(0, 1, hidden).astype(np.float32),
+              "w2": rng.normal(0, 1, (hidden, len(LABELS))).astype(np.float32),
+              "b2": rng.normal(0, 1, len(LABELS)).astype(np.float32)}
+    compact_model.write_onnx(tmp_path / MODEL_FILE, params["table"], params["b1"], params["w2"], params["b2"],
+                             vocab, pairs)
+    tok.save(str(tmp_path / TOKENIZER_FILE))
+    (tmp_path / META_FILE).write_text(json.dumps({"labels": list(LABELS)}))
+    queries = texts + ["Summarizing notes.pdf for Ana@x.org", "never seen words here"]
+    x = compact_model.features([e.ids for e in tok.encode_batch(queries)], vocab, pairs)
+    expected = 1 / (1 + np.exp(-forward(params, x)))
+    got = ToolClassifier.load(tmp_path).probabilities_batch(queries)
+    assert np.allclose([[g[t] for t in LABELS] for g in got], expected, atol=1e-5)
 
 
 # -- CLI -------------------------------------------------------------------------------------------

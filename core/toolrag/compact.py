@@ -1,12 +1,17 @@
-"""The compact built-in classifier: word + hashed word-pair bag -> one hidden layer -> 16 logits.
+"""The compact built-in classifier: word-piece + hashed pair bag -> one hidden layer -> 16 logits.
 
 Same interface as the DeBERTa export (input_ids, attention_mask -> logits), so one runtime
 serves both. Inside the graph:
 
-    ids     = input_ids                                  words,      [B, S]
-    pairs   = (ids[:, :-1] * V + ids[:, 1:]) % P + V     word pairs, [B, S-1]
-    bag     = sum of table rows of ids and pairs (masked) / sqrt(number of words)
+    ids     = input_ids                                  pieces,      [B, S]
+    pairs   = (ids[:, :-1] * V + ids[:, 1:]) % P + V     piece pairs, [B, S-1]
+    bag     = sum of table rows of ids and pairs (masked) / sqrt(number of pieces)
     logits  = relu(bag + b1) @ W2 + b2
+
+The tokenizer (tokenizer.json) does the rest of the featurising: lower-casing, placeholders
+for quoted titles, file names and addresses, and stem pieces (see build_tokenizer). An
+ensemble of k such models is the same graph: tables and b1 side by side, W2 stacked / k,
+b2 averaged.
 
 `features()` computes exactly the same bag in numpy for training, so what is trained is
 what runs. Building the graph needs `onnx` (a dev dependency); running it does not.
@@ -21,17 +26,64 @@ import numpy as np
 PAD, UNK = "[PAD]", "[UNK]"
 
 
-def build_tokenizer(texts: list[str], min_frequency: int = 2):
-    """A lower-cased word-level `tokenizers` tokenizer; digits become 0 so numbers share tokens."""
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+# Names and titles carry no tool information, but what they are does: a quoted "x.pdf", a file
+# name, an email address, a quoted title. These become placeholder words (after lower-casing),
+# so the model learns the structure of a request rather than the names in it.
+PLACEHOLDERS: tuple[tuple[str, str], ...] = (
+    (r"[\w.+-]+@[\w-]+\.[\w.-]+", " emailaddr "),
+    (r'"[^"]{0,80}?\.pdf"', " qpdf "),
+    (r'"[^"]{0,80}?\.[a-z]{2,5}"', " qfile "),
+    (r"\b\w+\.pdf\b", " updf "),
+    (r"\b\w+\.(?:docx?|key|pptx?|xlsx?|txt|pages|numbers|csv|jpg|png|zip)\b", " ufile "),
+    (r'"[^"]{0,60}"', " qtitle "),
+)
+STEM = 6  # words longer than this become their first STEM letters + "##rest" (a crude stemmer)
 
-    tok = Tokenizer(models.WordLevel(unk_token=UNK))
-    tok.normalizer = normalizers.Sequence(
-        [normalizers.NFKC(), normalizers.Lowercase(), normalizers.Replace(Regex(r"\d"), "0")]
-    )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordLevelTrainer(min_frequency=min_frequency, special_tokens=[PAD, UNK])
-    tok.train_from_iterator(texts, trainer)
+
+def _normalizer(placeholders: bool):
+    from tokenizers import Regex, normalizers
+
+    steps = [normalizers.NFKC(), normalizers.Lowercase()]
+    if placeholders:
+        steps += [normalizers.Replace(Regex(pattern), word) for pattern, word in PLACEHOLDERS]
+    steps.append(normalizers.Replace(Regex(r"\d"), "0"))
+    return normalizers.Sequence(steps)
+
+
+def stem_pieces(word: str, stem: int) -> list[str]:
+    """How the stem tokenizer splits a known word: 'summarizing' -> ['summar', '##izing']."""
+    return [word] if len(word) <= stem else [word[:stem], "##" + word[stem:]]
+
+
+def build_tokenizer(texts: list[str], min_frequency: int = 2, stem: int = 0, placeholders: bool = False):
+    """A lower-cased word-level `tokenizers` tokenizer; digits become 0 so numbers share tokens.
+
+    stem > 0: a WordPiece tokenizer whose vocabulary is the words of up to `stem` letters and
+    the first `stem` letters of longer words, plus "##" endings (every single letter among
+    them), so 'summarize', 'summary' and 'summarizing' share the piece 'summar' and an unseen
+    word with a known beginning is not [UNK]. placeholders: see PLACEHOLDERS.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    normalizer, pre_tokenizer = _normalizer(placeholders), pre_tokenizers.BertPreTokenizer()
+    if stem <= 0:
+        tok = Tokenizer(models.WordLevel(unk_token=UNK))
+        tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+        trainer = trainers.WordLevelTrainer(min_frequency=min_frequency, special_tokens=[PAD, UNK])
+        tok.train_from_iterator(texts, trainer)
+        return tok
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)):
+            for piece in stem_pieces(word, stem):
+                counts[piece] += 1
+    letters = sorted({"##" + ch for piece in counts if piece.startswith("##") for ch in piece[2:]})
+    pieces = sorted({p for p, c in counts.items() if c >= min_frequency} | set(letters))
+    vocab = {t: i for i, t in enumerate([PAD, UNK, *pieces])}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token=UNK, max_input_chars_per_word=100))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
     return tok
 
 

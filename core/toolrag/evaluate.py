@@ -45,3 +45,35 @@ def evaluate(toolrag: ToolRAG, rows: Sequence[Labelled]) -> dict[str, float | in
         "ms_per_query": round(statistics.median(times) * 1000, 3),
         "threshold": toolrag.threshold,
     }
+
+
+CURVE_THRESHOLDS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01)
+
+
+def threshold_curve(toolrag: ToolRAG, rows: Sequence[Labelled],
+                    thresholds: Sequence[float] = CURVE_THRESHOLDS) -> list[dict[str, float]]:
+    """Recall against tools selected per request (companion rules included) at each threshold,
+    so a user can pick `toolrag.threshold`. The classifier runs once per request."""
+    if not rows:
+        raise ValueError("nothing to evaluate")
+    probs = toolrag.classifier.probabilities_batch([r.query for r in rows])
+    needed = sum(len(r.tools) for r in rows)
+    curve = []
+    for threshold in thresholds:
+        hit = selected = exact = 0
+        for row, p in zip(rows, probs):
+            chosen = set(toolrag.choose(p, row.query, threshold)[0])
+            hit += len(chosen & row.tools)
+            selected += len(chosen)
+            exact += chosen == row.tools
+        curve.append({"threshold": threshold, "recall": round(hit / needed, 4),
+                      "avg_tools": round(selected / len(rows), 3), "tools_vs_needed": round(selected / needed, 3),
+                      "exact": round(exact / len(rows), 4)})
+    return curve
+
+
+def format_curve(curve: Sequence[dict[str, float]]) -> str:
+    lines = [f"{'threshold':>9s} {'recall':>7s} {'tools':>6s} {'x needed':>8s} {'exact':>6s}"]
+    lines += [f"{c['threshold']:9.2f} {c['recall']:7.3f} {c['avg_tools']:6.2f} {c['tools_vs_needed']:8.2f} "
+              f"{c['exact']:6.3f}" for c in curve]
+    return "\n".join(lines)

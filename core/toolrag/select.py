@@ -82,16 +82,23 @@ class ToolRAG:
             classifier = ToolClassifier.load(config.models.toolrag or None)
         return cls(classifier, threshold=config.toolrag.threshold, enabled_apps=config.apps)
 
+    def choose(self, probabilities: dict[str, float], query: str,
+               threshold: float | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(selected, added_by_rules), both in registry order, for given probabilities."""
+        threshold = self.threshold if threshold is None else threshold
+        picked = {t for t, p in probabilities.items() if p >= threshold and t in self.allowed}
+        added = companions_for(picked, query, self.allowed) if self.rules else []
+        chosen = picked | set(added)
+        return (tuple(t for t in TOOL_NAMES if t in chosen), tuple(t for t in TOOL_NAMES if t in added))
+
     def select(self, query: str) -> Selection:
         start = time.perf_counter()
         probs = self.classifier.probabilities(query)
-        picked = {t for t, p in probs.items() if p >= self.threshold and t in self.allowed}
-        added = companions_for(picked, query, self.allowed) if self.rules else []
-        chosen = picked | set(added)
+        selected, added = self.choose(probs, query)
         return Selection(
             probabilities=probs,
-            selected=tuple(t for t in TOOL_NAMES if t in chosen),
+            selected=selected,
             threshold=self.threshold,
             seconds=time.perf_counter() - start,
-            added_by_rules=tuple(t for t in TOOL_NAMES if t in added),
+            added_by_rules=added,
         )

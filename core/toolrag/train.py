@@ -5,10 +5,14 @@
 Reproducible: fixed seed, numpy only (plus `tokenizers`, and `onnx` to write the graph).
 Data: the `train` split of --data (see core/toolrag/data.py: by hash of id, the `test` split
 is never seen) plus the requests of our own example pool (core/toolrag/examples.yaml).
+Features: see compact.build_tokenizer (placeholders, 6-letter stems) and compact.py (piece
+bag + hashed pairs); --ensemble models are averaged inside one graph.
 Per-tool calibration: out-of-fold predictions over train+val pick, for each tool, the bias
 shift that minimises (missed needed tools x miss cost + extra tools), with the highest miss
-cost that keeps the selections within --extra-budget (10%) of the needed tools; the shift is
-baked into the output bias, so the runtime's configured threshold (0.5) still applies unchanged.
+cost that keeps the selections (companion rules included) within --extra-budget (10%) of the
+needed tools; what is left of the budget then goes, step by step, to the tool whose next
+step catches the most needed tools per extra tool. The shift is baked into the output bias,
+so the runtime's configured threshold (0.5) still applies unchanged.
 The final model is fit on train+val. Prints the held-out test metrics through the real runtime.
 """
 
@@ -87,6 +91,18 @@ def fit(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr
     return params
 
 
+def fit_ensemble(x: np.ndarray, y: np.ndarray, *, members: int, seed: int, **hp) -> dict[str, np.ndarray]:
+    """`members` models (seeds seed, seed + 101, ...) merged into one of `members` x hidden units
+    whose logits are the average of theirs (see compact.py)."""
+    fits = [fit(x, y, seed=seed + 101 * m, **hp) for m in range(members)]
+    return {
+        "table": np.concatenate([f["table"] for f in fits], axis=1),
+        "b1": np.concatenate([f["b1"] for f in fits]),
+        "w2": np.concatenate([f["w2"] for f in fits], axis=0) / members,
+        "b2": np.mean([f["b2"] for f in fits], axis=0).astype(np.float32),
+    }
+
+
 def forward(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return np.maximum(x @ params["table"] + params["b1"], 0) @ params["w2"] + params["b2"]
 
@@ -105,16 +121,55 @@ def calibrate(logits: np.ndarray, y: np.ndarray, miss_cost: float) -> np.ndarray
     return shifts
 
 
-def calibrate_for_budget(logits: np.ndarray, y: np.ndarray, extra: float) -> tuple[np.ndarray, float]:
-    """The calibration with the highest miss cost whose selections stay within (1 + extra) x needed."""
+def selected_count(logits: np.ndarray, queries: list[str] | None) -> int:
+    """Tools selected at threshold 0.5 (logit >= 0), with the companion rules when queries are given."""
+    chosen = logits >= 0
+    if queries is None:
+        return int(chosen.sum())
+    from core.toolrag.select import companions_for
+    from tools.registry import TOOL_NAMES
+
+    allowed = set(TOOL_NAMES)
+    return sum(int(row.sum()) + len(companions_for([LABELS[j] for j in np.flatnonzero(row)], q, allowed))
+               for row, q in zip(chosen, queries))
+
+
+def calibrate_for_budget(logits: np.ndarray, y: np.ndarray, extra: float,
+                         queries: list[str] | None = None) -> tuple[np.ndarray, float]:
+    """The calibration with the highest miss cost whose selections stay within (1 + extra) x needed.
+    With queries, the selections count the companions the rules add, as the runtime does."""
     needed = y.sum()
     best = (np.zeros(y.shape[1], np.float32), 0.0)
     for cost in np.arange(0.5, 40.01, 0.5):
         shifts = calibrate(logits, y, float(cost))
-        if ((logits + shifts) >= 0).sum() > (1 + extra) * needed:
+        if selected_count(logits + shifts, queries) > (1 + extra) * needed:
             break
         best = (shifts, float(cost))
     return best
+
+
+def fill_budget(logits: np.ndarray, y: np.ndarray, shifts: np.ndarray, extra: float,
+                queries: list[str] | None = None, step: float = 0.25) -> np.ndarray:
+    """Spend what the miss-cost sweep left of the budget: repeatedly lower the threshold of the
+    tool whose next step catches the most needed tools per extra tool selected, while the
+    selections (with companions) stay within (1 + extra) x needed."""
+    shifts = shifts.copy()
+    limit = (1 + extra) * y.sum()
+    pos = y == 1
+    while True:
+        best, best_gain = -1, 0.0
+        for j in range(y.shape[1]):
+            before, after = logits[:, j] + shifts[j] >= 0, logits[:, j] + shifts[j] + step >= 0
+            gained, added = (after & ~before & pos[:, j]).sum(), (after & ~before).sum()
+            if gained and gained / added > best_gain:
+                best, best_gain = j, gained / added
+        if best < 0:
+            return shifts
+        trial = shifts.copy()
+        trial[best] += step
+        if selected_count(logits + trial, queries) > limit:
+            return shifts
+        shifts = trial
 
 
 def pool_rows() -> list[Labelled]:
@@ -130,9 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="model dir to write (model.onnx, tokenizer.json, toolrag.json)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--pairs", type=int, default=8192, help="hash buckets for word pairs")
+    ap.add_argument("--pairs", type=int, default=4096, help="hash buckets for piece pairs")
+    ap.add_argument("--stem", type=int, default=compact.STEM,
+                    help="longer words split into their first STEM letters + the rest (0: whole words)")
+    ap.add_argument("--no-placeholders", action="store_true",
+                    help="keep quoted titles, file names and addresses as words")
+    ap.add_argument("--ensemble", type=int, default=3, help="models averaged in the one graph")
     ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--dropout", type=float, default=0.3, help="share of words dropped per training step")
+    ap.add_argument("--dropout", type=float, default=0.2, help="share of words dropped per training step")
     ap.add_argument("--lr", type=float, default=0.003)
     ap.add_argument("--folds", type=int, default=5, help="folds for out-of-fold calibration (0: none)")
     ap.add_argument("--extra-budget", type=float, default=0.10,
@@ -147,22 +207,28 @@ def main(argv: list[str] | None = None) -> int:
     fit_rows = [r for r in rows if split_of(r.id) in ("train", "val")] + pool_rows()
     test_rows = [r for r in rows if split_of(r.id) == "test"]
 
-    tokenizer = compact.build_tokenizer([r.query for r in fit_rows])
+    tokenizer = compact.build_tokenizer([r.query for r in fit_rows], stem=args.stem,
+                                        placeholders=not args.no_placeholders)
     vocab = tokenizer.get_vocab_size()
     ids = [e.ids for e in tokenizer.encode_batch([r.query for r in fit_rows])]
     x = compact.features(ids, vocab, args.pairs)
     y = _labels_matrix(fit_rows)
     hp = dict(hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr)
 
-    shifts, miss_cost = np.zeros(len(LABELS), np.float32), 0.0
+    shifts, miss_cost, oof_metrics = np.zeros(len(LABELS), np.float32), 0.0, {}
     if args.folds > 1:
         fold = np.random.default_rng(args.seed).permutation(len(fit_rows)) % args.folds
         oof = np.zeros_like(y)
         for k in range(args.folds):
-            params = fit(x[fold != k], y[fold != k], seed=args.seed + 1 + k, **hp)
+            params = fit_ensemble(x[fold != k], y[fold != k], members=args.ensemble, seed=args.seed + 1 + k, **hp)
             oof[fold == k] = forward(params, x[fold == k])
-        shifts, miss_cost = calibrate_for_budget(oof, y, args.extra_budget)
-    params = fit(x, y, seed=args.seed, **hp)
+        queries = [r.query for r in fit_rows]
+        shifts, miss_cost = calibrate_for_budget(oof, y, args.extra_budget, queries)
+        shifts = fill_budget(oof, y, shifts, args.extra_budget, queries)
+        chosen = oof + shifts >= 0
+        oof_metrics = {"recall_model_only": round(float((chosen & (y == 1)).sum() / y.sum()), 4),
+                       "tools_vs_needed": round(selected_count(oof + shifts, queries) / float(y.sum()), 3)}
+    params = fit_ensemble(x, y, members=args.ensemble, seed=args.seed, **hp)
     params["b2"] = params["b2"] + shifts
 
     out = Path(args.out)
@@ -171,21 +237,27 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer.save(str(out / TOKENIZER_FILE))
     meta = {
         "kind": "compact", "labels": list(LABELS), "max_length": 256, "threads": 1,
-        "train": {"seed": args.seed, "hidden": args.hidden, "pairs": args.pairs, "vocab": vocab,
+        "train": {"seed": args.seed, "hidden": args.hidden, "ensemble": args.ensemble, "pairs": args.pairs,
+                  "vocab": vocab, "stem": args.stem, "placeholders": not args.no_placeholders,
+                  "dropout": args.dropout,
                   "epochs": args.epochs, "folds": args.folds, "extra_budget": args.extra_budget, "miss_cost": miss_cost,
-                  "rows": len(fit_rows), "bias_shifts": [round(float(s), 2) for s in shifts],
+                  "rows": len(fit_rows), "bias_shifts": [round(float(s), 2) for s in shifts], "out_of_fold": oof_metrics,
                   "split": "sha256(id) % 10: 0-1 test (held out), 2 val, 3-9 train; fit on train+val"},
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
     from core.toolrag.classifier import ToolClassifier
-    from core.toolrag.evaluate import evaluate
+    from core.toolrag.evaluate import evaluate, format_curve, threshold_curve
     from core.toolrag.select import ToolRAG
 
-    metrics = evaluate(ToolRAG(ToolClassifier.load(out)), test_rows)
+    rag = ToolRAG(ToolClassifier.load(out))
+    metrics = evaluate(rag, test_rows)
+    curve = threshold_curve(rag, test_rows)
     size = sum(p.stat().st_size for p in out.iterdir())
-    meta["heldout"] = {"split": "test", **{k: v for k, v in metrics.items() if k != "ms_per_query"}}
+    meta["heldout"] = {"split": "test", **{k: v for k, v in metrics.items() if k != "ms_per_query"},
+                       "curve": [{k: c[k] for k in ("threshold", "recall", "avg_tools")} for c in curve]}
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(format_curve(curve), file=sys.stderr)
     print(json.dumps({"split": "test", **metrics, "model_bytes": size,
                       "train_seconds": round(time.perf_counter() - started, 1)}))
     return 0
