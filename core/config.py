@@ -90,7 +90,9 @@ class PlannerConfig:
     max_tokens: int = 768
     temperature: float = 0.0
     max_replans: int = 2
-    examples: int = 3
+    examples: int = 3  # in-context examples per request; 0-1 reuse more of the cached prompt (faster)
+    prompt_cache_states: int = 8  # KV states of recent prompts kept to reuse shared beginnings
+    prompt_cache_mb: int = 256
     use_extra_bufts: str = "auto"  # "auto" turns them off on CPUs where they crash (AMX)
 
 

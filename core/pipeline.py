@@ -59,6 +59,8 @@ class Pipeline:
         self.config = config
         self.limits = limits
         self.backend = backend
+        self._own_backend = False  # made by us (so we may make it again with the model's writer)
+        self._backend_has_model = False
         self.llm = llm
         self.toolrag = toolrag
         self.model_override = model_override
@@ -74,7 +76,10 @@ class Pipeline:
         return self.llm
 
     def _get_backend(self) -> Any:
-        if self.backend is None:
+        # A backend we made before the model was loaded (a plan run first) writes email bodies
+        # and summaries without it: make it again once the model is there, so it writes them.
+        stale = self._own_backend and self.llm is not None and not self._backend_has_model
+        if self.backend is None or stale:
             from tools.factory import make_backend
 
             writer = None
@@ -83,6 +88,7 @@ class Pipeline:
 
                 writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7))
             self.backend = make_backend(self.config, writer)
+            self._own_backend, self._backend_has_model = True, self.llm is not None
         return self.backend
 
     def _select_sync(self, request: str) -> Any:

@@ -17,6 +17,7 @@ from core.approval import ApprovalPolicy
 from core.config import ApprovalConfig
 from core.events import AnswerReady, PlanToken, RequestStarted, ToolsSelected
 from core.executor import Executor
+from tools.factory import make_backend
 from core.parser import PlanParser
 from tests.tui_helpers import make_app, sandbox_config, wait_for
 from tools.registry import TOOL_NAMES
@@ -71,7 +72,7 @@ async def test_loop_never_blocks_over_50ms_while_plan_streams_and_runs(tmp_path)
     config = sandbox_config(**{k: "allow" for k in vars(ApprovalConfig())})
     app = make_app(tmp_path, config)
     holder = {}
-    app.services.pipeline_factory = lambda c, b: holder.setdefault("p", StreamingPipeline(b, c))
+    app.services.pipeline_factory = lambda c: holder.setdefault("p", StreamingPipeline(make_backend(c), c))
     lags: list[float] = []
     busy: list[float] = []  # CPU time the loop's thread spent between two probe wake-ups
     posted_before = {}

@@ -34,7 +34,7 @@ async def test_request_with_tiny_model_plans_draws_and_asks(tmp_path, tiny_gguf)
     config.planner.max_tokens = 160
     config.planner.threads = 1
     app = make_app(tmp_path, config)
-    app.services.pipeline_factory = lambda c, b: pipeline_module.Pipeline(c, backend=b)
+    app.services.pipeline_factory = lambda c: pipeline_module.Pipeline(c)
     decisions: dict[int, str] = {}
     async with app.run_test(size=(120, 36)) as pilot:
         app.ask("text Mike that I'm running late")

@@ -103,12 +103,11 @@ def make_app(tmp_path: Path, config: Config | None = None, *, pipeline=None, sto
     config = config or sandbox_config()
     services = Services(
         config=config,
-        pipeline_factory=(lambda c, b: pipeline) if pipeline is not False else (lambda c, b: None),
         model_store_factory=lambda: store,
         history=HistoryStore(tmp_path / "history.jsonl"),
     )
-    if pipeline is None:
-        services.pipeline_factory = lambda c, b: None
+    if pipeline is not None:  # otherwise the real Pipeline: plans run through it without a model
+        services.pipeline_factory = lambda c: pipeline
     if recorder is not None:
         services.recorder_factory = lambda c, on_level: recorder(on_level)
     if transcriber is not None:

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core.approval import ApprovalPolicy, ApprovalRequest, Decision
+from core.approval import ApprovalRequest, Decision
 from core.config import Config
 from core.events import (
     AnswerReady,
@@ -96,9 +96,7 @@ class TinyAgentApp(App[int]):
         self.theme = theme or "textual-dark"
         self.last_plan: Plan | None = None
         self.last_run_dry = False
-        self._backend: Any = None
         self._pipeline: Any = None
-        self._pipeline_checked = False
         self._bridge: EventBridge | None = None
         self._run_no = 0
         self._last_token_draw = 0.0
@@ -326,16 +324,9 @@ class TinyAgentApp(App[int]):
         self._run_info = {"summary": None, "answer": "", **info}
         return self._bridge
 
-    async def _get_backend(self) -> Any:
-        if self._backend is None:
-            self._backend = await asyncio.to_thread(self.services.backend_factory, self.config)
-        return self._backend
-
-    async def _get_pipeline(self) -> Any | None:
-        if not self._pipeline_checked:
-            backend = await self._get_backend()
-            self._pipeline = await asyncio.to_thread(self.services.pipeline_factory, self.config, backend)
-            self._pipeline_checked = True
+    async def _get_pipeline(self) -> Any:
+        if self._pipeline is None:
+            self._pipeline = await asyncio.to_thread(self.services.pipeline_factory, self.config)
         return self._pipeline
 
     @work(exclusive=True, group="run", exit_on_error=False)
@@ -344,10 +335,6 @@ class TinyAgentApp(App[int]):
         dry = self.dry_run
         try:
             pipeline = await self._get_pipeline()
-            if pipeline is None:
-                chat.add("warning", "Answering requests needs the planner pipeline, which is not installed in this "
-                                    "build. You can still write and run a plan with the plan editor (ctrl+e).")
-                return
             bridge = self._new_run(request=text, source="request", dry=dry)
             self._main.query_one(ToolBars).clear("Choosing tools…")
             self._activity("planning")
@@ -383,24 +370,10 @@ class TinyAgentApp(App[int]):
     async def run_plan(self, plan: Plan, *, source: str, request: str, dry: bool) -> None:
         chat = self._main.query_one(Chat)
         try:
-            backend = await self._get_backend()
+            pipeline = await self._get_pipeline()
             bridge = self._new_run(request=request, source=source, dry=dry, plan=plan.to_text())
             self._activity("dry run" if dry else "running")
-            pipeline = None
-            try:
-                pipeline = await self._get_pipeline()
-            except Exception:
-                pipeline = None  # plans do not need the planner
-            if pipeline is not None and hasattr(pipeline, "run_plan"):
-                summary = await pipeline.run_plan(plan, emit=bridge, approver=self.approve,
-                                                  dry_run=self._dry_mode(dry))
-            else:
-                from core.executor import Executor
-
-                executor = Executor(backend, emit=bridge, approver=self.approve,
-                                    policy=ApprovalPolicy(self.config.approval), dry_run=self._dry_mode(dry),
-                                    task_timeout=self.config.timeouts.task)
-                summary = await executor.run(plan.tasks)
+            summary = await pipeline.run_plan(plan, emit=bridge, approver=self.approve, dry_run=self._dry_mode(dry))
             self._run_info["summary"] = summary
         except Missing as exc:
             chat.add("error", f"Cannot run plans: {exc}")

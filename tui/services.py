@@ -6,7 +6,6 @@ starts fast and still works when one is missing; `Missing` carries a plain reaso
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,26 +17,11 @@ class Missing(Exception):
     """A part of the app is not available here; the message says which and why."""
 
 
-def _optional(module: str) -> Any | None:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+def default_pipeline(config: Config) -> Any:
+    """The one request pipeline; it loads the model and makes the tool backend when first needed."""
+    from core.pipeline import Pipeline
 
-
-def default_backend(config: Config) -> Any:
-    factory = _optional("tools.factory")
-    if factory is None:
-        raise Missing("no tool backend is installed (tools.factory is missing)")
-    return factory.make_backend(config)
-
-
-def default_pipeline(config: Config, backend: Any) -> Any | None:
-    """The request pipeline, or None when core.pipeline is not there (plans still run)."""
-    module = _optional("core.pipeline")
-    if module is None:
-        return None
-    return module.Pipeline(config, backend=backend)
+    return Pipeline(config)
 
 
 def default_recorder(config: Config, on_level: Callable[[Any], None]) -> Any:
@@ -49,21 +33,21 @@ def default_recorder(config: Config, on_level: Callable[[Any], None]) -> Any:
 
 
 def default_transcriber(config: Config) -> Any:
-    module = _optional("core.voice.transcribe")
-    if module is None:
-        raise Missing("speech recognition is not installed (core.voice.transcribe is missing)")
-    return module.Transcriber.from_config(config)
+    from core.voice.transcribe import Transcriber
+
+    return Transcriber.from_config(config)
 
 
 def default_model_store() -> Any | None:
-    return _optional("core.modelstore")
+    import core.modelstore
+
+    return core.modelstore
 
 
 @dataclass
 class Services:
     config: Config = field(default_factory=Config)
-    backend_factory: Callable[[Config], Any] = default_backend
-    pipeline_factory: Callable[[Config, Any], Any | None] = default_pipeline
+    pipeline_factory: Callable[[Config], Any] = default_pipeline
     recorder_factory: Callable[[Config, Callable[[Any], None]], Any] = default_recorder
     transcriber_factory: Callable[[Config], Any] = default_transcriber
     model_store_factory: Callable[[], Any | None] = default_model_store
