@@ -7,11 +7,12 @@ happens in workers. Build it with `build_app(services)` so tests inject any part
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, AsyncIterator, Iterable
 
 from rich.text import Text
 from textual import on, work
@@ -41,7 +42,7 @@ from core.events import (
 from core.history import HistoryEntry, short_text
 from core.plan import Plan
 from tui.messages import CoreEvent, EventBridge, LevelChanged, RecordingState, RunDone, TokensReady
-from tui.services import Missing, Services, model_label, model_rows
+from tui.services import Services, model_label, model_rows
 from tui.widgets.chat import Chat
 from tui.widgets.plan_graph import PlanGraph, describe_node
 from tui.widgets.record import LevelMeter
@@ -331,9 +332,8 @@ class TinyAgentApp(App[int]):
 
     @work(exclusive=True, group="run", exit_on_error=False)
     async def run_request(self, text: str) -> None:
-        chat = self._main.query_one(Chat)
         dry = self.dry_run
-        try:
+        async with self._reporting_run("The request was stopped."):
             pipeline = await self._get_pipeline()
             bridge = self._new_run(request=text, source="request", dry=dry)
             self._main.query_one(ToolBars).clear("Choosing tools…")
@@ -347,15 +347,6 @@ class TinyAgentApp(App[int]):
                 self._run_info["plan"] = plan.to_text()
             if getattr(result, "answer", ""):
                 self._run_info["answer"] = result.answer  # shown when its AnswerReady event arrives
-        except Missing as exc:
-            chat.add("error", str(exc))
-        except asyncio.CancelledError:
-            chat.add("warning", "The request was stopped.")
-            raise
-        except Exception as exc:
-            chat.add("error", _explain(exc))
-        finally:
-            self.post_message(RunDone())  # after every event of this run, in queue order
 
     def start_plan(self, plan: Plan, *, source: str, request: str = "", dry: bool | None = None) -> None:
         if self.busy:
@@ -368,17 +359,21 @@ class TinyAgentApp(App[int]):
 
     @work(exclusive=True, group="run", exit_on_error=False)
     async def run_plan(self, plan: Plan, *, source: str, request: str, dry: bool) -> None:
-        chat = self._main.query_one(Chat)
-        try:
+        async with self._reporting_run("The run was stopped."):
             pipeline = await self._get_pipeline()
             bridge = self._new_run(request=request, source=source, dry=dry, plan=plan.to_text())
             self._activity("dry run" if dry else "running")
             summary = await pipeline.run_plan(plan, emit=bridge, approver=self.approve, dry_run=self._dry_mode(dry))
             self._run_info["summary"] = summary
-        except Missing as exc:
-            chat.add("error", f"Cannot run plans: {exc}")
+
+    @contextlib.asynccontextmanager
+    async def _reporting_run(self, stopped: str) -> AsyncIterator[None]:
+        """Say in the chat how a run ended badly; RunDone always follows the run's events."""
+        chat = self._main.query_one(Chat)
+        try:
+            yield
         except asyncio.CancelledError:
-            chat.add("warning", "The run was stopped.")
+            chat.add("warning", stopped)
             raise
         except Exception as exc:
             chat.add("error", _explain(exc))

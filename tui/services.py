@@ -1,7 +1,8 @@
 """What the app needs from the core, as injectable factories (tests swap any of them).
 
-Every heavy or optional module is imported here lazily, inside the factory, so the app
-starts fast and still works when one is missing; `Missing` carries a plain reason.
+Each factory imports its module when first used, so the app starts fast; native runtimes
+(llama.cpp, PortAudio, whisper.cpp) load later still, and their absence is a clear message
+when the feature is used, never a failure to start.
 """
 
 from __future__ import annotations
@@ -13,10 +14,6 @@ from core.config import Config
 from core.history import HistoryStore
 
 
-class Missing(Exception):
-    """A part of the app is not available here; the message says which and why."""
-
-
 def default_pipeline(config: Config) -> Any:
     """The one request pipeline; it loads the model and makes the tool backend when first needed."""
     from core.pipeline import Pipeline
@@ -25,10 +22,8 @@ def default_pipeline(config: Config) -> Any:
 
 
 def default_recorder(config: Config, on_level: Callable[[Any], None]) -> Any:
-    try:
-        from core.voice.capture import Recorder
-    except ImportError as exc:
-        raise Missing(f"voice input is not available ({exc})") from None
+    from core.voice.capture import Recorder
+
     return Recorder.from_config(config.voice, on_level=on_level)
 
 
