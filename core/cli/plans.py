@@ -30,12 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_plan_command(args: argparse.Namespace) -> int:
-    from core.approval import ApprovalPolicy
     from core.cli.approve import TerminalApprover
     from core.cli.render import TextRenderer
-    from core.executor import DryRun, Executor
+    from core.executor import DryRun
     from core.parser import parse_plan
+    from core.pipeline import Pipeline
     from tools.backend import ToolError
+    from tools.factory import BackendUnavailable
 
     config = config_from(args)
     if args.backend:
@@ -46,22 +47,18 @@ def run_plan_command(args: argparse.Namespace) -> int:
     if plan.errors:
         details = "\n".join(f"  {d}" for d in plan.errors)
         raise CliError(f"invalid plan:\n{details}")
-    from tools.factory import BackendUnavailable, make_backend
-
-    try:
-        backend = make_backend(config)
-    except (BackendUnavailable, ToolError) as exc:
-        raise CliError(str(exc)) from None
 
     emit = json_sink if args.json else TextRenderer()
     if not args.json:
         for warning in plan.warnings:
             print(f"warning: {warning}")
     dry_run = DryRun.OFF if not args.dry_run else (DryRun.STRICT if args.strict else DryRun.SAFE)
-    executor = Executor(backend, emit=emit, approver=TerminalApprover(),
-                        policy=ApprovalPolicy(config.approval, yes=args.yes), dry_run=dry_run,
-                        task_timeout=config.timeouts.task)
-    summary = asyncio.run(executor.run(plan.tasks))
+    pipeline = Pipeline(config)  # no model is loaded: running a written plan needs none
+    try:
+        summary = asyncio.run(pipeline.run_plan(plan, emit=emit, approver=TerminalApprover(),
+                                                dry_run=dry_run, yes=args.yes))
+    except (BackendUnavailable, ToolError) as exc:
+        raise CliError(str(exc)) from None
     return 0 if summary.all_done else 1
 
 
