@@ -167,42 +167,47 @@ def _duration(seconds: float | None) -> str:
 
 def draw(nodes: dict[int, NodeState], width: int, selected: int | None = None, now: float | None = None) -> Canvas:
     width = max(width, MIN_BOX_W)
+    canvas = Canvas(width)
+    if not nodes:
+        return canvas
+    rows, lanes = _plan_lanes(nodes, width)
+    canvas.width = max([width] + [lane.x + 1 for lane in lanes])  # last resort: lanes right of the view
+    y = 0
+    for i, row in enumerate(rows):
+        if i:
+            y = _edges(canvas, nodes, rows, i - 1, lanes, y, selected)
+        for box in row:
+            box.y = y
+            canvas.boxes[box.task_id] = box
+        y += BOX_H
+        canvas.grow(y)
+    for lane in lanes:
+        _lane(canvas, nodes, lane, selected)
+    for box in canvas.boxes.values():
+        _box(canvas, nodes[box.task_id], box, box.task_id == selected, now)
+    return canvas
+
+
+def _place(nodes: dict[int, NodeState], width: int) -> list[list[Box]]:
+    """Boxes row by row (a wide layer takes several rows), each row centred in `width`; y comes later."""
     layers = _layers(nodes)
     widest = max((len(layer) for layer in layers), default=1)
     per_row = max(1, (width + GAP_X) // (MIN_BOX_W + GAP_X))
     across = min(widest, per_row)
     box_w = max(MIN_BOX_W, min(MAX_BOX_W, (width - GAP_X * (across - 1)) // across))
     per_row = max(1, (width + GAP_X) // (box_w + GAP_X))
-    canvas = Canvas(width)
-    if not nodes:
-        return canvas
-
-    y = 0
-    prev_row: list[Box] = []
+    out: list[list[Box]] = []
     for k, layer in enumerate(layers):
-        rows = _rows(nodes, layer, layers[k + 1] if k + 1 < len(layers) else [], per_row)
-        for r, row in enumerate(rows):
+        for row in _rows(nodes, layer, layers[k + 1] if k + 1 < len(layers) else [], per_row):
             row_w = len(row) * box_w + GAP_X * (len(row) - 1)
             x0 = max(0, (width - row_w) // 2)
-            boxes = [Box(tid, x0 + i * (box_w + GAP_X), 0, box_w) for i, tid in enumerate(row)]
-            if r == 0 and prev_row:
-                y = _edges(canvas, nodes, prev_row, boxes, y, selected)
-            elif prev_row:
-                y += 1
-            for box in boxes:
-                box.y = y
-                canvas.boxes[box.task_id] = box
-            y += BOX_H
-            canvas.grow(y)
-            prev_row = boxes
-    for box in canvas.boxes.values():
-        _box(canvas, nodes[box.task_id], box, box.task_id == selected, now)
-    return canvas
+            out.append([Box(tid, x0 + i * (box_w + GAP_X), 0, box_w) for i, tid in enumerate(row)])
+    return out
 
 
 def _rows(nodes: dict[int, NodeState], layer: list[int], below: list[int], per_row: int) -> list[list[int]]:
     """Split a wide layer into rows; the tasks the next layer needs go in the last row, so
-    that its edges can be drawn without crossing boxes."""
+    that most edges join neighbouring rows (the rest take a lane)."""
     if len(layer) <= per_row:
         return [layer]
     needed = {d for c in below for d in nodes[c].task.deps}
@@ -215,34 +220,130 @@ def _rows(nodes: dict[int, NodeState], layer: list[int], below: list[int], per_r
     return rows
 
 
-def _edges(canvas: Canvas, nodes: dict[int, NodeState], parents: list[Box], children: list[Box], y: int,
-           selected: int | None) -> int:
-    """Route edges from `parents` (a row just drawn) to `children` (the next layer's first row)."""
-    by_id = {b.task_id: b for b in children}
-    lanes: list[tuple[Box, list[Box]]] = []
-    for parent in parents:
-        kids = [by_id[c] for c in sorted(by_id) if parent.task_id in nodes[c].task.deps]
+@dataclass
+class Lane:
+    """A parent's edges to children two or more rows below: they leave the parent's row, run
+    down column `x` beside the boxes in between, and branch off to each child."""
+
+    parent: Box
+    first: int  # the parent's row
+    last: int  # the farthest child's row
+    kids: frozenset[int] = frozenset()  # the children it reaches (not those in the next row)
+    x: int = -1
+    top: int = 0  # y of the turn out of the parent's edge zone
+    bottom: int = 0  # y of the last branch
+
+    def spans(self, other: "Lane") -> bool:
+        return self.first < other.last and other.first < self.last
+
+
+def _kids(nodes: dict[int, NodeState], parent: Box, row: list[Box]) -> list[Box]:
+    return [b for b in row if parent.task_id in nodes[b.task_id].task.deps]
+
+
+def _plan_lanes(nodes: dict[int, NodeState], width: int) -> tuple[list[list[Box]], list[Lane]]:
+    """Place the boxes and give every row-skipping edge a free column. When the gutters between
+    boxes are not enough, lay the boxes out narrower so a margin opens on the right."""
+    for inner in range(width, MIN_BOX_W - 1, -2):
+        rows = _place(nodes, inner)
+        lanes = _lanes(nodes, rows, width)
+        if all(lane.x < width for lane in lanes):
+            break
+    return rows, lanes
+
+
+def _lanes(nodes: dict[int, NodeState], rows: list[list[Box]], width: int) -> list[Lane]:
+    lanes: list[Lane] = []
+    for i, row in enumerate(rows):
+        for parent in row:
+            far = {j: _kids(nodes, parent, rows[j]) for j in range(i + 2, len(rows))}
+            far = {j: kids for j, kids in far.items() if kids}
+            if far:
+                lanes.append(Lane(parent, i, max(far), frozenset(k.task_id for ks in far.values() for k in ks)))
+    for lane in lanes:
+        lane.x = _free_column(rows, lane, [o for o in lanes if o.x >= 0 and o.spans(lane)],
+                              width + 2 * len(lanes) + 2, width)
+    return lanes
+
+
+def _free_column(rows: list[list[Box]], lane: Lane, taken: list[Lane], limit: int, width: int) -> int:
+    """The column closest to the edge's ends that crosses no box in between, shares no column
+    with another edge (box centres carry the short edges) and keeps a space from other lanes."""
+    between = [b for row in rows[lane.first + 1 : lane.last] for b in row]
+    centres = {b.cx for row in rows[lane.first : lane.last + 1] for b in row} - {lane.parent.cx}
+    ends = [lane.parent.cx] + [b.cx for b in rows[lane.last]]
+    target = min(ends[1:], key=lambda x: abs(x - lane.parent.cx))
+    best, best_cost = limit - 1, None
+    for x in range(limit):
+        if x in centres or any(b.x <= x < b.x + b.w for b in between) or any(abs(x - o.x) < 2 for o in taken):
+            continue
+        # beside a box border a lane reads as a double border: prefer a column with space around it
+        cramped = any(b.x - 1 == x or b.x + b.w == x for b in between)
+        straight = x == lane.parent.cx  # the lane simply carries on down from the box
+        cost = (abs(x - lane.parent.cx) + abs(x - target) + (2 if cramped else 0) - (3 if straight else 0)
+                + (1000 if x >= width else 0))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = x, cost
+    return best
+
+
+def _edges(canvas: Canvas, nodes: dict[int, NodeState], rows: list[list[Box]], i: int, lanes: list[Lane],
+           y: int, selected: int | None) -> int:
+    """Route the edges in the zone between row `i` (just drawn) and row `i + 1`: one horizontal
+    line per source (a parent above, or a lane coming down), then the arrows; lanes that only
+    pass through are drawn later, whole."""
+    below = rows[i + 1]
+    own = {lane.parent.task_id: lane for lane in lanes if lane.first == i}
+    groups: list[tuple[Box, list[Box], Lane | None]] = []  # (parent, kids here, lane); no lane: from the box
+    for parent in rows[i]:
+        kids = _kids(nodes, parent, below)
+        if kids or parent.task_id in own:
+            groups.append((parent, kids, None))
+    for lane in lanes:
+        kids = _kids(nodes, lane.parent, below) if lane.first < i else []
         if kids:
-            lanes.append((parent, kids))
-    if not lanes:
+            groups.append((lane.parent, kids, lane))
+    if not groups:
         return y + 1
-    bottom = y + len(lanes)  # the arrow row
-    for i, (parent, kids) in enumerate(lanes):
-        lane_y = y + i
-        status = nodes[parent.task_id].status
-        role = "edge-done" if status in (TaskStatus.DONE, TaskStatus.DRY_RUN) else "edge"
+    bottom = y + len(groups)  # the arrow row
+    for g, (parent, kids, lane) in enumerate(groups):
+        lane_y = y + g
+        role = _edge_role(nodes, parent.task_id)
         hot = selected == parent.task_id
-        canvas.vline(parent.cx, y, lane_y, role + ("-sel" if hot else ""), up_open=True, down_open=False)
-        xs = [k.cx for k in kids]
-        canvas.hline(lane_y, min(xs + [parent.cx]), max(xs + [parent.cx]),
-                     role + ("-sel" if hot else ""))
+        xs = [lane.x if lane else parent.cx] + [k.cx for k in kids]
+        if lane is None:  # out of the parent's box, and into its lane if it has one
+            canvas.vline(parent.cx, y, lane_y, role + ("-sel" if hot else ""), up_open=True, down_open=False)
+            canvas.sources.add(parent.task_id)
+            start = own.get(parent.task_id)
+            if start:
+                start.top = lane_y
+                canvas.hline(lane_y, parent.cx, start.x,
+                             role + ("-sel" if _lane_hot(start, selected) else ""))
+        else:  # a branch off a lane
+            lane.bottom = max(lane.bottom, lane_y)
+            hot = hot or any(k.task_id == selected for k in kids)
+        canvas.hline(lane_y, min(xs), max(xs), role + ("-sel" if hot else ""))
         for kid in kids:
             kid_hot = hot or selected == kid.task_id
             canvas.vline(kid.cx, lane_y, bottom - 1, role + ("-sel" if kid_hot else ""), up_open=False,
                          down_open=True)
             canvas.put(kid.cx, bottom, "▼", role + ("-sel" if kid_hot else ""))
-        canvas.sources.add(parent.task_id)
     return bottom + 1
+
+
+def _edge_role(nodes: dict[int, NodeState], parent: int) -> str:
+    return "edge-done" if nodes[parent].status in (TaskStatus.DONE, TaskStatus.DRY_RUN) else "edge"
+
+
+def _lane_hot(lane: Lane, selected: int | None) -> bool:
+    """Highlight the whole lane for its parent or any child it leads to: the path is what matters."""
+    return selected == lane.parent.task_id or selected in lane.kids
+
+
+def _lane(canvas: Canvas, nodes: dict[int, NodeState], lane: Lane, selected: int | None) -> None:
+    """The lane's vertical run, from the turn below its parent to its last branch."""
+    role = _edge_role(nodes, lane.parent.task_id) + ("-sel" if _lane_hot(lane, selected) else "")
+    canvas.vline(lane.x, lane.top, lane.bottom, role, up_open=False, down_open=False)
 
 
 def _box(canvas: Canvas, node: NodeState, box: Box, selected: bool, now: float | None) -> None:
@@ -270,7 +371,10 @@ def _box(canvas: Canvas, node: NodeState, box: Box, selected: bool, now: float |
     canvas.put(x + w - 1, y + 2, v, border)
 
     deps = " ".join(f"${d}" for d in task.deps)
-    foot = _fit(f" needs {deps} ", inner) if deps else ""
+    # a box with an edge out of its bottom keeps the label left of the edge, or the edge would vanish
+    room = box.cx - x - 1 if task.id in canvas.sources else inner
+    fits = [f for f in (f" needs {deps} ", f" {deps} ") if len(f) <= room]
+    foot = (fits[0] if fits else _fit(f" {deps} ", room)) if deps else ""
     canvas.put(x, y + 3, bl, border)
     canvas.put(x + 1, y + 3, foot, "muted")
     canvas.put(x + 1 + len(foot), y + 3, h * (inner - len(foot)), border)
