@@ -145,3 +145,22 @@ def test_selecting_a_child_highlights_its_lane():
     assert lane and canvas.roles[box3.y + 1][lane[0]].endswith("-sel")
     assert not draw(_nodes(SKIP), 80, selected=3, now=0).roles[box3.y + 1][lane[0]].endswith("-sel")
     assert box1.task_id == 1
+
+
+def test_remembered_placement_never_serves_another_plan_or_width():
+    from tui.widgets import graph_layout
+
+    fan = _nodes('1. get_email_address("A")\n2. get_email_address("B")\n'
+                 '3. send_sms(["$1", "$2"], "x")\n4. join()<END_OF_PLAN>')
+    chain = _nodes('1. get_email_address("A")\n2. send_sms(["$1"], "x")\n'
+                   '3. send_sms(["$2"], "y")\n4. join()<END_OF_PLAN>')  # same ids, other edges
+
+    def fresh(nodes, width):
+        graph_layout._last_placement = None
+        return draw(nodes, width).text()
+
+    expected = {(name, w): fresh(nodes, w) for name, nodes in (("fan", fan), ("chain", chain)) for w in (40, 80)}
+    assert expected[("fan", 80)] != expected[("chain", 80)]
+    for name, width in [("fan", 80), ("chain", 80), ("chain", 40), ("fan", 40), ("fan", 80), ("fan", 80)]:
+        nodes = fan if name == "fan" else chain
+        assert draw(nodes, width).text() == expected[(name, width)]
