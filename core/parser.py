@@ -188,7 +188,7 @@ class PlanParser:
     def _line(self, raw: str, done: list[Task], end: bool = False) -> None:
         self._line_no += 1
         n = self._line_no
-        text = raw.strip().strip("\r").strip()
+        text = raw.replace("\r", " ").strip()  # CRLF endings, and a stray CR Python would read as a line break
         if not text:
             if end and not self.joined:
                 self.errors.append(Diagnostic(n, f"{END_OF_PLAN} came before join(); end the plan with join(){END_OF_PLAN}"))

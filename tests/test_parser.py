@@ -88,6 +88,12 @@ def test_real_model_noise_is_taken_as_it_is():
     assert parse_plan(serialize(plan)) == plan
 
 
+def test_a_stray_carriage_return_in_a_comment_or_string_is_not_a_line_break():
+    plan = parse_plan('1. get_email_address("Ann\rLee")  # look up\r her address\n2. join()<END_OF_PLAN>')
+    assert plan.ok, plan.errors
+    assert plan.tasks[0].args == ("Ann Lee",) and plan.tasks[0].comment == "look up  her address"
+
+
 @pytest.mark.parametrize(
     "text, line, words",
     [

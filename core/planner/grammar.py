@@ -107,9 +107,9 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: 
     lines.append('dollar ::= "$" [^0-9{"\\\\$\\x00-\\x1f]')
     lines.append('nondigit ::= [^0-9"\\\\$\\x00-\\x1f]')
     if thoughts:
-        lines.append(f'thought ::= "Thought: " [^\\n]{{1,{max_string}}} "\\n"')
+        lines.append(f'thought ::= "Thought: " [^\\x00-\\x1f]{{1,{max_string}}} "\\n"')
     if comments:
-        lines.append(f'comment ::= " "{{1,2}} "#" [^\\n]{{0,{MAX_COMMENT}}}')
+        lines.append(f'comment ::= " "{{1,2}} "#" [^\\x00-\\x1f]{{0,{MAX_COMMENT}}}')  # no controls: a bare CR would end the line
     return "\n".join(lines) + "\n"
 
 
