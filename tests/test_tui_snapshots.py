@@ -27,6 +27,7 @@ from tests.tui_helpers import PLAN, FakeStore, make_app, wait_for
 from tools.registry import TOOL_NAMES
 from tui.messages import EventBridge
 from tui.screens.confirm import ConfirmModal
+from tui.widgets.chat import Chat
 from tui.widgets.plan_graph import PlanGraph
 
 PROBS = {n: 0.02 for n in TOOL_NAMES} | {"get_phone_number": 0.91, "get_email_address": 0.97, "send_sms": 0.88,
@@ -89,9 +90,15 @@ def scripted_run(app, upto: str = "approval") -> None:
 
 
 async def settle(pilot, app) -> None:
+    """Wait for the state the picture shows, not for a fixed time (CI machines are busy):
+    no plan text waiting to be drawn, the chat at its end, animations done."""
     await pilot.pause(0.3)
+    chat = app._main.query_one(Chat)  # the main screen's, also under a modal
+    await wait_for(pilot, lambda: not chat._dirty and chat.scroll_y >= chat.max_scroll_y, timeout=20)
+    await pilot.wait_for_scheduled_animations()
     steady(app)
     await pilot.pause(0.1)
+    await pilot.wait_for_scheduled_animations()
 
 
 def test_snapshot_start_without_models_80x24(snap_compare, tmp_path):
