@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 import networkx as nx
 
-from core.plan import Plan, Task
+from core.plan import Plan, Ref, Task, Template
 
 
 def plan_graph(plan: Plan | Iterable[Task]) -> nx.DiGraph:
@@ -69,8 +69,6 @@ def tool_recall(predicted: Iterable[str], needed: Iterable[str]) -> float:
 
 def renumber(plan: Plan, order: list[int]) -> Plan:
     """The same plan with tasks in `order` (a topological order of ids), numbered 1..n."""
-    from core.plan import Ref, Template
-
     new_id = {old: i for i, old in enumerate(order, start=1)}
     if sorted(new_id) != sorted(t.id for t in plan.tasks):
         raise ValueError("order must list every task id once")

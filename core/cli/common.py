@@ -26,6 +26,14 @@ def config_from(args: argparse.Namespace) -> Config:
         raise CliError(f"bad config: {exc}") from None
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The flags every command that runs a plan shares (`run-plan`, `ask`), with one meaning."""
+    parser.add_argument("--dry-run", action="store_true", help="change nothing: only read-only lookups run")
+    parser.add_argument("--yes", "-y", action="store_true", help="approve every step without asking")
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    parser.add_argument("--backend", choices=("sandbox", "applescript"), help="override the configured backend")
+
+
 def read_text_arg(path: str) -> str:
     """Read FILE, or standard input for '-'."""
     if path == "-":

@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from core.cli.common import CliError, config_from, json_sink, print_json, read_text_arg
+from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,10 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "were declined or skipped; 2: usage error, no model or no valid plan.")
     a.add_argument("request")
     _model_args(a)
-    a.add_argument("--dry-run", action="store_true", help="change nothing: only read-only lookups run")
-    a.add_argument("--yes", "-y", action="store_true", help="approve every step without asking")
-    a.add_argument("--json", action="store_true", help="print events as JSON lines")
-    a.add_argument("--backend", choices=("sandbox", "applescript"), help="override the configured backend")
+    add_run_options(a)
     a.add_argument("--verbose", "-v", action="store_true", help="show stage timings")
     a.set_defaults(func=ask_command)
 

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 
-from core.cli.common import CliError, config_from, json_sink, print_json, read_text_arg
+from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,11 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "unless --yes. Exit 0: every task ran; 1: some failed, were declined or skipped; "
                        "2: usage error or invalid plan.")
     p.add_argument("file", metavar="FILE|-", help="plan text file, or - for standard input")
-    p.add_argument("--dry-run", action="store_true", help="change nothing: only read-only lookups run")
+    add_run_options(p)
     p.add_argument("--strict", action="store_true", help="with --dry-run: run nothing at all")
-    p.add_argument("--yes", "-y", action="store_true", help="approve every step without asking")
-    p.add_argument("--json", action="store_true", help="print events as JSON lines")
-    p.add_argument("--backend", choices=("sandbox", "applescript"), help="override the configured backend")
     p.set_defaults(func=run_plan_command)
 
     c = sub.add_parser("check-plans", help="validate the plans in a JSONL data set",
