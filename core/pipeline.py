@@ -21,8 +21,10 @@ from core.executor import DryRun, Executor
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from core.planner.llm import LocalLLM, ModelError
+from core.planner import tinyagent_join as tj
 from core.planner.planner import JoinResult, Planner, deterministic_answer, observations
 from core.planner.prompt import pick_examples
+from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
 
@@ -67,6 +69,8 @@ class Pipeline:
         self._toolrag_failed = False
         self._owns_llm = llm is None
         self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
+        self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
+        self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
 
     # -- parts -------------------------------------------------------------------------------
     async def load_model(self) -> LocalLLM:
@@ -122,10 +126,10 @@ class Pipeline:
     async def plan_only(self, request: str, *, emit: EventSink) -> Plan:
         """The streamed plan for a request; nothing runs."""
         emit(RequestStarted(request, True))
-        tools, _ = await self.select_tools(request, emit)
+        tools, selection = await self.select_tools(request, emit)
         llm = await self.load_model()
-        examples = await asyncio.to_thread(pick_examples, request, tools, self.config.planner.examples)
         planner = Planner(llm, config=self.config, limits=self.limits)
+        examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
         started = time.perf_counter()
         first = None
         try:
@@ -146,15 +150,18 @@ class Pipeline:
         tools, selection = await self.select_tools(request, emit)
         llm = await self.load_model()
         backend = await asyncio.to_thread(self._get_backend)
-        examples = await asyncio.to_thread(pick_examples, request, tools, self.config.planner.examples)
         planner = Planner(llm, config=self.config, limits=self.limits)
+        examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
+        tinyagent = planner.setup.tinyagent
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
         timings: dict[str, float] = {}
-        context, attempts = "", 0
+        context, attempts, contexts = "", 0, []
         result = JoinResult("")
         plan, summary = Plan((), False), None
         tokens, evaluated = 0, 0
-        for attempt in range(1, max(0, int(self.config.planner.max_replans)) + 2):
+        replans = max(0, int(self.config.planner.max_replans))
+        rounds = min(replans, ROUNDS - 1) + 1 if tinyagent else replans + 1  # TinyAgent: 2 rounds at most
+        for attempt in range(1, rounds + 1):
             attempts = attempt
             plan, summary = await self._attempt(planner, request, tools, examples, context, backend, done_work,
                                                 emit=emit, approver=approver, dry_run=dry_run, yes=yes,
@@ -163,13 +170,20 @@ class Pipeline:
                 tokens += planner.stats.prompt_tokens
                 evaluated += planner.stats.prompt_tokens_evaluated
             started = time.perf_counter()
-            result = await self._join(planner, request, plan, summary, emit)
+            result = await self._join(planner, request, plan, summary, emit, final=attempt == rounds,
+                                      scratchpad=result.scratchpad)
             timings["join"] = timings.get("join", 0.0) + time.perf_counter() - started
             emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
-            if not (result.replan and _failed(plan, summary)) or attempt > self.config.planner.max_replans:
+            if not (result.replan and _failed(plan, summary)) or attempt >= rounds:
                 break
             emit(Notice("info", f"replanning (attempt {attempt + 1}): {result.reason or 'a step failed'}"))
-            context = _replan_context(plan, summary)
+            if tinyagent:
+                # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
+                contexts.append(tj.replan_context(result.steps, result.thought))
+                context = tj.format_contexts(contexts)
+                tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+            else:
+                context = _replan_context(plan, summary)
         timings["total"] = time.perf_counter() - began
         emit(AnswerReady(result.answer))
         return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated)
@@ -208,12 +222,24 @@ class Pipeline:
                 done_work[keys[task_id]] = summary.outputs.get(task_id)
         return plan, summary
 
+    def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec], selection: Any) -> Any:
+        """In-context examples for the profile; None asks for the profile's built-in block."""
+        if not planner.setup.tinyagent:
+            return pick_examples(request, tools, self.config.planner.examples, exclude=self.exclude_example,
+                                 pool=self.example_pool)
+        if isinstance(selection, AllTools) and self.example_pool is None:  # TinyAgent without ToolRAG
+            return None
+        return pick_examples(request, tools, MAX_EXAMPLES, within=True, exclude=self.exclude_example,
+                             pool=self.example_pool)
+
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
-                    emit: EventSink) -> JoinResult:
-        if not plan.tasks:
-            return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used")
+                    emit: EventSink, *, final: bool = False, scratchpad: str = "") -> JoinResult:
+        # TinyAgent's joiner also reads a plan that broke before its first task (the error is its observation).
+        if not plan.tasks and not (planner.setup.tinyagent and plan.errors):
+            return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
+                              scratchpad=scratchpad)
         try:
-            return await planner.join(request, plan, summary)
+            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the answer must still come, without the model
