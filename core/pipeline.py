@@ -88,9 +88,12 @@ class Pipeline:
 
             writer = None
             if self.llm is not None:
+                from core.planner.planner import setup_for_llm
                 from core.planner.writer import ModelWriter
 
-                writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7))
+                writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7),
+                                     template=setup_for_llm(self.llm, self.config).template,
+                                     instructions=self.config.instructions)
             self.backend = make_backend(self.config, writer)
             self._own_backend, self._backend_has_model = True, self.llm is not None
         return self.backend
@@ -192,7 +195,7 @@ class Pipeline:
                        context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
                        timings: dict[str, float]) -> tuple[Plan, RunSummary]:
-        executor = self._executor(backend, emit, approver, dry_run, yes, attempt)
+        executor = self._executor(backend, emit, approver, dry_run, yes, attempt, request)
         keys: dict[int, Any] = {}
         started = time.perf_counter()
         first = None
@@ -260,7 +263,11 @@ class Pipeline:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
-                  attempt: int) -> Executor:
+                  attempt: int, request: str = "") -> Executor:
+        if request:  # the writer drafts from the request where the plan left the text empty
+            from tools.backend import ForRequest
+
+            backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
                         dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt)
 
