@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data", metavar="DATA.jsonl")
     _model_args(e)
     e.add_argument("--limit", type=int, metavar="N", help="only the first N records")
+    e.add_argument("--examples", metavar="POOL.jsonl",
+                   help="pick in-context examples from this {query, plan} pool (an example with the evaluated "
+                        "query itself is never used)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=eval_command)
 
@@ -270,6 +273,7 @@ def evaluate(pipeline: Any, records: list[dict]) -> dict:
                     seen["selected"] = list(event.selected)
 
             query = str(record.get("query", ""))
+            pipeline.exclude_example = query  # the model never sees the answer it is scored on
             plan = await pipeline.plan_only(query, emit=emit)
             reference = parse_plan(str(record.get("plan", "")))
             needed = list(record.get("tools") or reference.tools)
@@ -310,6 +314,18 @@ def eval_command(args: argparse.Namespace) -> int:
     if not records:
         raise CliError(f"{args.data} has no records")
     pipeline = _pipeline(args)
+    if args.examples:
+        from pathlib import Path
+
+        from core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
+
+        try:
+            pool, _bad = read_jsonl_examples(Path(args.examples))
+        except ExampleError as exc:
+            raise CliError(str(exc)) from None
+        if not pool:
+            raise CliError(f"{args.examples}: no usable examples")
+        pipeline.example_pool = ExamplePool(pool)
     config = pipeline.config
     config.backend = "sandbox"  # evaluation never touches the user's apps
     try:
