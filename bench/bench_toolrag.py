@@ -1,13 +1,16 @@
-"""ToolRAG classifier latency: the built-in compact model next to a DeBERTa-v3-small-sized graph.
+"""ToolRAG classifiers side by side: the compact bag-of-pieces model, the fine-tuned MiniLM
+(the built-in one) and, with --deberta, a DeBERTa-v3-small-sized graph.
 
-    .venv/bin/python bench/bench_toolrag.py [--queries 100] [--threads 0] [--keep DIR]
+    .venv/bin/python bench/bench_toolrag.py [--queries 100] [--threads 1] [--deberta] [--keep DIR]
 
-The DeBERTa graph has the published model's shape (DeBERTa-v3-small: 6 layers, hidden 768,
-12 heads, 128,100-word vocabulary, 16 labels) with random weights, converted with the same
-code as `tinyagent models convert-toolrag` and run by the same runtime; its tokenizer is a
-BPE trained here so requests split into a realistic number of pieces. Needs the `convert`
-extra. Requests: the held-out split of ../shared/data when present, else our example pool.
-Both models get the same number of threads (--threads, 0 = onnxruntime's default).
+For each model: size on disk, tokens per request, latency of one request at a time (p50 / p90 /
+mean, after a warm-up), and, where ../shared/data is present, the held-out split's recall and
+tools selected per request at the model's threshold 0.5 plus its recall-vs-tools curve. All
+models get the same number of onnxruntime threads (--threads, 0 = onnxruntime's default).
+The DeBERTa graph has the published model's shape (6 layers, hidden 768, 12 heads, 128,100-word
+vocabulary, 16 labels) with random weights, converted with the same code as `tinyagent models
+convert-toolrag`, its tokenizer a BPE trained here (needs the `convert` extra; latency only).
+Requests: the held-out split of ../shared/data when present, else our example pool.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.toolrag import LABELS, ToolClassifier, builtin_model_dir  # noqa: E402
+from core.toolrag import LABELS, ToolClassifier, ToolRAG  # noqa: E402
+
+MODELS = ROOT / "models"
 
 SHARED = ROOT.parent / "shared" / "data" / "tinyagent_plans.jsonl"
 
@@ -97,18 +102,66 @@ def with_threads(model_dir: Path, threads: int, work: Path) -> Path:
     return view
 
 
+def heldout(classifier: ToolClassifier) -> tuple[dict, list]:
+    from core.toolrag.data import load_labelled
+    from core.toolrag.evaluate import evaluate, threshold_curve
+
+    rows = load_labelled(SHARED, "test")
+    rag = ToolRAG(classifier)
+    return evaluate(rag, rows), threshold_curve(rag, rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--queries", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads for both (0: default)")
+    ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads for all (0: default)")
+    ap.add_argument("--deberta", action="store_true", help="also a random DeBERTa-v3-small-sized graph (convert extra)")
     ap.add_argument("--keep", metavar="DIR", help="reuse / keep the converted DeBERTa here")
     args = ap.parse_args()
+    queries = requests(args.queries)
+    models = [("compact", MODELS / "toolrag-compact"), ("MiniLM (built-in)", MODELS / "toolrag-minilm")]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.deberta:
+            models.append(("DeBERTa-v3-small size", deberta_dir(args, work, queries)))
+        rows = []
+        for name, model_dir in models:
+            if not (model_dir / "model.onnx").exists():
+                print(f"{name}: no model in {model_dir}, left out", file=sys.stderr)
+                continue
+            classifier = ToolClassifier.load(with_threads(model_dir, args.threads, work))
+            tokens = statistics.fmean(len(classifier._tokenizer.encode(q).ids) for q in queries)
+            quality = heldout(classifier) if SHARED.exists() and "DeBERTa" not in name else None
+            rows.append((name, dir_mb(model_dir), tokens, latency(classifier, queries), quality))
+    print(f"\n{len(queries)} requests, one at a time, threads={args.threads or 'default'}")
+    print(f"{'model':22s} {'size MB':>8s} {'tokens':>7s} {'p50 ms':>8s} {'p90 ms':>8s} {'mean ms':>8s} "
+          f"{'recall':>7s} {'tools':>6s} {'needed':>6s} {'x':>5s}")
+    for name, size, tokens, t, quality in rows:
+        q = ""
+        if quality:
+            m = quality[0]
+            q = f"{m['recall']:7.3f} {m['avg_tools']:6.2f} {m['avg_needed']:6.2f} {m['avg_tools'] / m['avg_needed']:5.2f}"
+        print(f"{name:22s} {size:8.1f} {tokens:7.1f} {t['p50_ms']:8.3f} {t['p90_ms']:8.3f} {t['mean_ms']:8.3f} {q}")
+    if len(rows) > 1:
+        (base, small, _, fast, _) = rows[0]
+        for name, size, _, t, _ in rows[1:]:
+            print(f"{'ratio ' + name + '/' + base:40s} size {size / small:5.1f}x  p50 {t['p50_ms'] / fast['p50_ms']:5.1f}x"
+                  f"  p90 {t['p90_ms'] / fast['p90_ms']:5.1f}x  mean {t['mean_ms'] / fast['mean_ms']:5.1f}x")
+    from core.toolrag.evaluate import format_curve
+
+    for name, _, _, _, quality in rows:
+        if quality:
+            print(f"\n{name}, held-out split: recall vs tools selected per request (with companion rules)")
+            print(format_curve(quality[1]))
+    return 0
+
+
+def deberta_dir(args: argparse.Namespace, work: Path, queries: list[str]) -> Path:
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        print(f"bench_toolrag: needs the 'convert' extra (torch, transformers, onnx): {exc}", file=sys.stderr)
-        return 2
+        raise SystemExit(f"bench_toolrag: --deberta needs the 'convert' extra (torch, transformers, onnx): {exc}")
     from transformers.utils import logging as hf_logging
 
     from core.toolrag.convert import convert_toolrag
@@ -116,36 +169,13 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-
-    queries = requests(args.queries)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        deberta = Path(args.keep) if args.keep else work / "deberta-onnx"
-        if not (deberta / "model.onnx").exists():
-            start = time.perf_counter()
-            src = make_deberta_small(work / "deberta-src", queries)
-            convert_toolrag(src, deberta)
-            print(f"built and converted the DeBERTa-v3-small-sized graph in {time.perf_counter() - start:.0f}s")
-        rows = []
-        for name, model_dir in (("compact (built-in)", builtin_model_dir()), ("DeBERTa-v3-small size", deberta)):
-            classifier = ToolClassifier.load(with_threads(model_dir, args.threads, work))
-            tokens = statistics.fmean(len(classifier._tokenizer.encode(q).ids) for q in queries)
-            rows.append((name, dir_mb(model_dir), tokens, latency(classifier, queries)))
-    print(f"\n{len(queries)} requests, one at a time, threads={args.threads or 'default'}")
-    print(f"{'model':24s} {'size MB':>9s} {'tokens':>7s} {'p50 ms':>8s} {'p90 ms':>8s} {'mean ms':>8s}")
-    for name, size, tokens, t in rows:
-        print(f"{name:24s} {size:9.1f} {tokens:7.1f} {t['p50_ms']:8.3f} {t['p90_ms']:8.3f} {t['mean_ms']:8.3f}")
-    (_, small, _, fast), (_, big, _, slow) = rows
-    if SHARED.exists():
-        from core.toolrag import ToolRAG
-        from core.toolrag.data import load_labelled
-        from core.toolrag.evaluate import format_curve, threshold_curve
-
-        print("\ncompact model, held-out split: recall vs tools selected per request (with companion rules)")
-        print(format_curve(threshold_curve(ToolRAG(ToolClassifier.load()), load_labelled(SHARED, "test"))))
-    print(f"{'ratio DeBERTa/compact':24s} {big / small:9.0f}x {'':7s} {slow['p50_ms'] / fast['p50_ms']:7.0f}x "
-          f"{slow['p90_ms'] / fast['p90_ms']:7.0f}x {slow['mean_ms'] / fast['mean_ms']:7.0f}x")
-    return 0
+    deberta = Path(args.keep) if args.keep else work / "deberta-onnx"
+    if not (deberta / "model.onnx").exists():
+        start = time.perf_counter()
+        src = make_deberta_small(work / "deberta-src", queries)
+        convert_toolrag(src, deberta)
+        print(f"built and converted the DeBERTa-v3-small-sized graph in {time.perf_counter() - start:.0f}s")
+    return deberta
 
 
 if __name__ == "__main__":

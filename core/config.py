@@ -80,7 +80,7 @@ class TimeoutConfig:
 class ModelConfig:
     planner: str = ""  # GGUF path or model-store name
     whisper: str = ""
-    toolrag: str = ""  # ONNX dir; empty = the compact built-in classifier
+    toolrag: str = ""  # ONNX dir; empty = the built-in MiniLM classifier
 
 
 @dataclass

@@ -3,7 +3,8 @@
 A model dir holds `model.onnx` (inputs input_ids / attention_mask [/ token_type_ids],
 output: logits [batch, labels]), `tokenizer.json`, and optionally `toolrag.json` with
 {"labels": [...], "max_length": N, "threads": N}. Without it the labels are the published
-TinyAgent-ToolRAG order. The built-in compact model and a converted DeBERTa use the same code.
+TinyAgent-ToolRAG order. The built-in MiniLM model, the compact one and a converted DeBERTa
+use the same code; a graph may also give an `embedding` output (used for example retrieval).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ LABELS: tuple[str, ...] = (
 META_FILE = "toolrag.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-BUILTIN_NAME = "toolrag-compact"
+BUILTIN_NAME = "toolrag-minilm"  # fine-tuned all-MiniLM-L6-v2; models/toolrag-compact is the 0.3 ms option
+EMBEDDING_OUTPUT = "embedding"  # optional second output: mean-pooled, L2-normalised sentence vectors
 
 
 class ToolRAGError(RuntimeError):
@@ -36,7 +38,7 @@ class ToolRAGError(RuntimeError):
 
 
 def builtin_model_dir() -> Path:
-    """models/toolrag-compact, shipped inside the `models` package."""
+    """models/toolrag-minilm, shipped inside the `models` package."""
     from importlib import resources
 
     try:
@@ -78,6 +80,7 @@ class ToolClassifier:
         self.max_length = max_length
         self.model_dir = model_dir
         self._inputs = {i.name for i in session.get_inputs()}
+        self._outputs = [o.name for o in session.get_outputs()]
         self._lock = threading.Lock()  # one encode at a time: cheap, and safe from any thread
 
     @classmethod
@@ -116,7 +119,7 @@ class ToolClassifier:
             raise ToolRAGError(f"{model_path}: the graph gives {width} outputs but there are {len(labels)} labels")
         return classifier
 
-    def _logits(self, queries: list[str]) -> np.ndarray:
+    def _feed(self, queries: list[str]) -> dict[str, np.ndarray]:
         with self._lock:
             encodings = self._tokenizer.encode_batch(queries)
         width = max(1, max(len(e.ids) for e in encodings))
@@ -128,7 +131,24 @@ class ToolClassifier:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        return np.asarray(self._session.run(None, feed)[0], dtype=np.float64)
+        return feed
+
+    def _logits(self, queries: list[str]) -> np.ndarray:
+        return np.asarray(self._session.run(self._outputs[:1], self._feed(queries))[0], dtype=np.float64)
+
+    @property
+    def has_embeddings(self) -> bool:
+        """Whether the graph also gives sentence embeddings (the MiniLM model does; compact, DeBERTa not)."""
+        return EMBEDDING_OUTPUT in self._outputs
+
+    def embeddings(self, queries: list[str]) -> np.ndarray:
+        """One unit-length vector per query (the graph's mean-pooled `embedding` output)."""
+        if not self.has_embeddings:
+            raise ToolRAGError(f"{self.model_dir / MODEL_FILE}: the graph has no '{EMBEDDING_OUTPUT}' output")
+        if not queries:
+            return np.zeros((0, 0), dtype=np.float32)
+        feed = self._feed([q if q.strip() else " " for q in queries])
+        return np.asarray(self._session.run([EMBEDDING_OUTPUT], feed)[0], dtype=np.float32)
 
     def probabilities_batch(self, queries: list[str]) -> list[dict[str, float]]:
         if not queries:

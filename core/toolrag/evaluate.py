@@ -53,10 +53,11 @@ CURVE_THRESHOLDS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.0
 def threshold_curve(toolrag: ToolRAG, rows: Sequence[Labelled],
                     thresholds: Sequence[float] = CURVE_THRESHOLDS) -> list[dict[str, float]]:
     """Recall against tools selected per request (companion rules included) at each threshold,
-    so a user can pick `toolrag.threshold`. The classifier runs once per request."""
+    so a user can pick `toolrag.threshold`. The classifier runs once per request, one request at
+    a time as select() does (an int8 graph's activation scales depend on the whole batch)."""
     if not rows:
         raise ValueError("nothing to evaluate")
-    probs = toolrag.classifier.probabilities_batch([r.query for r in rows])
+    probs = [toolrag.classifier.probabilities(r.query) for r in rows]
     needed = sum(len(r.tools) for r in rows)
     curve = []
     for threshold in thresholds:

@@ -6,7 +6,8 @@ ran well, with `tinyagent examples add`. Every plan must parse and validate.
 
 Picking (`ExamplePool.pick`) is greedy and local: each step takes the example that covers
 most of the still-uncovered selected tools, fits the selected set best (Jaccard), uses no
-tool outside it, and is most similar to the request (BM25 over words).
+tool outside it, and is most similar to the request (cosine similarity of the built-in
+ToolRAG encoder's embeddings, see embed.py; BM25 over words without it).
 """
 
 from __future__ import annotations
@@ -101,8 +102,15 @@ def _words(text: str) -> list[str]:
 
 
 class ExamplePool:
-    def __init__(self, examples: Iterable[Example]):
+    def __init__(self, examples: Iterable[Example], encoder: Any = None):
+        """`encoder`: a ToolClassifier whose graph gives embeddings (similarity by cosine);
+        None: BM25 over words."""
         self.examples = list(examples)
+        self._embedded = None
+        if encoder is not None and self.examples:
+            from core.toolrag.embed import EmbeddingIndex
+
+            self._embedded = EmbeddingIndex(encoder, [e.query for e in self.examples])
         docs = [_words(e.query) for e in self.examples]
         self._tf = [Counter(d) for d in docs]
         self._len = [len(d) for d in docs]
@@ -112,16 +120,24 @@ class ExamplePool:
         self._idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
     @classmethod
-    def load(cls, user_file: Path | None | object = _DEFAULT) -> "ExamplePool":
-        """The built-in pool plus the user's file (default <config dir>/examples.yaml, if present)."""
+    def load(cls, user_file: Path | None | object = _DEFAULT, encoder: Any = _DEFAULT) -> "ExamplePool":
+        """The built-in pool plus the user's file (default <config dir>/examples.yaml, if present);
+        similarity by the built-in ToolRAG encoder's embeddings unless `encoder` says otherwise."""
         path = user_examples_file() if user_file is _DEFAULT else user_file
         examples = builtin_examples()
         if path is not None and Path(path).exists():
             examples += read_examples(Path(path), "user")
-        return cls(examples)
+        if encoder is _DEFAULT:
+            from core.toolrag.embed import default_encoder
+
+            encoder = default_encoder()
+        return cls(examples, encoder)
 
     def similarity(self, query: str, index: int, k1: float = 1.2, b: float = 0.75) -> float:
-        """BM25 score of example `index` for the words of `query`."""
+        """How similar example `index` is to `query`: the encoder's cosine similarity mapped to
+        0..1 when the pool has an encoder, else BM25 over the words of `query`."""
+        if self._embedded is not None:
+            return self._embedded.similarity(query, index)
         tf, length = self._tf[index], self._len[index]
         score = 0.0
         for w in set(_words(query)):
