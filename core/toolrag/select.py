@@ -17,6 +17,7 @@ from typing import Any
 
 from core.events import ToolsSelected
 from core.toolrag.classifier import ToolClassifier
+from core.toolrag.embed import default_encoder
 from tools.registry import REGISTRY, TOOL_NAMES
 
 # A companion is not needed when the request already contains what it would return.
@@ -78,6 +79,9 @@ class ToolRAG:
     @classmethod
     def from_config(cls, config: Any, classifier: ToolClassifier | None = None) -> "ToolRAG":
         """config.models.toolrag (a model dir; empty = built-in), toolrag.threshold, apps."""
+        if classifier is None and not config.models.toolrag:
+            # The built-in model also ranks the examples: share its one loaded session.
+            classifier = default_encoder()
         if classifier is None:
             classifier = ToolClassifier.load(config.models.toolrag or None)
         return cls(classifier, threshold=config.toolrag.threshold, enabled_apps=config.apps)
