@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
     pull.set_defaults(func=pull_command)
 
-    ver = msub.add_parser("verify", help="check downloaded models' sizes and checksums")
+    ver = msub.add_parser("verify", help="check downloaded models' headers, sizes and checksums",
+                          description="Exit 0 when every model checked is ok; 1 when one is damaged, missing "
+                          "or unverified (present, but no size or checksum is known to check it against).")
     ver.add_argument("name", metavar="NAME", nargs="?", help="one model (default: every downloaded one)")
     ver.add_argument("--json", action="store_true", help="print one JSON list")
     ver.set_defaults(func=verify_command)
@@ -119,7 +121,7 @@ def verify_command(args: argparse.Namespace) -> int:
             print("no models downloaded yet (see `tinyagent models list`)")
     results = [_store_call(modelstore.verify, n) for n in names]
     if args.json:
-        print_json([{"name": r.name, "path": str(r.path) if r.path else None, "ok": r.ok,
+        print_json([{"name": r.name, "path": str(r.path) if r.path else None, "ok": r.ok, "state": r.state,
                      "checked": sorted(set(r.checked)), "problems": r.problems} for r in results])
     else:
         for r in results:
