@@ -73,10 +73,13 @@ class Pipeline:
         self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
 
     # -- parts -------------------------------------------------------------------------------
-    async def load_model(self) -> LocalLLM:
+    async def load_model(self, emit: Any = None) -> LocalLLM:
         """The planner model (loaded once, off the event loop). Raises ModelLoadError."""
         if self.llm is None:
             self.llm = await asyncio.to_thread(LocalLLM.from_config, self.config, self.model_override)
+            notice = getattr(self.llm, "model_notice", None)
+            if notice and emit is not None:  # another planner stands in for a missing default
+                emit(Notice("info", notice))
         return self.llm
 
     def _get_backend(self) -> Any:
@@ -130,7 +133,7 @@ class Pipeline:
         """The streamed plan for a request; nothing runs."""
         emit(RequestStarted(request, True))
         tools, selection = await self.select_tools(request, emit)
-        llm = await self.load_model()
+        llm = await self.load_model(emit)
         planner = Planner(llm, config=self.config, limits=self.limits)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
         started = time.perf_counter()
@@ -151,7 +154,7 @@ class Pipeline:
         began = time.perf_counter()
         emit(RequestStarted(request, dry_run is not DryRun.OFF))
         tools, selection = await self.select_tools(request, emit)
-        llm = await self.load_model()
+        llm = await self.load_model(emit)
         backend = await asyncio.to_thread(self._get_backend)
         planner = Planner(llm, config=self.config, limits=self.limits)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
