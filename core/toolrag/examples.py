@@ -175,7 +175,7 @@ class ExamplePool:
         chosen: list[int] = []
         covered: set[str] = set()
         while len(chosen) < min(k, len(self.examples) - len(skip)):
-            best, best_score = -1, -math.inf
+            best, best_score = -1, (-1, -math.inf)
             for i, ex in enumerate(self.examples):
                 if i in chosen or i in skip:
                     continue
@@ -183,7 +183,10 @@ class ExamplePool:
                 gain = len((used & selected) - covered) / max(1, len(selected))
                 jaccard = len(used & selected) / max(1, len(used | selected))
                 outside = len(used - selected) / len(used)
-                score = 2.0 * gain + jaccard - 2.0 * outside + 0.5 * sims[i] / top
+                # An example that uses a tool the prompt does not offer teaches the model to
+                # reach for the offered ones in its place (a real 0.5B model looped on lookups):
+                # such examples only come after every example that stays within the selection.
+                score = (0 if outside else 1, 2.0 * gain + jaccard - 2.0 * outside + 0.5 * sims[i] / top)
                 if score > best_score:
                     best, best_score = i, score
             chosen.append(best)
