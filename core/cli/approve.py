@@ -47,7 +47,10 @@ class TerminalApprover:
         self._warned = False
 
     async def __call__(self, request: ApprovalRequest) -> Decision:
-        return await asyncio.to_thread(self._ask, request)
+        from core.executor import run_in_daemon_thread
+
+        # A daemon thread: one blocked on the terminal must not keep the process alive after Ctrl-C.
+        return await run_in_daemon_thread(self._ask, request)
 
     def _ask(self, request: ApprovalRequest) -> Decision:
         print(describe_request(request), file=self.out)

@@ -9,7 +9,7 @@ from core.events import (AnswerReady, ApprovalResolved, Event, Notice, PlanFinis
                          TaskFinished, TaskStarted, TaskStatus, ToolsSelected)
 
 _MARK = {TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",
-         TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌"}
+         TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌", TaskStatus.UNKNOWN: "‽"}
 
 
 def _short(value: Any, width: int = 100) -> str:
