@@ -216,7 +216,7 @@ def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
         full = f"{prefix}.{key}" if prefix else key
         line = key_node.start_mark.line + 1
         if key not in names:
-            raise ConfigError(path, full, line, f"unknown key; known keys here: {', '.join(sorted(names))}")
+            raise ConfigError(path, _shown(full)[1:-1], line, f"unknown key; known keys here: {', '.join(sorted(names))}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
@@ -232,14 +232,14 @@ def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
 
 def _validate(cfg: Config, path: Any) -> None:
     if cfg.backend not in ("auto", "sandbox", "applescript"):
-        raise ConfigError(path, "backend", None, f"must be auto, sandbox or applescript, not {cfg.backend!r}")
+        raise ConfigError(path, "backend", None, f"must be auto, sandbox or applescript, not {_shown(cfg.backend)}")
     unknown = [a for a in cfg.apps if a not in APPS]
     if unknown:
-        raise ConfigError(path, "apps", None, f"unknown app(s) {', '.join(unknown)}; apps are {', '.join(APPS)}")
+        raise ConfigError(path, "apps", None, f"unknown app(s) {_shown(', '.join(unknown))[1:-1]}; apps are {', '.join(APPS)}")
     for effect in Effect:
         choice = cfg.approval.for_effect(effect)
         if choice not in APPROVAL_CHOICES:
-            raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {choice!r}")
+            raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {_shown(choice)}")
     if not 0.0 < cfg.toolrag.threshold < 1.0:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
     for name in ("task", "applescript", "plan"):
@@ -258,7 +258,8 @@ def parse_config(text: str, path: Path | str | None = None) -> Config:
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(path, "(syntax)", mark.line + 1 if mark else None, str(getattr(exc, "problem", exc))) from None
+        raise ConfigError(path, "(syntax)", mark.line + 1 if mark else None,
+                          str(getattr(exc, "problem", None) or exc)[:300]) from None
     if node is not None:
         _apply(cfg, node, path, "")
     _validate(cfg, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from collections.abc import Collection, Mapping
 
 from core.plan import (END_OF_PLAN, MAX_TASK_ID, Diagnostic, Plan, Ref, Task, Template, Value, iter_refs,
@@ -87,7 +88,9 @@ def _parse_call(text: str, earlier: Collection[int] | None = None) -> tuple[str,
     """`name(args)  # comment` -> (name, args, comment). Raises _ArgError with a reason."""
     code = text.strip()
     try:
-        node = ast.parse(code, mode="eval").body
+        with warnings.catch_warnings():  # "invalid escape sequence" is the plan's business, not stderr's
+            warnings.simplefilter("ignore")
+            node = ast.parse(code, mode="eval").body
     except SyntaxError as exc:
         raise _ArgError(f"the call is not well formed ({exc.msg})") from None
     except (ValueError, RecursionError, MemoryError) as exc:

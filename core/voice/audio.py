@@ -186,7 +186,8 @@ def _decode(p: Path, fmt: bytes, body: bytes) -> tuple[np.ndarray, int]:
     elif tag == _PCM and bits == 32:
         samples = (np.frombuffer(raw, "<i4").astype(np.float64) / 2147483648.0).astype(np.float32)
     elif tag == _FLOAT and bits in (32, 64):
-        samples = np.frombuffer(raw, "<f4" if bits == 32 else "<f8").astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # out-of-range floats are clipped next
+            samples = np.frombuffer(raw, "<f4" if bits == 32 else "<f8").astype(np.float32)
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
     else:
         raise AudioFileError(f"{p} uses an unsupported sample format (format tag {tag}, {bits} bits); "
