@@ -22,7 +22,8 @@ import pytest
 
 from core.events import TaskStatus
 from core.executor import Executor
-from core.parser import load_plan
+from core.parser import PlanParser, load_plan
+from core.planner.planner import Planner
 from core.plan import Task
 from tools.applescript import AppleScriptBackend
 from tools.backend import CallGuard, CallStopped
@@ -267,3 +268,51 @@ def test_status_unknown_has_a_mark_in_every_front_end():
         assert status in ICONS and status in LABELS
         if status.finished and status is not TaskStatus.DONE:
             assert status in _MARK
+
+
+# -- replans never repeat a write whose outcome is unknown ------------------------------------------
+class ScriptedPlanner(Planner):
+    """The real planner class, streaming a fixed plan instead of asking a model."""
+
+    def __init__(self, text: str):
+        super().__init__(None, config=None)
+        self.scripted = text
+
+    async def stream_plan(self, query, tools, examples, *, emit=None, today=None, instructions=None, context=""):
+        parser = PlanParser()
+        for task in parser.feed(self.scripted):
+            yield task
+        self.plan = parser.close()
+
+
+class StopsMidSend(SandboxBackend):
+    """osascript-like: the send began and was killed, so nobody knows whether it went out."""
+
+    sends = 0
+
+    def do_send_sms(self, a, extras):
+        from tools.backend import OutcomeUnknown
+
+        StopsMidSend.sends += 1
+        raise OutcomeUnknown("send_sms: stopped while Messages was working on it")
+
+
+def test_a_replan_never_repeats_a_write_whose_outcome_is_unknown(tmp_path):
+    from core.config import Config
+    from core.pipeline import Pipeline
+
+    backend = StopsMidSend(tmp_path / "sandbox.db")
+    pipeline = Pipeline(Config(backend="sandbox"), backend=backend)
+    text = '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "Running late")\n3. join()<END_OF_PLAN>'
+    done_work: dict = {}
+
+    async def attempt(n):
+        return await pipeline._attempt(ScriptedPlanner(text), "Text Sarah", [], [], "", backend, done_work,
+                                       emit=lambda e: None, approver=approve, dry_run="off", yes=True,
+                                       attempt=n, timings={})
+
+    _, first = asyncio.run(attempt(1))
+    assert first.statuses == {1: TaskStatus.DONE, 2: TaskStatus.UNKNOWN}
+    _, second = asyncio.run(attempt(2))
+    assert second.statuses[2] is TaskStatus.UNKNOWN and "not repeated" in second.errors[2]
+    assert StopsMidSend.sends == 1
