@@ -140,6 +140,8 @@ def main() -> int:
         if i % 10 == 0:
             data = F.mutate_bytes(rng, F.CONFIG_SEED.encode())
             t.run(F.run_config_file, work / "config.yaml", data)
+        elif i % 3 == 0:
+            t.run(F.run_config_text, F.mutate_config_values(rng, F.CONFIG_SEED))
         else:
             t.run(F.run_config_text, F.mutate_text(rng, F.CONFIG_SEED, F.YAML_TOKENS, ops=rng.choice([1, 1, 2, 3])))
         progress(t.kind, i, count)

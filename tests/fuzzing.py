@@ -30,6 +30,11 @@ YAML_TOKENS = [
     "\t", "%YAML 1.1\n", "---\n", "...\n", "? ", "|\n  x", ">\n  y", "!local x", "'", '"', "\\", "#", "\x00",
     "\x1b", "\ufeff", "@", "`", "[" * 200, "{a: " * 100, "- " * 100,
 ]
+CONFIG_VALUES = [
+    ".nan", ".inf", "-1", "1e400", "0", "0.0", "-0.0", "999999999999", "2147483648", "true", "no", "[]", "{}",
+    "null", "''", "x" * 300, "[a, b]", "{task: 1}", "{task: .nan}", "{read: allow, send: maybe}", "2024-01-01",
+    "0x7fffffff", "1_000", "'5'", "[1, 2]", "[contacts, nope]", "{threshold: 1.5}", "{plan: 0}", "auto", "sandbox",
+]
 CHARS = "abcXYZ019 _-.,:;()[]{}\"'\\$#\n\r\t\x00\x07\x1b\x7f\x85é日\u202e\ud800\U0001F600"
 
 
@@ -62,6 +67,17 @@ def mutate_text(rng: random.Random, text: str, tokens: list[str] = HOSTILE_TOKEN
         else:
             text = text[:i] + rng.choice(tokens) + text[j:]  # replace a span
     return text
+
+
+def mutate_config_values(rng: random.Random, text: str) -> str:
+    """Replace the values of a few `key: value` lines with odd but well-formed YAML values."""
+    lines = text.split("\n")
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(lines))
+        key, sep, _value = lines[i].partition(": ")
+        if sep:
+            lines[i] = f"{key}: {rng.choice(CONFIG_VALUES)}"
+    return "\n".join(lines)
 
 
 def mutate_bytes(rng: random.Random, data: bytes, hot: int | None = None, keep_length: bool = False) -> bytes:
@@ -175,7 +191,7 @@ def run_cli(argv: list[str]) -> int:
         raise FuzzFailure(f"exit code {code} for {argv}")
     if "Traceback" in err.getvalue():
         raise FuzzFailure(f"traceback on stderr for {argv}")
-    for line in out.getvalue().splitlines():
+    for line in out.getvalue().splitlines():  # splitlines: also U+2028 and friends must not split a line
         if line.startswith("{"):
             json.loads(line, parse_constant=_no_constants)
     return code

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import PLANS_FILE
-from tests.fuzzing import (CONFIG_SEED, PLAN_SEEDS, WAV_SEEDS, YAML_TOKENS, mutate_bytes, mutate_text,
+from tests.fuzzing import (CONFIG_SEED, PLAN_SEEDS, WAV_SEEDS, YAML_TOKENS, mutate_bytes, mutate_config_values,
+                           mutate_text,
                            run_cli, run_config_file, run_config_text, run_gguf, run_plan_text, run_wav,
                            run_whisper, shared_plan_texts)
 
@@ -72,6 +73,12 @@ def test_run_plan_cli_on_mutated_plans(tmp_path):
 @given(st.randoms(use_true_random=False))
 def test_configs_mutated(rng):
     run_config_text(mutate_text(rng, CONFIG_SEED, YAML_TOKENS))
+
+
+@FUZZ
+@given(st.randoms(use_true_random=False))
+def test_configs_with_odd_values(rng):
+    run_config_text(mutate_config_values(rng, CONFIG_SEED))
 
 
 @FUZZ

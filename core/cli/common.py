@@ -63,14 +63,20 @@ def read_text_arg(path: str, limit: int = MAX_INPUT_BYTES) -> str:
 
 
 def print_json(obj: Any) -> None:
+    """One JSON line: strict JSON (no NaN/Infinity), and one line to every reader (U+2028 escaped)."""
     try:
         text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
     except ValueError:  # inf/nan would print as Infinity/NaN, which JSON readers reject
         text = json.dumps(_finite(obj), ensure_ascii=False)
     try:
-        print(text, flush=True)
-    except UnicodeEncodeError:  # a terminal that is not UTF-8, or a lone surrogate: escape, never crash
-        print(json.dumps(json.loads(text), ensure_ascii=True), flush=True)
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):  # a lone surrogate, or a terminal that is not UTF-8
+        text = json.dumps(json.loads(text), ensure_ascii=True)
+    print(text.translate(_LINE_BREAKS), flush=True)
+
+
+# Characters str.splitlines() and JavaScript treat as line ends; json.dumps leaves them raw.
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def _finite(obj: Any) -> Any:
