@@ -80,6 +80,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full run (default 1)")
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--native", type=int, default=150,
+                    help="GGUF mutants that pass the header check, then loaded by llama.cpp in a child process")
+    ap.add_argument("--only-native", action="store_true", help="run only the llama.cpp loads")
     args = ap.parse_args()
     n = lambda full: max(1, int(full * args.scale))  # noqa: E731
     rng = random.Random(args.seed)
@@ -90,6 +93,8 @@ def main() -> int:
     plans = shared or F.PLAN_SEEDS
     tallies: list[Tally] = []
     began = time.perf_counter()
+    if args.only_native:
+        return print_report([native_loads(rng, work, args.native)], began)
 
     t = Tally("plans (parser)")
     count = n(50_000)
@@ -183,6 +188,57 @@ def main() -> int:
         progress(t.kind, i, count)
     tallies.append(t)
 
+    if args.native:
+        tallies.append(native_loads(rng, work, args.native))
+    return print_report(tallies, began)
+
+
+NATIVE_LOAD = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from core.planner.llm import LocalLLM, ModelLoadError
+try:
+    LocalLLM(sys.argv[1], n_ctx=256, n_threads=1).close()
+    print("ok")
+except ModelLoadError:
+    print("refused")
+"""
+
+
+def native_loads(rng: random.Random, work: Path, count: int) -> Tally:
+    """Mutated GGUFs that the header check accepts, loaded by llama.cpp in a child process:
+    a signal (abort, segfault) there would take the user's process down, so it counts as a crash."""
+    import subprocess
+
+    from core.planner.llm import ModelLoadError, check_gguf
+    from tests.gguf_model import write_random_llama_gguf
+
+    seed = write_random_llama_gguf(work / "native-seed.gguf", vocab_file=None, n_embd=32, n_layer=1, n_head=2,
+                                   n_head_kv=1, n_ff=32).read_bytes()
+    t = Tally("GGUF loads by llama.cpp (child process)")
+    path = work / "native.gguf"
+    done = 0
+    while done < count:
+        path.write_bytes(F.mutate_bytes(rng, seed, hot=8192))
+        try:
+            check_gguf(path)
+        except ModelLoadError:
+            continue
+        done += 1
+
+        def load() -> str:
+            proc = subprocess.run([sys.executable, "-c", NATIVE_LOAD, str(path), str(ROOT)], capture_output=True,
+                                  text=True, timeout=60)
+            if proc.returncode < 0 or proc.returncode > 1 or "Traceback" in proc.stderr:
+                raise F.FuzzFailure(f"llama.cpp exited with {proc.returncode}: {proc.stderr.strip()[-200:]}")
+            return proc.stdout.strip() or "refused"
+
+        t.run(load)
+        progress(t.kind, done, count)
+    return t
+
+
+def print_report(tallies: list[Tally], began: float) -> int:
     rows = [t.row() for t in tallies]
     total = {k: sum(r[k] for r in rows) for k in ("inputs", "accepted", "refused", "tracebacks",
                                                       "contract_failures", "hangs_over_10s")}

@@ -8,6 +8,7 @@ is cut short or lies about its sizes. Only headers are read: cheap even for a 4 
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -72,10 +73,17 @@ def check_gguf_file(path: Path | str) -> None:
         if n_tensors > MAX_TENSORS or n_kv > MAX_KV:
             raise GGUFError(f"the header claims {n_tensors} tensors and {n_kv} keys (it is damaged)")
         alignment = 32
+        vocab: list[bytes] = []
         for i in range(n_kv):
             key = r.string(f"key {i + 1}")
             vtype = r.u32(f"key {i + 1}")
-            value = _value(r, vtype, f"the value of key {i + 1}")
+            # llama.cpp aborts the process (GGML_ASSERT) on a vocabulary that lists a token twice.
+            unique = key == b"tokenizer.ggml.tokens"
+            value = _value(r, vtype, f"the value of key {i + 1}", unique=unique)
+            if unique and isinstance(value, list):
+                vocab = value
+            elif key == b"tokenizer.ggml.token_type" and isinstance(value, list):
+                _check_byte_tokens(vocab, value)
             if key == b"general.alignment" and isinstance(value, int):
                 if value < 1 or value & (value - 1):
                     raise GGUFError(f"general.alignment is {value}, not a power of two")
@@ -103,26 +111,50 @@ def check_gguf_file(path: Path | str) -> None:
                                 f"{size} bytes, {end} needed)")
 
 
-def _value(r: _Reader, vtype: int, what: str) -> object:
+def _value(r: _Reader, vtype: int, what: str, unique: bool = False) -> object:
+    """Read (or skip) one value. Returns ints for u32/u64, the strings of a `unique` string array,
+    the items of an int32 array (token types), else None."""
     if vtype in _SCALAR_SIZES:
         raw = r.take(_SCALAR_SIZES[vtype], what)
         return int.from_bytes(raw, "little") if vtype in (4, 10) else None
     if vtype == _STRING:
         r.string(what)
         return None
-    if vtype == _ARRAY:
-        item_type, count = r.u32(what), r.u64(what)
-        if count > MAX_ARRAY:
-            raise GGUFError(f"{what} claims an array of {count} items (the header is damaged)")
-        if item_type in _SCALAR_SIZES:
-            r.skip(count * _SCALAR_SIZES[item_type], what)
-        elif item_type == _STRING:
-            for _ in range(count):
-                n = r.u64(what)
-                if n > MAX_STRING:
-                    raise GGUFError(f"{what} holds a string of {n} bytes (the header is damaged)")
-                r.skip(n, what)
-        else:
-            raise GGUFError(f"{what} is an array of unknown type {item_type}")
+    if vtype != _ARRAY:
+        raise GGUFError(f"{what} has unknown type {vtype} (the header is damaged)")
+    item_type, count = r.u32(what), r.u64(what)
+    if count > MAX_ARRAY:
+        raise GGUFError(f"{what} claims an array of {count} items (the header is damaged)")
+    if item_type == 5 and count <= MAX_TENSORS:  # int32: token types are checked against the vocabulary
+        raw = r.take(4 * count, what)
+        return list(struct.unpack(f"<{count}i", raw))
+    if item_type in _SCALAR_SIZES:
+        r.skip(count * _SCALAR_SIZES[item_type], what)
         return None
-    raise GGUFError(f"{what} has unknown type {vtype} (the header is damaged)")
+    if item_type != _STRING:
+        raise GGUFError(f"{what} is an array of unknown type {item_type}")
+    tokens: list[bytes] = []
+    seen: set[bytes] = set()
+    for _ in range(count):
+        n = r.u64(what)
+        if n > MAX_STRING:
+            raise GGUFError(f"{what} holds a string of {n} bytes (the header is damaged)")
+        if not unique:
+            r.skip(n, what)
+            continue
+        token = r.take(n, what)
+        if token in seen:  # llama.cpp aborts the process (GGML_ASSERT) on a repeated token
+            raise GGUFError(f"the vocabulary lists the token {token[:40]!r} twice (the file is damaged)")
+        seen.add(token)
+        tokens.append(token)
+    return tokens if unique else None
+
+
+_BYTE_TOKEN = re.compile(rb"<0x[0-9A-Fa-f]{2}>")
+
+
+def _check_byte_tokens(vocab: list[bytes], types: list[int]) -> None:
+    """Byte tokens (type 6) must read <0xXX>: llama.cpp asserts on anything else."""
+    for token, kind in zip(vocab, types):
+        if kind == 6 and not _BYTE_TOKEN.fullmatch(token):
+            raise GGUFError(f"the byte token {token[:40]!r} is not written <0xXX> (the file is damaged)")

@@ -224,3 +224,21 @@ def test_a_gguf_that_lies_about_its_sizes_is_a_clear_error(tmp_path):
     huge_string.write_bytes(b"GGUF" + struct.pack("<IQQQ", 3, 0, 1, 2**62))
     with pytest.raises(ModelLoadError, match="damaged"):
         LocalLLM(huge_string)
+
+
+@pytest.mark.parametrize("replacement, fragment", [(b"<0x8D>", "twice"), (b"<\x00\x00\x00\x80>", "<0xXX>")],
+                         ids=["repeated-token", "malformed-byte-token"])
+def test_gguf_vocabularies_llama_cpp_would_abort_on_are_refused(tmp_path, replacement, fragment):
+    """Both made llama.cpp abort the whole process (GGML_ASSERT) in bench_fuzz's child-process loads."""
+    from core.planner.llm import LocalLLM, ModelLoadError, check_gguf
+    from tests.gguf_model import write_random_llama_gguf
+
+    good = write_random_llama_gguf(tmp_path / "good.gguf", vocab_file=None, n_embd=32, n_layer=1, n_head=2,
+                                   n_head_kv=1, n_ff=32)
+    check_gguf(good)
+    data = good.read_bytes()
+    assert data.count(b"<0x8C>") == 1
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(data.replace(b"<0x8C>", replacement))
+    with pytest.raises(ModelLoadError, match=fragment):
+        LocalLLM(bad)
