@@ -127,6 +127,8 @@ class Executor:
         self._inline = bool(getattr(backend, "runs_inline", False))
         self._slots = threading.Semaphore(max_workers)
         self.plan_timeout = plan_timeout  # seconds the whole run may take (timeouts.plan)
+        self._approval_seconds = 0.0  # time spent waiting for a person: not the plan's
+        self._asking_since: float | None = None
         self._honours_guard = bool(getattr(backend, "honours_guard", False))
         self._last_args: dict[int, dict[str, Any]] = {}
 
@@ -192,17 +194,24 @@ class Executor:
         return await self.finish()
 
     async def _wait_within_plan_timeout(self) -> None:
+        """Cancel what is still running once the run has taken `plan_timeout` seconds, not
+        counting the time a person spent deciding on an approval."""
         if self.plan_timeout is None:
             return
-        left = self.plan_timeout - (time.monotonic() - (self._started_at or time.monotonic()))
-        pending = [h for h in self._handles.values() if not h.done()]
-        if not pending:
-            return
-        _, still = await asyncio.wait(pending, timeout=max(0.0, left))
-        if still:
-            self.emit(Notice("error", f"the plan ran past timeouts.plan ({self.plan_timeout:g} s): "
-                                      f"stopping the {len(still)} unfinished task(s)"))
-            self.cancel()
+        while True:
+            pending = [h for h in self._handles.values() if not h.done()]
+            if not pending:
+                return
+            spent = time.monotonic() - (self._started_at or time.monotonic()) - self._approval_seconds
+            left = self.plan_timeout - spent
+            if self._asking_since is not None:
+                left = max(left, 1.0)  # someone is deciding right now: look again later
+            elif left <= 0:
+                self.emit(Notice("error", f"the plan ran past timeouts.plan ({self.plan_timeout:g} s): "
+                                          f"stopping the {len(pending)} unfinished task(s)"))
+                self.cancel()
+                return
+            await asyncio.wait(pending, timeout=left)
 
     def cancel(self) -> None:
         """Stop running tasks and mark every unfinished one cancelled."""
@@ -325,7 +334,12 @@ class Executor:
             self.statuses[task.id] = TaskStatus.AWAITING_APPROVAL
             self.emit(ApprovalRequested(task.id, task.tool, call.tool.effect.value, dict(call.args),
                                         call.summary, dict(call.extras)))
-            decision = Decision(await self.approver(ApprovalRequest(task, call)))
+            self._asking_since = time.monotonic()
+            try:
+                decision = Decision(await self.approver(ApprovalRequest(task, call)))
+            finally:
+                self._approval_seconds += time.monotonic() - self._asking_since
+                self._asking_since = None
             self.statuses[task.id] = TaskStatus.RUNNING
             self.emit(ApprovalResolved(task.id, decision.value))
             if decision is Decision.APPROVE_ALL:

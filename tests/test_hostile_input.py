@@ -242,3 +242,16 @@ def test_gguf_vocabularies_llama_cpp_would_abort_on_are_refused(tmp_path, replac
     bad.write_bytes(data.replace(b"<0x8C>", replacement))
     with pytest.raises(ModelLoadError, match=fragment):
         LocalLLM(bad)
+
+
+def test_timeouts_plan_does_not_count_the_time_a_person_takes_to_approve():
+    from core.parser import load_plan
+
+    async def slow_person(request):
+        await asyncio.sleep(1.5)  # longer than the whole plan may take
+        return "approve"
+
+    plan = load_plan(f'1. get_phone_number("Sarah")\n2. send_sms(["$1"], "hi")\n3. {JOIN}')
+    ex = Executor(Sleepy(), approver=slow_person, task_timeout=5, plan_timeout=1.0)  # tools take 0.8 s
+    summary = asyncio.run(ex.run(plan.tasks))
+    assert summary.statuses == {1: TaskStatus.DONE, 2: TaskStatus.DONE}
