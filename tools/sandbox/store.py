@@ -159,7 +159,7 @@ class Store:
                 out[table] = [row_dict(r) for r in rows]
         out["files"] = [
             {"name": p.name, "size": p.stat().st_size}
-            for p in sorted(self.files_dir.iterdir()) if p.is_file()
+            for p in sorted(self.files_dir.iterdir()) if p.is_file() and not p.name.startswith(".")
         ] if self.files_dir.is_dir() else []
         return out
 
