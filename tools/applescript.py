@@ -170,7 +170,7 @@ class AppleScriptBackend(BaseBackend):
                                 f"config.yaml). If macOS is showing a permission prompt, answer it and try again.") from None
         finally:
             unregister()
-        if guard is not None and guard.abandoned or proc.returncode == -signal.SIGKILL:
+        if (guard is not None and guard.abandoned) or proc.returncode == -signal.SIGKILL:  # we stopped it
             if changes:
                 raise OutcomeUnknown(f"{tool}: stopped while {app} was working on it; the change may or may not "
                                      f"have happened: check {app}")
