@@ -8,6 +8,7 @@ all of the app's dirs (config, data, cache) under one folder (tests use it).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,11 @@ from typing import Any
 from tools.registry import APPS, Effect
 
 APPROVAL_CHOICES = ("ask", "allow", "deny")
+MAX_CONFIG_BYTES = 1 << 20
+MAX_DEPTH = 16  # config.yaml nests two levels; deeper is a mistake (or an attack on the parser)
+MAX_NUMBER = 2**31 - 1  # every numeric setting is a count, a size or seconds: never negative or huge
+MAX_TIMEOUT = 24 * 3600.0
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
 class ConfigError(ValueError):
@@ -143,28 +149,62 @@ class Config:
         return "applescript" if sys.platform == "darwin" else "sandbox"
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def _check_value(path: Any, key: str, line: int | None, current: Any, value: Any) -> Any:
     if isinstance(current, bool):
         if not isinstance(value, bool):
-            raise ConfigError(path, key, line, f"expected true or false, got {value!r}")
+            raise ConfigError(path, key, line, f"expected true or false, got {_shown(value)}")
     elif isinstance(current, int) and not isinstance(current, bool):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(path, key, line, f"expected a whole number, got {value!r}")
+            raise ConfigError(path, key, line, f"expected a whole number, got {_shown(value)}")
+        if not 0 <= value <= MAX_NUMBER:
+            raise ConfigError(path, key, line, f"must be between 0 and {MAX_NUMBER}, not {_shown(value)}")
     elif isinstance(current, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(path, key, line, f"expected a number, got {value!r}")
+            raise ConfigError(path, key, line, f"expected a number, got {_shown(value)}")
+        if abs(value) > MAX_NUMBER:
+            raise ConfigError(path, key, line, f"must be between 0 and {MAX_NUMBER}, not {_shown(value)}")
         value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(path, key, line, f"expected a number of 0 or more, got {_shown(value)}")
     elif isinstance(current, str):
         if value is None:
             value = ""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            raise ConfigError(path, key, line, f"expected text, got {value!r}")
+            raise ConfigError(path, key, line, f"expected text, got {_shown(value)}")
     elif isinstance(current, list):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(path, key, line, f"expected a list of names, got {value!r}")
+            raise ConfigError(path, key, line, f"expected a list of names, got {_shown(value)}")
     return value
+
+
+def _check_events(text: str, path: Any) -> None:
+    """Refuse what a config never needs before anything is built from it: aliases (a few
+    hundred bytes of `*a` expand to gigabytes), nesting deep enough to exhaust the stack,
+    and tags such as !!python/object. PyYAML's event parser is not recursive, so this is safe."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(path, "(syntax)", line, f"YAML aliases (*{event.anchor}) are not supported; "
+                                                      f"write the value out")
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in _PLAIN_TAGS and not (isinstance(event, yaml.ScalarEvent) and tag == "!"):
+            raise ConfigError(path, "(syntax)", line, f"YAML tags like {_shown(tag)[1:-1]} are not allowed")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(path, "(syntax)", line, f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
@@ -178,45 +218,52 @@ def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
         full = f"{prefix}.{key}" if prefix else key
         line = key_node.start_mark.line + 1
         if key not in names:
-            raise ConfigError(path, full, line, f"unknown key; known keys here: {', '.join(sorted(names))}")
+            raise ConfigError(path, _shown(full)[1:-1], line, f"unknown key; known keys here: {', '.join(sorted(names))}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
                 continue
             _apply(current, value_node, path, full)
             continue
-        value = yaml.safe_load(yaml.serialize(value_node))
+        try:
+            value = yaml.safe_load(yaml.serialize(value_node))
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+            raise ConfigError(path, full, line, f"cannot read the value: {str(exc)[:100]}") from None
         setattr(obj, key, _check_value(path, full, line, current, value))
 
 
 def _validate(cfg: Config, path: Any) -> None:
     if cfg.backend not in ("auto", "sandbox", "applescript"):
-        raise ConfigError(path, "backend", None, f"must be auto, sandbox or applescript, not {cfg.backend!r}")
+        raise ConfigError(path, "backend", None, f"must be auto, sandbox or applescript, not {_shown(cfg.backend)}")
     unknown = [a for a in cfg.apps if a not in APPS]
     if unknown:
-        raise ConfigError(path, "apps", None, f"unknown app(s) {', '.join(unknown)}; apps are {', '.join(APPS)}")
+        raise ConfigError(path, "apps", None, f"unknown app(s) {_shown(', '.join(unknown))[1:-1]}; apps are {', '.join(APPS)}")
     for effect in Effect:
         choice = cfg.approval.for_effect(effect)
         if choice not in APPROVAL_CHOICES:
-            raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {choice!r}")
+            raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {_shown(choice)}")
     if not 0.0 < cfg.toolrag.threshold < 1.0:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
     if cfg.planner.prompt not in ("auto", "tinyagent", "compact"):
         raise ConfigError(path, "planner.prompt", None, f"must be auto, tinyagent or compact, not {cfg.planner.prompt!r}")
     for name in ("task", "applescript", "plan"):
-        if getattr(cfg.timeouts, name) <= 0:
-            raise ConfigError(path, f"timeouts.{name}", None, "must be more than 0 seconds")
+        if not 0 < getattr(cfg.timeouts, name) <= MAX_TIMEOUT:
+            raise ConfigError(path, f"timeouts.{name}", None, f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
 
 
 def parse_config(text: str, path: Path | str | None = None) -> Config:
     import yaml
 
     cfg = Config(source=str(path) if path else None)
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, "(file)", None, f"is larger than {MAX_CONFIG_BYTES >> 10} KiB")
     try:
+        _check_events(text, path)
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(path, "(syntax)", mark.line + 1 if mark else None, str(getattr(exc, "problem", exc))) from None
+        raise ConfigError(path, "(syntax)", mark.line + 1 if mark else None,
+                          str(getattr(exc, "problem", None) or exc)[:300]) from None
     if node is not None:
         _apply(cfg, node, path, "")
     _validate(cfg, path)
@@ -231,7 +278,11 @@ def load_config(path: Path | str | None = None) -> Config:
             raise ConfigError(p, "(file)", None, "no such file")
         return Config()
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(p, "(file)", None, f"is larger than {MAX_CONFIG_BYTES >> 10} KiB")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(p, "(file)", None, f"cannot read it: {exc}") from None
     return parse_config(text, p)

@@ -25,6 +25,7 @@ class TaskStatus(str, Enum):
     DENIED = "denied"
     CANCELLED = "cancelled"
     DRY_RUN = "dry-run"
+    UNKNOWN = "unknown"  # stopped while its change was under way: it may or may not have happened
 
     @property
     def finished(self) -> bool:

@@ -11,9 +11,9 @@ work (osascript, SQLite, PDF reading) runs in a thread pool so independent tasks
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from typing import Any, AsyncIterable, Callable, Iterable, Mapping
 
@@ -22,6 +22,7 @@ from core.events import (
     ApprovalRequested,
     ApprovalResolved,
     EventSink,
+    Notice,
     PlanFinished,
     PlanStarted,
     RunSummary,
@@ -32,7 +33,7 @@ from core.events import (
     null_sink,
 )
 from core.plan import Ref, Task, Template, Value
-from tools.backend import Backend, ToolCall, ToolError
+from tools.backend import Backend, CallStopped, OutcomeUnknown, ToolCall, ToolError
 from tools.registry import LIST_STR, REGISTRY, ToolSpec
 
 
@@ -47,6 +48,44 @@ class Pending(str):
 
 
 _OK = (TaskStatus.DONE, TaskStatus.DRY_RUN)
+# How long a stopped call whose change had already begun may take to say how it ended.
+OUTCOME_GRACE_S = 3.0
+
+
+def run_in_daemon_thread(fn: Callable[..., Any], *args: Any, slots: threading.Semaphore | None = None) -> asyncio.Future:
+    """`fn(*args)` in a daemon thread, as a future of the running loop.
+
+    Not a ThreadPoolExecutor: its threads are joined at exit, so one stuck tool call (a locked
+    database, a hung osascript) would keep the process alive after Ctrl-C.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def work() -> None:
+        if slots is not None:
+            slots.acquire()
+        try:
+            result, ok = fn(*args), True
+        except BaseException as exc:  # handed to the awaiting task, never lost in the thread
+            result, ok = exc, False
+        finally:
+            if slots is not None:
+                slots.release()
+        try:
+            loop.call_soon_threadsafe(settle, ok, result)
+        except RuntimeError:  # the loop is gone (the process is exiting): nobody is waiting
+            pass
+
+    threading.Thread(target=work, name="tinyagent-tool", daemon=True).start()
+    return future
 
 
 class Executor:
@@ -63,6 +102,7 @@ class Executor:
         max_workers: int = 8,
         run_id: str | None = None,
         attempt: int = 1,
+        plan_timeout: float | None = None,
     ):
         self.backend = backend
         self.emit = emit
@@ -85,8 +125,11 @@ class Executor:
         self._summary: RunSummary | None = None
         self._cancelled = False
         self._inline = bool(getattr(backend, "runs_inline", False))
-        self._max_workers = max_workers
-        self._pool: ThreadPoolExecutor | None = None
+        self._slots = threading.Semaphore(max_workers)
+        self.plan_timeout = plan_timeout  # seconds the whole run may take (timeouts.plan)
+        self._approval_seconds = 0.0  # time spent waiting for a person: not the plan's
+        self._asking_since: float | None = None
+        self._honours_guard = bool(getattr(backend, "honours_guard", False))
         self._last_args: dict[int, dict[str, Any]] = {}
 
     # -- feeding ------------------------------------------------------------------------------
@@ -111,20 +154,21 @@ class Executor:
             return
         self._handles[task.id] = loop.create_task(self._run(task), name=f"task-{task.id}")
 
-    def preset(self, task: Task, status: TaskStatus, output: Any = None) -> None:
+    def preset(self, task: Task, status: TaskStatus, output: Any = None, error: str | None = None) -> None:
         """Record a task that already ran in an earlier attempt (replanning never repeats work)."""
         self.start()
         loop = asyncio.get_running_loop()
         self.tasks[task.id] = task
         self._done[task.id] = loop.create_future()
         self.emit(TaskAdded(task))
-        self._finish(task, status, output=output)
+        self._finish(task, status, output=output, error=error)
 
     async def finish(self) -> RunSummary:
         """Wait for every added task, then emit PlanFinished (exactly once)."""
         self.start()
         try:
             if self._handles:
+                await self._wait_within_plan_timeout()
                 await asyncio.gather(*self._handles.values(), return_exceptions=True)
         except asyncio.CancelledError:
             self.cancel()
@@ -148,6 +192,26 @@ class Executor:
             await self.finish()
             raise
         return await self.finish()
+
+    async def _wait_within_plan_timeout(self) -> None:
+        """Cancel what is still running once the run has taken `plan_timeout` seconds, not
+        counting the time a person spent deciding on an approval."""
+        if self.plan_timeout is None:
+            return
+        while True:
+            pending = [h for h in self._handles.values() if not h.done()]
+            if not pending:
+                return
+            spent = time.monotonic() - (self._started_at or time.monotonic()) - self._approval_seconds
+            left = self.plan_timeout - spent
+            if self._asking_since is not None:
+                left = max(left, 1.0)  # someone is deciding right now: look again later
+            elif left <= 0:
+                self.emit(Notice("error", f"the plan ran past timeouts.plan ({self.plan_timeout:g} s): "
+                                          f"stopping the {len(pending)} unfinished task(s)"))
+                self.cancel()
+                return
+            await asyncio.wait(pending, timeout=left)
 
     def cancel(self) -> None:
         """Stop running tasks and mark every unfinished one cancelled."""
@@ -176,6 +240,8 @@ class Executor:
             await self._execute(task)
         except asyncio.CancelledError:
             self._finish(task, TaskStatus.CANCELLED, error="the run was cancelled")
+        except OutcomeUnknown as exc:  # stopped mid-change: never claim it failed (or that it ran)
+            self._finish(task, TaskStatus.UNKNOWN, error=str(exc), args=self._last_args.get(task.id))
         except ToolError as exc:
             self._finish(task, TaskStatus.FAILED, error=str(exc), args=self._last_args.get(task.id))
         except Exception as exc:  # a bug in a backend must not take the run down
@@ -191,7 +257,7 @@ class Executor:
             return
         args = {p.name: self._resolve_param(p.type, v) for p, v in zip(spec.params, task.args)}
         self._last_args[task.id] = args
-        call = ToolCall(spec, args)
+        call = ToolCall(spec, args, dry_run=self.dry_run is not DryRun.OFF)
         self.statuses[task.id] = TaskStatus.RUNNING
         self.emit(TaskStarted(task.id, task.tool, args))
         started = time.monotonic()
@@ -212,19 +278,47 @@ class Executor:
             self._finish(task, TaskStatus.DENIED, error="you declined this step", args=args)  # it never ran
             return
         started = time.monotonic()  # the time spent waiting for a person is not the tool's
-        output = await self._call(self.backend.invoke, call)
+        output = await self._call(self.backend.invoke, call, changes=spec.effect.changes_something)
         self._finish(task, TaskStatus.DONE, output=output, started=started, args=args)
 
-    async def _call(self, fn: Callable[[ToolCall], Any], call: ToolCall) -> Any:
+    async def _call(self, fn: Callable[[ToolCall], Any], call: ToolCall, *, changes: bool = False) -> Any:
+        """Run a backend step in a worker thread, within the task timeout.
+
+        A step that outlives its timeout or a cancellation is abandoned through its CallGuard.
+        If the backend confirms nothing changed, it failed (or was cancelled) truthfully; if its
+        change had begun, we wait briefly for how it ended and report that: done when it
+        finished, "unknown" when nobody can tell. Never "failed" and then done.
+        """
         if self._inline:
             return fn(call)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="tinyagent-tool")
-        future = asyncio.get_running_loop().run_in_executor(self._pool, fn, call)
+        future = run_in_daemon_thread(fn, call, slots=self._slots)
+        cancelled = False
         try:
-            return await asyncio.wait_for(future, self.task_timeout)
+            return await asyncio.wait_for(asyncio.shield(future), self.task_timeout)
         except (asyncio.TimeoutError, TimeoutError):
-            raise ToolError(f"{call.tool.name} did not finish within {self.task_timeout:g} s") from None
+            why = f"{call.tool.name} did not finish within {self.task_timeout:g} s"
+        except asyncio.CancelledError:
+            why, cancelled = "the run was cancelled", True
+        stopped = call.guard.abandon()
+        if not changes or (stopped and self._honours_guard):
+            future.add_done_callback(_drop_result)
+            if cancelled:
+                raise asyncio.CancelledError
+            raise ToolError(why + ("; nothing was changed" if changes else ""))
+        try:  # its change may be under way: its own ending is the only truth
+            return await asyncio.wait_for(asyncio.shield(future), OUTCOME_GRACE_S)
+        except CallStopped:
+            if cancelled:
+                raise asyncio.CancelledError from None
+            raise ToolError(why + "; nothing was changed") from None
+        except OutcomeUnknown:
+            raise
+        except ToolError as exc:
+            raise ToolError(f"{why}, then: {exc}") from None
+        except (asyncio.TimeoutError, TimeoutError, asyncio.CancelledError):
+            future.add_done_callback(_drop_result)
+            raise OutcomeUnknown(f"{why} and was stopped while it may have been changing something: it may or "
+                                 f"may not have happened; check before trying again") from None
 
     async def _approve(self, task: Task, call: ToolCall) -> Decision:
         rule = self.policy.decide(call.tool.effect)
@@ -240,7 +334,12 @@ class Executor:
             self.statuses[task.id] = TaskStatus.AWAITING_APPROVAL
             self.emit(ApprovalRequested(task.id, task.tool, call.tool.effect.value, dict(call.args),
                                         call.summary, dict(call.extras)))
-            decision = Decision(await self.approver(ApprovalRequest(task, call)))
+            self._asking_since = time.monotonic()
+            try:
+                decision = Decision(await self.approver(ApprovalRequest(task, call)))
+            finally:
+                self._approval_seconds += time.monotonic() - self._asking_since
+                self._asking_since = None
             self.statuses[task.id] = TaskStatus.RUNNING
             self.emit(ApprovalResolved(task.id, decision.value))
             if decision is Decision.APPROVE_ALL:
@@ -264,7 +363,7 @@ class Executor:
 
     def _blocked_reason(self, blocked: list[int]) -> str:
         words = {TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "was skipped", TaskStatus.DENIED: "was declined",
-                 TaskStatus.CANCELLED: "was cancelled"}
+                 TaskStatus.CANCELLED: "was cancelled", TaskStatus.UNKNOWN: "may or may not have happened"}
         parts = [f"task {d} ({self.tasks[d].tool}) {words.get(self.statuses[d], self.statuses[d].value)}" for d in blocked]
         return "skipped because " + " and ".join(parts)
 
@@ -274,8 +373,6 @@ class Executor:
         for task_id, task in self.tasks.items():
             if not self._done[task_id].done():
                 self._finish(task, TaskStatus.CANCELLED, error="the run was cancelled")
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
         duration = time.monotonic() - (self._started_at or time.monotonic())
         self._summary = RunSummary(self.run_id, dict(self.statuses), dict(self.outputs), dict(self.errors),
                                    duration, self._cancelled)
@@ -299,6 +396,12 @@ class Executor:
         if type_ == LIST_STR and isinstance(value, Ref) and not isinstance(resolved, list):
             return [resolved]  # one output used as a whole list
         return resolved
+
+
+def _drop_result(future: asyncio.Future) -> None:
+    """Retrieve an abandoned call's late result so asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _as_text(value: Any) -> str:

@@ -8,10 +8,13 @@ with `ast.literal_eval`: nothing in a plan is ever evaluated as code.
 from __future__ import annotations
 
 import ast
+import math
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Collection, Mapping
 
-from core.plan import END_OF_PLAN, Diagnostic, Plan, Ref, Task, Template, Value, iter_refs, parse_string_value
+from core.plan import (END_OF_PLAN, MAX_TASK_ID, Diagnostic, Plan, Ref, Task, Template, Value, iter_refs,
+                       parse_string_value)
 from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, ToolSpec
 
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.:)]\s*(.*)$")
@@ -19,6 +22,7 @@ _CALL_START = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _THOUGHT = re.compile(r"^\s*thought\s*:\s*(.*)$", re.IGNORECASE)
 _JOIN = re.compile(r"^join\s*\(\s*\)\s*;?\s*(#.*)?$")
 _MAX_LINE = 20_000  # longer lines are refused rather than parsed
+MAX_INT = 2**63 - 1  # what SQLite and JSON readers hold exactly enough; larger numbers are refused
 
 
 class PlanError(ValueError):
@@ -33,21 +37,60 @@ class _ArgError(ValueError):
     pass
 
 
-def _convert(value: object) -> Value:
+def _convert(value: object, earlier: Collection[int] | None = None) -> Value:
     if isinstance(value, str):
-        return parse_string_value(value)
+        if _has_surrogate(value):
+            raise _ArgError("a string holds a lone surrogate (like \\ud800), which is not text")
+        return parse_string_value(value, earlier)
     if isinstance(value, (list, tuple)):
-        return [_convert(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float)):
+        return [_convert(v, earlier) for v in value]
+    if isinstance(value, bool) or value is None:
         return value
-    raise _ArgError(f"unsupported argument {value!r}: use strings, numbers, True/False, None or lists")
+    if isinstance(value, int):
+        if abs(value) > MAX_INT:
+            raise _ArgError(f"the number {str(value)[:20]}… is too large")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _ArgError("numbers must be finite (not inf or nan; 1e999 is too large)")
+        return value
+    shown = repr(value)
+    raise _ArgError(f"unsupported argument {shown[:60]}{'…' if len(shown) > 60 else ''}: "
+                    f"use strings, numbers, True/False, None or lists")
 
 
-def _parse_call(text: str) -> tuple[str, tuple[Value, ...], str | None]:
+def _has_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _not_literal(node: ast.AST) -> str:
+    """What in an argument is not a literal, in words (never `<ast.Call object at 0x...>`)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            name = sub.func.id if isinstance(sub.func, ast.Name) else "a function"
+            return f"a call to {name}(...) is not allowed inside arguments"
+        if isinstance(sub, ast.Name):
+            return f"the bare name {sub.id!r} is not a value; put text in quotes"
+        if isinstance(sub, (ast.BinOp, ast.BoolOp, ast.Compare)):
+            return "expressions (like a + b) are not allowed; write the value itself"
+        if isinstance(sub, ast.JoinedStr):
+            return "f-strings are not allowed; use \"$N\" to insert a task's output"
+    return f"{type(node).__name__.lower()} is not a literal"
+
+
+def _parse_call(text: str, earlier: Collection[int] | None = None) -> tuple[str, tuple[Value, ...], str | None]:
     """`name(args)  # comment` -> (name, args, comment). Raises _ArgError with a reason."""
     code = text.strip()
     try:
-        node = ast.parse(code, mode="eval").body
+        with warnings.catch_warnings():  # "invalid escape sequence" is the plan's business, not stderr's
+            warnings.simplefilter("ignore")
+            node = ast.parse(code, mode="eval").body
     except SyntaxError as exc:
         raise _ArgError(f"the call is not well formed ({exc.msg})") from None
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -56,10 +99,16 @@ def _parse_call(text: str) -> tuple[str, tuple[Value, ...], str | None]:
         raise _ArgError("expected a single tool call like name(arg, ...)")
     if node.keywords:
         raise _ArgError("write arguments in order, without names (no name=value)")
-    try:
-        args = tuple(_convert(ast.literal_eval(a)) for a in node.args)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
-        raise _ArgError(f"arguments must be literals (strings, numbers, lists, None): {exc}") from None
+    values = []
+    for a in node.args:
+        try:
+            values.append(ast.literal_eval(a))
+        except (ValueError, TypeError, SyntaxError) as exc:
+            why = _not_literal(a) if "malformed node" in str(exc) else str(exc)[:120]
+            raise _ArgError(f"arguments must be literals (strings, numbers, lists, None): {why}") from None
+        except (RecursionError, MemoryError) as exc:
+            raise _ArgError(f"an argument cannot be read ({type(exc).__name__})") from None
+    args = tuple(_convert(v, earlier) for v in values)
     # Python's parser skips a trailing `# comment`; keep it for the round trip.
     tail = code.encode("utf-8")[node.end_col_offset :].decode("utf-8", "replace").strip()
     comment = tail[1:].strip() or None if tail.startswith("#") else None
@@ -141,22 +190,25 @@ class PlanParser:
         if self.ended:
             self._note_trailing(chunk)
             return []
-        self._buffer += chunk
+        # Scan the buffer with a moving position and cut it once at the end: linear in the
+        # plan's size (slicing the rest off after every line made big plans quadratic).
+        buffer = self._buffer + chunk
         done: list[Task] = []
-        while not self.ended:
-            newline = self._buffer.find("\n")
-            marker = self._buffer.find(END_OF_PLAN)
+        pos = 0
+        marker = buffer.find(END_OF_PLAN)
+        while True:
+            newline = buffer.find("\n", pos)
             if marker != -1 and (newline == -1 or marker < newline):
-                line, rest = self._buffer[:marker], self._buffer[marker + len(END_OF_PLAN) :]
                 self._buffer = ""
-                self._line(line, done, end=True)
+                self._line(buffer[pos:marker], done, end=True)
                 self.ended = True
-                self._note_trailing(rest)
-            elif newline != -1:
-                line, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
-                self._line(line, done)
-            else:
+                self._note_trailing(buffer[marker + len(END_OF_PLAN):])
+                return done
+            if newline == -1:
                 break
+            self._line(buffer[pos:newline], done)
+            pos = newline + 1
+        self._buffer = buffer[pos:]
         return done
 
     def close(self) -> Plan:
@@ -189,12 +241,15 @@ class PlanParser:
         self._line_no += 1
         n = self._line_no
         text = raw.replace("\r", " ").strip()  # CRLF endings, and a stray CR Python would read as a line break
+        if len(text) > _MAX_LINE:
+            self.errors.append(Diagnostic(n, f"line is too long ({len(text)} characters)"))
+            return
+        if _has_surrogate(text):  # never let it reach JSON output or a terminal
+            self.errors.append(Diagnostic(n, "the line holds a lone surrogate (invalid text); remove it"))
+            return
         if not text:
             if end and not self.joined:
                 self.errors.append(Diagnostic(n, f"{END_OF_PLAN} came before join(); end the plan with join(){END_OF_PLAN}"))
-            return
-        if len(text) > _MAX_LINE:
-            self.errors.append(Diagnostic(n, f"line is too long ({len(text)} characters)"))
             return
         thought = _THOUGHT.match(text)
         if thought:
@@ -203,6 +258,10 @@ class PlanParser:
             return
 
         numbered = _NUMBERED.match(text)
+        if numbered and len(numbered.group(1)) > len(str(MAX_TASK_ID)):
+            self.errors.append(Diagnostic(n, f"task number {numbered.group(1)[:12]}… is too large "
+                                             f"(at most {MAX_TASK_ID})"))
+            return
         task_id = int(numbered.group(1)) if numbered else None
         body = numbered.group(2).strip() if numbered else text
 
@@ -224,7 +283,7 @@ class PlanParser:
             self.errors.append(Diagnostic(n, f"a task must start with its number, like '{self._last_id + 1}. {body[:40]}'"))
             return
         try:
-            tool, args, comment = _parse_call(body)
+            tool, args, comment = _parse_call(body, self._ids)
         except _ArgError as exc:
             self._bad(n, task_id, f"task {task_id}: {exc}")
             return

@@ -207,7 +207,9 @@ class Pipeline:
                 if first is None:
                     first = time.perf_counter() - started
                 keys[task.id] = key = work_key(task, keys)
-                if key in done_work:  # it already ran in an earlier attempt: never repeat it
+                if isinstance(done_work.get(key), _MayHaveRun):  # never risk doing it twice
+                    executor.preset(task, TaskStatus.UNKNOWN, error=done_work[key].why + " (not repeated)")
+                elif key in done_work:  # it already ran in an earlier attempt: never repeat it
                     executor.preset(task, TaskStatus.DONE, done_work[key])
                 else:
                     executor.add(task)
@@ -226,6 +228,8 @@ class Pipeline:
         for task_id, status in summary.statuses.items():
             if status is TaskStatus.DONE and task_id in keys:
                 done_work[keys[task_id]] = summary.outputs.get(task_id)
+            elif status is TaskStatus.UNKNOWN and task_id in keys:
+                done_work[keys[task_id]] = _MayHaveRun(summary.errors.get(task_id, "it may have happened"))
         return plan, summary
 
     def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec], selection: Any) -> Any:
@@ -272,7 +276,8 @@ class Pipeline:
 
             backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
-                        dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt)
+                        dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt,
+                        plan_timeout=self.config.timeouts.plan)
 
     @staticmethod
     def _emit_plan_timings(emit: EventSink, planner: Planner, started: float, first: float | None,
@@ -292,6 +297,13 @@ class Pipeline:
         if timings is not None:
             for name, value in values.items():
                 timings[name] = timings.get(name, 0.0) + value
+
+
+@dataclass(frozen=True)
+class _MayHaveRun:
+    """done_work's mark for a write whose outcome is unknown (stopped mid-change)."""
+
+    why: str
 
 
 def work_key(task: Task, keys: dict[int, Any]) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any, Collection, Iterator, Union
 
 END_OF_PLAN = "<END_OF_PLAN>"
 JOIN = "join()"
@@ -34,28 +34,49 @@ class Template:
 
 Value = Any  # str | int | float | bool | None | Ref | Template | list[Value]
 
-_REF_RE = re.compile(r"\$\{(\d+)\}|\$(\d+)")
+MAX_TASK_ID = 999_999  # task numbers have at most 6 digits: longer ones are errors, not huge ints
+_WHOLE_REF_RE = re.compile(r"\$\{(\d{1,6})\}|\$(\d{1,6})")
+_IN_TEXT_RE = re.compile(r"\$\$|\$\{(\d{1,6})\}|\$(\d{1,6})(?!\d)")
 
 
-def parse_string_value(s: str) -> Union[str, Ref, Template]:
-    """Turn a string literal into a plain string, a Ref or a Template."""
+def parse_string_value(s: str, earlier: Collection[int] | None = None) -> Union[str, Ref, Template]:
+    """Turn a string literal into a plain string, a Ref or a Template.
+
+    A whole argument `"$N"` is always the output of task N. Inside longer text, `${N}` always
+    refers to task N, while a bare `$N` does only when N is one of the `earlier` tasks of the
+    plan (None: any N); otherwise it is text, so "Lunch was $2 each" keeps its price when no
+    task 2 comes before it. `$$` is a literal dollar sign wherever it appears.
+    """
     if "$" not in s:
         return s
-    whole = _REF_RE.fullmatch(s.strip())
-    if whole and s.strip() == s:
+    whole = _WHOLE_REF_RE.fullmatch(s)
+    if whole:
         return Ref(int(whole.group(1) or whole.group(2)))
     parts: list[Union[str, Ref]] = []
+    text: list[str] = []
     pos = 0
-    for m in _REF_RE.finditer(s):
-        if m.start() > pos:
-            parts.append(s[pos : m.start()])
-        parts.append(Ref(int(m.group(1) or m.group(2))))
+    for m in _IN_TEXT_RE.finditer(s):
+        text.append(s[pos : m.start()])
         pos = m.end()
+        braced, bare = m.group(1), m.group(2)
+        if braced is None and (bare is None or (earlier is not None and int(bare) not in earlier)):
+            text.append("$" if bare is None else m.group(0))  # `$$`, or a `$N` that is just text
+            continue
+        if text and "".join(text):
+            parts.append("".join(text))
+        text = []
+        parts.append(Ref(int(braced or bare)))
+    text.append(s[pos:])
+    if "".join(text):
+        parts.append("".join(text))
     if not any(isinstance(p, Ref) for p in parts):
-        return s
-    if pos < len(s):
-        parts.append(s[pos:])
+        return "".join(p for p in parts if isinstance(p, str))
     return Template(tuple(parts))
+
+
+def escape_dollars(text: str) -> str:
+    """Text written so that parse_string_value reads it back as the same text (`$2` -> `$$2`)."""
+    return re.sub(r"\$(?=[\d{$])", "$$", text) if "$" in text else text
 
 
 def iter_refs(value: Value) -> Iterator[int]:
@@ -159,22 +180,19 @@ def format_value(value: Value) -> str:
         return f'"${value.task_id}"'
     if isinstance(value, Template):
         # ${N} keeps the reference unambiguous when digits follow it in the text.
+        # ${N} keeps the reference unambiguous when digits follow it in the text.
+        parts = value.parts
         text = "".join(
-            (f"${{{p.task_id}}}" if i + 1 < len(value.parts) and _starts_with_digit(value.parts[i + 1]) else f"${p.task_id}")
-            if isinstance(p, Ref) else p for i, p in enumerate(value.parts)
-        )
+            (f"${{{p.task_id}}}" if i + 1 < len(parts) and str(parts[i + 1])[:1].isdigit() else f"${p.task_id}")
+            if isinstance(p, Ref) else escape_dollars(p) for i, p in enumerate(parts))
         return _format_str(text)
     if isinstance(value, str):
-        return _format_str(value)
+        return _format_str(escape_dollars(value))
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     raise TypeError(f"cannot write a plan argument of type {type(value).__name__}")
-
-
-def _starts_with_digit(part: Union[str, Ref]) -> bool:
-    return isinstance(part, str) and part[:1].isdigit()
 
 
 def serialize(plan: Plan, *, thoughts: bool = True, comments: bool = True) -> str:

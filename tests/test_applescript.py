@@ -119,7 +119,7 @@ def test_calendar_event_argv(backend, fake):
      ["https://maps.apple.com/?q=Ferry+Building"]),
     ("maps_show_directions", dict(start_location="", end_location="SFO", transport="walking"), "open_maps_url",
      ["https://maps.apple.com/?daddr=SFO&dirflg=w"]),
-    ("open_note", dict(name="Packing", folder=""), "open_note", ["Packing", ""]),
+    ("open_note", dict(name="Packing", folder=""), "open_note", ["Packing", "", "true"]),
     ("create_note", dict(name="A <b>", content="x & y\nz", folder="Work"), "create_note",
      ["A <b>", "<div><h1>A &lt;b&gt;</h1></div><div>x &amp; y</div><div>z</div>", "Work"]),
     ("append_note_content", dict(name="A", content="more", folder=""), "append_note_content",

@@ -40,7 +40,7 @@ def test_not_a_gguf_is_a_clear_error(tmp_path):
 def test_truncated_gguf_is_a_clear_error(tmp_path, tiny_gguf):
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(tiny_gguf.read_bytes()[:200_000])
-    with pytest.raises(ModelLoadError, match="could not load"):
+    with pytest.raises(ModelLoadError, match="is truncated"):
         LocalLLM(cut)
 
 

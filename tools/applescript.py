@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from tools import args as A
-from tools.backend import ContentWriter, ToolError
+from tools.backend import ContentWriter, OutcomeUnknown, ToolError, current_guard, in_dry_run
 from tools.base import BaseBackend, date_text
 from tools.files import pick_file, read_pdf_text
 from tools.maps import directions_url, location_url
+from tools.registry import get_tool
 from tools.zoom import ZoomClient
 
 LIST_SEPARATOR = "\x1f"
+MAX_ARG_BYTES = 100 * 1024
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "applescripts"
 
 # tool -> the script it runs (summarize_pdf and get_zoom_meeting_link need no AppleScript)
@@ -129,24 +131,50 @@ class AppleScriptBackend(BaseBackend):
         return "" if self.zoom else "no Zoom token set: this will fail"
 
     # -- running things -------------------------------------------------------------------------
-    def _run(self, argv: list[str], tool: str, app: str) -> str:
-        """Run a command (no shell) with the timeout; on expiry kill it and everything it started."""
+    def _run(self, argv: list[str], tool: str, app: str, *, changes: bool = False) -> str:
+        """Run a command (no shell) with the timeout; on expiry kill it and everything it started.
+
+        `changes`: the script changes something, so once it has started, a kill (timeout or the
+        executor abandoning the call) leaves its outcome unknown and is reported so.
+        """
+        guard = current_guard()
+        if changes and guard is not None:
+            guard.begin_effect()  # raises CallStopped if the call was abandoned before it began
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, encoding="utf-8", errors="replace", start_new_session=True)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                    errors="replace", start_new_session=True)
         except (FileNotFoundError, PermissionError) as exc:
             raise ToolError(f"{tool}: cannot run {argv[0]} ({exc.strerror}). The AppleScript backend needs "
                             f"macOS; elsewhere set 'backend: sandbox' in config.yaml") from None
-        try:
-            out, err = proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
+        except OSError as exc:  # e.g. E2BIG: argv too long
+            raise ToolError(f"{tool}: cannot start {argv[0]}: {exc.strerror or exc}") from None
+
+        def kill() -> None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
-            proc.communicate()
-            raise ToolError(f"{tool}: {app} did not answer within {self.timeout:g} s (timeouts.applescript in "
-                            f"config.yaml). If macOS is showing a permission prompt, answer it and try again.") from None
+
+        unregister = guard.on_abandon(kill) if guard is not None else (lambda: None)
+        try:
+            try:
+                out, err = proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                kill()
+                proc.communicate()
+                if changes:
+                    raise OutcomeUnknown(f"{tool}: {app} did not answer within {self.timeout:g} s and was stopped; "
+                                         f"the change may or may not have happened: check {app}") from None
+                raise ToolError(f"{tool}: {app} did not answer within {self.timeout:g} s (timeouts.applescript in "
+                                f"config.yaml). If macOS is showing a permission prompt, answer it and try again.") from None
+        finally:
+            unregister()
+        if (guard is not None and guard.abandoned) or proc.returncode == -signal.SIGKILL:  # we stopped it
+            if changes:
+                raise OutcomeUnknown(f"{tool}: stopped while {app} was working on it; the change may or may not "
+                                     f"have happened: check {app}")
+            raise ToolError(f"{tool}: stopped before {app} answered")
         if proc.returncode != 0:
             raise ToolError(explain_osascript_error(err, proc.returncode, tool, app))
         return out.strip()
@@ -155,8 +183,15 @@ class AppleScriptBackend(BaseBackend):
         script = self.scripts_dir / f"{SCRIPTS[tool]}.applescript"
         if not script.is_file():
             raise ToolError(f"{tool}: the script {script} is missing; reinstall tinyagent")
-        app = MAC_APPS[_app_of(tool)]
-        return self._run([self.osascript, str(script), *(encode_arg(a) for a in args)], tool, app)
+        spec = get_tool(tool)
+        app = MAC_APPS[spec.app]
+        argv = [encode_arg(a) for a in args]
+        for i, item in enumerate(argv, start=1):
+            size = len(item.encode("utf-8"))
+            if size > MAX_ARG_BYTES:  # the OS refuses longer argv items (Linux: 128 KiB each)
+                raise ToolError(f"{tool}: argument {i} is {size // 1024} KiB; {app} can be given at most "
+                                f"{MAX_ARG_BYTES // 1024} KiB per argument. Shorten it and try again.")
+        return self._run([self.osascript, str(script), *argv], tool, app, changes=spec.effect.changes_something)
 
     # -- the tools --------------------------------------------------------------------------------
     def lookup_email(self, name: str) -> str | None:
@@ -231,7 +266,8 @@ class AppleScriptBackend(BaseBackend):
         return self.run_script("create_note", a["name"], body, a["folder"])
 
     def do_open_note(self, a: dict, extras: dict) -> str:
-        return self.run_script("open_note", a["name"], a["folder"])
+        # A dry run may look a note up, but must not bring Notes to the front showing it.
+        return self.run_script("open_note", a["name"], a["folder"], not in_dry_run())
 
     def do_append_note_content(self, a: dict, extras: dict) -> str:
         return self.run_script("append_note_content", a["name"], notes_html(extras.get("content", "")), a["folder"])
@@ -248,12 +284,6 @@ class AppleScriptBackend(BaseBackend):
             raise ToolError("get_zoom_meeting_link: Zoom is not set up. Add an OAuth access token as zoom.token "
                             "in config.yaml (a made-up link would be sent to real people)")
         return self.zoom.create_meeting(a["topic"], a["start_time"], a["duration"], a["meeting_invitees"]).join_url
-
-
-def _app_of(tool: str) -> str:
-    from tools.registry import get_tool
-
-    return get_tool(tool).app
 
 
 def _hidden_or_library(path: Path, root: Path) -> bool:

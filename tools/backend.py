@@ -7,15 +7,114 @@ and `invoke` (does it). The executor runs both in worker threads; they may block
 
 from __future__ import annotations
 
+import contextvars
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 from tools.registry import ToolSpec
 
 
 class ToolError(Exception):
     """A tool could not do its job; the message is shown to the user and to the replanner."""
+
+
+class CallStopped(ToolError):
+    """The call was stopped (timeout or cancellation) before it changed anything."""
+
+
+class OutcomeUnknown(ToolError):
+    """The call was stopped after its change may have begun: it may or may not have happened."""
+
+
+class CallGuard:
+    """Whether a call is still wanted, decided once and for all between two threads.
+
+    The executor `abandon()`s a call that outlives its timeout or is cancelled; a backend calls
+    `begin_effect()` right before its irreversible step (under the same lock or transaction
+    that makes the change). Whichever comes first wins, so a call is either stopped before it
+    changes anything or known to have started its change: never reported failed and then done.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "wanted"  # -> "abandoned" or "started"
+        self._stoppers: list[Callable[[], None]] = []
+
+    @property
+    def abandoned(self) -> bool:
+        return self._state == "abandoned"
+
+    @property
+    def effect_started(self) -> bool:
+        return self._state == "started"
+
+    def begin_effect(self) -> None:
+        """Claim the call for its change; raises CallStopped if it was abandoned first."""
+        with self._lock:
+            if self._state == "abandoned":
+                raise CallStopped("the call was stopped before it changed anything")
+            self._state = "started"
+
+    def abandon(self) -> bool:
+        """Stop the call; True when it is certain that nothing was (or will be) changed."""
+        with self._lock:
+            if self._state != "started":
+                self._state = "abandoned"
+            stoppers, self._stoppers = self._stoppers, []
+            stopped_in_time = self._state == "abandoned"
+        for stop in stoppers:  # e.g. kill a child process: the work stops even if its change began
+            stop()
+        return stopped_in_time
+
+    def on_abandon(self, stop: Callable[[], None]) -> Callable[[], None]:
+        """Run `stop` when the call is abandoned (now, if it already is); returns an unregister."""
+        with self._lock:
+            now = self._state == "abandoned"
+            if not now:
+                self._stoppers.append(stop)
+        if now:
+            stop()
+
+        def unregister() -> None:
+            with self._lock:
+                if stop in self._stoppers:
+                    self._stoppers.remove(stop)
+
+        return unregister
+
+
+_CURRENT_CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("tinyagent_current_call", default=None)
+
+
+@contextmanager
+def guarded(call: "ToolCall") -> Iterator[None]:
+    """Make `call` the one this thread is running (backends read it with current_guard / in_dry_run)."""
+    token = _CURRENT_CALL.set(call)
+    try:
+        yield
+    finally:
+        _CURRENT_CALL.reset(token)
+
+
+def current_guard() -> CallGuard | None:
+    call = _CURRENT_CALL.get()
+    return call.guard if call is not None else None
+
+
+def in_dry_run() -> bool:
+    """True while a dry run's read-only lookup runs: it must not open anything on screen either."""
+    call = _CURRENT_CALL.get()
+    return bool(call is not None and call.dry_run)
+
+
+def begin_effect() -> None:
+    """Called by a backend right before it changes something: stops here if the call is abandoned."""
+    guard = current_guard()
+    if guard is not None:
+        guard.begin_effect()
 
 
 @dataclass
@@ -29,6 +128,8 @@ class ToolCall:
     # The user's request this call serves: the writer drafts from it when the plan left the
     # text empty (TinyAgent trains its planner to leave an email's context empty).
     request: str = ""
+    guard: CallGuard = field(default_factory=CallGuard, repr=False, compare=False)
+    dry_run: bool = False  # a dry run's lookup: read, but show nothing on screen
 
 
 class ContentWriter(Protocol):
@@ -90,6 +191,8 @@ def extractive_summary(text: str, max_sentences: int = 3, max_chars: int = 600) 
 @runtime_checkable
 class Backend(Protocol):
     name: str  # "sandbox" or "applescript"
+    # A backend that sets `honours_guard = True` calls `begin_effect()` before every change, so
+    # an abandoned call is known to have changed nothing; for others a stopped write is "unknown".
 
     def prepare(self, call: ToolCall) -> ToolCall: ...
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tools import args as A
-from tools.backend import ContentWriter, PlainWriter, ToolCall, ToolError
+from tools.backend import ContentWriter, PlainWriter, ToolCall, ToolError, guarded
 
 _NONE_WORDS = {"none", "null", "default"}
 
@@ -109,6 +109,7 @@ class BaseBackend:
     """prepare/invoke for all 16 tools; subclasses implement `do_<tool>(args, extras)`."""
 
     name = "base"
+    honours_guard = True  # every change goes through begin_effect() (see tools.backend.CallGuard)
 
     def __init__(self, writer: ContentWriter | None = None):
         self.writer: ContentWriter = writer or PlainWriter()
@@ -185,7 +186,8 @@ class BaseBackend:
         if not call.summary:
             self.prepare(call)
         a = checked_args(call)
-        return getattr(self, f"do_{call.tool.name}")(a, call.extras)
+        with guarded(call):
+            return getattr(self, f"do_{call.tool.name}")(a, call.extras)
 
     # -- text written by the ContentWriter ---------------------------------------------------------
     def _write_text(self, call: ToolCall, a: dict[str, Any]) -> None:

@@ -64,7 +64,7 @@ TOKEN_INTERVAL = 1 / 30  # plan text is drawn at most this often; tokens in betw
 _KIND_WORDS = {"planner": "planner", "whisper": "voice", "toolrag": "tool choice"}
 _FAILED_WORDS = {
     TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "was skipped", TaskStatus.DENIED: "was not run: you declined it",
-    TaskStatus.CANCELLED: "was cancelled",
+    TaskStatus.CANCELLED: "was cancelled", TaskStatus.UNKNOWN: "may or may not have happened (check the app)",
 }
 
 

@@ -8,23 +8,24 @@ from typing import TextIO
 
 from core.approval import ApprovalRequest, Decision
 from core.plan import format_value
+from core.sanitize import visible
 
 _ANSWERS = {"y": Decision.APPROVE, "yes": Decision.APPROVE, "n": Decision.DENY, "no": Decision.DENY,
             "a": Decision.APPROVE_ALL, "all": Decision.APPROVE_ALL}
 
 
 def describe_request(request: ApprovalRequest) -> str:
+    """What the person approves, every character visible (core.sanitize): nothing can rewrite it."""
     call = request.call
     lines = [f"Task {request.task.id}: {call.tool.name} ({request.effect.value})"]
     if call.summary:
-        lines.append(f"  {call.summary}")
+        lines.append(f"  {visible(call.summary)}")
     for name, value in call.args.items():
         shown = value if isinstance(value, str) else format_value(value) if value is not None else "None"
-        lines.append(f"  {name}: {shown}")
+        lines.append(f"  {name}: {visible(shown)}")
     for name, value in call.extras.items():
-        text = str(value)
         lines.append(f"  {name}:")
-        lines.extend(f"    {line}" for line in text.splitlines() or [""])
+        lines.extend(f"    {line}" for line in visible(value, keep_newlines=True).split("\n"))
     return "\n".join(lines)
 
 
@@ -47,7 +48,10 @@ class TerminalApprover:
         self._warned = False
 
     async def __call__(self, request: ApprovalRequest) -> Decision:
-        return await asyncio.to_thread(self._ask, request)
+        from core.executor import run_in_daemon_thread
+
+        # A daemon thread: one blocked on the terminal must not keep the process alive after Ctrl-C.
+        return await run_in_daemon_thread(self._ask, request)
 
     def _ask(self, request: ApprovalRequest) -> Decision:
         print(describe_request(request), file=self.out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -34,21 +35,58 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("sandbox", "applescript"), help="override the configured backend")
 
 
-def read_text_arg(path: str) -> str:
-    """Read FILE, or standard input for '-'."""
-    if path == "-":
-        return sys.stdin.read()
+MAX_INPUT_BYTES = 64 << 20  # plans and JSONL data sets; /dev/zero must not fill the memory
+
+
+def read_text_arg(path: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """Read FILE, or standard input for '-': at most `limit` bytes of UTF-8, whatever the locale."""
+    name = "standard input" if path == "-" else path
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
+        if path == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read(limit + 1) if stream is not None else sys.stdin.read(limit + 1).encode("utf-8")
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
     except FileNotFoundError:
         raise CliError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {path}: {exc}") from None
+    except IsADirectoryError:
+        raise CliError(f"{path} is a directory, not a file") from None
+    except (OSError, UnicodeError) as exc:
+        raise CliError(f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(data) > limit:
+        raise CliError(f"{name} is larger than {limit >> 20} MiB; refusing to read it all")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 def print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False), flush=True)
+    """One JSON line: strict JSON (no NaN/Infinity), and one line to every reader (U+2028 escaped)."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # inf/nan would print as Infinity/NaN, which JSON readers reject
+        text = json.dumps(_finite(obj), ensure_ascii=False)
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):  # a lone surrogate, or a terminal that is not UTF-8
+        text = json.dumps(json.loads(text), ensure_ascii=True)
+    print(text.translate(_LINE_BREAKS), flush=True)
+
+
+# Characters str.splitlines() and JavaScript treat as line ends; json.dumps leaves them raw.
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def json_sink(event: Event) -> None:

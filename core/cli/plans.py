@@ -75,19 +75,35 @@ def check_plans(path: str) -> dict:
             if not isinstance(plan_text, str):
                 raise TypeError("`plan` is not a string")
         except (ValueError, KeyError, TypeError) as exc:
-            invalid.append({"id": None, "line": number, "error": f"not a record with a `plan`: {exc}"})
+            invalid.append({"id": None, "line": number, "error": f"not a record with a `plan`: {str(exc)[:200]}"})
+            continue
+        except RecursionError:
+            invalid.append({"id": None, "line": number, "error": "not a record with a `plan`: nested too deeply"})
             continue
         plan = parse_plan(plan_text)
         warned += bool(plan.warnings)
         if plan.errors:
-            invalid.append({"id": record.get("id"), "line": number,
+            invalid.append({"id": _record_id(record.get("id")), "line": number,
                             "error": "; ".join(str(d) for d in plan.errors)})
         else:
             valid += 1
     return {"total": total, "valid": valid, "invalid": invalid, "with_warnings": warned}
 
 
+def _record_id(value: object) -> str | int | None:
+    """A record's id as reported: text or a number, bounded; anything else (deep lists, nan) is dropped."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else None
+    from core.sanitize import visible
+
+    return visible(value[:200])
+
+
 def check_plans_command(args: argparse.Namespace) -> int:
+    from core.sanitize import visible
+
     report = check_plans(args.data)
     if args.json:
         print_json(report)
@@ -95,5 +111,5 @@ def check_plans_command(args: argparse.Namespace) -> int:
         print(f"{report['valid']} of {report['total']} plans are valid "
               f"({report['with_warnings']} with warnings)")
         for item in report["invalid"]:
-            print(f"  line {item['line']} ({item['id']}): {item['error']}")
+            print(f"  line {item['line']} ({item['id']}): {visible(item['error'])}")
     return 0 if not report["invalid"] else 1

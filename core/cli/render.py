@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from core.sanitize import visible
 from core.events import (AnswerReady, ApprovalResolved, Event, Notice, PlanFinished, PlanStarted, StageTiming,
                          TaskFinished, TaskStarted, TaskStatus, ToolsSelected)
 
 _MARK = {TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",
-         TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌"}
+         TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌", TaskStatus.UNKNOWN: "‽"}
 
 
 def _short(value: Any, width: int = 100) -> str:
-    text = " ".join(str(value).split())
+    text = visible(" ".join(str(value).split()))  # tool output (a note, an email) may carry escapes
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

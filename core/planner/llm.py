@@ -166,6 +166,14 @@ def check_gguf(path: Path | str) -> Path:
         raise ModelLoadError(f"cannot read the model file {p}: {exc.strerror or exc}") from None
     if magic != b"GGUF":
         raise ModelLoadError(f"{p} is not a GGUF model file (it does not start with 'GGUF')")
+    from core.gguf_file import GGUFError, check_gguf_file
+
+    try:  # the whole header, so that llama.cpp never sees a file that is cut short or lies
+        check_gguf_file(p)
+    except GGUFError as exc:
+        raise ModelLoadError(f"{p} is not a usable GGUF model: {exc}; download it again") from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read the model file {p}: {exc.strerror or exc}") from None
     return p
 
 

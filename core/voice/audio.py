@@ -17,6 +17,10 @@ import numpy as np
 WHISPER_RATE = 16000
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+MIN_RATE, MAX_RATE = 1000, 768_000  # what audio hardware and files really use; others are broken headers
+MAX_CHANNELS = 64
+MAX_WAV_BYTES = 256 << 20  # 25 minutes of 44.1 kHz stereo 16-bit audio, 2 hours at 16 kHz stereo
+MAX_UP = 640  # the largest polyphase bank used (11,025 Hz -> 16 kHz); odd rates are snapped to 25 Hz
 
 
 class AudioFileError(ValueError):
@@ -75,6 +79,9 @@ def resample(x: np.ndarray, src_rate: int, dst_rate: int = WHISPER_RATE) -> np.n
     if src_rate == dst_rate or a.size == 0:
         return a.copy()
     g = math.gcd(src_rate, dst_rate)
+    if dst_rate // g > MAX_UP:  # e.g. 44,101 Hz would need a 16,000-row filter bank: snap to 25 Hz steps
+        src_rate = max(25, round(src_rate / 25) * 25)
+        g = math.gcd(src_rate, dst_rate)
     up, down = dst_rate // g, src_rate // g
     bank, half = _filter_bank(up, down)
     n_out = int(math.ceil(a.size * up / down))
@@ -108,7 +115,12 @@ def read_wav(path: str | Path, rate: int = WHISPER_RATE) -> np.ndarray:
     """A WAV file (PCM 8/16/24/32-bit or float) as float32 mono at `rate` (16 kHz)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        with p.open("rb") as fh:
+            head = fh.read(12)
+            _check_riff(p, head)  # /dev/zero or a huge non-WAV file fails here, before a big read
+            data = head + fh.read(MAX_WAV_BYTES + 1 - len(head))
+        if len(data) > MAX_WAV_BYTES:
+            raise AudioFileError(f"{p} is larger than {MAX_WAV_BYTES >> 20} MiB; cut it into shorter files")
     except FileNotFoundError:
         raise AudioFileError(f"no such audio file: {p}") from None
     except IsADirectoryError:
@@ -122,13 +134,17 @@ def read_wav(path: str | Path, rate: int = WHISPER_RATE) -> np.ndarray:
     return resample(audio, src_rate, rate)
 
 
-def _parse_riff(p: Path, data: bytes) -> tuple[bytes, bytes]:
-    """The 'fmt ' and 'data' chunks of a RIFF/WAVE file."""
+def _check_riff(p: Path, data: bytes) -> None:
     if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
         raise AudioFileError(f"{p} is not a WAV file (no RIFF/WAVE header); convert it, e.g. "
                              f"`ffmpeg -i INPUT -ar 16000 -ac 1 out.wav`")
     if data[:4] == b"RIFX":
         raise AudioFileError(f"{p} is a big-endian WAV (RIFX), which is not supported")
+
+
+def _parse_riff(p: Path, data: bytes) -> tuple[bytes, bytes]:
+    """The 'fmt ' and 'data' chunks of a RIFF/WAVE file."""
+    _check_riff(p, data)
     fmt = body = None
     pos = 12
     while pos + 8 <= len(data):
@@ -151,8 +167,11 @@ def _decode(p: Path, fmt: bytes, body: bytes) -> tuple[np.ndarray, int]:
     tag, channels, src_rate, _, block_align, bits = struct.unpack_from("<HHIIHH", fmt)
     if tag == _EXTENSIBLE and len(fmt) >= 26:
         tag = struct.unpack_from("<H", fmt, 24)[0]  # first two bytes of the sub-format GUID
-    if channels < 1 or src_rate < 1 or bits not in (8, 16, 24, 32, 64):
+    if not 1 <= channels <= MAX_CHANNELS or bits not in (8, 16, 24, 32, 64):
         raise AudioFileError(f"{p} has an invalid format header ({channels} channels, {src_rate} Hz, {bits} bits)")
+    if not MIN_RATE <= src_rate <= MAX_RATE:
+        raise AudioFileError(f"{p} claims a sample rate of {src_rate} Hz; only {MIN_RATE} to {MAX_RATE} Hz "
+                             f"are supported (is the header damaged?)")
     width = bits // 8
     frames = len(body) // (width * channels)
     raw = body[:frames * width * channels]
@@ -167,7 +186,8 @@ def _decode(p: Path, fmt: bytes, body: bytes) -> tuple[np.ndarray, int]:
     elif tag == _PCM and bits == 32:
         samples = (np.frombuffer(raw, "<i4").astype(np.float64) / 2147483648.0).astype(np.float32)
     elif tag == _FLOAT and bits in (32, 64):
-        samples = np.frombuffer(raw, "<f4" if bits == 32 else "<f8").astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # out-of-range floats are clipped next
+            samples = np.frombuffer(raw, "<f4" if bits == 32 else "<f8").astype(np.float32)
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
     else:
         raise AudioFileError(f"{p} uses an unsupported sample format (format tag {tag}, {bits} bits); "

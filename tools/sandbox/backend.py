@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import args as A
-from tools.backend import ContentWriter, ToolError
+from tools.backend import ContentWriter, ToolError, begin_effect
 from tools.base import BaseBackend, date_text
 from tools.files import pick_file, read_pdf_text
 from tools.maps import directions_url, location_url
@@ -301,6 +301,8 @@ class SandboxBackend(BaseBackend):
     # -- zoom -------------------------------------------------------------------------------------------------
     def do_get_zoom_meeting_link(self, a: dict, extras: dict) -> str:
         make = self.zoom.create_meeting if self.zoom else local_meeting
+        if self.zoom:
+            begin_effect()  # the real API call is itself the change
         meeting = make(a["topic"], a["start_time"], a["duration"], a["meeting_invitees"])
         with self.store.write() as conn:
             conn.execute(

@@ -113,8 +113,17 @@ TEXT_FILES = {
 
 def write_files(files_dir: Path) -> None:
     """Create the demo files; existing files with the same names are replaced."""
+    import os
+    import threading
+
     files_dir.mkdir(parents=True, exist_ok=True)
+    # Each file appears whole (written aside, then renamed): another process seeding the same
+    # new sandbox, or reading it, never sees half a PDF.
     for name, (title, paragraphs) in PDFS.items():
-        write_pdf(files_dir / name, title, paragraphs)
+        tmp = files_dir / f".{name}.{os.getpid()}-{threading.get_ident()}.tmp"
+        write_pdf(tmp, title, paragraphs)
+        os.replace(tmp, files_dir / name)
     for name, text in TEXT_FILES.items():
-        (files_dir / name).write_text(text, encoding="utf-8")
+        tmp = files_dir / f".{name}.{os.getpid()}-{threading.get_ident()}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, files_dir / name)

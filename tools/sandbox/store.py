@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from tools.backend import begin_effect
 from tools.sandbox import seed
 
 SCHEMA = """
@@ -82,13 +83,18 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A transaction that holds the write lock from the start, so check-then-insert is atomic."""
+        """A transaction that holds the write lock from the start, so check-then-insert is atomic.
+
+        It commits only if the call is still wanted, decided while the lock is held: a call the
+        executor abandoned (timeout, Ctrl-C) rolls back, one that claimed its change commits.
+        """
         self.ensure_ready()
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                begin_effect()
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -108,11 +114,15 @@ class Store:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.executescript(SCHEMA)
-                seeded = conn.execute("SELECT value FROM meta WHERE key = 'seed_version'").fetchone()
-                if seeded is None:
-                    conn.execute("BEGIN IMMEDIATE")
-                    _insert_seed(conn)
+                # Look under the write lock: another process may be seeding the same new file.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if conn.execute("SELECT value FROM meta WHERE key = 'seed_version'").fetchone() is None:
+                        _insert_seed(conn)
                     conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
             finally:
                 conn.close()
             if not self.files_dir.is_dir():
@@ -149,7 +159,7 @@ class Store:
                 out[table] = [row_dict(r) for r in rows]
         out["files"] = [
             {"name": p.name, "size": p.stat().st_size}
-            for p in sorted(self.files_dir.iterdir()) if p.is_file()
+            for p in sorted(self.files_dir.iterdir()) if p.is_file() and not p.name.startswith(".")
         ] if self.files_dir.is_dir() else []
         return out
 

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from core.approval import ApprovalRequest, Decision
+from core.sanitize import visible
 
 EFFECT_WORDS = {
     "ui": "opens something on your screen", "draft": "prepares a message for you to send",
@@ -23,11 +24,12 @@ EFFECT_WORDS = {
 
 
 def _text(value: Any) -> str:
+    """A value as shown for approval: control and escape characters made visible (core.sanitize)."""
     if isinstance(value, (list, tuple)):
         return ", ".join(_text(v) for v in value) if value else "(none)"
     if value is None or value == "":
         return "(none)"
-    return str(value)
+    return visible(value, keep_newlines=True)
 
 
 class ConfirmModal(ModalScreen[Decision]):
@@ -45,7 +47,7 @@ class ConfirmModal(ModalScreen[Decision]):
 
     def plain(self) -> str:
         call = self.request.call
-        return "\n".join([call.tool.name, call.summary, *(f"{k}: {v}" for k, v in self.rows)])
+        return "\n".join([call.tool.name, visible(call.summary), *(f"{k}: {v}" for k, v in self.rows)])
 
     def compose(self) -> ComposeResult:
         call, task = self.request.call, self.request.task
@@ -62,7 +64,7 @@ class ConfirmModal(ModalScreen[Decision]):
             yield Label(Text.assemble(("Allow task ", ""), (f"{task.id}: {call.tool.name}", "bold"),
                                       ("?  ", ""), (f"[{effect}: {EFFECT_WORDS.get(effect, effect)}]", "italic")),
                         id="confirm-title")
-            yield Static(Text(call.summary or f"runs {call.tool.name}"), id="confirm-summary")
+            yield Static(Text(visible(call.summary) or f"runs {call.tool.name}"), id="confirm-summary")
             with VerticalScroll(id="confirm-details"):
                 yield Static(details)
             with Horizontal(id="confirm-buttons"):

@@ -23,12 +23,13 @@ GAP_X = 2
 ICONS = {
     TaskStatus.WAITING: "○", TaskStatus.RUNNING: "◐", TaskStatus.AWAITING_APPROVAL: "?",
     TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",
-    TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌",
+    TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌", TaskStatus.UNKNOWN: "‽",
 }
 LABELS = {
     TaskStatus.WAITING: "waiting", TaskStatus.RUNNING: "running", TaskStatus.AWAITING_APPROVAL: "needs approval",
     TaskStatus.DONE: "done", TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "skipped",
     TaskStatus.DENIED: "denied", TaskStatus.CANCELLED: "cancelled", TaskStatus.DRY_RUN: "dry-run",
+    TaskStatus.UNKNOWN: "may have run",
 }
 
 

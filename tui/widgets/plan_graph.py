@@ -36,7 +36,7 @@ from tui.widgets.graph_layout import BOX_H, Canvas, NodeState, draw
 _ROLE_COLOURS = {
     "st-waiting": "text-muted", "st-running": "text-warning", "st-awaiting_approval": "text-accent",
     "st-done": "text-success", "st-failed": "text-error", "st-skipped": "text-muted", "st-denied": "text-error",
-    "st-cancelled": "text-muted", "st-dry-run": "text-primary", "edge": "text-muted", "edge-done": "text-success",
+    "st-cancelled": "text-muted", "st-dry-run": "text-primary", "st-unknown": "text-warning", "edge": "text-muted", "edge-done": "text-success",
     "muted": "text-muted", "args": "foreground", "title": "foreground", "title-sel": "text-accent",
     "sel": "text-accent",
 }
