@@ -181,6 +181,7 @@ BROKEN_VARIABLES = {
     "unknown variable": (_set("encoder/layer_0/extra/weight", np.zeros(3, np.float16)), "variables whisper does not"),
     "relu": (_set("decoder/activation", np.array(0, np.int8)), "decoder/activation = 0"),
     "missing layer": (lambda v: [v.pop(k) for k in list(v) if k.startswith("encoder/layer_0/")], "no encoder layers"),
+    "heads": (_set("encoder/num_heads", np.array(5, np.int16)), "encoder/num_heads = 5 does not divide the width 64"),
     "widths differ": (_set("decoder/embeddings/weight", np.zeros((51864, 32), np.float16)), "text width 32"),
 }
 

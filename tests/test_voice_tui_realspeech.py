@@ -41,7 +41,7 @@ def _app(tmp_path: Path, pulse, config: str) -> Tmux:
 
 def _speak_into_the_app(t: Tmux, pulse, wav: Path) -> set[str]:
     """ctrl+r, wait for audio to flow, play the request; the level bars seen while it plays."""
-    t.wait_for("dry run off", timeout=60)
+    t.wait_for("backend sandbox", timeout=60)  # the status line: the app is up
     t.keys("C-r")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # the meter's seconds run once the monitor delivers audio
@@ -89,8 +89,10 @@ def test_tui_sends_the_transcript_when_configured(tmp_path):
         try:
             _speak_into_the_app(t, pulse, wav)
             t.wait_for("John Carter", timeout=180)
-            screen = t.wait_for("get_phone_number", timeout=900)  # the planner's first task, drawn
-            assert "John Carter" in screen
+            # the Tools panel names tools before planning: wait for the planned dry run itself
+            screen = t.wait_for("Dry run finished", timeout=900)
+            plan_panel = "\n".join(line.split("││")[-1] for line in screen.splitlines() if "││" in line)
+            assert "get_phone_number" in plan_panel, screen
             t.keys("C-q")
             t.wait_for("EXITED", timeout=30)
         finally:

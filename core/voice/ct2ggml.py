@@ -259,6 +259,9 @@ def hparams_of(variables: dict[str, Variable]) -> HParams:
                  n_text_ctx=text_pos[0], n_text_state=embeddings[1],
                  n_text_head=_get(variables, "decoder/num_heads").scalar(), n_text_layer=_layers(variables, "decoder"),
                  n_mels=conv1[1])
+    for side, heads in (("encoder", hp.n_audio_head), ("decoder", hp.n_text_head)):
+        if heads < 1 or hp.n_audio_state % heads:
+            raise ConversionError(f"{side}/num_heads = {heads} does not divide the width {hp.n_audio_state}")
     if hp.n_text_state != hp.n_audio_state:
         raise ConversionError(f"text width {hp.n_text_state} differs from audio width {hp.n_audio_state}")
     for name, want in _SETTINGS.items():
