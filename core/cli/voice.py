@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ask", action="store_true", help="hand the text to `tinyagent ask`")
     p.add_argument("--dry-run", action="store_true", help="with --ask: plan, but run nothing with side effects")
     p.add_argument("--yes", action="store_true", help="with --ask: approve every action without asking")
+    p.add_argument("--planner", metavar="PATH", help="with --ask: the planner GGUF (ask's --model; default: models.planner)")
     p.set_defaults(func=cmd_listen)
 
 
@@ -44,7 +45,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: voice.threads; 0 = auto)")
     p.add_argument("--no-fallback", action="store_true",
                    help="do not retry at higher temperatures when decoding looks poor (faster)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object (listen --ask: ask's JSON event lines)")
 
 
 def _positive(text: str) -> float:
@@ -123,8 +124,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def cmd_listen(args: argparse.Namespace) -> int:
     from core.voice.capture import NoSuchDevice, VoiceUnavailable
 
-    if (args.dry_run or args.yes) and not args.ask:
-        raise CliError("--dry-run and --yes go with --ask")
+    if (args.dry_run or args.yes or args.planner) and not args.ask:
+        raise CliError("--dry-run, --yes and --planner go with --ask")
     try:
         if args.list_devices:
             return _list_devices(args)
@@ -239,5 +240,6 @@ def _ask(args: argparse.Namespace, text: str) -> int:
         raise CliError(f"heard {text!r}, but this build has no `ask` command to hand it to", 1)
     print(f"> {text}", file=sys.stderr)
     argv = (["--config", args.config] if args.config else []) + ["ask", text]
-    argv += ["--dry-run"] * args.dry_run + ["--yes"] * args.yes
+    argv += ["--dry-run"] * args.dry_run + ["--yes"] * args.yes + ["--json"] * args.json
+    argv += ["--model", args.planner] if args.planner else []
     return main(argv)

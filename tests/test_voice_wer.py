@@ -1,0 +1,30 @@
+"""Word error rate, the measure the real-speech tests and bench/bench_voice.py report."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.voice.wer import edit_distance, word_error_rate, words
+
+
+def test_words_ignore_case_and_punctuation_but_keep_apostrophes():
+    assert words('Text Sarah: "I\'m running late!"') == ["text", "sarah", "i'm", "running", "late"]
+    assert words("  'quoted'  -- ") == ["quoted"]
+
+
+def test_edit_distance_counts_substitutions_deletions_insertions():
+    assert edit_distance(["a", "b", "c"], ["a", "b", "c"]) == 0
+    assert edit_distance(["a", "b", "c"], ["a", "x", "c"]) == 1
+    assert edit_distance(["a", "b", "c"], ["a", "c"]) == 1
+    assert edit_distance(["a", "b"], ["x", "a", "b", "y"]) == 2
+    assert edit_distance([], ["a"]) == 1 and edit_distance(["a"], []) == 1
+
+
+def test_word_error_rate():
+    said = "Text Sarah that I'm running late"
+    assert word_error_rate(said, "text sarah that I'm running late.") == 0.0
+    # "Thanks for sharing with me, I'm running late.": 3 substitutions, 2 insertions over 6 words
+    assert word_error_rate(said, "Thanks for sharing with me, I'm running late.") == pytest.approx(5 / 6)
+    assert word_error_rate("a b", "") == 1.0
+    with pytest.raises(ValueError):
+        word_error_rate("", "anything")
