@@ -67,6 +67,8 @@ class Pipeline:
         self._toolrag_failed = False
         self._owns_llm = llm is None
         self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
+        self.example_pool: Any = None  # anything with pick(query, tools, k); None = the user's pool
+        self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
 
     # -- parts -------------------------------------------------------------------------------
     async def load_model(self) -> LocalLLM:
@@ -124,8 +126,8 @@ class Pipeline:
         emit(RequestStarted(request, True))
         tools, _ = await self.select_tools(request, emit)
         llm = await self.load_model()
-        examples = await asyncio.to_thread(pick_examples, request, tools, self.config.planner.examples)
-        planner = Planner(llm, config=self.config, limits=self.limits)
+        examples = await asyncio.to_thread(self._pick_examples, request, tools)
+        planner = self._new_planner(llm)
         started = time.perf_counter()
         first = None
         try:
@@ -146,8 +148,8 @@ class Pipeline:
         tools, selection = await self.select_tools(request, emit)
         llm = await self.load_model()
         backend = await asyncio.to_thread(self._get_backend)
-        examples = await asyncio.to_thread(pick_examples, request, tools, self.config.planner.examples)
-        planner = Planner(llm, config=self.config, limits=self.limits)
+        examples = await asyncio.to_thread(self._pick_examples, request, tools)
+        planner = self._new_planner(llm)
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
         timings: dict[str, float] = {}
         context, attempts = "", 0
@@ -233,6 +235,16 @@ class Pipeline:
             self.llm = None
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _new_planner(self, llm: LocalLLM) -> Planner:
+        cls = Planner if self.use_grammar else _UnconstrainedPlanner
+        return cls(llm, config=self.config, limits=self.limits)
+
+    def _pick_examples(self, request: str, tools: Sequence[ToolSpec]) -> list[Any]:
+        k = int(self.config.planner.examples)
+        if self.example_pool is None:
+            return pick_examples(request, tools, k)
+        return list(self.example_pool.pick(request, [t.name for t in tools], k)) if k > 0 else []
+
     def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
                   attempt: int) -> Executor:
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
@@ -256,6 +268,13 @@ class Pipeline:
         if timings is not None:
             for name, value in values.items():
                 timings[name] = timings.get(name, 0.0) + value
+
+
+class _UnconstrainedPlanner(Planner):
+    """A planner sampling without the plan grammar (to measure what the grammar does)."""
+
+    def grammar(self, tools: Sequence[ToolSpec]) -> None:  # type: ignore[override]
+        return None
 
 
 def work_key(task: Task, keys: dict[int, Any]) -> Any:
