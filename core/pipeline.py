@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from core.approval import ApprovalPolicy, Approver, deny_all
-from core.events import AnswerReady, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskStatus, ToolsSelected
+from core.answers import decide, sentence_reason
+from core.events import (AnswerReady, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskFinished,
+                         TaskStatus, ToolsSelected)
 from core.executor import DryRun, Executor
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
@@ -47,6 +49,7 @@ class PipelineResult:
     attempts: int = 1
     prompt_tokens: int = 0
     prompt_tokens_evaluated: int = 0
+    joins: int = 0  # joiner calls (0 when the answer came from the results)
 
     @property
     def ok(self) -> bool:
@@ -124,9 +127,7 @@ class Pipeline:
     async def plan_only(self, request: str, *, emit: EventSink) -> Plan:
         """The streamed plan for a request; nothing runs."""
         emit(RequestStarted(request, True))
-        tools, _ = await self.select_tools(request, emit)
-        llm = await self.load_model()
-        examples = await asyncio.to_thread(self._pick_examples, request, tools)
+        tools, _, llm, examples = await self._prepare(request, emit)
         planner = self._new_planner(llm)
         started = time.perf_counter()
         first = None
@@ -145,43 +146,81 @@ class Pipeline:
         dry_run = DryRun(dry_run)
         began = time.perf_counter()
         emit(RequestStarted(request, dry_run is not DryRun.OFF))
-        tools, selection = await self.select_tools(request, emit)
-        llm = await self.load_model()
+        tools, selection, llm, examples = await self._prepare(request, emit)
         backend = await asyncio.to_thread(self._get_backend)
-        examples = await asyncio.to_thread(self._pick_examples, request, tools)
         planner = self._new_planner(llm)
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
+        failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
+        tried: list[tuple] = []  # each attempt's plan as sorted work keys
         timings: dict[str, float] = {}
         context, attempts = "", 0
         result = JoinResult("")
         plan, summary = Plan((), False), None
         tokens, evaluated = 0, 0
+        reason, case, joins = "", "", 0
         for attempt in range(1, max(0, int(self.config.planner.max_replans)) + 2):
             attempts = attempt
-            plan, summary = await self._attempt(planner, request, tools, examples, context, backend, done_work,
-                                                emit=emit, approver=approver, dry_run=dry_run, yes=yes,
-                                                attempt=attempt, timings=timings)
+            run = await self._attempt(planner, request, tools, examples, context, backend, done_work,
+                                      emit=emit, approver=approver, dry_run=dry_run, yes=yes,
+                                      attempt=attempt, timings=timings, failed_work=failed_work, tried=tried)
+            plan, summary = run.plan, run.summary
             if planner.stats is not None:
                 tokens += planner.stats.prompt_tokens
                 evaluated += planner.stats.prompt_tokens_evaluated
+            if run.repeated:
+                result = JoinResult(f"{reason} The new plan was the same as the one that failed, so it was not "
+                                    "run again.", False, "")
+                case = "the new plan repeats one that failed"
+                break
+            decision = decide(request, plan, summary, run.args)
+            case = decision.case.value
+            if not decision.needs_joiner:
+                result = JoinResult(decision.answer, False, "")
+                break
+            joins += 1
             started = time.perf_counter()
             result = await self._join(planner, request, plan, summary, emit)
             timings["join"] = timings.get("join", 0.0) + time.perf_counter() - started
             emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
             if not (result.replan and _failed(plan, summary)) or attempt > self.config.planner.max_replans:
                 break
-            emit(Notice("info", f"replanning (attempt {attempt + 1}): {result.reason or 'a step failed'}"))
+            reason = sentence_reason(result.reason, plan, summary)
+            emit(Notice("info", f"replanning (attempt {attempt + 1}): {reason}"))
             context = _replan_context(plan, summary)
         timings["total"] = time.perf_counter() - began
-        emit(AnswerReady(result.answer))
-        return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated)
+        emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
+        return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
+
+    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any, LocalLLM, list[Any]]:
+        """ToolRAG, the examples and the model, loaded side by side: a cold request pays the longest, not the sum."""
+        model = asyncio.ensure_future(self.load_model())
+        try:
+            tools, selection = await self.select_tools(request, emit)
+            examples = asyncio.ensure_future(asyncio.to_thread(self._pick_examples, request, tools))
+            llm = await model
+        except BaseException:
+            if not model.done():
+                model.cancel()
+            await asyncio.gather(model, return_exceptions=True)
+            raise
+        return tools, selection, llm, await examples
 
     async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
                        context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
-                       timings: dict[str, float]) -> tuple[Plan, RunSummary]:
-        executor = self._executor(backend, emit, approver, dry_run, yes, attempt)
+                       timings: dict[str, float], failed_work: set[Any] | None = None,
+                       tried: list[tuple] | None = None) -> "_Attempt":
+        args: dict[int, dict[str, Any]] = {}
+
+        def sink(event: Any) -> None:
+            if isinstance(event, TaskFinished) and event.args is not None:
+                args[event.task_id] = event.args
+            emit(event)
+
+        executor = self._executor(backend, sink, approver, dry_run, yes, attempt)
+        failed_work = set() if failed_work is None else failed_work
         keys: dict[int, Any] = {}
+        held: list[Task] = []  # work that failed before, and what needs it: run only if the plan is new
         started = time.perf_counter()
         first = None
         try:
@@ -191,6 +230,8 @@ class Pipeline:
                 keys[task.id] = key = work_key(task, keys)
                 if key in done_work:  # it already ran in an earlier attempt: never repeat it
                     executor.preset(task, TaskStatus.DONE, done_work[key])
+                elif key in failed_work or any(d in {h.id for h in held} for d in task.deps):
+                    held.append(task)
                 else:
                     executor.add(task)
         except (ModelError, GrammarError) as exc:
@@ -201,6 +242,15 @@ class Pipeline:
             raise
         plan = planner.plan or Plan((), False, errors=(Diagnostic(0, "no plan was written"),))
         self._emit_plan_timings(emit, planner, started, first, timings)
+        shape = tuple(sorted(map(repr, keys.values())))
+        repeated = bool(keys) and tried is not None and shape in tried
+        for task in held:  # a plan already tried fails the same way: its failed work does not run again
+            if repeated:
+                executor.preset(task, TaskStatus.SKIPPED)
+            else:
+                executor.add(task)
+        if tried is not None:
+            tried.append(shape)
         exec_started = time.perf_counter()
         summary = await executor.finish()
         timings["execution"] = timings.get("execution", 0.0) + time.perf_counter() - exec_started
@@ -208,7 +258,9 @@ class Pipeline:
         for task_id, status in summary.statuses.items():
             if status is TaskStatus.DONE and task_id in keys:
                 done_work[keys[task_id]] = summary.outputs.get(task_id)
-        return plan, summary
+            elif status is TaskStatus.FAILED and task_id in keys:
+                failed_work.add(keys[task_id])
+        return _Attempt(plan, summary, args, repeated)
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink) -> JoinResult:
@@ -268,6 +320,14 @@ class Pipeline:
         if timings is not None:
             for name, value in values.items():
                 timings[name] = timings.get(name, 0.0) + value
+
+
+@dataclass
+class _Attempt:
+    plan: Plan
+    summary: RunSummary
+    args: dict[int, dict[str, Any]]  # resolved arguments per task (from TaskFinished)
+    repeated: bool = False  # the same plan as an earlier attempt: its failed work was not run again
 
 
 class _UnconstrainedPlanner(Planner):
