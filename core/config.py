@@ -94,6 +94,8 @@ class PlannerConfig:
     prompt_cache_states: int = 8  # KV states of recent prompts kept to reuse shared beginnings
     prompt_cache_mb: int = 256
     use_extra_bufts: str = "auto"  # "auto" turns them off on CPUs where they crash (AMX)
+    prompt: str = "auto"  # auto (the model manifest's, else by model) | tinyagent | compact
+    chat_template: str = "auto"  # auto (the GGUF's, else the manifest's fallback) | none | a named layout
 
 
 @dataclass
@@ -199,6 +201,8 @@ def _validate(cfg: Config, path: Any) -> None:
             raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {choice!r}")
     if not 0.0 < cfg.toolrag.threshold < 1.0:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
+    if cfg.planner.prompt not in ("auto", "tinyagent", "compact"):
+        raise ConfigError(path, "planner.prompt", None, f"must be auto, tinyagent or compact, not {cfg.planner.prompt!r}")
     for name in ("task", "applescript", "plan"):
         if getattr(cfg.timeouts, name) <= 0:
             raise ConfigError(path, f"timeouts.{name}", None, "must be more than 0 seconds")

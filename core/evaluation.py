@@ -82,28 +82,19 @@ def load_results(path: Path | str, wanted: set[str]) -> dict[str, "RecordResult"
     return found
 
 
-class ExamplePoolFile:
-    """In-context examples from a {query, plan} JSONL file, never the question being asked."""
+def load_example_pool(path: Path | str) -> tuple[Any, int]:
+    """An ExamplePool of a {query, plan} JSONL file, and how many lines were no usable example."""
+    from core.toolrag.examples import ExampleError, ExamplePool, make_example
 
-    def __init__(self, path: Path | str):
-        from core.toolrag.examples import ExampleError, ExamplePool, make_example
-
-        examples, self.skipped = [], 0
-        for record in read_jsonl(path):
-            try:
-                examples.append(make_example(record.get("query"), record.get("plan"), "pool"))
-            except ExampleError:
-                self.skipped += 1  # a malformed plan is no example; the rest of the pool still is
-        if not examples:
-            raise EvalDataError(f"{path} has no usable examples ({{query, plan}} lines with valid plans)")
-        self.path = str(path)
-        self.pool = ExamplePool(examples)
-        self.size = len(examples)
-
-    def pick(self, query: str, tools: Iterable[str], k: int = 3) -> list[Any]:
-        same = " ".join(query.split()).lower()
-        picked = self.pool.pick(query, tools, k + 1)
-        return [e for e in picked if " ".join(str(e.query).split()).lower() != same][:k]
+    examples, skipped = [], 0
+    for record in read_jsonl(path):
+        try:
+            examples.append(make_example(record.get("query"), record.get("plan"), "pool"))
+        except ExampleError:
+            skipped += 1  # a malformed plan is no example; the rest of the pool still is
+    if not examples:
+        raise EvalDataError(f"{path} has no usable examples ({{query, plan}} lines with valid plans)")
+    return ExamplePool(examples), skipped
 
 
 # -- scoring ---------------------------------------------------------------------------------
@@ -177,6 +168,7 @@ async def evaluate_record(pipeline: Any, record_key: str, record: dict, *, execu
 
     query = str(record.get("query", ""))
     reference_text = str(record.get("plan", ""))
+    pipeline.exclude_example = query  # the model never sees the answer it is scored on
     plan = await pipeline.plan_only(query, emit=emit)
     reference = parse_plan(reference_text)
     needed = sorted(set(record.get("tools") or reference.tools))

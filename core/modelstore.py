@@ -71,6 +71,8 @@ class ModelEntry:
     default: bool = False
     sha1: str | None = None
     approx_size: str = ""
+    prompt: str = ""  # planner prompt profile for this model (core/planner/profiles.py); "" = auto
+    chat_template: str = ""  # named chat layout used when the GGUF carries none (core/planner/chat.py)
 
     @property
     def is_snapshot(self) -> bool:
@@ -83,7 +85,7 @@ class ModelEntry:
 # -- manifest ----------------------------------------------------------------------------------
 _FIELDS = {"name": str, "kind": str, "repo": str, "filename": (str, type(None)), "size": (int, type(None)),
            "sha256": (str, type(None)), "sha1": (str, type(None)), "description": str, "default": bool,
-           "approx_size": str}
+           "approx_size": str, "prompt": str, "chat_template": str}
 _REQUIRED = ("name", "kind", "repo", "filename")
 
 

@@ -23,8 +23,10 @@ from core.executor import DryRun, Executor
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from core.planner.llm import LocalLLM, ModelError
+from core.planner import tinyagent_join as tj
 from core.planner.planner import JoinResult, Planner, deterministic_answer, observations
 from core.planner.prompt import pick_examples
+from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
 
@@ -70,7 +72,8 @@ class Pipeline:
         self._toolrag_failed = False
         self._owns_llm = llm is None
         self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
-        self.example_pool: Any = None  # anything with pick(query, tools, k); None = the user's pool
+        self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
+        self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
         self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
 
     # -- parts -------------------------------------------------------------------------------
@@ -89,9 +92,12 @@ class Pipeline:
 
             writer = None
             if self.llm is not None:
+                from core.planner.planner import setup_for_llm
                 from core.planner.writer import ModelWriter
 
-                writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7))
+                writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7),
+                                     template=setup_for_llm(self.llm, self.config).template,
+                                     instructions=self.config.instructions)
             self.backend = make_backend(self.config, writer)
             self._own_backend, self._backend_has_model = True, self.llm is not None
         return self.backend
@@ -127,8 +133,9 @@ class Pipeline:
     async def plan_only(self, request: str, *, emit: EventSink) -> Plan:
         """The streamed plan for a request; nothing runs."""
         emit(RequestStarted(request, True))
-        tools, _, llm, examples = await self._prepare(request, emit)
+        tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
+        examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
         started = time.perf_counter()
         first = None
         try:
@@ -146,19 +153,23 @@ class Pipeline:
         dry_run = DryRun(dry_run)
         began = time.perf_counter()
         emit(RequestStarted(request, dry_run is not DryRun.OFF))
-        tools, selection, llm, examples = await self._prepare(request, emit)
-        backend = await asyncio.to_thread(self._get_backend)
+        tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
+        backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
+            self._examples, planner, request, tools, selection))
+        tinyagent = planner.setup.tinyagent
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
         failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
         tried: list[tuple] = []  # each attempt's plan as sorted work keys
         timings: dict[str, float] = {}
-        context, attempts = "", 0
+        context, attempts, contexts = "", 0, []
         result = JoinResult("")
         plan, summary = Plan((), False), None
         tokens, evaluated = 0, 0
         reason, case, joins = "", "", 0
-        for attempt in range(1, max(0, int(self.config.planner.max_replans)) + 2):
+        replans = max(0, int(self.config.planner.max_replans))
+        rounds = min(replans, ROUNDS - 1) + 1 if tinyagent else replans + 1  # TinyAgent: 2 rounds at most
+        for attempt in range(1, rounds + 1):
             attempts = attempt
             run = await self._attempt(planner, request, tools, examples, context, backend, done_work,
                                       emit=emit, approver=approver, dry_run=dry_run, yes=yes,
@@ -179,31 +190,37 @@ class Pipeline:
                 break
             joins += 1
             started = time.perf_counter()
-            result = await self._join(planner, request, plan, summary, emit)
+            result = await self._join(planner, request, plan, summary, emit, final=attempt == rounds,
+                                      scratchpad=result.scratchpad)
             timings["join"] = timings.get("join", 0.0) + time.perf_counter() - started
             emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
-            if not (result.replan and _failed(plan, summary)) or attempt > self.config.planner.max_replans:
+            if not (result.replan and _failed(plan, summary)) or attempt >= rounds:
                 break
             reason = sentence_reason(result.reason, plan, summary)
             emit(Notice("info", f"replanning (attempt {attempt + 1}): {reason}"))
-            context = _replan_context(plan, summary)
+            if tinyagent:
+                # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
+                contexts.append(tj.replan_context(result.steps, result.thought))
+                context = tj.format_contexts(contexts)
+                tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+            else:
+                context = _replan_context(plan, summary)
         timings["total"] = time.perf_counter() - began
         emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
         return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
 
-    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any, LocalLLM, list[Any]]:
-        """ToolRAG, the examples and the model, loaded side by side: a cold request pays the longest, not the sum."""
+    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any, LocalLLM]:
+        """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
         model = asyncio.ensure_future(self.load_model())
         try:
             tools, selection = await self.select_tools(request, emit)
-            examples = asyncio.ensure_future(asyncio.to_thread(self._pick_examples, request, tools))
             llm = await model
         except BaseException:
             if not model.done():
                 model.cancel()
             await asyncio.gather(model, return_exceptions=True)
             raise
-        return tools, selection, llm, await examples
+        return tools, selection, llm
 
     async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
                        context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
@@ -217,7 +234,7 @@ class Pipeline:
                 args[event.task_id] = event.args
             emit(event)
 
-        executor = self._executor(backend, sink, approver, dry_run, yes, attempt)
+        executor = self._executor(backend, sink, approver, dry_run, yes, attempt, request)
         failed_work = set() if failed_work is None else failed_work
         keys: dict[int, Any] = {}
         held: list[Task] = []  # work that failed before, and what needs it: run only if the plan is new
@@ -262,12 +279,24 @@ class Pipeline:
                 failed_work.add(keys[task_id])
         return _Attempt(plan, summary, args, repeated)
 
+    def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec], selection: Any) -> Any:
+        """In-context examples for the profile; None asks for the profile's built-in block."""
+        if not planner.setup.tinyagent:
+            return pick_examples(request, tools, self.config.planner.examples, exclude=self.exclude_example,
+                                 pool=self.example_pool)
+        if isinstance(selection, AllTools) and self.example_pool is None:  # TinyAgent without ToolRAG
+            return None
+        return pick_examples(request, tools, MAX_EXAMPLES, within=True, exclude=self.exclude_example,
+                             pool=self.example_pool)
+
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
-                    emit: EventSink) -> JoinResult:
-        if not plan.tasks:
-            return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used")
+                    emit: EventSink, *, final: bool = False, scratchpad: str = "") -> JoinResult:
+        # TinyAgent's joiner also reads a plan that broke before its first task (the error is its observation).
+        if not plan.tasks and not (planner.setup.tinyagent and plan.errors):
+            return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
+                              scratchpad=scratchpad)
         try:
-            return await planner.join(request, plan, summary)
+            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the answer must still come, without the model
@@ -291,14 +320,12 @@ class Pipeline:
         cls = Planner if self.use_grammar else _UnconstrainedPlanner
         return cls(llm, config=self.config, limits=self.limits)
 
-    def _pick_examples(self, request: str, tools: Sequence[ToolSpec]) -> list[Any]:
-        k = int(self.config.planner.examples)
-        if self.example_pool is None:
-            return pick_examples(request, tools, k)
-        return list(self.example_pool.pick(request, [t.name for t in tools], k)) if k > 0 else []
-
     def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
-                  attempt: int) -> Executor:
+                  attempt: int, request: str = "") -> Executor:
+        if request:  # the writer drafts from the request where the plan left the text empty
+            from tools.backend import ForRequest
+
+            backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
                         dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.evaluation import ExamplePoolFile, RecordResult, choose, load_results, plan_diff
+from core.evaluation import RecordResult, choose, load_example_pool, load_results, plan_diff
 from core.parser import parse_plan
 from tests.test_planner_cli import tinyagent
 
@@ -46,7 +46,7 @@ def test_resume_reads_whole_lines_only(tmp_path):
     assert load_results(tmp_path / "missing.jsonl", {"a"}) == {}
 
 
-def test_example_pool_never_shows_the_question_itself(tmp_path):
+def test_example_pool_file_skips_bad_plans_and_excludes_the_question(tmp_path):
     pool_file = tmp_path / "pool.jsonl"
     rows = [{"query": "Text Sarah that I'm late", "plan": '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "late")\n'
              '3. join()<END_OF_PLAN>'},
@@ -54,9 +54,10 @@ def test_example_pool_never_shows_the_question_itself(tmp_path):
              '3. join()<END_OF_PLAN>'},
             {"query": "broken", "plan": "1. teleport()\n2. join()<END_OF_PLAN>"}]
     pool_file.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    pool = ExamplePoolFile(pool_file)
-    assert pool.size == 2 and pool.skipped == 1
-    picked = pool.pick("Text  Sarah that I'm late", ["get_phone_number", "send_sms"], 3)
+    pool, skipped = load_example_pool(pool_file)
+    assert len(pool.examples) == 2 and skipped == 1
+    picked = pool.pick("Text Sarah that I'm late", ["get_phone_number", "send_sms"], 3,
+                       exclude="Text Sarah that I'm late")
     assert [e.query for e in picked] == ["Text Tom hello"]
 
 

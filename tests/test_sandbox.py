@@ -33,10 +33,10 @@ def run(backend: SandboxBackend, tool: str, **args):
 class RecordingWriter:
     """A ContentWriter that marks its text, to show the backend stores what the writer wrote."""
 
-    def email_body(self, context, *, kind, recipients, subject=""):
+    def email_body(self, context, *, kind, recipients, subject="", request="", thread=""):
         return f"[{kind} to {','.join(recipients)}] {context}"
 
-    def note_content(self, content, *, name):
+    def note_content(self, content, *, name, request=""):
         return f"[{name}] {content}"
 
     def summarize(self, text, *, title=""):

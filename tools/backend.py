@@ -7,6 +7,7 @@ and `invoke` (does it). The executor runs both in worker threads; they may block
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,14 +26,21 @@ class ToolCall:
     # description of what the call changes, for the confirmation prompt.
     extras: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    # The user's request this call serves: the writer drafts from it when the plan left the
+    # text empty (TinyAgent trains its planner to leave an email's context empty).
+    request: str = ""
 
 
 class ContentWriter(Protocol):
-    """Writes the text a tool needs from a short instruction (the planner's sub-agents)."""
+    """Writes the text a tool needs from a short instruction (the planner's sub-agents).
 
-    def email_body(self, context: str, *, kind: str, recipients: list[str], subject: str = "") -> str: ...
+    `request` is the user's own request; `thread` the email being replied to or forwarded.
+    """
 
-    def note_content(self, content: str, *, name: str) -> str: ...
+    def email_body(self, context: str, *, kind: str, recipients: list[str], subject: str = "",
+                   request: str = "", thread: str = "") -> str: ...
+
+    def note_content(self, content: str, *, name: str, request: str = "") -> str: ...
 
     def summarize(self, text: str, *, title: str = "") -> str: ...
 
@@ -40,14 +48,31 @@ class ContentWriter(Protocol):
 class PlainWriter:
     """The writer used without a model: the plan's own words, and an extractive summary."""
 
-    def email_body(self, context: str, *, kind: str, recipients: list[str], subject: str = "") -> str:
-        return (context or "").strip()
+    def email_body(self, context: str, *, kind: str, recipients: list[str], subject: str = "",
+                   request: str = "", thread: str = "") -> str:
+        return (context or "").strip() or what_request_says(request)
 
-    def note_content(self, content: str, *, name: str) -> str:
-        return (content or "").strip()
+    def note_content(self, content: str, *, name: str, request: str = "") -> str:
+        return (content or "").strip() or what_request_says(request)
 
     def summarize(self, text: str, *, title: str = "") -> str:
         return extractive_summary(text)
+
+
+_SAYING = re.compile(r"\b(?:saying|that says|to say|telling (?:him|her|them) that|telling|that|about|with)\s+(.+)$",
+                     re.IGNORECASE | re.DOTALL)
+
+
+def what_request_says(request: str) -> str:
+    """Without a model, the words of the request that say what to write ("... saying X" -> "X").
+
+    Never empty when the request is not: a draft the user sees (and approves) beats an empty one.
+    """
+    text = " ".join((request or "").split())
+    match = _SAYING.search(text)
+    said = re.sub(r"^(?:that|about)\s+", "", (match.group(1) if match else text).strip().rstrip("."),
+                  flags=re.IGNORECASE)
+    return (said[:1].upper() + said[1:] + ".") if said else ""
 
 
 def extractive_summary(text: str, max_sentences: int = 3, max_chars: int = 600) -> str:
@@ -69,3 +94,25 @@ class Backend(Protocol):
     def prepare(self, call: ToolCall) -> ToolCall: ...
 
     def invoke(self, call: ToolCall) -> Any: ...
+
+
+class ForRequest:
+    """A backend as seen by one request's executor: every call carries the user's request.
+
+    Everything else is the wrapped backend's (attributes are looked up on it).
+    """
+
+    def __init__(self, backend: Any, request: str):
+        self._backend = backend
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def prepare(self, call: ToolCall) -> ToolCall:
+        call.request = call.request or self._request
+        return self._backend.prepare(call)
+
+    def invoke(self, call: ToolCall) -> Any:
+        call.request = call.request or self._request
+        return self._backend.invoke(call)

@@ -120,20 +120,23 @@ class BaseBackend:
     def _write_text(self, call: ToolCall, a: dict[str, Any]) -> None:
         name = call.tool.name
         try:
+            request = call.request
             if name == "compose_new_email":
                 call.extras["body"] = self.writer.email_body(
-                    a["context"], kind="new", recipients=a["recipients"], subject=a["subject"])
+                    a["context"], kind="new", recipients=a["recipients"], subject=a["subject"], request=request)
             elif name == "reply_to_email":
                 selected = self.selected_email() or {}
                 sender = [selected["sender"]] if selected.get("sender") else []
                 call.extras["body"] = self.writer.email_body(
-                    a["context"], kind="reply", recipients=sender, subject=selected.get("subject", ""))
+                    a["context"], kind="reply", recipients=sender, subject=selected.get("subject", ""),
+                    request=request, thread=selected.get("body", ""))
             elif name == "forward_email":
                 selected = self.selected_email() or {}
                 call.extras["body"] = self.writer.email_body(
-                    a["context"], kind="forward", recipients=a["recipients"], subject=selected.get("subject", ""))
+                    a["context"], kind="forward", recipients=a["recipients"], subject=selected.get("subject", ""),
+                    request=request, thread=selected.get("body", ""))
             elif name in ("create_note", "append_note_content"):
-                call.extras["content"] = self.writer.note_content(a["content"], name=a["name"])
+                call.extras["content"] = self.writer.note_content(a["content"], name=a["name"], request=request)
         except ToolError:
             raise
         except Exception as exc:  # a model-backed writer failing must not crash the executor

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: models.planner in config.yaml)")
     e.add_argument("--examples", metavar="POOL.jsonl", help="draw in-context examples from this {query, plan} "
                    "file instead of the built-in and user pool (never the question being asked)")
-    e.add_argument("--profile", metavar="NAME", help="prompt profile (planner.profile), e.g. tinyagent or compact")
+    e.add_argument("--profile", metavar="NAME", help="prompt profile: tinyagent or compact (default: planner.prompt, auto)")
     e.add_argument("--no-grammar", action="store_true", help="sample plans without the plan grammar")
     e.add_argument("--all-tools", action="store_true", help="skip ToolRAG: every enabled tool goes into the prompt")
     e.add_argument("--limit", type=int, metavar="N", help="only the first N records (of the sample, if any)")
@@ -43,9 +43,11 @@ def _configured(args: argparse.Namespace) -> Any:
     if args.all_tools:
         config.toolrag.enabled = False
     if args.profile:
-        if not hasattr(config.planner, "profile"):
-            raise CliError("this build has no prompt profiles (planner.profile)")
-        config.planner.profile = args.profile
+        from core.planner.profiles import PROFILES
+
+        if args.profile not in PROFILES:
+            raise CliError(f"--profile must be one of {', '.join(PROFILES)}, not {args.profile!r}")
+        config.planner.prompt = args.profile
     return config
 
 
@@ -55,15 +57,15 @@ def _positive(value: int | None, flag: str) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    from core.evaluation import (EvalDataError, ExamplePoolFile, Progress, RecordResult, choose, evaluate_record,
-                                 load_results, read_jsonl, summarize)
+    from core.evaluation import (EvalDataError, Progress, RecordResult, choose, evaluate_record,
+                                 load_example_pool, load_results, read_jsonl, summarize)
     from core.pipeline import Pipeline
 
     _positive(args.limit, "--limit")
     _positive(args.sample, "--sample")
     try:
         records = read_jsonl(args.data, sys.stdin.read() if args.data == "-" else None)
-        pool = ExamplePoolFile(args.examples) if args.examples else None
+        pool, _skipped = load_example_pool(args.examples) if args.examples else (None, 0)
     except EvalDataError as exc:
         raise CliError(str(exc)) from None
     chosen = choose(records, limit=args.limit, sample=args.sample, seed=args.seed)
@@ -99,7 +101,7 @@ def eval_command(args: argparse.Namespace) -> int:
     results.sort(key=lambda r: order.get(r.id, len(order)))
     report = summarize(results)
     report.update(grammar=not args.no_grammar, all_tools=bool(args.all_tools), profile=args.profile,
-                  examples=args.examples, examples_in_pool=pool.size if pool else None)
+                  examples=args.examples, examples_in_pool=len(pool.examples) if pool else None)
     if args.json:
         print_json({**report, "records": [r.to_json() for r in results]})
     else:

@@ -22,7 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("request")
     _model_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object: plan, tasks, DAG, diagnostics, timings")
+    p.add_argument("--show-prompt", action="store_true",
+                   help="also print exactly what the model received (chat template applied); with --json as 'prompt'")
     p.set_defaults(func=plan_command)
+
+    from core.cli import prompt
+
+    prompt.register(sub)
 
     a = sub.add_parser("ask", help="plan and run a request, then answer",
                        description="The whole pipeline: ToolRAG, streamed plan, execution, answer. Asks before "
@@ -119,9 +125,18 @@ def plan_command(args: argparse.Namespace) -> int:
     finally:
         pipeline.close()
     report = plan_json(plan)
+    planner = pipeline.last_planner
+    if args.show_prompt and planner is not None:
+        report.update({"prompt": planner.prompt, "profile": planner.setup.profile,
+                       "chat_template": planner.setup.template.source})
     if args.json:
         print_json({"request": args.request, "tools": selected, **report, "timings": timings})
     else:
+        if args.show_prompt and planner is not None:
+            print(f"\n=== the prompt the model received ({planner.setup.profile} profile, "
+                  f"{planner.setup.template.source}) ===")
+            print(planner.prompt, end="" if planner.prompt.endswith("\n") else "\n")
+            print("=== end of prompt ===", end="")
         print()
         from core.dag import layers
 

@@ -342,8 +342,9 @@ class LocalLLM:
         self.close()
 
     # -- tokens ----------------------------------------------------------------------------
-    def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
-        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
+    def tokenize(self, text: str, *, bos: bool = True, special: bool = False) -> list[int]:
+        """Tokens of `text`; `special` reads a chat template's markers (<|im_start|>) as their tokens."""
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=bos, special=special))
 
     def n_prompt_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
@@ -372,13 +373,13 @@ class LocalLLM:
 
     # -- generation (worker thread only) ---------------------------------------------------------
     def _generate(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float,
-                  stop: Sequence[str], cancel: threading.Event) -> Iterator[str]:
+                  stop: Sequence[str], cancel: threading.Event, special: bool = False) -> Iterator[str]:
         import llama_cpp
 
         if self.vocab_only:
             raise ModelError("this GGUF holds only a vocabulary; it cannot generate text")
         llama = self._llama
-        tokens = self.tokenize(prompt)
+        tokens = self.tokenize(prompt, special=special)
         room = self.n_ctx - len(tokens)
         if room < 8:
             raise ModelError(f"the prompt is {len(tokens)} tokens; the context holds {self.n_ctx} "
@@ -496,7 +497,8 @@ class LocalLLM:
 
     # -- public API ---------------------------------------------------------------------------
     async def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
-                     temperature: float = 0.0, stop: Sequence[str] | None = None) -> AsyncIterator[str]:
+                     temperature: float = 0.0, stop: Sequence[str] | None = None,
+                     special: bool = False) -> AsyncIterator[str]:
         """Text chunks as the model writes them.
 
         Cancelling the consuming task, or closing the iterator (`contextlib.aclosing` when
@@ -514,8 +516,8 @@ class LocalLLM:
 
         def job() -> None:
             try:
-                for piece in self._generate(prompt, grammar=grammar, max_tokens=max_tokens,
-                                            temperature=temperature, stop=tuple(stop or ()), cancel=cancel):
+                for piece in self._generate(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
+                                            stop=tuple(stop or ()), cancel=cancel, special=special):
                     push("chunk", piece)
                 push("end", None)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's task
@@ -537,13 +539,13 @@ class LocalLLM:
 
     def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
                  temperature: float = 0.0, stop: Sequence[str] | None = None,
-                 timeout: float | None = None) -> str:
+                 timeout: float | None = None, special: bool = False) -> str:
         """The whole completion (blocking; from any thread except an event loop's)."""
         cancel = threading.Event()
 
         def job() -> str:
-            return "".join(self._generate(prompt, grammar=grammar, max_tokens=max_tokens,
-                                          temperature=temperature, stop=tuple(stop or ()), cancel=cancel))
+            return "".join(self._generate(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
+                                          stop=tuple(stop or ()), cancel=cancel, special=special))
 
         future = self.submit(job)
         try:

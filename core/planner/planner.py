@@ -16,10 +16,12 @@ from typing import Any, AsyncIterator, Sequence
 
 from core.events import EventSink, PlanToken, RunSummary, TaskStatus, null_sink
 from core.parser import PlanParser
-from core.plan import Diagnostic, Plan, Task
+from core.plan import Diagnostic, Plan, Ref, Task, Template
+from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarLimits, max_plan_bytes, plan_grammar
 from core.planner.llm import GenerationStats
-from core.planner.prompt import build_prompt, registry_order
+from core.planner.profiles import PlannerPrompt, PromptSetup, setup_for
+from core.planner.prompt import registry_order
 from tools.registry import ToolSpec
 
 _OUTPUT_CHARS = 300  # per task output shown to the joiner / replanner
@@ -40,16 +42,28 @@ class JoinResult:
     answer: str
     replan: bool = False
     reason: str = ""
+    thought: str = ""  # tinyagent profile: the joiner's Thought (the replanner reads it)
+    scratchpad: str = ""  # tinyagent profile: every round's actions and observations so far
+    steps: tuple[tj.Step, ...] = ()  # tinyagent profile: this round's tasks as the joiner saw them
+
+
+def setup_for_llm(llm: Any, config: Any) -> PromptSetup:
+    """The prompt profile and chat template for a loaded model (see core/planner/profiles.py)."""
+    llama = getattr(llm, "llama", None)
+    return setup_for(config, path=getattr(llm, "model_path", None), llama=llama)
 
 
 class Planner:
-    def __init__(self, llm: Any, *, config: Any, limits: GrammarLimits = PLANNER_LIMITS):
+    def __init__(self, llm: Any, *, config: Any, limits: GrammarLimits = PLANNER_LIMITS,
+                 setup: PromptSetup | None = None):
         self.llm = llm
         self.config = config
         self.limits = limits
+        self.setup = setup or setup_for_llm(llm, config)
         self.plan: Plan | None = None  # the last plan, once stream_plan has finished
         self.text = ""  # what the model wrote for it
-        self.prompt = ""
+        self.prompt = ""  # exactly what the model received
+        self.messages: PlannerPrompt | None = None  # its system and user texts
         self.stats: GenerationStats | None = None
 
     @property
@@ -63,21 +77,33 @@ class Planner:
         """An upper bound on the tokens a plan can take under the grammar (see max_plan_bytes)."""
         return max_plan_bytes(registry_order(tools), **self.limits.as_kwargs())
 
-    async def stream_plan(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any], *,
-                          emit: EventSink = null_sink, today: dt.date | None = None,
+    def render(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *,
+               now: dt.datetime | None = None, instructions: str | None = None, context: str = "") -> PlannerPrompt:
+        """The planner call's messages and the exact text the model receives."""
+        return self.setup.planner_prompt(
+            query, registry_order(tools), examples, now=now or dt.datetime.now(),
+            instructions=self.config.instructions if instructions is None else instructions, context=context)
+
+    async def stream_plan(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *,
+                          emit: EventSink = null_sink, today: dt.date | None = None, now: dt.datetime | None = None,
                           instructions: str | None = None, context: str = "") -> AsyncIterator[Task]:
-        """Yield each task the moment its line is complete; `self.plan` holds the result after."""
+        """Yield each task the moment its line is complete; `self.plan` holds the result after.
+
+        `examples` None means the profile's built-in ones (tinyagent: TinyAgent's default block).
+        """
         tools = registry_order(tools)
         self.plan, self.text, self.stats = None, "", None
-        self.prompt = build_prompt(query, tools, examples, today=today or dt.date.today(),
-                                   instructions=self.config.instructions if instructions is None else instructions,
-                                   context=context)
+        if now is None and today is not None:
+            now = dt.datetime.combine(today, dt.time(9, 0))
+        self.messages = self.render(query, tools, examples, now=now, instructions=instructions, context=context)
+        self.prompt = self.messages.text
         parser = PlanParser({t.name: t for t in tools})
         chunks: list[str] = []
         failure: str | None = None
         try:
             async for chunk in self.llm.stream(self.prompt, grammar=self.grammar(tools), max_tokens=self.max_tokens,
-                                               temperature=float(self.config.planner.temperature)):
+                                               temperature=float(self.config.planner.temperature),
+                                               stop=list(self.setup.template.stops), special=self.messages.templated):
                 chunks.append(chunk)
                 emit(PlanToken(chunk))
                 for task in parser.feed(chunk):
@@ -107,11 +133,84 @@ class Planner:
         return parser.close()
 
     # -- joiner ----------------------------------------------------------------------------------
-    async def join(self, query: str, plan: Plan, summary: RunSummary | None) -> JoinResult:
-        """The answer for the user from the tasks' outputs, or a request to replan."""
-        prompt = join_prompt(query, plan, summary)
-        chunks = [c async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400, temperature=0.0)]
-        return parse_join("".join(chunks), plan, summary)
+    async def join(self, query: str, plan: Plan, summary: RunSummary | None, *, final: bool = False,
+                   scratchpad: str = "") -> JoinResult:
+        """The answer for the user from the tasks' outputs, or a request to replan.
+
+        tinyagent profile: TinyAgent's joiner prompt over `scratchpad` (the earlier rounds) plus
+        this round; `final` is the last round, where the joiner may only finish.
+        """
+        if not self.setup.tinyagent:
+            prompt = join_prompt(query, plan, summary)
+            chunks = [c async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400, temperature=0.0)]
+            return parse_join("".join(chunks), plan, summary)
+        steps = tuple(joiner_steps(plan, summary, self.text))
+        pad = tj.add_round(scratchpad, steps)
+        text, templated = self.setup.single(tj.joiner_prompt(query, pad, final=final))
+        stops = ["<END_OF_RESPONSE>", *self.setup.template.stops]
+        chunks = [c async for c in self.llm.stream(text, grammar=tj.joiner_grammar(final=final), max_tokens=400,
+                                                   temperature=0.0, stop=stops, special=templated)]
+        said = tj.parse_joiner("".join(chunks), final=final)
+        if said.replan:
+            answer = deterministic_answer(plan, summary)
+        elif said.answer == tj.SUMMARY_RESULT:  # TinyAgent answers with the cached PDF summary
+            answer = last_summary(plan, summary) or deterministic_answer(plan, summary)
+        else:
+            answer = said.answer or deterministic_answer(plan, summary)
+        return JoinResult(answer, said.replan, said.thought if said.replan else "", said.thought, pad, steps)
+
+
+def _resolved(value: Any, outputs: dict[int, Any]) -> Any:
+    """An argument with `$N` replaced by task N's output, as TinyAgent's executor passes it."""
+    if isinstance(value, Ref):
+        return str(outputs[value.task_id]) if value.task_id in outputs else f"${value.task_id}"
+    if isinstance(value, Template):
+        return "".join(str(_resolved(p, outputs)) for p in value.parts)
+    if isinstance(value, (list, tuple)):
+        return [_resolved(v, outputs) for v in value]
+    return value
+
+
+def _observation(task_id: int, summary: RunSummary | None) -> str | None:
+    status = summary.statuses.get(task_id) if summary else None
+    if status is None:
+        return None
+    error = summary.errors.get(task_id, "") if summary else ""  # type: ignore[union-attr]
+    if status in (TaskStatus.DONE, TaskStatus.DRY_RUN):
+        output = summary.outputs.get(task_id)  # type: ignore[union-attr]
+        return str(output) if output is not None else "Not run: this is a dry run."
+    if status is TaskStatus.FAILED:
+        return tj.error_observation(error or "the step failed")
+    if status is TaskStatus.DENIED:
+        return "The user declined this step."
+    return f"{status.value.capitalize()}: {error}" if error else status.value.capitalize()
+
+
+def joiner_steps(plan: Plan, summary: RunSummary | None, text: str = "") -> list[tj.Step]:
+    """The run as TinyAgent's joiner sees it; a broken plan ends with the join that carries the error."""
+    outputs: dict[int, Any] = {}
+    if summary is not None:
+        outputs = {i: o for i, o in summary.outputs.items()
+                   if summary.statuses.get(i) in (TaskStatus.DONE, TaskStatus.DRY_RUN) and o is not None}
+    steps = [tj.Step(t.id, t.tool, tuple(_resolved(a, outputs) for a in t.args), _observation(t.id, summary),
+                     t.thought or "") for t in plan.tasks]
+    if plan.errors:
+        lines = text.splitlines()
+        first = plan.errors[0]
+        where = lines[first.line - 1].strip() if 0 < first.line <= len(lines) else ""
+        message = "; ".join(d.message for d in plan.errors)
+        steps.append(tj.Step(max((t.id for t in plan.tasks), default=0) + 1, "join", (),
+                             f"The plan generation was stopped due to an error in tool '{where}'! Error: {message}! "
+                             "You MUST correct this error and try again!"))
+    return steps
+
+
+def last_summary(plan: Plan, summary: RunSummary | None) -> str:
+    """The output of the last summarize_pdf that ran (TinyAgent's `Finish(Summary)`)."""
+    for task in reversed(plan.tasks):
+        if task.tool == "summarize_pdf" and summary and summary.statuses.get(task.id) is TaskStatus.DONE:
+            return str(summary.outputs.get(task.id) or "")
+    return ""
 
 
 def join_prompt(query: str, plan: Plan, summary: RunSummary | None) -> str:

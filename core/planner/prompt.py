@@ -153,18 +153,32 @@ def build_prompt(query: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
                                                           context=context)
 
 
-def pick_examples(query: str, tools: Sequence[ToolSpec], k: int) -> list[Any]:
-    """In-context examples from ToolRAG's pool; none when the pool is not available."""
+def pick_examples(query: str, tools: Sequence[ToolSpec], k: int, *, within: bool = False,
+                  exclude: str | None = None, pool: Any = None) -> list[Any]:
+    """In-context examples from ToolRAG's pool; none when the pool is not available.
+
+    `within`: TinyAgent's rule (only examples whose tools are all selected, most similar
+    first); `exclude`: a query whose example must not be shown (evaluation).
+    """
     if k <= 0:
         return []
     try:
         from core.toolrag.examples import ExamplePool
     except ImportError:
         return []
+    names = [t.name for t in tools]
+
+    def pick(p: Any) -> list[Any]:
+        if within:
+            return list(p.pick_within(query, names, k, exclude=exclude))
+        return list(p.pick(query, names, k, exclude=exclude))
+
+    if pool is not None:
+        return pick(pool)
     try:
-        return list(ExamplePool.load().pick(query, [t.name for t in tools], k))
+        return pick(ExamplePool.load())
     except Exception:  # a broken user examples file must not stop planning
         try:
-            return list(ExamplePool.load(None).pick(query, [t.name for t in tools], k))
+            return pick(ExamplePool.load(None))
         except Exception:
             return []

@@ -130,18 +130,38 @@ class ExamplePool:
                 score += self._idf[w] * f * (k1 + 1) / (f + k1 * (1 - b + b * length / self._avg_len))
         return score
 
-    def pick(self, query: str, tools: Iterable[str], k: int = 3) -> list[Example]:
+    def _excluded(self, exclude: str | None) -> set[int]:
+        if not exclude:
+            return set()
+        key = " ".join(exclude.split()).casefold()
+        return {i for i, e in enumerate(self.examples) if e.query.casefold() == key}
+
+    def pick_within(self, query: str, tools: Iterable[str], k: int = 6, *,
+                    exclude: str | None = None) -> list[Example]:
+        """TinyAgent's rule (base_tool_rag.py): only examples whose tools are all selected, the k
+        most similar first; `exclude` drops examples with that very query (evaluation)."""
+        selected = set(tools)
+        skip = self._excluded(exclude)
+        fits = [i for i, e in enumerate(self.examples) if i not in skip and set(e.tools) <= selected]
+        if k <= 0 or not fits:
+            return []
+        sims = {i: self.similarity(query, i) for i in fits}
+        ranked = sorted(fits, key=lambda i: (-sims[i], i))
+        return [self.examples[i] for i in ranked[:k]]
+
+    def pick(self, query: str, tools: Iterable[str], k: int = 3, *, exclude: str | None = None) -> list[Example]:
         selected = set(tools)
         if k <= 0 or not self.examples:
             return []
+        skip = self._excluded(exclude)
         sims = [self.similarity(query, i) for i in range(len(self.examples))]
         top = max(sims) or 1.0
         chosen: list[int] = []
         covered: set[str] = set()
-        while len(chosen) < min(k, len(self.examples)):
+        while len(chosen) < min(k, len(self.examples) - len(skip)):
             best, best_score = -1, -math.inf
             for i, ex in enumerate(self.examples):
-                if i in chosen:
+                if i in chosen or i in skip:
                     continue
                 used = set(ex.tools)
                 gain = len((used & selected) - covered) / max(1, len(selected))

@@ -106,7 +106,7 @@ class SandboxBackend(BaseBackend):
 
     def selected_email(self) -> dict[str, str] | None:
         row = self._selected()
-        return {"sender": row["sender"], "subject": row["subject"]} if row else None
+        return {"sender": row["sender"], "subject": row["subject"], "body": row.get("body") or ""} if row else None
 
     def zoom_mode(self) -> str:
         return "" if self.zoom else "sandbox link, no Zoom token set"
