@@ -185,3 +185,34 @@ def _or(items: list[str]) -> str:
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class AnswerStream:
+    """The answer part of the joiner's text as it is written: after `Finish(` or `Finish: `, one line.
+
+    `feed` returns the newly visible answer text. A closing `)` is held back until more
+    follows (it may end the Finish call), and so is anything that may still become
+    `Summary` (TinyAgent's "answer with the PDF summary", replaced by the summary itself).
+    """
+
+    _START = re.compile(r"Action:\s*Finish(?:\(|:\s*)")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.sent = 0
+        self._start: int | None = None
+
+    def feed(self, chunk: str) -> str:
+        self.text += chunk
+        if self._start is None:
+            match = self._START.search(self.text)
+            if match is None:
+                return ""
+            self._start = match.end()
+        body = self.text[self._start:].split("\n", 1)[0].lstrip()
+        visible = body[:-1] if body.endswith(")") else body
+        if "Summary".startswith(visible.strip()) or visible.strip() == "Summary":
+            return ""
+        new = visible[self.sent:]
+        self.sent = len(visible)
+        return new

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from core.approval import ApprovalPolicy, Approver, deny_all
-from core.answers import decide, sentence_reason
-from core.events import (AnswerReady, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskFinished,
+from core.answers import AnswerStream, decide, sentence_reason
+from core.events import (AnswerReady, AnswerToken, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskFinished,
                          TaskStatus, ToolsSelected)
 from core.executor import DryRun, Executor
 from core.plan import Diagnostic, Plan, Ref, Task, Template
@@ -296,7 +296,14 @@ class Pipeline:
             return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
                               scratchpad=scratchpad)
         try:
-            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad)
+            stream = AnswerStream()
+
+            def on_text(chunk: str) -> None:
+                shown = stream.feed(chunk)
+                if shown:
+                    emit(AnswerToken(shown))
+
+            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad, on_text=on_text)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the answer must still come, without the model

@@ -157,3 +157,72 @@ async def test_real_model_missing_contacts_end_after_one_attempt(qwen):
     assert result.attempts == 1 and CountingLLM.calls - before == 1, result.plan.to_text()
     assert result.answer.startswith("No contact named") and "Lutfi" in result.answer and "Sid" in result.answer
     assert "nothing was scheduled" in result.answer
+
+
+# -- the answer, streamed ---------------------------------------------------------------------
+def test_answer_stream_shows_only_the_answer_as_it_grows():
+    from core.answers import AnswerStream
+
+    def run(text, size=3):
+        stream = AnswerStream()
+        return [p for p in (stream.feed(text[i: i + size]) for i in range(0, len(text), size)) if p]
+
+    parts = run("Thought: I can answer.\nAction: Finish(Sarah's number is (415) 555-0102.)")
+    assert "".join(parts) == "Sarah's number is (415) 555-0102." and len(parts) > 3
+    assert "".join(run("Thought: ok\nAction: Finish: It is sunny.\n")) == "It is sunny."
+    assert run("Thought: a summary.\nAction: Finish(Summary)") == []
+    assert run("Thought: no\nAction: Replan") == []
+
+
+class ChunkedLLM(ScriptedLLM):
+    def _generate(self, prompt, **kwargs):
+        self.prompts.append(prompt)
+        text = self.texts.pop(0)
+        yield from (text[i: i + 4] for i in range(0, len(text), 4))
+
+
+@pytest.mark.parametrize("profile, said", [
+    ("compact", "Thought: I have it.\nAction: Finish: Sarah's number is +1 415 555 0102."),
+    ("tinyagent", "Thought: I have it.\nAction: Finish(Sarah's number is +1 415 555 0102.)")])
+async def test_the_joiners_answer_streams_into_events_and_the_cli(tiny_gguf, profile, said):
+    import io
+
+    from core.cli.render import TextRenderer
+    from core.events import AnswerToken
+
+    llm = ChunkedLLM(tiny_gguf, ['1. get_phone_number("Sarah")\n2. join()<END_OF_PLAN>', said])
+    out = io.StringIO()
+    renderer = TextRenderer(out, verbose=True)
+    events = []
+    try:
+        result = await Pipeline(sandbox_config(prompt=profile, chat_template="none"), llm=llm).ask(
+            "What is Sarah's phone number?", emit=lambda e: (events.append(e), renderer(e)), yes=True)
+    finally:
+        llm.close()
+    tokens = [e.text for e in events if isinstance(e, AnswerToken)]
+    assert len(tokens) > 3 and "".join(tokens) == result.answer == "Sarah's number is +1 415 555 0102."
+    assert result.joins == 1 and events[-1].case == "joiner: information asked for"
+    assert "\nSarah's number is +1 415 555 0102.\n" in out.getvalue()
+    assert out.getvalue().count("Sarah's number is") == 1
+    assert out.getvalue().endswith("\n  (joiner: information asked for)\n")
+
+
+async def test_the_chat_shows_the_answer_being_written():
+    from textual.app import App
+
+    from tui.widgets.chat import Chat
+
+    class ChatApp(App):
+        def compose(self):
+            yield Chat()
+
+    async with ChatApp().run_test() as pilot:
+        chat = pilot.app.query_one(Chat)
+        chat.stream_answer("Sarah's number")
+        chat.stream_answer(" is +1 415")
+        await pilot.pause()
+        assert "Writing the answer…  Sarah's number is +1 415" in chat.text()
+        chat.end_answer("Sarah's number is +1 415 555 0102.")
+        await pilot.pause()
+        assert chat.text().count("Answer:  Sarah's number is +1 415 555 0102.") == 1
+        assert "Writing the answer" not in chat.text()
