@@ -135,7 +135,58 @@ def prompt_sizes(rows: list[dict], config) -> list[tuple[str, ...]]:
               "(the built-in classifier saw this data in training: recall is optimistic)", end="")
     print()
     simulate_all(rows, planner_tokens, tokenize, config)
+    profiles_side_by_side(rows, selections, planner_tokens, tokenize)
     return selections
+
+
+def tinyagent_calls(rows: list[dict], selections: list[tuple[str, ...]], tokenize) -> tuple[list, list[int], list[int]]:
+    """The tinyagent profile's model calls per request (plan, then joiner) in TinyAgent-1.1B's layout.
+
+    Examples: TinyAgent's rule (within the selection, up to 6, most similar first), the
+    evaluated query's own example excluded. The clock advances a minute per request, as it
+    would in use: TinyAgent's prompt states the time before the examples.
+    """
+    from core.parser import parse_plan
+    from core.planner import tinyagent_join as tj
+    from core.planner.chat import named
+    from core.planner.planner import joiner_steps
+    from core.planner.tinyagent import render
+    from core.planner.tinyagent_text import MAX_EXAMPLES
+    from core.toolrag.examples import ExamplePool
+
+    pool = ExamplePool.load(None)
+    layout = named("tinyllama-32k-instruct")
+    start = dt.datetime.combine(TODAY, dt.time(9, 0))
+    calls, plan_index, sizes = [], [], []
+    for i, (row, selected) in enumerate(zip(rows, selections)):
+        examples = pool.pick_within(row["query"], selected, MAX_EXAMPLES, exclude=row["query"])
+        r = render(row["query"], selected, now=start + dt.timedelta(minutes=i), examples=examples)
+        prompt = tokenize(layout.chat(r.system, r.user))
+        plan_text = row["plan"].strip()
+        plan_index.append(len(calls))
+        sizes.append(len(prompt))
+        calls.append((prompt, tokenize(plan_text, bos=False)))
+        pad = tj.add_round("", joiner_steps(parse_plan(plan_text), None))
+        calls.append((tokenize(layout.single(tj.joiner_prompt(row["query"], pad, final=False))), []))
+    return calls, plan_index, sizes
+
+
+def profiles_side_by_side(rows, selections, planner_tokens, tokenize) -> None:
+    """Prompt tokens and tokens evaluated per warm request: compact vs tinyagent, one run."""
+    from core.planner.llm import LocalLLM
+
+    states = LocalLLM.__init__.__kwdefaults__["prompt_cache_states"]
+    max_bytes = LocalLLM.__init__.__kwdefaults__["prompt_cache_bytes"]
+    compact_calls, compact_index = product_calls(rows, planner_tokens, tokenize)
+    ta_calls, ta_index, ta_sizes = tinyagent_calls(rows, selections, tokenize)
+    print(f"== Profiles side by side, {len(rows)} shared queries (plan + joiner per request, "
+          f"live + {states} cached states; the first, cold request excluded) ==")
+    print(f"{'':52}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}")
+    for label, calls, index, sizes in (("compact", compact_calls, compact_index, [len(p) for p in planner_tokens]),
+                                       ("tinyagent (TinyAgent-1.1B layout)", ta_calls, ta_index, ta_sizes)):
+        ev = simulate_reuse(calls, states=states, max_bytes=max_bytes)
+        print(f"{label + ': prompt tokens':52}{_summary(sizes)}")
+        print(f"{label + ': evaluated per warm request':52}{_summary([ev[i] for i in index][1:])}")
 
 
 def _summary(values: list[int]) -> str:
@@ -261,7 +312,9 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
         def grammar(self, tools):  # the reference plan, token by token, at the model's real speed
             return literal_grammar(self.forced)
 
-    planner = ReplayPlanner(llm, config=config)
+    from core.planner.profiles import PromptSetup
+
+    planner = ReplayPlanner(llm, config=config, setup=PromptSetup("compact", "the benchmark's own layout"))
     print(f"\n== Planner on {model.name}, {len(chosen)} queries, {args.threads} threads, "
           f"prompt cache {llm.prompt_cache.max_states} states ==")
     first_ratios, firsts, completes, evaluated, prompt_tokens = [], [], [], [], []

@@ -86,7 +86,7 @@ class ModelConfig:
 @dataclass
 class PlannerConfig:
     threads: int = 0  # 0 = all cores
-    context: int = 4096
+    context: int = 6144  # TinyAgent's layout, 16 tools + 6 examples: ~4,300 LLaMA tokens, plus the plan
     max_tokens: int = 768
     temperature: float = 0.0
     max_replans: int = 2

@@ -84,17 +84,15 @@ def load_results(path: Path | str, wanted: set[str]) -> dict[str, "RecordResult"
 
 def load_example_pool(path: Path | str) -> tuple[Any, int]:
     """An ExamplePool of a {query, plan} JSONL file, and how many lines were no usable example."""
-    from core.toolrag.examples import ExampleError, ExamplePool, make_example
+    from core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
 
-    examples, skipped = [], 0
-    for record in read_jsonl(path):
-        try:
-            examples.append(make_example(record.get("query"), record.get("plan"), "pool"))
-        except ExampleError:
-            skipped += 1  # a malformed plan is no example; the rest of the pool still is
+    try:
+        examples, bad = read_jsonl_examples(Path(path), "pool")
+    except ExampleError as exc:
+        raise EvalDataError(str(exc)) from None
     if not examples:
         raise EvalDataError(f"{path} has no usable examples ({{query, plan}} lines with valid plans)")
-    return ExamplePool(examples), skipped
+    return ExamplePool(examples), len(bad)
 
 
 # -- scoring ---------------------------------------------------------------------------------

@@ -30,8 +30,10 @@ class ScriptedLLM(LocalLLM):
         self.calls: list[dict[str, Any]] = []
 
     def _generate(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float,
-                  stop: Sequence[str], cancel: threading.Event, special: bool = False) -> Iterator[str]:
-        self.calls.append({"prompt": prompt, "grammar": grammar, "stop": list(stop), "special": special})
+                  stop: Sequence[str], cancel: threading.Event, special: bool = False,
+                  min_room: int = 8) -> Iterator[str]:
+        self.calls.append({"prompt": prompt, "grammar": grammar, "stop": list(stop), "special": special,
+                           "min_room": min_room})
         reply = self.replies.pop(0) if self.replies else ""
         self.last_stats = GenerationStats(len(prompt), len(prompt), len(reply), 0.0, 0.0, "stop")
         yield from (reply[i: i + 7] for i in range(0, len(reply), 7))
@@ -122,3 +124,41 @@ def test_finish_summary_returns_the_pdf_summary(tiny_gguf, tmp_path):
     if not result.ok:
         pytest.skip(f"the sandbox has no quarterly report PDF: {result.summary}")
     assert result.answer == str(result.summary.outputs[2]) == "Q2 revenue grew by a tenth."
+
+
+def test_a_prompt_that_does_not_fit_is_an_error_naming_planner_context(tiny_gguf, tmp_path):
+    from core.events import Notice
+
+    config = tinyagent_config(tmp_path)
+    config.planner.context = 1024  # TinyAgent's layout for 8 tools is ~2,500 tokens
+    notices: list[str] = []
+    pipeline = Pipeline(config)
+    pipeline.model_override = str(tiny_gguf)
+    try:
+        plan = asyncio.run(pipeline.plan_only("Text Sarah hi", emit=lambda e: notices.append(e.message)
+                                              if isinstance(e, Notice) else None))
+    finally:
+        pipeline.close()
+    assert not plan.tasks and any("planner.context" in n for n in notices), notices
+
+
+def test_the_default_context_fits_tinyagents_largest_prompt_and_a_plan(vocab_file):
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from core.planner.chat import named
+    from core.planner.tinyagent import render
+
+    long_plan = "\n".join(f'{i}. create_calendar_event("Event {i}", "2024-06-0{i} 10:00:00", "", "", [], "", None)'
+                          for i in range(1, 5)) + "\n5. join()<END_OF_PLAN>\n"
+    examples = [SimpleNamespace(query=f"Schedule four planning sessions for the offsite, number {i}", plan=long_plan)
+                for i in range(6)]
+    r = render("Schedule the offsite sessions", list(T.TOOL_ORDER), now=dt.datetime(2024, 6, 3, 9, 0),
+               examples=examples)
+    llm = LocalLLM(vocab_file, vocab_only=True)
+    try:
+        n = len(llm.tokenize(named("tinyllama-32k-instruct").chat(r.system, r.user), special=True))
+    finally:
+        llm.close()
+    config = Config()
+    assert n + config.planner.max_tokens <= config.planner.context, (n, config.planner.context)

@@ -167,8 +167,9 @@ def test_plan_grammar_takes_tinyagents_replan_plans_with_thoughts(vocab_llm):
 def test_profile_choice(tmp_path):
     assert choose_profile("auto", "TinyAgent-1.1B-Q4_K_M.gguf")[0] == "tinyagent"
     assert choose_profile("auto", "TinyAgent-7B-Q4_K_M.gguf")[0] == "tinyagent"
-    assert choose_profile("auto", tmp_path / "my-tinyagent-finetune.Q8_0.gguf")[0] == "tinyagent"
+    assert choose_profile("auto", tmp_path / "TinyAgent-1.1B-Q8_0.gguf")[0] == "tinyagent"
     assert choose_profile("auto", "x.gguf", {"general.name": "TinyAgent 1.1B"})[0] == "tinyagent"
+    assert choose_profile("auto", "x.gguf", {"general.name": "tinyagent-test-random"})[0] == UNKNOWN_MODEL_PROFILE
     assert choose_profile("auto", "qwen2.5-coder.gguf")[0] == UNKNOWN_MODEL_PROFILE
     assert choose_profile("compact", "TinyAgent-1.1B-Q4_K_M.gguf")[0] == "compact"
     with pytest.raises(ProfileError):

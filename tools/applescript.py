@@ -159,6 +159,15 @@ class AppleScriptBackend(BaseBackend):
         return self._run([self.osascript, str(script), *(encode_arg(a) for a in args)], tool, app)
 
     # -- the tools --------------------------------------------------------------------------------
+    def lookup_email(self, name: str) -> str | None:
+        return self.run_script("get_email_address", name).strip() or None
+
+    def lookup_phone(self, name: str) -> str | None:
+        return self.run_script("get_phone_number", name).strip() or None
+
+    def find_file(self, name: str) -> str | None:
+        return str(pick_file(name, self._spotlight(name)))  # Spotlight only: nothing is opened
+
     def do_get_phone_number(self, a: dict, extras: dict) -> str:
         if A.looks_like_phone(a["name"]):
             return a["name"]

@@ -16,6 +16,19 @@ from tools.backend import ContentWriter, PlainWriter, ToolCall, ToolError
 
 _NONE_WORDS = {"none", "null", "default"}
 
+# Where a tool expects email addresses, phone numbers or file paths, a name is looked up
+# instead of failing, as TinyAgent's tools do (ensure_email_formatting,
+# ensure_phone_number_formatting, ensure_file_paths in src/tiny_agent/tiny_agent_tools.py).
+EMAIL_FIELDS: dict[str, tuple[str, ...]] = {
+    "create_calendar_event": ("invitees",), "compose_new_email": ("recipients", "cc"), "reply_to_email": ("cc",),
+    "forward_email": ("recipients", "cc"), "get_zoom_meeting_link": ("meeting_invitees",),
+}
+PHONE_FIELDS: dict[str, tuple[str, ...]] = {"send_sms": ("recipients",)}
+PATH_FIELDS: dict[str, tuple[str, ...]] = {
+    "compose_new_email": ("attachments",), "reply_to_email": ("attachments",), "forward_email": ("attachments",),
+    "summarize_pdf": ("pdf_path",),
+}
+
 
 def checked_args(call: ToolCall) -> dict[str, Any]:
     """The call's arguments, typed and validated; dates become `datetime`s."""
@@ -76,6 +89,15 @@ def checked_args(call: ToolCall) -> dict[str, Any]:
     return a
 
 
+def _has_digits(text: str) -> bool:
+    """TinyAgent's test for "already a phone number": it has a digit."""
+    return any(c.isdigit() for c in text)
+
+
+def _is_file(text: str) -> bool:
+    return os.path.isfile(os.path.expanduser(text))
+
+
 def _check_attachments(paths: list[str], where: str) -> None:
     for path in paths:
         if not os.path.isabs(os.path.expanduser(path)) or not os.path.isfile(os.path.expanduser(path)):
@@ -103,12 +125,61 @@ class BaseBackend:
     def zoom_mode(self) -> str:
         return ""
 
+    # Lookups for arguments given as names (read-only; None or ToolError: not found).
+    def lookup_email(self, name: str) -> str | None:
+        return None
+
+    def lookup_phone(self, name: str) -> str | None:
+        return None
+
+    def find_file(self, name: str) -> str | None:
+        """The path of the file `name` means, found without opening it."""
+        return None
+
     # -- the protocol -----------------------------------------------------------------------------
     def prepare(self, call: ToolCall) -> ToolCall:
+        self._resolve_names(call)
         a = checked_args(call)
         self._write_text(call, a)
         call.summary = self._describe(call, a)
+        looked_up = call.extras.get("resolved") or {}
+        if looked_up:  # the confirmation says what a name was taken to mean
+            call.summary += " (looked up: " + ", ".join(f"{k} → {v}" for k, v in looked_up.items()) + ")"
         return call
+
+    # -- names where addresses, numbers or paths belong ---------------------------------------------
+    def _resolve_names(self, call: ToolCall) -> None:
+        name = call.tool.name
+        kinds = [(f, A.looks_like_email, self.lookup_email) for f in EMAIL_FIELDS.get(name, ())]
+        kinds += [(f, _has_digits, self.lookup_phone) for f in PHONE_FIELDS.get(name, ())]
+        kinds += [(f, _is_file, self.find_file) for f in PATH_FIELDS.get(name, ())]
+        if not kinds:
+            return
+        typed = A.coerce_args(call.tool, call.args)
+        resolved: dict[str, str] = {}
+        changed: dict[str, Any] = {}
+        for field, fine, lookup in kinds:
+            value = typed[field]
+            values = value if isinstance(value, list) else [value]
+            out = [self._resolve_one(v, fine, lookup, resolved) for v in values]
+            if out != values:
+                changed[field] = out if isinstance(value, list) else out[0]
+        if changed:
+            call.args = {**call.args, **changed}
+            call.extras["resolved"] = {**call.extras.get("resolved", {}), **resolved}
+
+    @staticmethod
+    def _resolve_one(value: str, fine: Any, lookup: Any, resolved: dict[str, str]) -> str:
+        if not isinstance(value, str) or not value.strip() or fine(value):
+            return value
+        try:
+            found = lookup(value.strip())
+        except Exception:  # not found (or the lookup broke): the check that follows says what is wrong
+            found = None
+        if not found or not fine(found):  # a lookup that gave no usable value changes nothing
+            return value
+        resolved[value] = found
+        return found
 
     def invoke(self, call: ToolCall) -> Any:
         if not call.summary:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from core.cli.common import CliError, config_from, print_json, read_text_arg
 
@@ -32,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("query")
     add.add_argument("planfile")
     add.set_defaults(func=_examples_add)
+    imp = esub.add_parser("import", help="add every {query, plan} line of a JSONL file to your examples",
+                          description="Validate each line's plan and save the valid ones to your examples file in one "
+                          "write. Exit 0: all imported; 1: some lines were skipped (listed); 2: none could be used.")
+    imp.add_argument("file", metavar="FILE.jsonl")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(func=_examples_import)
     rm = esub.add_parser("remove", help="remove one of your examples by number (see list) or request text")
     rm.add_argument("which")
     rm.set_defaults(func=_examples_remove)
@@ -122,6 +129,28 @@ def _examples_add(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(f"saved to {user_examples_file()}: {example.query} ({', '.join(example.tools)})")
     return 0
+
+
+def _examples_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core.toolrag.examples import ExampleError, import_user_examples, read_jsonl_examples, user_examples_file
+
+    try:
+        good, bad = read_jsonl_examples(Path(args.file))
+        if not good:
+            raise CliError(f"{args.file}: no usable examples" + (f" ({len(bad)} invalid lines)" if bad else ""))
+        imported = import_user_examples(good)
+    except ExampleError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json({"imported": imported, "skipped": [{"line": n, "error": e} for n, e in bad],
+                    "file": str(user_examples_file())})
+    else:
+        for number, error in bad:
+            print(f"skipped line {number}: {error}", file=sys.stderr)
+        print(f"imported {imported} examples into {user_examples_file()}" + (f"; skipped {len(bad)}" if bad else ""))
+    return 1 if bad else 0
 
 
 def _examples_remove(args: argparse.Namespace) -> int:

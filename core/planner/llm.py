@@ -373,7 +373,8 @@ class LocalLLM:
 
     # -- generation (worker thread only) ---------------------------------------------------------
     def _generate(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float,
-                  stop: Sequence[str], cancel: threading.Event, special: bool = False) -> Iterator[str]:
+                  stop: Sequence[str], cancel: threading.Event, special: bool = False,
+                  min_room: int = 8) -> Iterator[str]:
         import llama_cpp
 
         if self.vocab_only:
@@ -381,9 +382,9 @@ class LocalLLM:
         llama = self._llama
         tokens = self.tokenize(prompt, special=special)
         room = self.n_ctx - len(tokens)
-        if room < 8:
-            raise ModelError(f"the prompt is {len(tokens)} tokens; the context holds {self.n_ctx} "
-                             "(raise planner.context or select fewer tools)")
+        if room < max(8, min_room):  # never a silent cut: say which setting to raise
+            raise ModelError(f"the prompt is {len(tokens)} tokens and the answer needs {max(8, min_room)} more; "
+                             f"the context holds {self.n_ctx} (raise planner.context or select fewer tools)")
         max_tokens = max(1, min(max_tokens, room - 1))
         grammar_obj = self._grammar(grammar) if grammar else None
         started = time.perf_counter()
@@ -498,7 +499,7 @@ class LocalLLM:
     # -- public API ---------------------------------------------------------------------------
     async def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
                      temperature: float = 0.0, stop: Sequence[str] | None = None,
-                     special: bool = False) -> AsyncIterator[str]:
+                     special: bool = False, min_room: int = 8) -> AsyncIterator[str]:
         """Text chunks as the model writes them.
 
         Cancelling the consuming task, or closing the iterator (`contextlib.aclosing` when
@@ -517,7 +518,8 @@ class LocalLLM:
         def job() -> None:
             try:
                 for piece in self._generate(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
-                                            stop=tuple(stop or ()), cancel=cancel, special=special):
+                                            stop=tuple(stop or ()), cancel=cancel, special=special,
+                                            min_room=min_room):
                     push("chunk", piece)
                 push("end", None)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's task

@@ -25,6 +25,7 @@ from core.planner.prompt import registry_order
 from tools.registry import ToolSpec
 
 _OUTPUT_CHARS = 300  # per task output shown to the joiner / replanner
+_PLAN_ROOM = 256  # tokens a plan needs at least after its prompt; less is an error naming planner.context
 _ANSWER_CHARS = 600
 _JOIN_GRAMMAR = f"""root ::= "Thought: " [^\\n]{{0,200}} "\\nAction: " (finish | replan)
 finish ::= "Finish: " [^\\n]{{1,{_ANSWER_CHARS}}}
@@ -103,7 +104,8 @@ class Planner:
         try:
             async for chunk in self.llm.stream(self.prompt, grammar=self.grammar(tools), max_tokens=self.max_tokens,
                                                temperature=float(self.config.planner.temperature),
-                                               stop=list(self.setup.template.stops), special=self.messages.templated):
+                                               stop=list(self.setup.template.stops), special=self.messages.templated,
+                                               min_room=min(self.max_tokens, _PLAN_ROOM)):
                 chunks.append(chunk)
                 emit(PlanToken(chunk))
                 for task in parser.feed(chunk):

@@ -12,6 +12,7 @@ recognises a TinyAgent GGUF by its metadata or file name, else UNKNOWN_MODEL_PRO
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 from core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
 
 PROFILES = ("tinyagent", "compact")
+_TINYAGENT_NAME = re.compile(r"tiny[-_ ]?agent[-_ ]?(1\.1b|7b)", re.IGNORECASE)
 # The layout for models we know nothing about. One constant, so the real-model measurements
 # (which profile suits untuned small models better) can change it in one place.
 UNKNOWN_MODEL_PROFILE = "compact"
@@ -45,9 +47,10 @@ def manifest_entry(path: Path | str | None, metadata: dict[str, str] | None = No
     if found is not None:
         return found
     label = " ".join([name, (metadata or {}).get("general.name", ""), (metadata or {}).get("general.basename", "")])
-    label = label.lower().replace("_", "-").replace(" ", "-")
-    if "tinyagent" in label:
-        wanted = "tinyagent-7b" if "7b" in label else "tinyagent-1.1b"
+    # Another quantisation or copy of a TinyAgent model: "TinyAgent-1.1B-Q8_0.gguf", "TinyAgent 7B".
+    match = _TINYAGENT_NAME.search(label)
+    if match:
+        wanted = "tinyagent-7b" if match.group(1).lower() == "7b" else "tinyagent-1.1b"
         return next((e for e in entries if e.name == wanted), None)
     return None
 

@@ -217,3 +217,48 @@ def remove_user_example(which: str, user_file: Path | None = None) -> Example:
     removed = existing.pop(index)
     _write_user(path, existing)
     return removed
+
+
+def read_jsonl_examples(path: Path, source: str = "user") -> tuple[list[Example], list[tuple[int, str]]]:
+    """The valid {query, plan} lines of a JSONL file, and (line, reason) for the others.
+
+    Extra keys are ignored, so a data file such as the TinyAgent plans can be read as it is.
+    """
+    import json
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ExampleError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExampleError(f"{path}: cannot read it: {exc}") from None
+    good: list[Example] = []
+    bad: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            bad.append((number, f"not JSON ({exc})"))
+            continue
+        if not isinstance(record, dict):
+            bad.append((number, "expected a JSON object with 'query' and 'plan'"))
+            continue
+        try:
+            good.append(make_example(record.get("query"), record.get("plan"), source))
+        except ExampleError as exc:
+            bad.append((number, str(exc)))
+    return good, bad
+
+
+def import_user_examples(examples: Iterable[Example], user_file: Path | None = None) -> int:
+    """Add examples to the user's file in one write; a request already there gets the new plan."""
+    path = user_file or user_examples_file()
+    existing = read_examples(path, "user") if path.exists() else []
+    incoming: dict[str, Example] = {}
+    for e in examples:
+        incoming[e.query.casefold()] = e
+    kept = [e for e in existing if e.query.casefold() not in incoming]
+    _write_user(path, kept + list(incoming.values()))
+    return len(incoming)

@@ -116,6 +116,18 @@ class SandboxBackend(BaseBackend):
                      (app, action, target, _now()))
 
     # -- contacts ------------------------------------------------------------------------------------
+    def lookup_email(self, name: str) -> str | None:
+        return find_contact(self._contacts(), name, "get_email_address")["email"] or None
+
+    def lookup_phone(self, name: str) -> str | None:
+        return find_contact(self._contacts(), name, "get_phone_number")["phone"] or None
+
+    def find_file(self, name: str) -> str | None:
+        self.store.ensure_ready()
+        candidates = [p for p in self.files_dir.rglob("*")
+                      if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.files_dir).parts)]
+        return str(pick_file(name, candidates).resolve())
+
     def do_get_phone_number(self, a: dict, extras: dict) -> str:
         if A.looks_like_phone(a["name"]):
             return a["name"]
