@@ -137,6 +137,7 @@ def qwen():
     model.close()
 
 
+@pytest.mark.realmodel
 async def test_real_model_action_only_request_makes_one_llm_call(qwen):
     pipeline = Pipeline(sandbox_config(max_replans=2), llm=qwen)
     before = CountingLLM.calls
@@ -148,6 +149,7 @@ async def test_real_model_action_only_request_makes_one_llm_call(qwen):
     assert events[-1] == AnswerReady(result.answer, case="no joiner: actions done")
 
 
+@pytest.mark.realmodel
 async def test_real_model_missing_contacts_end_after_one_attempt(qwen):
     pipeline = Pipeline(sandbox_config(max_replans=2), llm=qwen)
     before = CountingLLM.calls

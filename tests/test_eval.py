@@ -103,3 +103,19 @@ def test_eval_cli_bad_input_is_one_clean_line(tmp_path):
     assert out.returncode == 2 and "no such file" in out.stderr
     out = tinyagent("eval", str(bad), "--sample", "0")
     assert out.returncode == 2 and "--sample" in out.stderr
+
+
+@pytest.mark.realmodel
+def test_eval_on_the_real_model_prints_plans_diffs_and_stage_times(eval_config, shared_plans, tmp_path):
+    from tests.realmodels import real_model
+
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(shared_plans[0]) + "\n")
+    out = tinyagent("eval", str(data), "--json", "--model", str(real_model("qwen2.5-coder-0.5b")),
+                    config=eval_config, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert "1/1" in out.stderr and "ETA" in out.stderr
+    record = json.loads(out.stdout)["records"][0]
+    assert record["plan"].strip() and record["reference"] == shared_plans[0]["plan"]
+    assert record["stages"]["plan_complete"] > record["stages"]["prompt"] > 0
+    assert record["prompt_tokens"] > 0 and record["generated_tokens"] > 0
