@@ -75,6 +75,7 @@ class Pipeline:
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
         self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
         self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
+        self._pool_cache: tuple[Any, Any] | None = None  # (user file's mtime, ExamplePool)
 
     # -- parts -------------------------------------------------------------------------------
     async def load_model(self, emit: Any = None) -> LocalLLM:
@@ -286,11 +287,24 @@ class Pipeline:
         """In-context examples for the profile; None asks for the profile's built-in block."""
         if not planner.setup.tinyagent:
             return pick_examples(request, tools, self.config.planner.examples, exclude=self.exclude_example,
-                                 pool=self.example_pool)
+                                 pool=self.example_pool or self._user_pool())
         if isinstance(selection, AllTools) and self.example_pool is None:  # TinyAgent without ToolRAG
             return None
         return pick_examples(request, tools, MAX_EXAMPLES, within=True, exclude=self.exclude_example,
-                             pool=self.example_pool)
+                             pool=self.example_pool or self._user_pool())
+
+    def _user_pool(self) -> Any:
+        """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
+        try:
+            from core.toolrag.examples import ExamplePool, user_examples_file
+
+            path = user_examples_file()
+            stamp = path.stat().st_mtime_ns if path.exists() else None
+            if self._pool_cache is None or self._pool_cache[0] != stamp:
+                self._pool_cache = (stamp, ExamplePool.load())
+            return self._pool_cache[1]
+        except Exception:  # a broken user file: pick_examples falls back to the built-in pool itself
+            return None
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink, *, final: bool = False, scratchpad: str = "") -> JoinResult:
