@@ -7,7 +7,7 @@ Each request goes through the whole pipeline (`Pipeline.ask`, dry run on the san
 prompt, streamed plan, execution, join when it is needed) and is scored against the shared
 reference plan with `core.evaluation` (the paper's DAG isomorphism, plan-tool recall).
 Configurations: a prompt profile (`compact`, `tinyagent`) with the plan grammar on, or off
-(suffix `-ng`). All share ONE loaded model, so they run under the same conditions.
+(suffix `-ng`).
 
 Then, with plain llama.cpp calls on the same model and threads:
 - prompt tok/s (a 256-token prompt evaluated from an empty cache) and generation tok/s
@@ -20,8 +20,12 @@ Then, with plain llama.cpp calls on the same model and threads:
 - a cold request (fresh pipeline: model, ToolRAG and example pool load inside it) and the
   same request warm.
 
-Queries: the `--queries` shortest shared reference plans with 2-3 steps (a few minutes on 2
-cores; long plans take minutes each on a loaded machine). Timings on a shared machine are
+Queries: `--queries` shared reference plans with 2-3 steps, a seeded sample (a few minutes on 2
+cores; long plans take minutes each on a loaded machine), plus one more as a warm-up. Each
+configuration has its own loaded copy of the model (same file and threads), so each keeps its
+own warm prompt cache; the configurations take turns per query in a rotating order, so load
+swings on a shared machine hit all of them; the plain llama.cpp speeds are measured between
+rounds and each request's floor uses those around it. Timings on a shared machine are
 noisy: read the ratios, which are taken within one run.
 """
 
@@ -31,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -55,14 +60,14 @@ def _config(profile: str, threads: int) -> Any:
     return config
 
 
-def pick_queries(n: int) -> list[dict]:
+def pick_queries(n: int, seed: int = 0) -> list[dict]:
     from core.evaluation import read_jsonl
 
     def steps(record: dict) -> int:
         return sum(1 for line in str(record.get("plan", "")).splitlines() if line.strip() and "join()" not in line)
 
-    rows = [r for r in read_jsonl(PLANS) if 2 <= steps(r) <= 3]
-    return sorted(rows, key=lambda r: (len(r.get("plan", "")), r.get("id", "")))[:n]
+    rows = sorted((r for r in read_jsonl(PLANS) if 2 <= steps(r) <= 3), key=lambda r: str(r.get("id", "")))
+    return random.Random(seed).sample(rows, min(n, len(rows)))
 
 
 async def one_request(pipeline: Any, record: dict) -> dict:
@@ -143,7 +148,6 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
     rows = []
     try:
         for prompt, grammar_text in prompts:
-            grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
             row = {}
             for name, llama in (("plain", llm.llama), ("lookup", drafted)):
                 def job(llama: Any = llama) -> tuple[str, float, int]:
@@ -151,7 +155,7 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
                     llama.reset()
                     llama._ctx.kv_cache_seq_rm(-1, 0, -1)
                     llama.eval(tokens)  # the prompt is not what we compare
-                    grammar.reset()
+                    grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
                     out, started = [], time.perf_counter()
                     for token in llama.generate(tokens, temp=0.0, grammar=grammar, reset=False):
                         if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token) or len(out) >= max_tokens:
@@ -184,8 +188,10 @@ async def planner_prompts(pipeline: Any, records: list[dict]) -> list[tuple[str,
     return out
 
 
-def summarize(rows: list[dict], prompt_tps: float, gen_tps: float) -> dict:
-    floors = [r["evaluated"] / prompt_tps + r["generated"] / gen_tps for r in rows]
+def summarize(rows: list[dict], prompt_tps: float | None = None, gen_tps: float | None = None) -> dict:
+    """Per configuration; each row's floor uses the llama.cpp speeds measured around it (or those given)."""
+    floors = [r["evaluated"] / (prompt_tps or r["speeds"][0]) + r["generated"] / (gen_tps or r["speeds"][1])
+              for r in rows]
     totals = [r["stages"]["total"] for r in rows]
     ratios = [t / f for t, f in zip(totals, floors) if f > 0]
     unjoined = [(r["stages"]["total"] - r["stages"].get("join", 0.0)) / f for r, f in zip(rows, floors) if f > 0]
@@ -209,9 +215,10 @@ def summarize(rows: list[dict], prompt_tps: float, gen_tps: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="planner GGUF (default: the cached Qwen 0.5B)")
-    ap.add_argument("--queries", type=int, default=3, help="shortest shared reference plans to run (default 3)")
+    ap.add_argument("--queries", type=int, default=3, help="shared 2-3 step plans to run (default 3)")
     ap.add_argument("--configs", default="compact,compact-ng,tinyagent,tinyagent-ng",
                     help="profiles; suffix -ng = without the plan grammar")
+    ap.add_argument("--seed", type=int, default=0, help="which 2-3 step plans are sampled (default 0)")
     ap.add_argument("--threads", type=int, default=0, help="planner threads (0 = all cores, the default)")
     ap.add_argument("--no-threads", action="store_true", help="skip the 1 vs 2 vs auto thread measure")
     ap.add_argument("--no-lookup", action="store_true", help="skip prompt-lookup decoding")
@@ -228,10 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     from core.planner.llm import LocalLLM
 
     threads = args.threads or max(1, os.cpu_count() or 1)
-    records = pick_queries(args.queries)
+    *records, warmup = pick_queries(args.queries + 1, args.seed)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     print(f"# bench_realmodel {time.strftime('%Y-%m-%d %H:%M')} UTC, model {args.model.name}, {threads} threads, "
-          f"{len(records)} queries (shortest 2-3 step reference plans), load average {os.getloadavg()[0]:.1f} "
+          f"{len(records)} queries (2-3 step reference plans, seed {args.seed}), load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores", flush=True)
     report: dict[str, Any] = {}
     cold = None
@@ -245,22 +252,34 @@ def main(argv: list[str] | None = None) -> int:
         fresh.close()
         print(f"cold request {cold['cold']:.1f} s (ToolRAG {cold['cold_toolrag']:.2f} s) vs the same request warm "
               f"{cold['warm']:.1f} s", flush=True)
-    llm = LocalLLM(args.model, n_ctx=4096, n_threads=threads)
-    rows_by: dict[str, list[dict]] = {}
+    models = {name: LocalLLM(args.model, n_ctx=4096, n_threads=threads) for name in configs}
+    llm = models[configs[0]]
+    pipelines = {}
+    for name, model in models.items():
+        profile, grammar = name.removesuffix("-ng"), not name.endswith("-ng")
+        pipelines[name] = Pipeline(_config(profile, threads), llm=model)
+        pipelines[name].use_grammar = grammar
+    rows_by: dict[str, list[dict]] = {name: [] for name in configs}
     try:
-        for name in configs:
-            profile, grammar = name.removesuffix("-ng"), not name.endswith("-ng")
-            pipeline = Pipeline(_config(profile, threads), llm=llm)
-            pipeline.use_grammar = grammar
-            rows_by[name] = []
-            for i, record in enumerate(records, 1):
-                row = asyncio.run(one_request(pipeline, record))
+        for name in configs:  # one warm-up request each: every configuration starts with a warm cache
+            asyncio.run(one_request(pipelines[name], warmup))
+        speeds = [llama_speeds(llm, threads)]
+        for i, record in enumerate(records, 1):
+            order = configs[i % len(configs):] + configs[: i % len(configs)]  # rotated: load swings hit all
+            round_rows = {}
+            for name in order:
+                round_rows[name] = asyncio.run(one_request(pipelines[name], record))
+                print(f"  {i}/{len(records)} {name}: {round_rows[name]['stages']['total']:.1f} s, "
+                      f"success {round_rows[name]['success']}", file=sys.stderr, flush=True)
+            speeds.append(llama_speeds(llm, threads))
+            around = tuple((x + y) / 2 for x, y in zip(speeds[-2], speeds[-1]))
+            for name, row in round_rows.items():
+                row["speeds"] = around
                 rows_by[name].append(row)
-                print(f"  {name} {i}/{len(records)}: {row['stages']['total']:.1f} s, success {row['success']}",
-                      file=sys.stderr, flush=True)
-        prompt_tps, gen_tps = llama_speeds(llm, threads)
-        report["llama"] = {"prompt_tps": prompt_tps, "gen_tps": gen_tps}
-        summaries = {name: summarize(rows, prompt_tps, gen_tps) for name, rows in rows_by.items()}
+        prompt_tps = statistics.fmean(p for p, _ in speeds)
+        gen_tps = statistics.fmean(g for _, g in speeds)
+        report["llama"] = {"speeds": speeds}
+        summaries = {name: summarize(rows) for name, rows in rows_by.items()}
         print_table(summaries, prompt_tps, gen_tps)
         if not args.no_threads:
             speeds = {n: llama_speeds(llm, n) for n in sorted({1, 2, threads})}
@@ -278,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"prompt-lookup decoding, grammar on, {len(rows)} plans: {drafted:.1f} s vs plain {plain:.1f} s "
                   f"({drafted / plain:.2f}x); same plan text: {sum(r['same_plan'] for r in rows)}/{len(rows)}")
     finally:
-        llm.close()
+        for model in models.values():
+            model.close()
     report.update(cold=cold, summaries=summaries, rows=rows_by)
     if args.json:
         print(json.dumps(report, default=str))
@@ -286,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(summaries: dict[str, dict], prompt_tps: float, gen_tps: float) -> None:
-    print(f"plain llama.cpp on this model: prompt {prompt_tps:.0f} tok/s, generation {gen_tps:.1f} tok/s")
+    print(f"plain llama.cpp on this model (mean of the measures around the rounds): prompt {prompt_tps:.0f} tok/s, "
+          f"generation {gen_tps:.1f} tok/s")
     names = list(summaries)
     print("| measure | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
