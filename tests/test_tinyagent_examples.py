@@ -94,3 +94,28 @@ def test_tinyagent_profile_shows_up_to_six_pool_examples_in_its_block(tiny_gguf)
     block = prompt[prompt.index("Here are some examples:\n\n") + len("Here are some examples:\n\n"):]
     assert block.count("Question: ") == 6 + 1  # six examples, then the question itself
     assert "Question: Text person 3 hello\n1." not in block
+
+
+def test_eval_with_an_example_pool(tiny_gguf, tmp_path):
+    import os
+
+    data = tmp_path / "data.jsonl"
+    record = {"query": "Text Ann hi", "plan": SMS.format(n="Ann", m="hi")}
+    data.write_text(json.dumps(record) + "\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("backend: sandbox\napps: [contacts, messages]\ntoolrag:\n  enabled: false\n"
+                      "planner:\n  max_tokens: 48\n  threads: 1\n  max_replans: 0\n")
+    env = {**os.environ, "TINYAGENT_HOME": str(tmp_path / "home")}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "core.cli", "--config", str(config), "eval", str(data),
+                               "--model", str(tiny_gguf), "--json", *args], cwd=ROOT, capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    out = run("--examples", str(data))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["total"] == 1
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("{}\n")
+    out = run("--examples", str(empty))
+    assert out.returncode == 2 and "no usable examples" in out.stderr
