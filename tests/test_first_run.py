@@ -116,3 +116,21 @@ async def test_the_models_screen_says_which_model_tinyagent_is_built_for(tmp_pat
         about = str(app.screen.query_one("#models-about", Static).render())
         assert "TinyAgent-1.1B (tinyagent-1.1b) is the planner tinyagent is built for" in about
         await wait_for(pilot, lambda: bool(app.screen.query("#pull-qwen2-5-coder-0-5b")))
+
+
+async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf):
+    from core.events import Notice
+    from core.pipeline import Pipeline
+
+    place(QWEN, tiny_gguf)
+    config = Config(backend="sandbox")
+    config.planner.max_tokens = 8  # random weights: the plan itself does not matter here
+    pipeline = Pipeline(config)
+    events: list = []
+    try:
+        await pipeline.plan_only("Text Sarah I'm late", emit=events.append)
+    finally:
+        if pipeline.llm is not None:
+            pipeline.llm.close()
+    notices = [e.message for e in events if isinstance(e, Notice) and "plans instead" in e.message]
+    assert len(notices) == 1 and notices[0].startswith("tinyagent-1.1b is not downloaded, so qwen2.5-coder-0.5b")

