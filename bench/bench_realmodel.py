@@ -116,10 +116,10 @@ def llama_speeds(llm: Any, threads: int, prompt_tokens: int = 256, gen_tokens: i
         llama.reset()
         llama._ctx.kv_cache_seq_rm(-1, 0, -1)
         started = time.perf_counter()
-        llama.eval(tokens)
-        prompt_tps = len(tokens) / (time.perf_counter() - started)
+        llama.eval(tokens[:-1])
+        prompt_tps = (len(tokens) - 1) / (time.perf_counter() - started)
         started, n = time.perf_counter(), 0
-        for token in llama.generate(tokens, temp=0.0, reset=False):
+        for token in llama.generate(tokens[-1:], temp=0.0, reset=False):  # only the last token is new
             n += 1
             if n >= gen_tokens or llama_cpp.llama_vocab_is_eog(llm.vocab, token):
                 break
@@ -143,8 +143,9 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
 
     from core.planner.llm import _load_llama
 
+    # logits for every position (drafts are checked against them): n_ctx x vocab floats, so a small context
     drafted = _load_llama(model, extra_bufts=llm.extra_bufts, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
-                          draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10))
+                          logits_all=True, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10))
     rows = []
     try:
         for prompt, grammar_text in prompts:
@@ -154,10 +155,10 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
                     tokens = list(llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
                     llama.reset()
                     llama._ctx.kv_cache_seq_rm(-1, 0, -1)
-                    llama.eval(tokens)  # the prompt is not what we compare
+                    llama.eval(tokens[:-1])  # the prompt is not what we compare
                     grammar = LlamaGrammar.from_string(grammar_text, verbose=False)
                     out, started = [], time.perf_counter()
-                    for token in llama.generate(tokens, temp=0.0, grammar=grammar, reset=False):
+                    for token in llama.generate(tokens[-1:], temp=0.0, grammar=grammar, reset=False):
                         if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token) or len(out) >= max_tokens:
                             break
                         out.append(token)
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-threads", action="store_true", help="skip the 1 vs 2 vs auto thread measure")
     ap.add_argument("--no-lookup", action="store_true", help="skip prompt-lookup decoding")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold vs warm request")
+    ap.add_argument("--lookup-only", action="store_true", help="only the prompt-lookup comparison")
     ap.add_argument("--json", action="store_true", help="also print every row as JSON")
     args = ap.parse_args(argv)
     if not PLANS.exists():
@@ -241,6 +243,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(records)} queries (2-3 step reference plans, seed {args.seed}), load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores", flush=True)
     report: dict[str, Any] = {}
+    if args.lookup_only:
+        llm = LocalLLM(args.model, n_ctx=4096, n_threads=threads)
+        try:
+            print_lookup(lookup_rows(args.model, llm, configs[0], threads, records))
+        finally:
+            llm.close()
+        return 0
     cold = None
     if not args.no_cold:  # a fresh pipeline: the model, ToolRAG and the example pool load inside the request
         started = time.perf_counter()
@@ -288,14 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{n}{' (auto)' if n == threads else ''}: prompt {p:.0f} tok/s, generation {g:.1f} tok/s"
                 for n, (p, g) in speeds.items()))
         if not args.no_lookup:
-            base = Pipeline(_config(configs[0].removesuffix("-ng"), threads), llm=llm)
-            prompts = asyncio.run(planner_prompts(base, records))
-            rows = lookup_compare(args.model, llm, prompts, threads, 160)
-            report["lookup"] = rows
-            plain = sum(r["plain"]["seconds"] for r in rows)
-            drafted = sum(r["lookup"]["seconds"] for r in rows)
-            print(f"prompt-lookup decoding, grammar on, {len(rows)} plans: {drafted:.1f} s vs plain {plain:.1f} s "
-                  f"({drafted / plain:.2f}x); same plan text: {sum(r['same_plan'] for r in rows)}/{len(rows)}")
+            report["lookup"] = lookup_rows(args.model, llm, configs[0], threads, records)
+            print_lookup(report["lookup"])
     finally:
         for model in models.values():
             model.close()
@@ -303,6 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, default=str))
     return 0
+
+
+def lookup_rows(model: Path, llm: Any, config_name: str, threads: int, records: list[dict]) -> list[dict]:
+    from core.pipeline import Pipeline
+
+    base = Pipeline(_config(config_name.removesuffix("-ng"), threads), llm=llm)
+    return lookup_compare(model, llm, asyncio.run(planner_prompts(base, records)), threads, 160)
+
+
+def print_lookup(rows: list[dict]) -> None:
+    plain = sum(r["plain"]["seconds"] for r in rows)
+    drafted = sum(r["lookup"]["seconds"] for r in rows)
+    print(f"prompt-lookup decoding, grammar on, {len(rows)} plans: {drafted:.1f} s vs plain {plain:.1f} s "
+          f"({drafted / plain:.2f}x); same plan text: {sum(r['same_plan'] for r in rows)}/{len(rows)}")
 
 
 def print_table(summaries: dict[str, dict], prompt_tps: float, gen_tps: float) -> None:
