@@ -167,7 +167,7 @@ def sentence_reason(said: str, plan: Plan, summary: RunSummary | None) -> str:
 
 def _sentence(text: str) -> str:
     text = text.strip()
-    return text if not text or text[-1] in ".!?…" else text + "."
+    return text if not text or text[-1] in ".!?…'\"”)" else text + "."  # a quoted message ends it already
 
 
 def _brief(value: Any, width: int = 60) -> str:

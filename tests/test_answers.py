@@ -29,7 +29,7 @@ def test_an_action_only_run_is_answered_from_the_results():
     done = summary({1: D, 2: D}, {1: "+1 415 555 0102", 2: "Sent to Sarah Lindqvist (+1 415 555 0102): 'Running late'"})
     decision = decide("Text Sarah that I'm running late", plan, done)
     assert decision.case is JoinCase.ACTIONS_DONE and not decision.needs_joiner
-    assert decision.answer == "Sent to Sarah Lindqvist (+1 415 555 0102): 'Running late'."
+    assert decision.answer == "Sent to Sarah Lindqvist (+1 415 555 0102): 'Running late'"
 
 
 def test_a_dry_run_answer_shows_the_resolved_arguments():
