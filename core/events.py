@@ -93,6 +93,14 @@ class Notice(Event):
 class AnswerReady(Event):
     text: str
     replan: bool = False  # the joiner asked for another plan
+    case: str = ""  # why the joiner did or did not run, e.g. "no joiner: actions done"
+
+
+@dataclass(frozen=True)
+class AnswerToken(Event):
+    """Answer text as the joiner writes it (AnswerReady follows with the whole answer)."""
+
+    text: str
 
 
 # -- plan execution -------------------------------------------------------------------------
@@ -224,7 +232,7 @@ def _jsonable(value: Any) -> Any:
 
 _KIND: dict[type, str] = {
     RequestStarted: "request_started", ToolsSelected: "tools_selected", PlanToken: "plan_token",
-    StageTiming: "stage_timing", Notice: "notice", AnswerReady: "answer", PlanStarted: "plan_started",
+    StageTiming: "stage_timing", Notice: "notice", AnswerReady: "answer", AnswerToken: "answer_token", PlanStarted: "plan_started",
     TaskAdded: "task_added", TaskStarted: "task_started", ApprovalRequested: "approval_requested", ApprovalResolved: "approval_resolved",
     TaskFinished: "task_finished", PlanFinished: "plan_finished", AudioLevel: "audio_level",
     TranscriptReady: "transcript", DownloadProgress: "download_progress",

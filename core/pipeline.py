@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from core.approval import ApprovalPolicy, Approver, deny_all
-from core.events import AnswerReady, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskStatus, ToolsSelected
+from core.answers import AnswerStream, decide, sentence_reason
+from core.events import (AnswerReady, AnswerToken, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskFinished,
+                         TaskStatus, ToolsSelected)
 from core.executor import DryRun, Executor
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
@@ -49,6 +51,7 @@ class PipelineResult:
     attempts: int = 1
     prompt_tokens: int = 0
     prompt_tokens_evaluated: int = 0
+    joins: int = 0  # joiner calls (0 when the answer came from the results)
 
     @property
     def ok(self) -> bool:
@@ -71,6 +74,8 @@ class Pipeline:
         self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
         self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
+        self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
+        self._pool_cache: tuple[Any, Any] | None = None  # (user file's mtime, ExamplePool)
 
     # -- parts -------------------------------------------------------------------------------
     async def load_model(self, emit: Any = None) -> LocalLLM:
@@ -132,9 +137,8 @@ class Pipeline:
     async def plan_only(self, request: str, *, emit: EventSink) -> Plan:
         """The streamed plan for a request; nothing runs."""
         emit(RequestStarted(request, True))
-        tools, selection = await self.select_tools(request, emit)
-        llm = await self.load_model(emit)
-        planner = Planner(llm, config=self.config, limits=self.limits)
+        tools, selection, llm = await self._prepare(request, emit)
+        planner = self._new_planner(llm)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
         started = time.perf_counter()
         first = None
@@ -153,28 +157,42 @@ class Pipeline:
         dry_run = DryRun(dry_run)
         began = time.perf_counter()
         emit(RequestStarted(request, dry_run is not DryRun.OFF))
-        tools, selection = await self.select_tools(request, emit)
-        llm = await self.load_model(emit)
-        backend = await asyncio.to_thread(self._get_backend)
-        planner = Planner(llm, config=self.config, limits=self.limits)
-        examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
+        tools, selection, llm = await self._prepare(request, emit)
+        planner = self._new_planner(llm)
+        backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
+            self._examples, planner, request, tools, selection))
         tinyagent = planner.setup.tinyagent
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
+        failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
+        tried: list[tuple] = []  # each attempt's plan as sorted work keys
         timings: dict[str, float] = {}
         context, attempts, contexts = "", 0, []
         result = JoinResult("")
         plan, summary = Plan((), False), None
         tokens, evaluated = 0, 0
+        reason, case, joins = "", "", 0
         replans = max(0, int(self.config.planner.max_replans))
         rounds = min(replans, ROUNDS - 1) + 1 if tinyagent else replans + 1  # TinyAgent: 2 rounds at most
         for attempt in range(1, rounds + 1):
             attempts = attempt
-            plan, summary = await self._attempt(planner, request, tools, examples, context, backend, done_work,
-                                                emit=emit, approver=approver, dry_run=dry_run, yes=yes,
-                                                attempt=attempt, timings=timings)
+            run = await self._attempt(planner, request, tools, examples, context, backend, done_work,
+                                      emit=emit, approver=approver, dry_run=dry_run, yes=yes,
+                                      attempt=attempt, timings=timings, failed_work=failed_work, tried=tried)
+            plan, summary = run.plan, run.summary
             if planner.stats is not None:
                 tokens += planner.stats.prompt_tokens
                 evaluated += planner.stats.prompt_tokens_evaluated
+            if run.repeated:
+                result = JoinResult(f"{reason} The new plan was the same as the one that failed, so it was not "
+                                    "run again.", False, "")
+                case = "the new plan repeats one that failed"
+                break
+            decision = decide(request, plan, summary, run.args)
+            case = decision.case.value
+            if not decision.needs_joiner:
+                result = JoinResult(decision.answer, False, "")
+                break
+            joins += 1
             started = time.perf_counter()
             result = await self._join(planner, request, plan, summary, emit, final=attempt == rounds,
                                       scratchpad=result.scratchpad)
@@ -182,7 +200,8 @@ class Pipeline:
             emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
             if not (result.replan and _failed(plan, summary)) or attempt >= rounds:
                 break
-            emit(Notice("info", f"replanning (attempt {attempt + 1}): {result.reason or 'a step failed'}"))
+            reason = sentence_reason(result.reason, plan, summary)
+            emit(Notice("info", f"replanning (attempt {attempt + 1}): {reason}"))
             if tinyagent:
                 # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
                 contexts.append(tj.replan_context(result.steps, result.thought))
@@ -191,15 +210,38 @@ class Pipeline:
             else:
                 context = _replan_context(plan, summary)
         timings["total"] = time.perf_counter() - began
-        emit(AnswerReady(result.answer))
-        return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated)
+        emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
+        return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
+
+    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any, LocalLLM]:
+        """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
+        model = asyncio.ensure_future(self.load_model(emit))
+        try:
+            tools, selection = await self.select_tools(request, emit)
+            llm = await model
+        except BaseException:
+            if not model.done():
+                model.cancel()
+            await asyncio.gather(model, return_exceptions=True)
+            raise
+        return tools, selection, llm
 
     async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
                        context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
-                       timings: dict[str, float]) -> tuple[Plan, RunSummary]:
-        executor = self._executor(backend, emit, approver, dry_run, yes, attempt, request)
+                       timings: dict[str, float], failed_work: set[Any] | None = None,
+                       tried: list[tuple] | None = None) -> "_Attempt":
+        args: dict[int, dict[str, Any]] = {}
+
+        def sink(event: Any) -> None:
+            if isinstance(event, TaskFinished) and event.args is not None:
+                args[event.task_id] = event.args
+            emit(event)
+
+        executor = self._executor(backend, sink, approver, dry_run, yes, attempt, request)
+        failed_work = set() if failed_work is None else failed_work
         keys: dict[int, Any] = {}
+        held: list[Task] = []  # work that failed before, and what needs it: run only if the plan is new
         started = time.perf_counter()
         first = None
         try:
@@ -211,6 +253,8 @@ class Pipeline:
                     executor.preset(task, TaskStatus.UNKNOWN, error=done_work[key].why + " (not repeated)")
                 elif key in done_work:  # it already ran in an earlier attempt: never repeat it
                     executor.preset(task, TaskStatus.DONE, done_work[key])
+                elif key in failed_work or any(d in {h.id for h in held} for d in task.deps):
+                    held.append(task)
                 else:
                     executor.add(task)
         except (ModelError, GrammarError) as exc:
@@ -221,6 +265,15 @@ class Pipeline:
             raise
         plan = planner.plan or Plan((), False, errors=(Diagnostic(0, "no plan was written"),))
         self._emit_plan_timings(emit, planner, started, first, timings)
+        shape = tuple(sorted(map(repr, keys.values())))
+        repeated = bool(keys) and tried is not None and shape in tried
+        for task in held:  # a plan already tried fails the same way: its failed work does not run again
+            if repeated:
+                executor.preset(task, TaskStatus.SKIPPED)
+            else:
+                executor.add(task)
+        if tried is not None:
+            tried.append(shape)
         exec_started = time.perf_counter()
         summary = await executor.finish()
         timings["execution"] = timings.get("execution", 0.0) + time.perf_counter() - exec_started
@@ -230,17 +283,32 @@ class Pipeline:
                 done_work[keys[task_id]] = summary.outputs.get(task_id)
             elif status is TaskStatus.UNKNOWN and task_id in keys:
                 done_work[keys[task_id]] = _MayHaveRun(summary.errors.get(task_id, "it may have happened"))
-        return plan, summary
+            elif status is TaskStatus.FAILED and task_id in keys:
+                failed_work.add(keys[task_id])
+        return _Attempt(plan, summary, args, repeated)
 
     def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec], selection: Any) -> Any:
         """In-context examples for the profile; None asks for the profile's built-in block."""
         if not planner.setup.tinyagent:
             return pick_examples(request, tools, self.config.planner.examples, exclude=self.exclude_example,
-                                 pool=self.example_pool)
+                                 pool=self.example_pool or self._user_pool())
         if isinstance(selection, AllTools) and self.example_pool is None:  # TinyAgent without ToolRAG
             return None
         return pick_examples(request, tools, MAX_EXAMPLES, within=True, exclude=self.exclude_example,
-                             pool=self.example_pool)
+                             pool=self.example_pool or self._user_pool())
+
+    def _user_pool(self) -> Any:
+        """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
+        try:
+            from core.toolrag.examples import ExamplePool, user_examples_file
+
+            path = user_examples_file()
+            stamp = path.stat().st_mtime_ns if path.exists() else None
+            if self._pool_cache is None or self._pool_cache[0] != stamp:
+                self._pool_cache = (stamp, ExamplePool.load())
+            return self._pool_cache[1]
+        except Exception:  # a broken user file: pick_examples falls back to the built-in pool itself
+            return None
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink, *, final: bool = False, scratchpad: str = "") -> JoinResult:
@@ -249,7 +317,14 @@ class Pipeline:
             return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
                               scratchpad=scratchpad)
         try:
-            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad)
+            stream = AnswerStream()
+
+            def on_text(chunk: str) -> None:
+                shown = stream.feed(chunk)
+                if shown:
+                    emit(AnswerToken(shown))
+
+            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad, on_text=on_text)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the answer must still come, without the model
@@ -269,6 +344,10 @@ class Pipeline:
             self.llm = None
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _new_planner(self, llm: LocalLLM) -> Planner:
+        cls = Planner if self.use_grammar else _UnconstrainedPlanner
+        return cls(llm, config=self.config, limits=self.limits)
+
     def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
                   attempt: int, request: str = "") -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
@@ -304,6 +383,21 @@ class _MayHaveRun:
     """done_work's mark for a write whose outcome is unknown (stopped mid-change)."""
 
     why: str
+
+
+@dataclass
+class _Attempt:
+    plan: Plan
+    summary: RunSummary
+    args: dict[int, dict[str, Any]]  # resolved arguments per task (from TaskFinished)
+    repeated: bool = False  # the same plan as an earlier attempt: its failed work was not run again
+
+
+class _UnconstrainedPlanner(Planner):
+    """A planner sampling without the plan grammar (to measure what the grammar does)."""
+
+    def grammar(self, tools: Sequence[ToolSpec]) -> None:  # type: ignore[override]
+        return None
 
 
 def work_key(task: Task, keys: dict[int, Any]) -> Any:

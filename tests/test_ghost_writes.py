@@ -316,8 +316,8 @@ def test_a_replan_never_repeats_a_write_whose_outcome_is_unknown(tmp_path):
                                        emit=lambda e: None, approver=approve, dry_run="off", yes=True,
                                        attempt=n, timings={})
 
-    _, first = asyncio.run(attempt(1))
+    first = asyncio.run(attempt(1)).summary
     assert first.statuses == {1: TaskStatus.DONE, 2: TaskStatus.UNKNOWN}
-    _, second = asyncio.run(attempt(2))
+    second = asyncio.run(attempt(2)).summary
     assert second.statuses[2] is TaskStatus.UNKNOWN and "not repeated" in second.errors[2]
     assert StopsMidSend.sends == 1

@@ -179,7 +179,8 @@ async def test_request_to_answer_on_the_sandbox(llm):
     assert kinds[0].__name__ == "RequestStarted" and ToolsSelected in kinds
     assert isinstance(events[-1], AnswerReady) and events[-1].text == result.answer
     stages = {e.stage for e in events if isinstance(e, StageTiming)}
-    assert {"toolrag", "prompt", "first_dispatch", "plan_complete", "execution", "join"} <= stages
+    assert {"toolrag", "prompt", "first_dispatch", "plan_complete", "execution"} <= stages
+    assert ("join" in stages) == (result.joins > 0)  # the joiner runs only when it adds something
     # The first task started before the model finished writing the plan.
     first_start = next(i for i, e in enumerate(events) if isinstance(e, TaskStarted))
     last_token = max(i for i, e in enumerate(events) if isinstance(e, PlanToken))

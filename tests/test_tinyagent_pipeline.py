@@ -60,7 +60,7 @@ def test_two_rounds_with_tinyagents_joiner_and_replanner(tiny_gguf, tmp_path):
     started: list[str] = []
     pipeline = Pipeline(tinyagent_config(tmp_path), llm=llm)
     try:
-        result = asyncio.run(pipeline.ask("Text Sarah what my note says, or that I'm running late",
+        result = asyncio.run(pipeline.ask("Can you text Sarah what my note says, or that I'm running late?",
                                           emit=lambda e: started.append(e.tool) if isinstance(e, TaskStarted) else None,
                                           yes=True))
     finally:
@@ -70,9 +70,9 @@ def test_two_rounds_with_tinyagents_joiner_and_replanner(tiny_gguf, tmp_path):
     plan1, join1, plan2, join2 = (c["prompt"] for c in llm.calls)
     # Round 1: TinyAgent's planner prompt (no ToolRAG: every enabled tool, its built-in examples).
     assert plan1.startswith("Given a user query") and plan1.endswith(
-        T.DEFAULT_EXAMPLES + "\n\nQuestion: Text Sarah what my note says, or that I'm running late")
+        T.DEFAULT_EXAMPLES + "\n\nQuestion: Can you text Sarah what my note says, or that I'm running late?")
     # Its joiner: OUTPUT_PROMPT, the question, each action with resolved arguments and its observation.
-    assert join1.startswith(tj.OUTPUT_PROMPT + "\nQuestion: Text Sarah")
+    assert join1.startswith(tj.OUTPUT_PROMPT + "\nQuestion: Can you text Sarah")
     assert "\n\nget_phone_number(Sarah)\nObservation: +1 415 555 0102\n" in join1
     assert "open_note(name=No Such Note, folder=)\nObservation: Error: " in join1
     assert "! You MUST correct this error and try again!\n" in join1

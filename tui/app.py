@@ -28,6 +28,7 @@ from core.approval import ApprovalRequest, Decision
 from core.config import Config
 from core.events import (
     AnswerReady,
+    AnswerToken,
     ApprovalRequested,
     ApprovalResolved,
     Notice,
@@ -516,10 +517,13 @@ class TinyAgentApp(App[int]):
             return
         elif isinstance(event, PlanFinished):
             self._plan_finished(event)
+        elif isinstance(event, AnswerToken):
+            self._activity("writing the answer")
+            chat.stream_answer(event.text)
         elif isinstance(event, AnswerReady):
             if not event.replan:
                 self._run_info["answer"] = event.text
-                chat.add("answer", event.text, title="Answer:")
+                chat.end_answer(event.text)
         elif isinstance(event, (ApprovalRequested, ApprovalResolved)):
             pass
         graph.apply(event)

@@ -18,7 +18,8 @@ COMMAND_MODULES = (
     "core.cli.sandbox",  # sandbox show|dump|reset
     "core.cli.models",  # models list|pull|verify|path|convert-toolrag
     "core.cli.voice",  # transcribe, listen
-    "core.cli.planner",  # plan, ask, grammar, eval
+    "core.cli.planner",  # plan, ask, grammar
+    "core.cli.eval",  # eval
     "core.cli.toolrag",  # toolrag, examples
 )
 

@@ -1,4 +1,4 @@
-"""`plan`, `ask`, `grammar` and `eval`: the local planner from the command line.
+"""`plan`, `ask` and `grammar`: the local planner from the command line.
 
 Exit status: 0 success; 1 the plan was invalid or some task did not run (failed, declined,
 skipped); 2 usage errors, a missing or broken model, bad data.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import time
 from typing import Any
@@ -50,19 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--model", metavar="GGUF", help="with --check: a GGUF with the model's vocabulary")
     g.add_argument("--json", action="store_true", help="print JSON")
     g.set_defaults(func=grammar_command)
-
-    e = sub.add_parser("eval", help="measure the planner on a JSONL data set",
-                       description="For each {query, plan} record: plan with the local model and compare DAGs "
-                       "(the paper's success rate), tool recall, parse/validation failures, latency per stage "
-                       "and prompt tokens evaluated. Plans run as a dry run in the sandbox.")
-    e.add_argument("data", metavar="DATA.jsonl")
-    _model_args(e)
-    e.add_argument("--limit", type=int, metavar="N", help="only the first N records")
-    e.add_argument("--examples", metavar="POOL.jsonl",
-                   help="pick in-context examples from this {query, plan} pool (an example with the evaluated "
-                        "query itself is never used)")
-    e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.set_defaults(func=eval_command)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -234,114 +220,4 @@ def grammar_command(args: argparse.Namespace) -> int:
     report["seconds"] = round(time.perf_counter() - started, 3)
     report["rate"] = round(report["accepted"] / report["total"], 6) if report["total"] else None
     print_json(report)
-    return 0
-
-
-# -- eval --------------------------------------------------------------------------------------------
-def _stage_summary(values: list[float]) -> dict:
-    if not values:
-        return {}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return {"mean": round(statistics.fmean(values), 6), "p50": round(statistics.median(values), 6),
-            "p95": round(p95, 6), "n": len(values)}
-
-
-def evaluate(pipeline: Any, records: list[dict]) -> dict:
-    """Plan each record with the pipeline and score it against the recorded plan."""
-    from core.approval import deny_all
-    from core.dag import plans_isomorphic, tool_recall
-    from core.events import StageTiming, ToolsSelected
-    from core.executor import DryRun
-    from core.parser import parse_plan
-
-    async def run_all() -> dict:
-        stages: dict[str, list[float]] = {}
-        evaluated, prompt_tokens, items = [], [], []
-        success = failures = 0
-        recalls, plan_recalls = [], []
-        for record in records:
-            seen: dict[str, Any] = {}
-
-            def emit(event: Any) -> None:
-                if isinstance(event, StageTiming):
-                    stages.setdefault(event.stage, []).append(event.seconds)
-                    if event.stage == "prompt":
-                        seen["evaluated"] = event.detail.get("prompt_tokens_evaluated", 0)
-                        seen["prompt_tokens"] = event.detail.get("prompt_tokens", 0)
-                elif isinstance(event, ToolsSelected):
-                    seen["selected"] = list(event.selected)
-
-            query = str(record.get("query", ""))
-            pipeline.exclude_example = query  # the model never sees the answer it is scored on
-            plan = await pipeline.plan_only(query, emit=emit)
-            reference = parse_plan(str(record.get("plan", "")))
-            needed = list(record.get("tools") or reference.tools)
-            ok = plans_isomorphic(plan, reference) if plan.ok else False
-            success += ok
-            failures += not plan.ok
-            recalls.append(tool_recall(seen.get("selected", []), needed))
-            plan_recalls.append(tool_recall(plan.tools, needed))
-            evaluated.append(seen.get("evaluated", 0))
-            prompt_tokens.append(seen.get("prompt_tokens", 0))
-            if plan.ok and plan.tasks:
-                started = time.perf_counter()
-                await pipeline.run_plan(plan, emit=lambda e: None, approver=deny_all, dry_run=DryRun.SAFE)
-                stages.setdefault("execution", []).append(time.perf_counter() - started)
-            items.append({"id": record.get("id"), "success": ok, "valid": plan.ok,
-                          "errors": [str(d) for d in plan.errors][:3], "prompt_tokens_evaluated": seen.get("evaluated", 0)})
-        n = len(records)
-        return {
-            "total": n, "success": success, "success_rate": round(success / n, 6) if n else None,
-            "tool_recall": round(statistics.fmean(recalls), 6) if recalls else None,
-            "plan_tool_recall": round(statistics.fmean(plan_recalls), 6) if plan_recalls else None,
-            "invalid_plans": failures,
-            "stages": {name: _stage_summary(v) for name, v in stages.items()},
-            "prompt_tokens": _stage_summary([float(x) for x in prompt_tokens]),
-            "prompt_tokens_evaluated": _stage_summary([float(x) for x in evaluated]),
-            "records": items,
-        }
-
-    return _run(run_all())
-
-
-def eval_command(args: argparse.Namespace) -> int:
-    records = _read_records(args.data)
-    if args.limit is not None:
-        if args.limit < 1:
-            raise CliError("--limit must be at least 1")
-        records = records[: args.limit]
-    if not records:
-        raise CliError(f"{args.data} has no records")
-    pipeline = _pipeline(args)
-    if args.examples:
-        from pathlib import Path
-
-        from core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
-
-        try:
-            pool, _bad = read_jsonl_examples(Path(args.examples))
-        except ExampleError as exc:
-            raise CliError(str(exc)) from None
-        if not pool:
-            raise CliError(f"{args.examples}: no usable examples")
-        pipeline.example_pool = ExamplePool(pool)
-    config = pipeline.config
-    config.backend = "sandbox"  # evaluation never touches the user's apps
-    try:
-        report = evaluate(pipeline, records)
-    finally:
-        pipeline.close()
-    if args.json:
-        print_json(report)
-    else:
-        print(f"success rate: {report['success']}/{report['total']} ({report['success_rate']:.1%})")
-        print(f"tool recall (ToolRAG): {report['tool_recall']:.3f}; in plans: {report['plan_tool_recall']:.3f}")
-        print(f"invalid plans: {report['invalid_plans']}")
-        for name, s in report["stages"].items():
-            if s:
-                print(f"  {name}: mean {s['mean'] * 1000:.0f} ms, p50 {s['p50'] * 1000:.0f} ms, p95 {s['p95'] * 1000:.0f} ms")
-        pe = report["prompt_tokens_evaluated"]
-        if pe:
-            print(f"prompt tokens evaluated per request: mean {pe['mean']:.0f} of {report['prompt_tokens']['mean']:.0f}")
     return 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from core.sanitize import visible
-from core.events import (AnswerReady, ApprovalResolved, Event, Notice, PlanFinished, PlanStarted, StageTiming,
+from core.events import (AnswerReady, AnswerToken, ApprovalResolved, Event, Notice, PlanFinished, PlanStarted, StageTiming,
                          TaskFinished, TaskStarted, TaskStatus, ToolsSelected)
+from core.sanitize import visible
 
 _MARK = {TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",
          TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌", TaskStatus.UNKNOWN: "‽"}
@@ -21,11 +21,31 @@ def _short(value: Any, width: int = 100) -> str:
 class TextRenderer:
     def __init__(self, out: TextIO = sys.stdout, verbose: bool = False):
         self.out, self.verbose = out, verbose
+        self._streamed = ""  # answer text already printed while the joiner wrote it
+        self._open = False  # that text's line is not ended yet
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, AnswerToken):  # the answer as the joiner writes it, on one growing line
+            print(("\n" if not self._streamed else "") + event.text, end="", file=self.out, flush=True)
+            self._streamed += event.text
+            self._open = True
+            return
+        if isinstance(event, AnswerReady) and self._streamed:
+            streamed, self._streamed = self._streamed, ""
+            self._end_line()
+            if event.text.strip() == streamed.strip():
+                if self.verbose and event.case:
+                    print(f"  ({event.case})", file=self.out, flush=True)
+                return
         line = self.line(event)
         if line:
+            self._end_line()
             print(line, file=self.out, flush=True)
+
+    def _end_line(self) -> None:
+        if self._open:
+            print(file=self.out, flush=True)
+            self._open = False
 
     def line(self, event: Event) -> str | None:
         if isinstance(event, PlanStarted):
@@ -51,5 +71,5 @@ class TextRenderer:
         if isinstance(event, Notice):
             return f"{event.level}: {event.message}"
         if isinstance(event, AnswerReady):
-            return f"\n{event.text}"
+            return f"\n{event.text}" + (f"\n  ({event.case})" if self.verbose and event.case else "")
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from core.events import EventSink, PlanToken, RunSummary, TaskStatus, null_sink
 from core.parser import PlanParser
@@ -136,7 +136,7 @@ class Planner:
 
     # -- joiner ----------------------------------------------------------------------------------
     async def join(self, query: str, plan: Plan, summary: RunSummary | None, *, final: bool = False,
-                   scratchpad: str = "") -> JoinResult:
+                   scratchpad: str = "", on_text: Callable[[str], None] | None = None) -> JoinResult:
         """The answer for the user from the tasks' outputs, or a request to replan.
 
         tinyagent profile: TinyAgent's joiner prompt over `scratchpad` (the earlier rounds) plus
@@ -144,14 +144,16 @@ class Planner:
         """
         if not self.setup.tinyagent:
             prompt = join_prompt(query, plan, summary)
-            chunks = [c async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400, temperature=0.0)]
+            chunks = [_seen(c, on_text) async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400,
+                                                                     temperature=0.0)]
             return parse_join("".join(chunks), plan, summary)
         steps = tuple(joiner_steps(plan, summary, self.text))
         pad = tj.add_round(scratchpad, steps)
         text, templated = self.setup.single(tj.joiner_prompt(query, pad, final=final))
         stops = ["<END_OF_RESPONSE>", *self.setup.template.stops]
-        chunks = [c async for c in self.llm.stream(text, grammar=tj.joiner_grammar(final=final), max_tokens=400,
-                                                   temperature=0.0, stop=stops, special=templated)]
+        chunks = [_seen(c, on_text) async for c in self.llm.stream(text, grammar=tj.joiner_grammar(final=final),
+                                                                 max_tokens=400, temperature=0.0, stop=stops,
+                                                                 special=templated)]
         said = tj.parse_joiner("".join(chunks), final=final)
         if said.replan:
             answer = deterministic_answer(plan, summary)
@@ -160,6 +162,13 @@ class Planner:
         else:
             answer = said.answer or deterministic_answer(plan, summary)
         return JoinResult(answer, said.replan, said.thought if said.replan else "", said.thought, pad, steps)
+
+
+def _seen(chunk: str, on_text: Callable[[str], None] | None) -> str:
+    """Pass the joiner's text on as it is written (the pipeline streams the answer part)."""
+    if on_text is not None:
+        on_text(chunk)
+    return chunk
 
 
 def _resolved(value: Any, outputs: dict[int, Any]) -> Any:

@@ -27,6 +27,8 @@ class Chat(VerticalScroll, can_focus=False):
         self._plan: ChatEntry | None = None
         self._plan_text = ""
         self._dirty = False
+        self._answer: ChatEntry | None = None  # the answer entry while the joiner writes it
+        self._answer_text = ""
 
     def add(self, kind: str, text: str | Text, title: str = "") -> ChatEntry:
         """Append one entry; `kind` is one of KINDS (its CSS class). A plan that is still
@@ -71,6 +73,24 @@ class Chat(VerticalScroll, can_focus=False):
         if self._dirty:
             self._show_stream()
         self._plan = None
+
+    # -- the answer as the joiner writes it --------------------------------------------------
+    def stream_answer(self, text: str) -> None:
+        """Grow the answer entry, titled as still being written, until `end_answer`."""
+        if self._answer is None:
+            self._answer_text = ""
+            self._answer = self.add("answer", "", title="Writing the answer…")
+        self._answer_text += text
+        self._answer.update(Text.assemble(("Writing the answer…  ", "bold"), self._answer_text))
+        self.scroll_end(animate=False)
+
+    def end_answer(self, text: str) -> None:
+        """The whole answer: replaces the one being written, or is added as a new entry."""
+        entry, self._answer = self._answer, None
+        if entry is None:
+            self.add("answer", text, title="Answer:")
+        else:
+            entry.update(Text.assemble(("Answer:  ", "bold"), text))
 
     @property
     def streamed(self) -> str:

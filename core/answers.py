@@ -1,0 +1,218 @@
+"""Whether a finished run needs the joiner at all, and the answers we can give without it.
+
+Every LLM call costs seconds on a laptop CPU, so the joiner runs only when it adds something:
+- every step is done and the user asked for nothing back (sends, creates, opens): the answer
+  is what the tools report they did, at once;
+- the user asked for information (a number, an address, a note, a summary): the joiner writes it;
+- a step failed and another plan might work: the joiner answers or asks to replan;
+- a failure no plan can fix (a contact or file the request names does not exist, the user
+  declined a step, the run was stopped): one answer naming what is missing, no joiner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Iterable
+
+from core.events import RunSummary, TaskStatus
+from core.plan import Plan, Task
+
+_OK = (TaskStatus.DONE, TaskStatus.DRY_RUN)
+# Tools that only fetch something: their output is the answer when nothing else uses it.
+LOOKUPS = frozenset({"get_phone_number", "get_email_address", "open_note", "summarize_pdf"})
+_QUESTION = re.compile(r"\?|^\s*(what|when|where|who|whom|whose|which|how|is|are|do|does|did|can you tell|"
+                       r"tell me|show me what|find out|read|summari[sz]e|give me)\b", re.IGNORECASE)
+# What did not happen when a step of this tool did not run: "nothing was scheduled".
+_UNDONE = {
+    "create_calendar_event": "scheduled", "send_sms": "sent", "compose_new_email": "drafted",
+    "reply_to_email": "drafted", "forward_email": "forwarded", "create_note": "written",
+    "append_note_content": "written", "create_reminder": "added", "maps_open_location": "opened",
+    "maps_show_directions": "opened", "open_and_get_file_path": "opened", "get_zoom_meeting_link": "created",
+    "summarize_pdf": "summarized", "open_note": "read",
+}
+_WHAT = {
+    "create_calendar_event": "the calendar event", "send_sms": "the text message", "compose_new_email": "the email",
+    "reply_to_email": "the reply", "forward_email": "the forward", "create_note": "the note",
+    "append_note_content": "the note", "create_reminder": "the reminder", "maps_open_location": "opening Maps",
+    "maps_show_directions": "opening Maps", "open_and_get_file_path": "opening the file",
+    "get_zoom_meeting_link": "the Zoom meeting",
+}
+_NO_CONTACT = re.compile(r"no contact named ['\"“]?([^'\"”]+?)['\"”]?(?:[.;]| in Contacts|$)", re.IGNORECASE)
+_NO_FILE = re.compile(r"no file matches ['\"“]?([^'\"”]+?)['\"”]?(?:[.;]|$)", re.IGNORECASE)
+
+
+class JoinCase(str, Enum):
+    ACTIONS_DONE = "actions done"  # answered from the results, no joiner
+    INFORMATION = "information asked for"  # the joiner writes the answer
+    FIXABLE = "a step failed; another plan might work"  # the joiner answers or asks to replan
+    UNFIXABLE = "a failure no plan can fix"  # answered by us, no joiner, no replan
+    STOPPED = "the run was stopped"
+
+
+@dataclass(frozen=True)
+class JoinDecision:
+    case: JoinCase
+    answer: str = ""  # set when no joiner is needed
+
+    @property
+    def needs_joiner(self) -> bool:
+        return self.case in (JoinCase.INFORMATION, JoinCase.FIXABLE)
+
+
+def asks_for_information(request: str, plan: Plan) -> bool:
+    """The user wants something reported back: a question, or a lookup nothing else consumes."""
+    if _QUESTION.search(request):
+        return True
+    used = {dep for task in plan.tasks for dep in task.deps}
+    return any(t.tool in LOOKUPS and t.id not in used for t in plan.tasks)
+
+
+def decide(request: str, plan: Plan, summary: RunSummary | None,
+           args: dict[int, dict[str, Any]] | None = None) -> JoinDecision:
+    """The case this run is in, with the answer ready when the joiner is not needed.
+
+    `args` are the resolved arguments of each task (from TaskFinished), for dry-run answers.
+    """
+    if summary is None or not plan.tasks or plan.errors:
+        return JoinDecision(JoinCase.FIXABLE)
+    if summary.cancelled:
+        return JoinDecision(JoinCase.STOPPED, _with_done("The run was stopped", plan, summary))
+    statuses = [summary.statuses.get(t.id) for t in plan.tasks]
+    if all(s in _OK for s in statuses):
+        if asks_for_information(request, plan):
+            return JoinDecision(JoinCase.INFORMATION)
+        return JoinDecision(JoinCase.ACTIONS_DONE, actions_answer(plan, summary, args or {}))
+    missing = missing_things(request, plan, summary)
+    failed = [t for t in plan.tasks if summary.statuses.get(t.id) is TaskStatus.FAILED]
+    denied = [t for t in plan.tasks if summary.statuses.get(t.id) is TaskStatus.DENIED]
+    fixable = [t for t in failed if not _is_missing(t, summary, missing)]
+    if fixable:
+        return JoinDecision(JoinCase.FIXABLE)
+    problems = []
+    if missing["contact"]:
+        problems.append(f"No contact named {_or(missing['contact'])}")
+    if missing["file"]:
+        problems.append(f"No file matching {_or(missing['file'])}")
+    if denied:
+        problems.append("You declined " + _and(_unique(_WHAT.get(t.tool, t.tool) for t in denied)))
+    return JoinDecision(JoinCase.UNFIXABLE, _with_done("; ".join(problems) or "Some steps did not run", plan, summary))
+
+
+def missing_things(request: str, plan: Plan, summary: RunSummary) -> dict[str, list[str]]:
+    """Contacts and files the request itself names that do not exist (no plan can conjure them)."""
+    found: dict[str, list[str]] = {"contact": [], "file": []}
+    words = " ".join(request.split()).lower()
+    for task in plan.tasks:
+        if summary.statuses.get(task.id) is not TaskStatus.FAILED:
+            continue
+        error = summary.errors.get(task.id, "")
+        for kind, pattern in (("contact", _NO_CONTACT), ("file", _NO_FILE)):
+            match = pattern.search(error)
+            name = match.group(1).strip() if match else ""
+            named = name and re.search(r"(?<!\w)" + re.escape(name.lower()) + r"(?!\w)", words)
+            if named and name not in found[kind]:
+                found[kind].append(name)
+    return found
+
+
+def _is_missing(task: Task, summary: RunSummary, missing: dict[str, list[str]]) -> bool:
+    error = summary.errors.get(task.id, "")
+    return any(m.group(1).strip() in missing[kind] for kind, pattern in (("contact", _NO_CONTACT), ("file", _NO_FILE))
+               for m in [pattern.search(error)] if m)
+
+
+def actions_answer(plan: Plan, summary: RunSummary, args: dict[int, dict[str, Any]]) -> str:
+    """What was done, in the tools' own words (they name the resolved recipients and titles)."""
+    used = {dep for task in plan.tasks for dep in task.deps}
+    lines = []
+    for task in plan.tasks:
+        if task.tool in LOOKUPS and task.id in used:
+            continue  # a lookup that fed another step: its result shows in that step's report
+        if summary.statuses.get(task.id) is TaskStatus.DRY_RUN:
+            shown = ", ".join(f"{k}={_brief(v)}" for k, v in (args.get(task.id) or {}).items())
+            lines.append(f"Would run {task.tool}({shown}) (dry run: nothing was changed).")
+        else:
+            lines.append(_sentence(str(summary.outputs.get(task.id, "")) or f"{task.tool} is done"))
+    return "\n".join(lines) or "Done."
+
+
+def _with_done(head: str, plan: Plan, summary: RunSummary) -> str:
+    not_done = [t for t in plan.tasks if summary.statuses.get(t.id) not in _OK and t.tool in _UNDONE]
+    done = [t for t in plan.tasks if summary.statuses.get(t.id) is TaskStatus.DONE and t.tool not in LOOKUPS]
+    verbs = _unique(_UNDONE[t.tool] for t in not_done)
+    text = head + (f": nothing was {_or(verbs)}." if verbs and not done else ".")
+    if done:
+        text += " Done: " + " ".join(_sentence(str(summary.outputs.get(t.id, ""))) for t in done)
+        if verbs:
+            text += f" Not {_or(verbs)}: " + ", ".join(_WHAT.get(t.tool, t.tool) for t in not_done) + "."
+    return text
+
+
+def sentence_reason(said: str, plan: Plan, summary: RunSummary | None) -> str:
+    """A replan reason the user can read: the joiner's words when they make a sentence, else ours."""
+    text = " ".join((said or "").split()).strip(" .")
+    if len(text.split()) >= 4 and text[:1].isalpha() and not text.lower().startswith(("and ", "or ", "but ")):
+        return _sentence(text[0].upper() + text[1:])
+    for task in plan.tasks:
+        status = summary.statuses.get(task.id) if summary else None
+        if status is TaskStatus.FAILED:
+            error = " ".join(summary.errors.get(task.id, "").split())  # type: ignore[union-attr]
+            return _sentence(f"Step {task.id} ({task.tool}) failed: {error}" if error else f"Step {task.id} failed")
+    if plan.errors:
+        return _sentence(f"The plan could not be used: {plan.errors[0]}")
+    return "A step did not work."
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?…'\"”)" else text + "."  # a quoted message ends it already
+
+
+def _brief(value: Any, width: int = 60) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _or(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class AnswerStream:
+    """The answer part of the joiner's text as it is written: after `Finish(` or `Finish: `, one line.
+
+    `feed` returns the newly visible answer text. A closing `)` is held back until more
+    follows (it may end the Finish call), and so is anything that may still become
+    `Summary` (TinyAgent's "answer with the PDF summary", replaced by the summary itself).
+    """
+
+    _START = re.compile(r"Action:\s*Finish(?:\(|:\s*)")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.sent = 0
+        self._start: int | None = None
+
+    def feed(self, chunk: str) -> str:
+        self.text += chunk
+        if self._start is None:
+            match = self._START.search(self.text)
+            if match is None:
+                return ""
+            self._start = match.end()
+        body = self.text[self._start:].split("\n", 1)[0].lstrip()
+        visible = body[:-1] if body.endswith(")") else body
+        if "Summary".startswith(visible.strip()) or visible.strip() == "Summary":
+            return ""
+        new = visible[self.sent:]
+        self.sent = len(visible)
+        return new
