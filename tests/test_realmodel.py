@@ -46,9 +46,10 @@ def write_config(home: Path, planner: Path | None = None) -> None:
 CASES = {
     "text": ("Text Sarah that I'm running 10 minutes late",
              '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "Running 10 minutes late")\n3. join()<END_OF_PLAN>'),
-    "email two": ("Email John and Lisa the meeting notes",
-                  '1. open_note("Meeting notes", "")\n2. get_email_address("John")\n3. get_email_address("Lisa")\n'
-                  '4. compose_new_email(["$2", "$3"], [], "Meeting notes", "$1", [])\n5. join()<END_OF_PLAN>'),
+    "email two": ("Email John and Lisa that the meeting moved to 3pm",
+                  '1. get_email_address("John")\n2. get_email_address("Lisa")\n'
+                  '3. compose_new_email(["$1", "$2"], [], "Meeting moved", "The meeting moved to 3pm.", [])\n'
+                  '4. join()<END_OF_PLAN>'),
     "note": ("Make a note called Groceries with eggs and milk",
              '1. create_note("Groceries", "eggs and milk", "")\n2. join()<END_OF_PLAN>'),
     "reminder": ("Remind me to call the dentist tomorrow at 9am",
