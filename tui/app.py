@@ -485,8 +485,8 @@ class TinyAgentApp(App[int]):
             self._main.query_one(Chat).stream(text)
 
     def on_core_event(self, message: CoreEvent) -> None:
-        if message.run != self._run_no:
-            return
+        if message.run != self._run_no or not self.screen_stack:
+            return  # an older run's, or the app is closing: no screen is left to draw on
         self._drain_tokens(message.tokens_before)  # text the model wrote before this event comes first
         event = message.event
         chat = self._main.query_one(Chat)
