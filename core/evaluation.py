@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from core.dag import plan_graph, plans_isomorphic, tool_recall
+from core.jsonl import JsonlError, parse_jsonl
 from core.plan import Plan
 
 
@@ -35,18 +36,10 @@ def read_jsonl(path: Path | str, text: str | None = None) -> list[dict]:
             raise EvalDataError(f"no such file: {path}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise EvalDataError(f"cannot read {path}: {exc}") from None
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise EvalDataError(f"{path}, line {number}: not JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise EvalDataError(f"{path}, line {number}: expected a JSON object")
-        records.append(record)
-    return records
+    try:
+        return [record for _, record in parse_jsonl(text, str(path))]
+    except JsonlError as exc:
+        raise EvalDataError(str(exc)) from None
 
 
 def record_id(record: dict, index: int) -> str:

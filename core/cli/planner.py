@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from typing import Any
 
 from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
+from core.jsonl import JsonlError, parse_jsonl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -182,18 +182,10 @@ def _tools_arg(text: str | None, config: Any) -> list:
 
 
 def _read_records(path: str) -> list[dict]:
-    records = []
-    for number, line in enumerate(read_text_arg(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise CliError(f"{path}, line {number}: not JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise CliError(f"{path}, line {number}: expected a JSON object")
-        records.append(record)
-    return records
+    try:
+        return [record for _, record in parse_jsonl(read_text_arg(path), path)]
+    except JsonlError as exc:
+        raise CliError(str(exc)) from None
 
 
 def grammar_command(args: argparse.Namespace) -> int:

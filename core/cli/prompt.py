@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from core.cli.common import CliError, config_from, print_json, read_text_arg
+from core.jsonl import JsonlError, parse_jsonl
 
 NOW_INPUT = "%Y-%m-%d %H:%M"
 
@@ -63,18 +64,10 @@ def _examples(records: Any, where: str) -> list[Any]:
 
 
 def _jsonl(path: str) -> list[tuple[int, dict]]:
-    out = []
-    for number, line in enumerate(read_text_arg(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise CliError(f"{path}, line {number}: not JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise CliError(f"{path}, line {number}: expected a JSON object")
-        out.append((number, record))
-    return out
+    try:
+        return parse_jsonl(read_text_arg(path), path)
+    except JsonlError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _tool_names(names: Any, where: str) -> list[str]:
