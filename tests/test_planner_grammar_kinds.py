@@ -103,10 +103,11 @@ def test_kinds_keep_every_real_plan_the_types_accept(shared_plans, vocab_file):
 
 
 def test_the_config_switch():
-    assert Config().planner.grammar_kinds is False
-    assert limits_for(Config()).kinds is False
-    cfg = parse_config("planner:\n  grammar_kinds: true\n")
-    assert cfg.planner.grammar_kinds is True and limits_for(cfg).kinds is True
+    assert Config().planner.grammar_kinds is True  # on by default: bench_realmodel (README)
+    assert limits_for(Config()).kinds is True
+    cfg = parse_config("planner:\n  grammar_kinds: false\n")
+    assert cfg.planner.grammar_kinds is False and limits_for(cfg).kinds is False
+    assert limits_for(object()) is PLANNER_LIMITS
 
 
 async def test_random_model_under_kinds_fits_the_byte_bound(tiny_gguf):

@@ -65,10 +65,9 @@ PLANNER_LIMITS = GrammarLimits()
 
 
 def limits_for(config: Any, limits: GrammarLimits = PLANNER_LIMITS) -> GrammarLimits:
-    """`limits` with the config's `planner.grammar_kinds` switched in."""
-    if getattr(getattr(config, "planner", None), "grammar_kinds", False) and not limits.kinds:
-        return replace(limits, kinds=True)
-    return limits
+    """`limits` with the config's `planner.grammar_kinds` (a config without the key leaves them)."""
+    kinds = getattr(getattr(config, "planner", None), "grammar_kinds", None)
+    return limits if kinds is None or bool(kinds) == limits.kinds else replace(limits, kinds=bool(kinds))
 
 
 def _rule_name(tool: ToolSpec) -> str:
