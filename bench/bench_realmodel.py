@@ -7,7 +7,7 @@ Each request goes through the whole pipeline (`Pipeline.ask`, dry run on the san
 prompt, streamed plan, execution, join when it is needed) and is scored against the shared
 reference plan with `core.evaluation` (the paper's DAG isomorphism, plan-tool recall).
 Configurations: a prompt profile (`compact`, `tinyagent`) with the plan grammar on, or off
-(suffix `-ng`).
+(suffix `-ng`), or on with argument kinds (suffix `+k`: planner.grammar_kinds).
 
 Then, with plain llama.cpp calls on the same model and threads:
 - prompt tok/s (a 256-token prompt evaluated from an empty cache) and generation tok/s
@@ -50,11 +50,12 @@ DEFAULT_MODEL = Path("~/.cache/tinyagent/test-models/qwen2.5-coder-0.5b-instruct
 STAGES = ("toolrag", "prompt", "first_dispatch", "plan_complete", "join", "total")
 
 
-def _config(profile: str, threads: int) -> Any:
+def _config(profile: str, threads: int, kinds: bool = False) -> Any:
     from core.config import Config
 
     config = Config(backend="sandbox")
     config.planner.prompt = profile
+    config.planner.grammar_kinds = kinds
     config.planner.threads = threads
     config.planner.max_replans = 0  # one attempt: the figures are per plan
     return config
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="planner GGUF (default: the cached Qwen 0.5B)")
     ap.add_argument("--queries", type=int, default=3, help="shared 2-3 step plans to run (default 3)")
     ap.add_argument("--configs", default="compact,compact-ng,tinyagent,tinyagent-ng",
-                    help="profiles; suffix -ng = without the plan grammar")
+                    help="profiles; suffix -ng = without the plan grammar, +k = with argument kinds")
     ap.add_argument("--seed", type=int, default=0, help="which 2-3 step plans are sampled (default 0)")
     ap.add_argument("--threads", type=int, default=0, help="planner threads (0 = all cores, the default)")
     ap.add_argument("--no-threads", action="store_true", help="skip the 1 vs 2 vs auto thread measure")
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     cold = None
     if not args.no_cold:  # a fresh pipeline: the model, ToolRAG and the example pool load inside the request
         started = time.perf_counter()
-        fresh = Pipeline(_config(configs[0].removesuffix("-ng"), threads), model_override=str(args.model))
+        fresh = Pipeline(_config(configs[0].removesuffix("-ng").removesuffix("+k"), threads), model_override=str(args.model))
         first = asyncio.run(one_request(fresh, records[0]))
         cold = {"cold": time.perf_counter() - started, "cold_toolrag": first["stages"].get("toolrag", 0.0)}
         again = asyncio.run(one_request(fresh, records[0]))
@@ -265,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     llm = models[configs[0]]
     pipelines = {}
     for name, model in models.items():
-        profile, grammar = name.removesuffix("-ng"), not name.endswith("-ng")
-        pipelines[name] = Pipeline(_config(profile, threads), llm=model)
+        profile, grammar = name.removesuffix("-ng").removesuffix("+k"), not name.endswith("-ng")
+        pipelines[name] = Pipeline(_config(profile, threads, kinds=name.endswith("+k")), llm=model)
         pipelines[name].use_grammar = grammar
     rows_by: dict[str, list[dict]] = {name: [] for name in configs}
     try:
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
 def lookup_rows(model: Path, llm: Any, config_name: str, threads: int, records: list[dict]) -> list[dict]:
     from core.pipeline import Pipeline
 
-    base = Pipeline(_config(config_name.removesuffix("-ng"), threads), llm=llm)
+    base = Pipeline(_config(config_name.removesuffix("-ng").removesuffix("+k"), threads), llm=llm)
     return lookup_compare(model, llm, asyncio.run(planner_prompts(base, records)), threads, 160)
 
 

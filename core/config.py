@@ -102,6 +102,7 @@ class PlannerConfig:
     use_extra_bufts: str = "auto"  # "auto" turns them off on CPUs where they crash (AMX)
     prompt: str = "auto"  # auto (the model manifest's, else by model) | tinyagent | compact
     chat_template: str = "auto"  # auto (the GGUF's, else the manifest's fallback) | none | a named layout
+    grammar_kinds: bool = True  # dates, recipients and ints in their real shapes (measured: README, bench_realmodel)
 
 
 @dataclass

@@ -189,13 +189,13 @@ def _read_records(path: str) -> list[dict]:
 
 
 def grammar_command(args: argparse.Namespace) -> int:
-    from core.planner.grammar import PLANNER_LIMITS, GrammarError, check_plans, plan_grammar
+    from core.planner.grammar import GrammarError, check_plans, limits_for, plan_grammar
     from core.planner.llm import ModelLoadError
 
     config = config_from(args)
     tools = _tools_arg(args.tools, config) if args.tools or not args.check else None
     if not args.check:
-        text = plan_grammar(tools, **PLANNER_LIMITS.as_kwargs())
+        text = plan_grammar(tools, **limits_for(config).as_kwargs())
         if args.json:
             print_json({"tools": [t.name for t in tools], "grammar": text})
         else:
@@ -206,7 +206,7 @@ def grammar_command(args: argparse.Namespace) -> int:
     records = _read_records(args.check)
     started = time.perf_counter()
     try:
-        report = check_plans(records, args.model, tools)
+        report = check_plans(records, args.model, tools, **limits_for(config).as_kwargs())
     except (ModelLoadError, GrammarError) as exc:
         raise CliError(str(exc)) from None
     report["seconds"] = round(time.perf_counter() - started, 3)

@@ -15,7 +15,9 @@ The grammar makes the model write only plans the parser accepts and the validato
   another number), and never a bare `$` otherwise;
 - every string, list, thought and comment is bounded, so a weak model cannot ramble;
 - `join()<END_OF_PLAN>` last (a newline between the two is allowed: the real model
-  writes that), then only end-of-text.
+  writes that), then only end-of-text;
+- with `kinds=True`, dates, recipients and some ints get their real shapes, and no string
+  starts with a "$" that is no reference (see core/planner/grammar_kinds.py).
 
 `check_plans` runs real plans through llama.cpp's own grammar engine (the low-level
 sampler API), token by token, exactly as generation would constrain them.
@@ -26,9 +28,10 @@ from __future__ import annotations
 import ctypes
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
+from core.planner import grammar_kinds as gk
 from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, TOOLS, ToolSpec
 
 MAX_COMMENT = 120
@@ -51,13 +54,20 @@ class GrammarLimits:
     max_list: int = 6
     thoughts: bool = True
     comments: bool = True
+    kinds: bool = False  # argument kinds (planner.grammar_kinds)
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"max_tasks": self.max_tasks, "max_string": self.max_string, "max_list": self.max_list,
-                "thoughts": self.thoughts, "comments": self.comments}
+                "thoughts": self.thoughts, "comments": self.comments, "kinds": self.kinds}
 
 
 PLANNER_LIMITS = GrammarLimits()
+
+
+def limits_for(config: Any, limits: GrammarLimits = PLANNER_LIMITS) -> GrammarLimits:
+    """`limits` with the config's `planner.grammar_kinds` (a config without the key leaves them)."""
+    kinds = getattr(getattr(config, "planner", None), "grammar_kinds", None)
+    return limits if kinds is None or bool(kinds) == limits.kinds else replace(limits, kinds=bool(kinds))
 
 
 def _rule_name(tool: ToolSpec) -> str:
@@ -74,7 +84,7 @@ def _ids(k: int) -> str:
 
 
 def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: int = 200,
-                 max_list: int = 6, thoughts: bool = True, comments: bool = True) -> str:
+                 max_list: int = 6, thoughts: bool = True, comments: bool = True, kinds: bool = False) -> str:
     """GBNF for plans over `tools` (in the order given; duplicates ignored)."""
     tools = list({t.name: t for t in tools}.values())
     if not tools:
@@ -84,6 +94,8 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: 
     if max_string < 1 or max_list < 1:
         raise GrammarError("max_string and max_list must be at least 1")
     types = {p.type for t in tools for p in t.params}
+    kind_of = {(t.name, p.name): gk.kind_of(t, p) if kinds else None for t in tools for p in t.params}
+    used_kinds = {kind for kind in kind_of.values() if kind}
     lines: list[str] = ["root ::= step-1"]
     first = "thought? " if thoughts else ""
     tail = ' comment?' if comments else ""
@@ -96,10 +108,13 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: 
         lines.append(f"step-{k} ::= {head} ({call})" if k == 1 else f"step-{k} ::= {head} (join | {call})")
         lines.append(f"call-{k} ::= " + " | ".join(f"{_rule_name(t)}-{k}" for t in tools))
         for t in tools:
-            args = ' ", " '.join(f"{_type_rule(p.type)}-{k}" for p in t.params)
+            args = ' ", " '.join(gk.rule_for(kind_of[t.name, p.name], k) if kind_of[t.name, p.name]
+                                 else f"{_type_rule(p.type)}-{k}" for p in t.params)
             body = f'"{t.name}(" {args} ")"' if args else f'"{t.name}()"'
             lines.append(f"{_rule_name(t)}-{k} ::= {body}")
-        lines += _typed_rules(k, types, max_string, max_list)
+        lines += _typed_rules(k, types, max_string, max_list, kinds)
+        lines += gk.step_rules(k, used_kinds, max_list)
+    lines += gk.kind_rules(used_kinds)
     lines.append('join ::= "join()" "\\n"? "<END_OF_PLAN>"')
     lines.append(f"plain ::= {_PLAIN}")
     lines.append(f"esc ::= {_ESCAPE}")
@@ -117,7 +132,7 @@ def _type_rule(type_: str) -> str:
     return {STR: "str", LIST_STR: "list", INT: "int", BOOL: "bool"}[type_]
 
 
-def _typed_rules(k: int, types: set[str], max_string: int, max_list: int) -> list[str]:
+def _typed_rules(k: int, types: set[str], max_string: int, max_list: int, kinds: bool = False) -> list[str]:
     """The value rules of step k: strings may refer to tasks 1..k-1 only."""
     rules: list[str] = []
     refs = k > 1
@@ -125,9 +140,16 @@ def _typed_rules(k: int, types: set[str], max_string: int, max_list: int) -> lis
         rules.append(f"id-{k} ::= {_ids(k)}")
         rules.append(f'ref-{k} ::= "\\"$" id-{k} "\\""')
         # After "$N" comes anything but a digit (it would make another number).
-        item = f'plain | esc | dollar | "$" id-{k} (nondigit | esc) | "${{" id-{k} "}}"'
-        rules.append(f"item-{k} ::= {item}")
-        rules.append(f'string-{k} ::= "\\"" item-{k}{{0,{max_string}}} ("$" id-{k} | "$")? "\\""')
+        lead = f'plain | esc | "$" id-{k} (nondigit | esc) | "${{" id-{k} "}}"'
+        rules.append(f"item-{k} ::= {lead} | dollar")
+        tail = f'("$" id-{k} | "$")'
+        if kinds:  # no "$" that is no reference at the start: "$Subject" is a weak model's slip
+            rules.append(f"lead-{k} ::= {lead}")
+            rules.append(f'string-{k} ::= "\\"" (lead-{k} item-{k}{{0,{max_string - 1}}} {tail}? | "$" id-{k})? "\\""')
+        else:
+            rules.append(f'string-{k} ::= "\\"" item-{k}{{0,{max_string}}} {tail}? "\\""')
+    elif kinds:
+        rules.append(f'string-{k} ::= "\\"" ((plain | esc) (plain | esc | dollar){{0,{max_string - 1}}} "$"?)? "\\""')
     else:
         rules.append(f'string-{k} ::= "\\"" (plain | esc | dollar){{0,{max_string}}} "$"? "\\""')
     ref = f" | ref-{k}" if refs else ""
@@ -144,7 +166,7 @@ def _typed_rules(k: int, types: set[str], max_string: int, max_list: int) -> lis
 
 
 def max_plan_bytes(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: int = 200,
-                   max_list: int = 6, thoughts: bool = True, comments: bool = True) -> int:
+                   max_list: int = 6, thoughts: bool = True, comments: bool = True, kinds: bool = False) -> int:
     """An upper bound on the UTF-8 length of any plan the grammar allows (tokens <= bytes).
 
     Use it to pick limits that fit `max_tokens`: a plan cut off by the token limit is invalid.
@@ -153,7 +175,8 @@ def max_plan_bytes(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string
     value = {STR: string, LIST_STR: 2 + max_list * (string + 2), INT: 10, BOOL: 5}
     per_task = 0
     for t in tools:
-        args = sum(value[p.type] for p in t.params) + 2 * max(0, t.arity - 1)
+        args = sum(max(value[p.type], gk.kind_bytes(gk.kind_of(t, p), max_list) if kinds and gk.kind_of(t, p) else 0)
+                   for p in t.params) + 2 * max(0, t.arity - 1)
         per_task = max(per_task, len(t.name) + 2 + args)
     per_task += 4 + 1  # "12. " and the newline
     if thoughts:

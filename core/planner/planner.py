@@ -18,7 +18,7 @@ from core.events import EventSink, PlanToken, RunSummary, TaskStatus, null_sink
 from core.parser import PlanParser
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
-from core.planner.grammar import PLANNER_LIMITS, GrammarLimits, max_plan_bytes, plan_grammar
+from core.planner.grammar import PLANNER_LIMITS, GrammarLimits, limits_for, max_plan_bytes, plan_grammar
 from core.planner.llm import GenerationStats
 from core.planner.profiles import PlannerPrompt, PromptSetup, setup_for
 from core.planner.prompt import registry_order
@@ -59,7 +59,7 @@ class Planner:
                  setup: PromptSetup | None = None):
         self.llm = llm
         self.config = config
-        self.limits = limits
+        self.limits = limits_for(config, limits)
         self.setup = setup or setup_for_llm(llm, config)
         self.plan: Plan | None = None  # the last plan, once stream_plan has finished
         self.text = ""  # what the model wrote for it
