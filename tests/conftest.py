@@ -48,3 +48,13 @@ def tiny_gguf(tmp_path_factory) -> Path:
 
     vocab = VOCAB_FILE if VOCAB_FILE.exists() else None
     return write_random_llama_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf", vocab_file=vocab)
+
+
+@pytest.fixture(scope="session")
+def vocab_llm(vocab_file):
+    """The LLaMA vocabulary as a vocab-only LocalLLM: tokenizes, and checks texts against grammars."""
+    from core.planner.llm import LocalLLM
+
+    model = LocalLLM(vocab_file, vocab_only=True)
+    yield model
+    model.close()

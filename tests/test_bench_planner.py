@@ -12,13 +12,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import bench_planner  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def vocab_llm(vocab_file):
-    from core.planner.llm import LocalLLM
-
-    llm = LocalLLM(vocab_file, vocab_only=True)
-    yield llm
-    llm.close()
 
 
 def accepts(grammar: str, text: str, llm) -> bool:

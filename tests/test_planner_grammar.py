@@ -8,7 +8,6 @@ from core.parser import parse_plan
 from core.planner.grammar import (
     PLANNER_LIMITS,
     GrammarError,
-    _Matcher,
     check_plans,
     grammar_is_valid,
     max_plan_bytes,
@@ -16,22 +15,10 @@ from core.planner.grammar import (
     plan_grammar,
 )
 from core.planner.llm import LocalLLM
+from tests.grammar_check import grammar_accepts as accepts
 from tools.registry import REGISTRY, TOOLS
 
 
-@pytest.fixture(scope="module")
-def vocab_llm(vocab_file):
-    model = LocalLLM(vocab_file, vocab_only=True)
-    yield model
-    model.close()
-
-
-def accepts(llm, grammar: str, text: str) -> bool:
-    matcher = _Matcher(grammar, llm.vocab)
-    try:
-        return all(matcher.accept(t) for t in llm.tokenize(text, bos=False)) and matcher.complete()
-    finally:
-        matcher.close()
 
 
 SMS = [REGISTRY["get_phone_number"], REGISTRY["send_sms"], REGISTRY["create_reminder"]]

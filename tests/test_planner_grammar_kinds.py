@@ -6,24 +6,12 @@ import pytest
 
 from core.config import Config, parse_config
 from core.parser import parse_plan
-from core.planner.grammar import PLANNER_LIMITS, _Matcher, check_plans, grammar_is_valid, limits_for, max_plan_bytes, plan_grammar
+from core.planner.grammar import PLANNER_LIMITS, check_plans, grammar_is_valid, limits_for, max_plan_bytes, plan_grammar
 from core.planner.llm import LocalLLM
+from tests.grammar_check import grammar_accepts as accepts
 from tools.registry import REGISTRY, TOOLS
 
 
-@pytest.fixture(scope="module")
-def vocab_llm(vocab_file):
-    model = LocalLLM(vocab_file, vocab_only=True)
-    yield model
-    model.close()
-
-
-def accepts(llm, grammar: str, text: str) -> bool:
-    matcher = _Matcher(grammar, llm.vocab)
-    try:
-        return all(matcher.accept(t) for t in llm.tokenize(text, bos=False)) and matcher.complete()
-    finally:
-        matcher.close()
 
 
 TOOLSET = [REGISTRY[n] for n in ("get_email_address", "get_phone_number", "create_calendar_event", "compose_new_email",

@@ -19,10 +19,11 @@ from core.config import Config
 from core.planner import tinyagent as ta
 from core.planner import tinyagent_join as tj
 from core.planner.chat import NAMED_TEMPLATES, ChatTemplateError, choose, named
-from core.planner.grammar import PLANNER_LIMITS, _Matcher, plan_grammar
+from core.planner.grammar import PLANNER_LIMITS, plan_grammar
 from core.planner.llm import LocalLLM
 from core.planner.profiles import UNKNOWN_MODEL_PROFILE, ProfileError, PromptSetup, choose_profile, setup_for
 from tests.conftest import ROOT
+from tests.grammar_check import grammar_accepts as accepts
 from tools.registry import REGISTRY, TOOLS
 
 GOLDEN = ROOT.parent / "shared" / "golden"
@@ -127,19 +128,6 @@ def test_joiner_output_is_read_as_tinyagent_reads_it():
 
 
 # -- grammars, on llama.cpp's own engine ---------------------------------------------------------
-@pytest.fixture(scope="module")
-def vocab_llm(vocab_file):
-    model = LocalLLM(vocab_file, vocab_only=True)
-    yield model
-    model.close()
-
-
-def accepts(llm, grammar: str, text: str) -> bool:
-    matcher = _Matcher(grammar, llm.vocab)
-    try:
-        return all(matcher.accept(t) for t in llm.tokenize(text, bos=False)) and matcher.complete()
-    finally:
-        matcher.close()
 
 
 def test_joiner_grammar_gives_exactly_tinyagents_format(vocab_llm):
