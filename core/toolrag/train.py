@@ -244,16 +244,21 @@ def main(argv: list[str] | None = None) -> int:
                   "rows": len(fit_rows), "bias_shifts": [round(float(s), 2) for s in shifts], "out_of_fold": oof_metrics,
                   "split": "sha256(id) % 10: 0-1 test (held out), 2 val, 3-9 train; fit on train+val"},
     }
-    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    return finish(out, meta, test_rows, started)
 
+
+def finish(out: Path, meta: dict, test_rows: list, started: float) -> int:
+    """Write toolrag.json, then evaluate the written dir on the held-out split through the
+    runtime (what the app will load), record the figures in toolrag.json and print them."""
     from core.toolrag.classifier import ToolClassifier
     from core.toolrag.evaluate import evaluate, format_curve, threshold_curve
     from core.toolrag.select import ToolRAG
 
+    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     rag = ToolRAG(ToolClassifier.load(out))
     metrics = evaluate(rag, test_rows)
     curve = threshold_curve(rag, test_rows)
-    size = sum(p.stat().st_size for p in out.iterdir())
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     meta["heldout"] = {"split": "test", **{k: v for k, v in metrics.items() if k != "ms_per_query"},
                        "curve": [{k: c[k] for k in ("threshold", "recall", "avg_tools")} for c in curve]}
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")

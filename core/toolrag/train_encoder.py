@@ -38,7 +38,7 @@ import numpy as np
 
 from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE
 from core.toolrag.data import DataError, Labelled, load_labelled, split_of
-from core.toolrag.train import _labels_matrix, calibrate_for_budget, fill_budget, pool_rows, selected_count
+from core.toolrag.train import _labels_matrix, calibrate_for_budget, fill_budget, finish, pool_rows, selected_count
 
 BASE_LICENCE = "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)"
 
@@ -339,26 +339,6 @@ def main(argv: list[str] | None = None) -> int:
                     "split": "sha256(id) % 10: 0-1 test (held out), 2 val, 3-9 train"},
     }
     return finish(out, meta, test_rows, started)
-
-
-def finish(out: Path, meta: dict, test_rows: list[Labelled], started: float) -> int:
-    """Write toolrag.json, evaluate the written dir on the held-out split through the runtime."""
-    from core.toolrag.classifier import ToolClassifier
-    from core.toolrag.evaluate import evaluate, format_curve, threshold_curve
-    from core.toolrag.select import ToolRAG
-
-    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    rag = ToolRAG(ToolClassifier.load(out))
-    metrics = evaluate(rag, test_rows)
-    curve = threshold_curve(rag, test_rows)
-    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    meta["heldout"] = {"split": "test", **{k: v for k, v in metrics.items() if k != "ms_per_query"},
-                       "curve": [{k: c[k] for k in ("threshold", "recall", "avg_tools")} for c in curve]}
-    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    print(format_curve(curve), file=sys.stderr)
-    print(json.dumps({"split": "test", **metrics, "model_bytes": size,
-                      "train_seconds": round(time.perf_counter() - started, 1)}))
-    return 0
 
 
 if __name__ == "__main__":
