@@ -51,6 +51,22 @@ CREATE TABLE IF NOT EXISTS ui_activity (
     id INTEGER PRIMARY KEY, app TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, at TEXT NOT NULL);
 """
 
+@contextmanager
+def _first_setup_lock(db_path: Path) -> Iterator[None]:
+    """Serialise first-time setup of one database file across threads and processes."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; setup then relies on SQLite's own locks
+        yield
+        return
+    with open(db_path.with_name(db_path.name + ".setup-lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 TABLES = ("contacts", "calendars", "events", "mail", "sms", "note_folders", "notes", "reminder_lists",
           "reminders", "zoom_meetings", "ui_activity")
 JSON_COLUMNS = {"invitees", "recipients", "cc", "attachments"}
@@ -110,24 +126,32 @@ class Store:
             if self._ready:
                 return
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect()
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(SCHEMA)
-                # Look under the write lock: another process may be seeding the same new file.
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if conn.execute("SELECT value FROM meta WHERE key = 'seed_version'").fetchone() is None:
-                        _insert_seed(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            finally:
-                conn.close()
-            if not self.files_dir.is_dir():
-                seed.write_files(self.files_dir)
+            with _first_setup_lock(self.db_path):
+                self._set_up()
+                if not self.files_dir.is_dir():
+                    seed.write_files(self.files_dir)
             self._ready = True
+
+    def _set_up(self) -> None:
+        conn = self._connect()
+        try:
+            # Switching to WAL ignores the busy timeout ("database is locked" at once when another
+            # connection is opening the new file), so it runs under the setup lock, and only once:
+            # the mode is stored in the file.
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(SCHEMA)
+            # Look under the write lock too: a process without flock may be seeding the same file.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("SELECT value FROM meta WHERE key = 'seed_version'").fetchone() is None:
+                    _insert_seed(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
 
     def reset(self) -> None:
         """Back to the freshly seeded world: every table emptied and refilled, demo files rewritten."""
