@@ -255,7 +255,7 @@ def simulate_all(rows: list[dict], planner_tokens: list[list[int]], tokenize, co
     plans_only = [(p, tokenize(r["plan"].strip(), bos=False)) for r, p in zip(rows, planner_tokens)]
     with_join, plan_index = product_calls(rows, planner_tokens, tokenize)
     print(f"== Simulated prompt tokens evaluated per warm planner request, {len(rows)} shared queries in file order ==")
-    print(f"   (LocalLLM's reuse policy on the real token sequences; the first, cold request excluded)")
+    print("   (LocalLLM's reuse policy on the real token sequences; the first, cold request excluded)")
     print(f"{'':52}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}")
     for label, calls, pick in (("plans in a row", plans_only, None), ("plan + joiner per request (the product)", with_join, plan_index)):
         for n_states in (0, states):

@@ -12,9 +12,10 @@ Every LLM call costs seconds on a laptop CPU, so the joiner runs only when it ad
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 from core.events import RunSummary, TaskStatus
 from core.plan import Plan, Task

@@ -7,7 +7,7 @@ on tool name, edges are dependencies (`$N` uses). Arguments do not count.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import networkx as nx
 

@@ -13,9 +13,10 @@ import random
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from core.dag import plan_graph, plans_isomorphic, tool_recall
 from core.jsonl import JsonlError, parse_jsonl
@@ -59,7 +60,7 @@ def choose(records: list[dict], *, limit: int | None = None, sample: int | None 
     return pairs
 
 
-def load_results(path: Path | str, wanted: set[str]) -> dict[str, "RecordResult"]:
+def load_results(path: Path | str, wanted: set[str]) -> dict[str, RecordResult]:
     """Results already in an --out file for the wanted ids; a torn or foreign line runs again."""
     p = Path(path)
     found: dict[str, RecordResult] = {}

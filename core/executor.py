@@ -14,8 +14,9 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from enum import Enum
-from typing import Any, AsyncIterable, Callable, Iterable, Mapping
+from typing import Any
 
 from core.approval import ApprovalPolicy, ApprovalRequest, Approver, Decision, deny_all
 from core.events import (

@@ -42,7 +42,7 @@ class HistoryEntry:
         return f"(plan) {first}"
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "HistoryEntry":
+    def from_json(cls, obj: dict[str, Any]) -> HistoryEntry:
         known = {k: v for k, v in obj.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -53,7 +53,7 @@ class HistoryStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def default(cls) -> "HistoryStore":
+    def default(cls) -> HistoryStore:
         from core.config import data_dir
 
         return cls(data_dir() / "history.jsonl")

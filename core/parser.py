@@ -13,8 +13,18 @@ import re
 import warnings
 from collections.abc import Collection, Mapping
 
-from core.plan import (END_OF_PLAN, MAX_TASK_ID, Diagnostic, Plan, Ref, Task, Template, Value, iter_refs,
-                       parse_string_value)
+from core.plan import (
+    END_OF_PLAN,
+    MAX_TASK_ID,
+    Diagnostic,
+    Plan,
+    Ref,
+    Task,
+    Template,
+    Value,
+    iter_refs,
+    parse_string_value,
+)
 from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, ToolSpec
 
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.:)]\s*(.*)$")

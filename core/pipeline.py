@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-from core.approval import ApprovalPolicy, Approver, deny_all
 from core.answers import AnswerStream, decide, sentence_reason
-from core.events import (AnswerReady, AnswerToken, EventSink, Notice, RequestStarted, RunSummary, StageTiming, TaskFinished,
-                         TaskStatus, ToolsSelected)
+from core.approval import ApprovalPolicy, Approver, deny_all
+from core.events import (
+    AnswerReady,
+    AnswerToken,
+    EventSink,
+    Notice,
+    RequestStarted,
+    RunSummary,
+    StageTiming,
+    TaskFinished,
+    TaskStatus,
+    ToolsSelected,
+)
 from core.executor import DryRun, Executor
 from core.plan import Diagnostic, Plan, Ref, Task, Template
+from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from core.planner.llm import LocalLLM, ModelError
-from core.planner import tinyagent_join as tj
 from core.planner.planner import JoinResult, Planner, deterministic_answer, observations
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
@@ -230,7 +241,7 @@ class Pipeline:
                        context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
                        timings: dict[str, float], failed_work: set[Any] | None = None,
-                       tried: list[tuple] | None = None) -> "_Attempt":
+                       tried: list[tuple] | None = None) -> _Attempt:
         args: dict[int, dict[str, Any]] = {}
 
         def sink(event: Any) -> None:

@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterator, Union
+from typing import Any
 
 END_OF_PLAN = "<END_OF_PLAN>"
 JOIN = "join()"
@@ -29,7 +30,7 @@ class Ref:
 class Template:
     """A string with `$N` references inside it, interpolated as text."""
 
-    parts: tuple[Union[str, Ref], ...]
+    parts: tuple[str | Ref, ...]
 
 
 Value = Any  # str | int | float | bool | None | Ref | Template | list[Value]
@@ -39,7 +40,7 @@ _WHOLE_REF_RE = re.compile(r"\$\{(\d{1,6})\}|\$(\d{1,6})")
 _IN_TEXT_RE = re.compile(r"\$\$|\$\{(\d{1,6})\}|\$(\d{1,6})(?!\d)")
 
 
-def parse_string_value(s: str, earlier: Collection[int] | None = None) -> Union[str, Ref, Template]:
+def parse_string_value(s: str, earlier: Collection[int] | None = None) -> str | Ref | Template:
     """Turn a string literal into a plain string, a Ref or a Template.
 
     A whole argument `"$N"` is always the output of task N. Inside longer text, `${N}` always
@@ -52,7 +53,7 @@ def parse_string_value(s: str, earlier: Collection[int] | None = None) -> Union[
     whole = _WHOLE_REF_RE.fullmatch(s)
     if whole:
         return Ref(int(whole.group(1) or whole.group(2)))
-    parts: list[Union[str, Ref]] = []
+    parts: list[str | Ref] = []
     text: list[str] = []
     pos = 0
     for m in _IN_TEXT_RE.finditer(s):

@@ -21,9 +21,9 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 CHUNK = 1 << 20
 POLL = 0.25  # seconds between looks at pip's temporary files

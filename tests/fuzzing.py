@@ -14,8 +14,8 @@ import json
 import os
 import random
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 HOSTILE_TOKENS = [
     "1e999", "-1e999", "9" * 5000, "\\ud800", "\ud800", "${99}", "$0", "$$", "$1", "${1}0", "\x1b[2K", "\r",

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tools.applescript import (LIST_SEPARATOR, PYTHON_ONLY, SCRIPTS, SCRIPTS_DIR, AppleScriptBackend,
-                               encode_arg, explain_osascript_error)
+from tools.applescript import (
+    LIST_SEPARATOR,
+    PYTHON_ONLY,
+    SCRIPTS,
+    SCRIPTS_DIR,
+    AppleScriptBackend,
+    encode_arg,
+    explain_osascript_error,
+)
 from tools.backend import ToolCall, ToolError
 from tools.registry import TOOL_NAMES, get_tool
 from tools.sandbox.pdf import pdf_bytes

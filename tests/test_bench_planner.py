@@ -5,13 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import bench_planner  # noqa: E402
-
-
 
 
 def accepts(grammar: str, text: str, llm) -> bool:

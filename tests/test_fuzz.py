@@ -11,13 +11,27 @@ import json
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import PLANS_FILE
-from tests.fuzzing import (CONFIG_SEED, PLAN_SEEDS, WAV_SEEDS, YAML_TOKENS, mutate_bytes, mutate_config_values,
-                           mutate_text,
-                           run_cli, run_config_file, run_config_text, run_gguf, run_plan_text, run_wav,
-                           run_whisper, shared_plan_texts)
+from tests.fuzzing import (
+    CONFIG_SEED,
+    PLAN_SEEDS,
+    WAV_SEEDS,
+    YAML_TOKENS,
+    mutate_bytes,
+    mutate_config_values,
+    mutate_text,
+    run_cli,
+    run_config_file,
+    run_config_text,
+    run_gguf,
+    run_plan_text,
+    run_wav,
+    run_whisper,
+    shared_plan_texts,
+)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.function_scoped_fixture])

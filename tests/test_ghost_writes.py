@@ -23,8 +23,8 @@ import pytest
 from core.events import TaskStatus
 from core.executor import Executor
 from core.parser import PlanParser, load_plan
-from core.planner.planner import Planner
 from core.plan import Task
+from core.planner.planner import Planner
 from tools.applescript import AppleScriptBackend
 from tools.backend import CallGuard, CallStopped
 from tools.sandbox import SandboxBackend

@@ -18,9 +18,6 @@ from core.planner.llm import LocalLLM
 from tests.grammar_check import grammar_accepts as accepts
 from tools.registry import REGISTRY, TOOLS
 
-
-
-
 SMS = [REGISTRY["get_phone_number"], REGISTRY["send_sms"], REGISTRY["create_reminder"]]
 
 

@@ -11,9 +11,6 @@ from core.planner.llm import LocalLLM
 from tests.grammar_check import grammar_accepts as accepts
 from tools.registry import REGISTRY, TOOLS
 
-
-
-
 TOOLSET = [REGISTRY[n] for n in ("get_email_address", "get_phone_number", "create_calendar_event", "compose_new_email",
                                  "create_reminder", "send_sms", "get_zoom_meeting_link", "create_note")]
 END = "\n3. join()<END_OF_PLAN>"

@@ -12,8 +12,17 @@ import time
 import pytest
 
 from core.planner.grammar import GrammarError
-from core.planner.llm import (CachedState, LocalLLM, ModelError, ModelLoadError, PrefixCache, common_prefix, plan_reuse,
-                              resolve_model_path, want_extra_bufts)
+from core.planner.llm import (
+    CachedState,
+    LocalLLM,
+    ModelError,
+    ModelLoadError,
+    PrefixCache,
+    common_prefix,
+    plan_reuse,
+    resolve_model_path,
+    want_extra_bufts,
+)
 from tests.conftest import ROOT
 
 

@@ -15,8 +15,16 @@ from core.pipeline import Pipeline, _failed, work_key
 from core.planner.grammar import GrammarLimits
 from core.planner.llm import LocalLLM
 from core.planner.planner import Planner, deterministic_answer, parse_join
-from core.planner.prompt import (PROMPT_ORDER, SHORT, build_prompt, describe_tool, example_order, prompt_order,
-                                 prompt_prefix, useful_examples)
+from core.planner.prompt import (
+    PROMPT_ORDER,
+    SHORT,
+    build_prompt,
+    describe_tool,
+    example_order,
+    prompt_order,
+    prompt_prefix,
+    useful_examples,
+)
 from core.planner.writer import ModelWriter
 from tools.registry import REGISTRY, TOOLS
 

@@ -6,8 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from core.config import Config
 from core.pipeline import Pipeline
 from core.toolrag.examples import ExamplePool, import_user_examples, make_example, read_examples, read_jsonl_examples

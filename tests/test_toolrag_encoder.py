@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.toolrag import LABELS, ToolClassifier, ToolRAG
-from core.toolrag import embed
+from core.toolrag import LABELS, ToolClassifier, ToolRAG, embed
 from core.toolrag.examples import ExamplePool, builtin_examples
 from tests.conftest import PLANS_FILE, load_shared_plans
 from tools.registry import APPS, REGISTRY
@@ -144,9 +143,8 @@ def test_load_uses_the_builtin_encoder_and_bm25_without_one():
 def test_training_one_step_on_a_tiny_subset(tmp_path, capsys):
     pytest.importorskip("torch", reason="training needs the convert extra (torch)")
     pytest.importorskip("transformers", reason="training needs the convert extra (transformers)")
-    from tests.realmodels import real_model
-
     from core.toolrag.train_encoder import main
+    from tests.realmodels import real_model
 
     load_shared_plans()
     base = real_model("all-minilm-l6-v2-zip")

@@ -9,7 +9,12 @@ import pytest
 from core.config import config_dir
 from core.parser import load_plan
 from core.toolrag.examples import (
-    BUILTIN_FILE, ExampleError, ExamplePool, add_user_example, builtin_examples, remove_user_example,
+    BUILTIN_FILE,
+    ExampleError,
+    ExamplePool,
+    add_user_example,
+    builtin_examples,
+    remove_user_example,
     user_examples_file,
 )
 from tools.registry import TOOL_NAMES

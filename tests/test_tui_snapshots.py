@@ -5,8 +5,6 @@ Durations are pinned so the pictures do not change from run to run."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.widgets import Input, TextArea
 

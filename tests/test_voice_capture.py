@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from core.voice.audio import levels, read_wav
-from core.voice.capture import (NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices,
-                                rescan_devices)
+from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices, rescan_devices
 from tests.pulse import pulse_server, speak_wav
 from tests.whisper_model import write_random_whisper_model
 

@@ -11,8 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.voice.ct2ggml import (ConversionError, convert_ct2_whisper, gpt2_byte_decoder, hz_to_mel,
-                                iter_ggml_tensors, mel_filters, mel_to_hz, token_bytes)
+from core.voice.ct2ggml import (
+    ConversionError,
+    convert_ct2_whisper,
+    gpt2_byte_decoder,
+    hz_to_mel,
+    iter_ggml_tensors,
+    mel_filters,
+    mel_to_hz,
+    token_bytes,
+)
 from core.voice.transcribe import Transcriber, check_whisper_model
 from tests import ct2_model
 from tests.ct2_model import D, ct2_variables, vocabulary, write_ct2_folder

@@ -17,8 +17,7 @@ import pytest
 
 from core.config import Config
 from core.voice.audio import write_wav
-from core.voice.transcribe import (ModelFileError, Transcriber, Transcript, check_whisper_model,
-                                   resolve_whisper_model)
+from core.voice.transcribe import ModelFileError, Transcriber, Transcript, check_whisper_model, resolve_whisper_model
 from tests.whisper_model import HPARAMS, write_random_whisper_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextvars
 import re
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from tools.registry import ToolSpec
 
@@ -90,7 +91,7 @@ _CURRENT_CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("tinyagent_c
 
 
 @contextmanager
-def guarded(call: "ToolCall") -> Iterator[None]:
+def guarded(call: ToolCall) -> Iterator[None]:
     """Make `call` the one this thread is running (backends read it with current_guard / in_dry_run)."""
     token = _CURRENT_CALL.set(call)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ class ZoomClient:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raise ToolError(_http_error_message(exc)) from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise ToolError(f"{_WHERE}: Zoom did not answer within {self.timeout:g} s; try again later") from None
         except urllib.error.URLError as exc:
             raise ToolError(f"{_WHERE}: could not reach Zoom at {self.api_base} ({exc.reason}); "

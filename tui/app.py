@@ -11,8 +11,9 @@ import contextlib
 import gc
 import threading
 import time
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -49,6 +50,7 @@ from tui.widgets.plan_graph import PlanGraph, describe_node
 from tui.widgets.record import LevelMeter
 from tui.widgets.status import StatusLine
 from tui.widgets.tool_panel import ToolBars
+
 
 def freeze_startup_objects() -> None:
     """Keep full garbage collections short while the app runs.

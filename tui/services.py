@@ -7,8 +7,9 @@ when the feature is used, never a failure to start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from core.config import Config
 from core.history import HistoryStore

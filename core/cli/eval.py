@@ -57,8 +57,17 @@ def _positive(value: int | None, flag: str) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    from core.evaluation import (EvalDataError, Progress, RecordResult, choose, evaluate_record,
-                                 load_example_pool, load_results, read_jsonl, summarize)
+    from core.evaluation import (
+        EvalDataError,
+        Progress,
+        RecordResult,
+        choose,
+        evaluate_record,
+        load_example_pool,
+        load_results,
+        read_jsonl,
+        summarize,
+    )
     from core.pipeline import Pipeline
 
     _positive(args.limit, "--limit")

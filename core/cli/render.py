@@ -5,8 +5,20 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from core.events import (AnswerReady, AnswerToken, ApprovalResolved, Event, Notice, PlanFinished, PlanStarted, StageTiming,
-                         TaskFinished, TaskStarted, TaskStatus, ToolsSelected)
+from core.events import (
+    AnswerReady,
+    AnswerToken,
+    ApprovalResolved,
+    Event,
+    Notice,
+    PlanFinished,
+    PlanStarted,
+    StageTiming,
+    TaskFinished,
+    TaskStarted,
+    TaskStatus,
+    ToolsSelected,
+)
 from core.sanitize import visible
 
 _MARK = {TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",

@@ -14,8 +14,9 @@ llama.cpp adds BOS itself when it tokenizes (per the GGUF's add_bos flag): never
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 # Named layouts for GGUFs that carry no template of their own.
 #  - tinyllama-32k-instruct: Doctor-Shotgun/TinyLlama-1.1B-32k-Instruct, the base of

@@ -28,8 +28,9 @@ from __future__ import annotations
 import ctypes
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from core.planner import grammar_kinds as gk
 from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, TOOLS, ToolSpec

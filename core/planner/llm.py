@@ -31,9 +31,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
 
 log = logging.getLogger("tinyagent.llm")
 
@@ -283,7 +284,7 @@ class LocalLLM:
         self._worker.start()
 
     @classmethod
-    def from_config(cls, config: Any, model_override: str | Path | None = None) -> "LocalLLM":
+    def from_config(cls, config: Any, model_override: str | Path | None = None) -> LocalLLM:
         """The planner model named by `--model`, or config `models.planner` (a path or a store name)."""
         planner = config.planner
         path, notice = _configured_model(str(model_override or config.models.planner or ""), bool(model_override))
@@ -345,7 +346,7 @@ class LocalLLM:
         except Exception:  # closing must not fail
             pass
 
-    def __enter__(self) -> "LocalLLM":
+    def __enter__(self) -> LocalLLM:
         return self
 
     def __exit__(self, *exc: Any) -> None:

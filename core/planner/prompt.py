@@ -11,7 +11,8 @@ costs (the paper re-evaluated ~1,400 tokens each time).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from core.plan import END_OF_PLAN
 from tools.registry import TOOLS, ToolSpec

@@ -10,8 +10,9 @@ base_tool_rag.py and Planner.run_llm's human message, at SqueezeAILab/TinyAgent 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from core.planner import tinyagent_text as T
 

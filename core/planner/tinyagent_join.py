@@ -11,8 +11,9 @@ trained on them. Tests compare them with ../shared/golden/joiner_prompts.jsonl.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 FINISH, REPLAN, SUMMARY_RESULT = "Finish", "Replan", "Summary"
 

@@ -84,7 +84,7 @@ class ToolClassifier:
         self._lock = threading.Lock()  # one encode at a time: cheap, and safe from any thread
 
     @classmethod
-    def load(cls, model_dir: Path | str | None = None) -> "ToolClassifier":
+    def load(cls, model_dir: Path | str | None = None) -> ToolClassifier:
         model_dir = Path(model_dir).expanduser() if model_dir else builtin_model_dir()
         model_path, tok_path = model_dir / MODEL_FILE, model_dir / TOKENIZER_FILE
         for path in (model_path, tok_path):

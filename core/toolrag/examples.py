@@ -120,7 +120,7 @@ class ExamplePool:
         self._idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
     @classmethod
-    def load(cls, user_file: Path | None | object = _DEFAULT, encoder: Any = _DEFAULT) -> "ExamplePool":
+    def load(cls, user_file: Path | None | object = _DEFAULT, encoder: Any = _DEFAULT) -> ExamplePool:
         """The built-in pool plus the user's file (default <config dir>/examples.yaml, if present);
         similarity by the built-in ToolRAG encoder's embeddings unless `encoder` says otherwise."""
         path = user_examples_file() if user_file is _DEFAULT else user_file

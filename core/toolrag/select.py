@@ -77,7 +77,7 @@ class ToolRAG:
         self.allowed = {t for t in TOOL_NAMES if self.enabled_apps is None or REGISTRY[t].app in self.enabled_apps}
 
     @classmethod
-    def from_config(cls, config: Any, classifier: ToolClassifier | None = None) -> "ToolRAG":
+    def from_config(cls, config: Any, classifier: ToolClassifier | None = None) -> ToolRAG:
         """config.models.toolrag (a model dir; empty = built-in), toolrag.threshold, apps."""
         if classifier is None and not config.models.toolrag:
             # The built-in model also ranks the examples: share its one loaded session.

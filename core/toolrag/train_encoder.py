@@ -25,7 +25,6 @@ Reproducible: fixed seeds, deterministic torch kernels, a fixed number of thread
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shutil
 import sys
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE
+from core.toolrag.classifier import LABELS, MODEL_FILE, TOKENIZER_FILE
 from core.toolrag.data import DataError, Labelled, load_labelled, split_of
 from core.toolrag.train import _labels_matrix, calibrate_for_budget, fill_budget, finish, pool_rows, selected_count
 

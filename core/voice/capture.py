@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -187,7 +188,7 @@ class Recorder:
         self._reset(0)
 
     @classmethod
-    def from_config(cls, voice: Any, on_level: LevelCallback | None = None) -> "Recorder":
+    def from_config(cls, voice: Any, on_level: LevelCallback | None = None) -> Recorder:
         return cls(device=voice.device, max_seconds=voice.max_seconds,
                    silence_seconds=voice.silence_seconds, on_level=on_level)
 

@@ -183,7 +183,7 @@ def _walk_model(r: _Reader) -> dict[str, int]:
 _native_lock = threading.Lock()  # one whisper.cpp call at a time; also guards _errors
 _errors: list[str] = []
 _hook_installed = False
-_live: "weakref.WeakSet[Transcriber]" = weakref.WeakSet()
+_live: weakref.WeakSet[Transcriber] = weakref.WeakSet()
 
 
 def _on_log(level: int, text: str) -> None:
@@ -256,7 +256,7 @@ class Transcriber:
         self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
-    def from_config(cls, config: Any, **params: Any) -> "Transcriber":
+    def from_config(cls, config: Any, **params: Any) -> Transcriber:
         return cls(config.models.whisper or DEFAULT_MODEL, language=config.voice.language,
                    threads=config.voice.threads, **params)
 
@@ -270,11 +270,11 @@ class Transcriber:
         check_whisper_model(path)
         return path
 
-    def preload(self) -> "Future[Transcriber]":
+    def preload(self) -> Future[Transcriber]:
         """Load on the worker thread, so the first transcription does not wait for it."""
         return self._worker().submit(self.load)
 
-    def load(self) -> "Transcriber":
+    def load(self) -> Transcriber:
         """Resolve, check and load the model (once); ModelFileError / TranscriptionError if not."""
         with self._load_lock:
             if self._model is not None:
@@ -321,7 +321,7 @@ class Transcriber:
         text = " ".join(s.text for s in segments if s.text).strip()
         return Transcript(text, time.perf_counter() - started, segments, audio_seconds)
 
-    def submit(self, audio: np.ndarray) -> "Future[Transcript]":
+    def submit(self, audio: np.ndarray) -> Future[Transcript]:
         """Transcribe on a background thread; the future holds the Transcript or the error."""
         return self._worker().submit(self.transcribe, audio)
 

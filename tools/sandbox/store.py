@@ -10,9 +10,10 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tools.backend import begin_effect
 from tools.sandbox import seed

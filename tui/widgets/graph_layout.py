@@ -247,7 +247,7 @@ class Lane:
     top: int = 0  # y of the turn out of the parent's edge zone
     bottom: int = 0  # y of the last branch
 
-    def spans(self, other: "Lane") -> bool:
+    def spans(self, other: Lane) -> bool:
         return self.first < other.last and other.first < self.last
 
 

@@ -59,13 +59,13 @@ class PlanGraph(ScrollView, can_focus=True):
     """
 
     class NodeSelected(Message):
-        def __init__(self, graph: "PlanGraph", task_id: int | None) -> None:
+        def __init__(self, graph: PlanGraph, task_id: int | None) -> None:
             super().__init__()
             self.graph = graph
             self.task_id = task_id
 
         @property
-        def control(self) -> "PlanGraph":
+        def control(self) -> PlanGraph:
             return self.graph
 
     selected: reactive[int | None] = reactive(None)
