@@ -257,7 +257,8 @@ def simulate_all(rows: list[dict], planner_tokens: list[list[int]], tokenize, co
     print(f"== Simulated prompt tokens evaluated per warm planner request, {len(rows)} shared queries in file order ==")
     print("   (LocalLLM's reuse policy on the real token sequences; the first, cold request excluded)")
     print(f"{'':52}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}")
-    for label, calls, pick in (("plans in a row", plans_only, None), ("plan + joiner per request (the product)", with_join, plan_index)):
+    cases = (("plans in a row", plans_only, None), ("plan + joiner per request (the product)", with_join, plan_index))
+    for label, calls, pick in cases:
         for n_states in (0, states):
             ev = simulate_reuse(calls, states=n_states, max_bytes=max_bytes)
             ev = [ev[i] for i in pick] if pick else ev

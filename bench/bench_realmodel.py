@@ -152,7 +152,7 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
         for prompt, grammar_text in prompts:
             row = {}
             for name, llama in (("plain", llm.llama), ("lookup", drafted)):
-                def job(llama: Any = llama) -> tuple[str, float, int]:
+                def job(llama: Any = llama, prompt: str = prompt, grammar_text: str = grammar_text) -> tuple[str, float, int]:
                     tokens = list(llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
                     llama.reset()
                     llama._ctx.kv_cache_seq_rm(-1, 0, -1)
