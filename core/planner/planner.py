@@ -19,12 +19,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.config import Config
 from core.events import EventSink, PlanToken, RunSummary, TaskStatus, null_sink
 from core.parser import PlanParser
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
-from core.planner.llm import GenerationStats, ModelError
+from core.planner.llm import GenerationStats, LocalLLM, ModelError, TextStream
 from core.planner.profiles import PlannerPrompt, PromptSetup, setup_for
 from core.planner.prompt import registry_order
 from tools.registry import ToolSpec
@@ -53,7 +54,7 @@ class JoinResult:
     steps: tuple[tj.Step, ...] = ()  # tinyagent profile: this round's tasks as the joiner saw them
 
 
-def setup_for_llm(llm: Any, config: Any) -> PromptSetup:
+def setup_for_llm(llm: LocalLLM | None, config: Config) -> PromptSetup:
     """The prompt profile and chat template for a loaded model (see core/planner/profiles.py)."""
     return setup_for(config, path=llm.model_path, model=llm) if llm is not None else setup_for(config)
 
@@ -68,7 +69,7 @@ class PlanResponse:
     token limit or was cancelled).
     """
 
-    def __init__(self, prompt: PlannerPrompt, chunks: AsyncIterable[str], tools: Sequence[ToolSpec], *,
+    def __init__(self, prompt: PlannerPrompt, chunks: TextStream | AsyncIterable[str], tools: Sequence[ToolSpec], *,
                  setup: PromptSetup | None = None, emit: EventSink = null_sink, max_tokens: int = 0):
         self.prompt = prompt
         self.setup = setup
@@ -86,7 +87,7 @@ class PlanResponse:
 
     @property
     def stats(self) -> GenerationStats | None:
-        return getattr(self._chunks, "stats", None)  # a TextStream's; a scripted source has none
+        return self._chunks.stats if isinstance(self._chunks, TextStream) else None  # a scripted source has none
 
     @property
     def plan(self) -> Plan:
@@ -126,7 +127,7 @@ class PlanResponse:
 
 
 class Planner:
-    def __init__(self, llm: Any, *, config: Any, limits: GrammarLimits = PLANNER_LIMITS,
+    def __init__(self, llm: LocalLLM | None, *, config: Config, limits: GrammarLimits = PLANNER_LIMITS,
                  setup: PromptSetup | None = None):
         self.llm = llm
         self.config = config
@@ -155,6 +156,8 @@ class Planner:
         `examples` None means the profile's built-in ones (tinyagent: TinyAgent's default block).
         Nothing reaches the model until the result is iterated.
         """
+        if self.llm is None:
+            raise ModelError("no planner model is loaded")
         tools = registry_order(tools)
         if now is None and today is not None:
             now = dt.datetime.combine(today, dt.time(9, 0))
@@ -174,6 +177,8 @@ class Planner:
         this round; `final` is the last round, where the joiner may only finish; `text` is
         what the planner wrote for `plan` (the joiner quotes the line a plan broke on).
         """
+        if self.llm is None:
+            raise ModelError("no planner model is loaded")
         if not self.setup.tinyagent:
             prompt = join_prompt(query, plan, summary)
             chunks = [_seen(c, on_text) async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400,
