@@ -330,12 +330,13 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
         planner.forced = row["plan"].strip()
         started = time.perf_counter()
         first = None
-        async for _task in planner.stream_plan(row["query"], tools, examples, today=TODAY, instructions=""):
+        response = planner.stream_plan(row["query"], tools, examples, today=TODAY, instructions="")
+        async for _task in response:
             first = first or time.perf_counter() - started
         complete = time.perf_counter() - started
-        stats = planner.stats
-        prompts.append((planner.prompt, tools))
-        calls.append((tokenize(planner.prompt), tokenize(planner.forced, bos=False)))
+        stats = response.stats
+        prompts.append((response.prompt.text, tools))
+        calls.append((tokenize(response.prompt.text), tokenize(planner.forced, bos=False)))
         if cold is None:
             cold = stats  # the first request fills the cache: not a warm request
         else:
@@ -357,9 +358,8 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
         grammar = plan_grammar(tools, **PLANNER_LIMITS.as_kwargs())
         order = ("grammar", "free") if i % 2 == 0 else ("free", "grammar")
         for kind in order:
-            llm.complete(prompt, grammar=grammar if kind == "grammar" else None,
-                         max_tokens=args.gen_tokens, temperature=0.0)
-            s = llm.last_stats
+            s = llm.complete(prompt, grammar=grammar if kind == "grammar" else None,
+                             max_tokens=args.gen_tokens, temperature=0.0).stats
             speed[kind][0] += s.generated_tokens
             speed[kind][1] += s.generate_seconds
     llm.close()

@@ -142,10 +142,10 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
     from llama_cpp import LlamaGrammar
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
-    from core.planner.llm import _load_llama
+    from core.planner.llm import load_llama
 
     # logits for every position (drafts are checked against them): n_ctx x vocab floats, so a small context
-    drafted = _load_llama(model, extra_bufts=llm.extra_bufts, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
+    drafted = load_llama(model, extra_bufts=llm.extra_bufts, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
                           logits_all=True, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10))
     rows = []
     try:

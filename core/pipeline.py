@@ -31,11 +31,11 @@ from core.events import (
     ToolsSelected,
 )
 from core.executor import DryRun, Executor
-from core.plan import Diagnostic, Plan, Ref, Task, Template
+from core.plan import Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
-from core.planner.llm import LocalLLM, ModelError
-from core.planner.planner import JoinResult, Planner, deterministic_answer, observations
+from core.planner.llm import GenerationStats, LocalLLM, ModelError
+from core.planner.planner import JoinResult, Planner, PlanResponse, deterministic_answer, observations
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
@@ -82,7 +82,6 @@ class Pipeline:
         self.model_override = model_override
         self._toolrag_failed = False
         self._owns_llm = llm is None
-        self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
         self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
         self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
@@ -145,23 +144,22 @@ class Pipeline:
         return tools, selection
 
     # -- requests ------------------------------------------------------------------------------
-    async def plan_only(self, request: str, *, emit: EventSink) -> Plan:
-        """The streamed plan for a request; nothing runs."""
+    async def plan_only(self, request: str, *, emit: EventSink) -> PlanResponse:
+        """The streamed plan for a request, nothing run: its `plan`, `prompt`, `text` and `stats`."""
         emit(RequestStarted(request, True))
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
         started = time.perf_counter()
         first = None
+        response = planner.stream_plan(request, tools, examples, emit=emit)
         try:
-            async for _task in planner.stream_plan(request, tools, examples, emit=emit):
+            async for _task in response:
                 first = first or time.perf_counter() - started
         except (ModelError, GrammarError) as exc:
             emit(Notice("error", f"planning failed: {exc}"))
-        plan = planner.plan or Plan((), False)
-        self._emit_plan_timings(emit, planner, started, first)
-        self.last_planner = planner
-        return plan
+        self._emit_plan_timings(emit, response.stats, started, first)
+        return response
 
     async def ask(self, request: str, *, emit: EventSink, approver: Approver = deny_all,
                   dry_run: DryRun | str = DryRun.OFF, yes: bool = False) -> PipelineResult:
@@ -190,9 +188,9 @@ class Pipeline:
                                       emit=emit, approver=approver, dry_run=dry_run, yes=yes,
                                       attempt=attempt, timings=timings, failed_work=failed_work, tried=tried)
             plan, summary = run.plan, run.summary
-            if planner.stats is not None:
-                tokens += planner.stats.prompt_tokens
-                evaluated += planner.stats.prompt_tokens_evaluated
+            if run.stats is not None:
+                tokens += run.stats.prompt_tokens
+                evaluated += run.stats.prompt_tokens_evaluated
             if run.repeated:
                 result = JoinResult(f"{reason} The new plan was the same as the one that failed, so it was not "
                                     "run again.", False, "")
@@ -206,7 +204,7 @@ class Pipeline:
             joins += 1
             started = time.perf_counter()
             result = await self._join(planner, request, plan, summary, emit, final=attempt == rounds,
-                                      scratchpad=result.scratchpad)
+                                      scratchpad=result.scratchpad, text=run.text)
             timings["join"] = timings.get("join", 0.0) + time.perf_counter() - started
             emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
             if not (result.replan and _failed(plan, summary)) or attempt >= rounds:
@@ -255,8 +253,9 @@ class Pipeline:
         held: list[Task] = []  # work that failed before, and what needs it: run only if the plan is new
         started = time.perf_counter()
         first = None
+        response = planner.stream_plan(request, tools, examples, emit=emit, context=context)
         try:
-            async for task in planner.stream_plan(request, tools, examples, emit=emit, context=context):
+            async for task in response:
                 if first is None:
                     first = time.perf_counter() - started
                 keys[task.id] = key = work_key(task, keys)
@@ -274,8 +273,8 @@ class Pipeline:
             executor.cancel()
             await executor.finish()
             raise
-        plan = planner.plan or Plan((), False, errors=(Diagnostic(0, "no plan was written"),))
-        self._emit_plan_timings(emit, planner, started, first, timings)
+        plan = response.plan
+        self._emit_plan_timings(emit, response.stats, started, first, timings)
         shape = tuple(sorted(map(repr, keys.values())))
         repeated = bool(keys) and tried is not None and shape in tried
         for task in held:  # a plan already tried fails the same way: its failed work does not run again
@@ -296,7 +295,7 @@ class Pipeline:
                 done_work[keys[task_id]] = _MayHaveRun(summary.errors.get(task_id, "it may have happened"))
             elif status is TaskStatus.FAILED and task_id in keys:
                 failed_work.add(keys[task_id])
-        return _Attempt(plan, summary, args, repeated)
+        return _Attempt(plan, summary, args, repeated, response.text, response.stats)
 
     def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec], selection: Any) -> Any:
         """In-context examples for the profile; None asks for the profile's built-in block."""
@@ -322,7 +321,7 @@ class Pipeline:
             return None
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
-                    emit: EventSink, *, final: bool = False, scratchpad: str = "") -> JoinResult:
+                    emit: EventSink, *, final: bool = False, scratchpad: str = "", text: str = "") -> JoinResult:
         # TinyAgent's joiner also reads a plan that broke before its first task (the error is its observation).
         if not plan.tasks and not (planner.setup.tinyagent and plan.errors):
             return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
@@ -335,7 +334,8 @@ class Pipeline:
                 if shown:
                     emit(AnswerToken(shown))
 
-            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad, on_text=on_text)
+            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad, on_text=on_text,
+                                      text=text)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the answer must still come, without the model
@@ -370,9 +370,8 @@ class Pipeline:
                         plan_timeout=self.config.timeouts.plan)
 
     @staticmethod
-    def _emit_plan_timings(emit: EventSink, planner: Planner, started: float, first: float | None,
+    def _emit_plan_timings(emit: EventSink, stats: GenerationStats | None, started: float, first: float | None,
                            timings: dict[str, float] | None = None) -> None:
-        stats = planner.stats
         complete = time.perf_counter() - started
         values = {"plan_complete": complete}
         if stats is not None:
@@ -402,12 +401,14 @@ class _Attempt:
     summary: RunSummary
     args: dict[int, dict[str, Any]]  # resolved arguments per task (from TaskFinished)
     repeated: bool = False  # the same plan as an earlier attempt: its failed work was not run again
+    text: str = ""  # what the model wrote (the joiner quotes the line a broken plan stopped on)
+    stats: GenerationStats | None = None
 
 
 class _UnconstrainedPlanner(Planner):
     """A planner sampling without the plan grammar (to measure what the grammar does)."""
 
-    def grammar(self, tools: Sequence[ToolSpec]) -> None:  # type: ignore[override]
+    def grammar(self, tools: Sequence[ToolSpec]) -> str | None:
         return None
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core.planner.grammar import _Matcher
+from core.planner.grammar_check import GrammarMatcher
 
 
 def grammar_accepts(llm, grammar: str, text: str) -> bool:
     """`llm`: a LocalLLM (a vocab-only one is enough) whose tokenizer splits `text`."""
-    matcher = _Matcher(grammar, llm.vocab)
+    matcher = GrammarMatcher(grammar, llm.vocab)
     try:
         return all(matcher.accept(t) for t in llm.tokenize(text, bos=False)) and matcher.complete()
     finally:

@@ -8,12 +8,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import bench_planner  # noqa: E402
+from core.planner.grammar_check import GrammarMatcher  # noqa: E402
 
 
 def accepts(grammar: str, text: str, llm) -> bool:
-    from core.planner.grammar import _Matcher
-
-    matcher = _Matcher(grammar, llm.vocab)
+    matcher = GrammarMatcher(grammar, llm.vocab)
     try:
         return all(matcher.accept(t) for t in llm.tokenize(text, bos=False)) and matcher.complete()
     finally:

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from core.events import TaskStatus
+from core.events import TaskStatus, null_sink
 from core.executor import Executor
-from core.parser import PlanParser, load_plan
+from core.parser import load_plan
 from core.plan import Task
-from core.planner.planner import Planner
+from core.planner.planner import Planner, PlanResponse
 from tools.applescript import AppleScriptBackend
 from tools.backend import CallGuard, CallStopped
+from tools.registry import REGISTRY
 from tools.sandbox import SandboxBackend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,11 +284,12 @@ class ScriptedPlanner(Planner):
         super().__init__(None, config=Config(backend="sandbox"))
         self.scripted = text
 
-    async def stream_plan(self, query, tools, examples, *, emit=None, today=None, instructions=None, context=""):
-        parser = PlanParser()
-        for task in parser.feed(self.scripted):
-            yield task
-        self.plan = parser.close()
+    def stream_plan(self, query, tools, examples, *, emit=null_sink, today=None, instructions=None, context=""):
+        async def chunks():
+            yield self.scripted
+
+        every_tool = list(REGISTRY.values())
+        return PlanResponse(self.render(query, every_tool, []), chunks(), every_tool, emit=emit)
 
 
 class StopsMidSend(SandboxBackend):

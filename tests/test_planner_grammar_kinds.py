@@ -6,8 +6,9 @@ import pytest
 
 from core.config import Config, parse_config
 from core.parser import parse_plan
-from core.planner.grammar import PLANNER_LIMITS, check_plans, grammar_is_valid, limits_for, max_plan_bytes, plan_grammar
-from core.planner.llm import LocalLLM
+from core.planner.grammar import PLANNER_LIMITS, limits_for, max_plan_bytes, plan_grammar
+from core.planner.grammar_check import check_plans
+from core.planner.llm import LocalLLM, grammar_is_valid
 from tests.grammar_check import grammar_accepts as accepts
 from tools.registry import REGISTRY, TOOLS
 
@@ -102,9 +103,10 @@ async def test_random_model_under_kinds_fits_the_byte_bound(tiny_gguf):
     registry = {t.name: t for t in tools}
     llm = LocalLLM(tiny_gguf, n_ctx=4096, n_threads=1, seed=1)
     try:
-        text = "".join([c async for c in llm.stream("Question: Invite Sid to lunch\n", grammar=plan_grammar(tools, **limits),
-                                                    max_tokens=max_plan_bytes(tools, **limits), temperature=1.5)])
-        assert llm.last_stats.finish_reason == "stop", text
+        stream = llm.stream("Question: Invite Sid to lunch\n", grammar=plan_grammar(tools, **limits),
+                            max_tokens=max_plan_bytes(tools, **limits), temperature=1.5)
+        text = "".join([c async for c in stream])
+        assert stream.stats is not None and stream.stats.finish_reason == "stop", text
         plan = parse_plan(text, registry)
         assert plan.ok and plan.joined and plan.tasks, (text, plan.errors)
     finally:

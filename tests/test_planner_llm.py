@@ -78,7 +78,8 @@ def test_quantized_model_generates_without_crashing(tmp_path):
         "from core.planner.llm import LocalLLM\n"
         f"p = write_random_llama_gguf({str(tmp_path / 'q4.gguf')!r}, vocab_file=None, dtype='q4_0')\n"
         "llm = LocalLLM(p, n_ctx=256, n_threads=1)\n"
-        "print(repr(llm.complete('hello', max_tokens=8)), llm.last_stats.generated_tokens)\n"
+        "done = llm.complete('hello', max_tokens=8)\n"
+        "print(repr(done.text), done.stats.generated_tokens)\n"
         "llm.close()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -103,7 +104,7 @@ def test_llama_cpp_logs_stay_off_the_terminal(tiny_gguf):
 def test_invalid_grammar_is_refused_not_a_crash(llm):
     with pytest.raises(GrammarError):
         llm.complete("hi", grammar='root ::= "a" missing-rule', max_tokens=4)
-    assert llm.complete("hi", grammar='root ::= "ok"', max_tokens=8) == "ok"
+    assert llm.complete("hi", grammar='root ::= "ok"', max_tokens=8).text == "ok"
 
 
 def test_prompt_longer_than_context_is_an_error(llm):
@@ -112,10 +113,12 @@ def test_prompt_longer_than_context_is_an_error(llm):
 
 
 async def test_stream_yields_text_and_stats(llm):
-    chunks = [c async for c in llm.stream("Question: hello\n", max_tokens=12)]
+    stream = llm.stream("Question: hello\n", max_tokens=12)
+    assert stream.stats is None  # nothing has run yet
+    chunks = [c async for c in stream]
     assert chunks and all(isinstance(c, str) for c in chunks)
-    stats = llm.last_stats
-    assert stats.generated_tokens == 12 and stats.finish_reason == "length"
+    stats = stream.stats
+    assert stats is not None and stats.generated_tokens == 12 and stats.finish_reason == "length"
     assert stats.prompt_tokens > 0
 
 
@@ -127,12 +130,13 @@ async def test_cancelling_the_consumer_stops_generation_quickly(llm):
             if consumed == 3:
                 break
     # Closing the stream stops the model within a token or two; the worker is free again at once.
-    stopped = await asyncio.wrap_future(llm.submit(lambda: llm.last_stats))
-    assert stopped.finish_reason == "cancelled" and stopped.generated_tokens <= consumed + 3
+    await asyncio.wrap_future(llm.submit(lambda: None))  # the stream's job has ended
+    stopped = chunks.stats
+    assert stopped is not None and stopped.finish_reason == "cancelled" and stopped.generated_tokens <= consumed + 3
     started = time.monotonic()
-    assert await asyncio.to_thread(llm.complete, "x", max_tokens=1) is not None
+    done = await asyncio.to_thread(llm.complete, "x", max_tokens=1)
     assert time.monotonic() - started < 5
-    assert llm.last_stats.generated_tokens == 1
+    assert done.stats is not None and done.stats.generated_tokens == 1
     task = asyncio.ensure_future(_drain(llm))
     await asyncio.sleep(0.2)
     task.cancel()
@@ -182,10 +186,11 @@ async def test_writer_call_during_a_stream_waits_then_runs(llm):
 
 async def test_second_request_reuses_the_shared_prefix(llm):
     prefix = "Rules: " + "write a plan step by step. " * 60
-    [c async for c in llm.stream(prefix + "Question: first one\n", max_tokens=2)]
-    first = llm.last_stats
-    [c async for c in llm.stream(prefix + "Question: the second\n", max_tokens=2)]
-    second = llm.last_stats
+    first = llm.complete(prefix + "Question: first one\n", max_tokens=2).stats
+    stream = llm.stream(prefix + "Question: the second\n", max_tokens=2)
+    [c async for c in stream]
+    second = stream.stats
+    assert first is not None and second is not None
     assert first.prompt_tokens > 300
     assert second.prompt_tokens_evaluated < 20 < second.prompt_tokens
     assert second.cached_tokens >= first.prompt_tokens - 20
@@ -245,8 +250,8 @@ async def test_cached_state_is_restored_and_only_the_suffix_evaluated(tiny_gguf)
         first, second = rules + "Question: first one\n", rules + "Question: the second\n"
         model.complete(first, max_tokens=4)
         model.complete(other, max_tokens=4)  # the live context now shares only BOS with `second`
-        model.complete(second, max_tokens=4)
-        stats = model.last_stats
+        stats = model.complete(second, max_tokens=4).stats
+        assert stats is not None
         shared = common_prefix(model.tokenize(first), model.tokenize(second))
         assert shared > 250
         assert stats.restored_tokens == shared
@@ -269,8 +274,10 @@ def test_cache_never_changes_what_the_model_writes(tiny_gguf):
                 if fresh:  # a new context for every prompt: nothing reused at all
                     model.close()
                     model = LocalLLM(tiny_gguf, n_ctx=2048, n_threads=1, prompt_cache_states=0)
-                out.append(model.complete(p, max_tokens=16, temperature=0.0))
-                restored += model.last_stats.restored_tokens
+                done = model.complete(p, max_tokens=16, temperature=0.0)
+                assert done.stats is not None
+                out.append(done.text)
+                restored += done.stats.restored_tokens
             return out, restored
         finally:
             model.close()
@@ -296,3 +303,18 @@ def test_prompt_cache_is_bounded_in_states_and_bytes(tiny_gguf):
         assert len(model.prompt_cache.entries) == 1 and model.prompt_cache.nbytes <= one * 1.5
     finally:
         model.close()
+
+
+def test_extra_bufts_reach_llama_cpps_model_params(tiny_gguf):
+    """The one patch of llama-cpp-python's defaults (llm._model_params_patched) still takes effect,
+    and is undone afterwards: this fails if an upgrade moves `llama_model_default_params`."""
+    import llama_cpp.llama_cpp as low
+
+    default = low.llama_model_default_params().use_extra_bufts
+    for wanted in (not default, default):
+        model = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1, use_extra_bufts=wanted)
+        try:
+            assert model.llama.model_params.use_extra_bufts is wanted
+        finally:
+            model.close()
+    assert low.llama_model_default_params().use_extra_bufts is default

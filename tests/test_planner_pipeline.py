@@ -108,20 +108,25 @@ async def test_planner_streams_tasks_before_the_plan_ends(llm):
     planner = Planner(llm, config=small_config(), limits=SMALL)
     tools = [REGISTRY["get_phone_number"], REGISTRY["send_sms"]]
     events, order = [], []
-    async for task in planner.stream_plan("Text Sid", tools, [], emit=events.append):
+    response = planner.stream_plan("Text Sid", tools, [], emit=events.append)
+    async for task in response:
         order.append((task.id, sum(isinstance(e, PlanToken) for e in events)))
     total_tokens = sum(isinstance(e, PlanToken) for e in events)
-    assert planner.plan is not None and planner.plan.ok and planner.plan.tasks
+    assert response.plan.ok and response.plan.tasks
     assert order[0][1] < total_tokens  # the first task came out while tokens were still coming
-    assert parse_plan(planner.text, {t.name: t for t in tools}).ok
+    assert parse_plan(response.text, {t.name: t for t in tools}).ok
+    assert response.text == "".join(e.text for e in events if isinstance(e, PlanToken))
+    assert response.stats is not None and response.stats.generated_tokens > 0
+    assert "Question: Text Sid" in response.prompt.text and response.setup is planner.setup
 
 
 async def test_token_limit_gives_a_clear_plan_error(llm):
     planner = Planner(llm, config=small_config(max_tokens=12), limits=GrammarLimits(max_string=100))
-    async for _ in planner.stream_plan("Text Sid", [REGISTRY["get_phone_number"]], [], emit=lambda e: None):
+    response = planner.stream_plan("Text Sid", [REGISTRY["get_phone_number"]], [], emit=lambda e: None)
+    async for _ in response:
         pass
-    assert not planner.plan.ok
-    assert "token limit" in str(planner.plan.errors[-1])
+    assert not response.plan.ok
+    assert "token limit" in str(response.plan.errors[-1])
 
 
 def test_join_answer_parsing_and_fallback():
@@ -157,11 +162,28 @@ def test_replan_only_after_a_failure():
 
 
 # -- sub-agents ------------------------------------------------------------------------------------
-def test_model_writer_uses_the_model_and_falls_back(llm, tiny_gguf):
-    writer = ModelWriter(llm, max_tokens=8)
-    body = writer.email_body("Running late", kind="new", recipients=["sid@example.com"])
+class RecordingLLM(LocalLLM):
+    """The real model, keeping every completion it returned."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.done = []
+
+    def complete(self, *args, **kwargs):
+        result = super().complete(*args, **kwargs)
+        self.done.append(result)
+        return result
+
+
+def test_model_writer_uses_the_model_and_falls_back(tiny_gguf):
+    model = RecordingLLM(tiny_gguf, n_ctx=1024, n_threads=1)
+    try:
+        body = ModelWriter(model, max_tokens=8).email_body("Running late", kind="new", recipients=["sid@example.com"])
+    finally:
+        model.close()
     assert isinstance(body, str) and body
-    assert llm.last_stats.generated_tokens <= 8
+    assert len(model.done) == 1 and model.done[0].stats.generated_tokens <= 8
+    assert body == (model.done[0].text.strip() or "Running late")
     closed = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1)
     closed.close()
     fallback = ModelWriter(closed)

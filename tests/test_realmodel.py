@@ -81,9 +81,10 @@ def test_the_pipeline_plans_simple_requests_like_the_reference(qwen_llm, case):
     request, reference = CASES[case]
     pipeline = Pipeline(real_config(), llm=qwen_llm)
     events: list = []
-    plan = asyncio.run(pipeline.plan_only(request, emit=events.append))
+    response = asyncio.run(pipeline.plan_only(request, emit=events.append))
+    plan = response.plan
     text = serialize(plan)
-    assert plan.ok, f"invalid plan for {request!r}:\n{pipeline.last_planner.text}"
+    assert plan.ok, f"invalid plan for {request!r}:\n{response.text}"
     assert plans_isomorphic(plan, parse_plan(reference)), f"{request!r} planned as:\n{text}"
 
 

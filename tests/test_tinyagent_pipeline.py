@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import pytest
@@ -32,12 +32,12 @@ class ScriptedLLM(LocalLLM):
 
     def _generate(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float,
                   stop: Sequence[str], cancel: threading.Event, special: bool = False,
-                  min_room: int = 8) -> Iterator[str]:
+                  min_room: int = 8) -> Generator[str, None, GenerationStats]:
         self.calls.append({"prompt": prompt, "grammar": grammar, "stop": list(stop), "special": special,
                            "min_room": min_room})
         reply = self.replies.pop(0) if self.replies else ""
-        self.last_stats = GenerationStats(len(prompt), len(prompt), len(reply), 0.0, 0.0, "stop")
         yield from (reply[i: i + 7] for i in range(0, len(reply), 7))
+        return GenerationStats(len(prompt), len(prompt), len(reply), 0.0, 0.0, "stop")
 
 
 def tinyagent_config(tmp_path) -> Config:
@@ -137,7 +137,7 @@ def test_a_prompt_that_does_not_fit_is_an_error_naming_planner_context(tiny_gguf
     pipeline.model_override = str(tiny_gguf)
     try:
         plan = asyncio.run(pipeline.plan_only("Text Sarah hi", emit=lambda e: notices.append(e.message)
-                                              if isinstance(e, Notice) else None))
+                                              if isinstance(e, Notice) else None)).plan
     finally:
         pipeline.close()
     assert not plan.tasks and any("planner.context" in n for n in notices), notices

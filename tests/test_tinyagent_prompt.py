@@ -197,7 +197,7 @@ def test_no_double_bos_with_a_template_that_writes_it(tiny_gguf, vocab_file):
     try:
         text = named("tinyllama-32k-instruct").chat("SYS", "Question: hi")
         tokens = llm.tokenize(text, special=True)
-        bos = int(llm.llama.metadata["tokenizer.ggml.bos_token_id"])
+        bos = int(llm.metadata["tokenizer.ggml.bos_token_id"])
         assert tokens[0] == bos and bos not in tokens[1:]
     finally:
         llm.close()

@@ -88,8 +88,8 @@ def test_a_real_model_drafts_a_body_from_the_request_alone(tmp_path):
     try:
         from core.planner.chat import choose, gguf_tokens
 
-        bos, eos = gguf_tokens(llm.llama)
-        template = choose("auto", metadata=dict(llm.llama.metadata), bos_token=bos, eos_token=eos)
+        bos, eos = gguf_tokens(llm)
+        template = choose("auto", metadata=llm.metadata, bos_token=bos, eos_token=eos)
         writer = ModelWriter(llm, template=template, max_tokens=80, timeout=240)
         call = prepared(SandboxBackend(tmp_path / "s.db", writer), "compose_new_email", EMAIL_ARGS, REQUEST)
     finally:

@@ -38,7 +38,7 @@ class FakeStore:
         voice = SimpleNamespace(name="whisper-base.en", kind="whisper", description="voice", default=True, size=50)
         return [(entry, Path("/x") if self.present else None), (voice, Path("/y"))]
 
-    def pull(self, name, progress=None):
+    def pull(self, name, progress=None, **options):
         for done in (0, 25, 50, 75, 100):
             if progress:
                 progress(DownloadProgress(name, done, 100))

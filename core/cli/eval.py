@@ -9,9 +9,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from core.cli.common import CliError, config_from, print_json
+from core.cli.planner import run_model_command
+from core.config import Config
+from core.evaluation import (
+    EvalDataError,
+    Progress,
+    RecordResult,
+    choose,
+    evaluate_record,
+    load_example_pool,
+    load_results,
+    read_jsonl,
+    summarize,
+)
+from core.pipeline import Pipeline
+from core.planner.profiles import PROFILES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,14 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=eval_command)
 
 
-def _configured(args: argparse.Namespace) -> Any:
+def _configured(args: argparse.Namespace) -> Config:
     config = config_from(args)
     config.backend = "sandbox"  # evaluation never touches the user's apps
     if args.all_tools:
         config.toolrag.enabled = False
     if args.profile:
-        from core.planner.profiles import PROFILES
-
         if args.profile not in PROFILES:
             raise CliError(f"--profile must be one of {', '.join(PROFILES)}, not {args.profile!r}")
         config.planner.prompt = args.profile
@@ -57,19 +69,6 @@ def _positive(value: int | None, flag: str) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
-    from core.evaluation import (
-        EvalDataError,
-        Progress,
-        RecordResult,
-        choose,
-        evaluate_record,
-        load_example_pool,
-        load_results,
-        read_jsonl,
-        summarize,
-    )
-    from core.pipeline import Pipeline
-
     _positive(args.limit, "--limit")
     _positive(args.sample, "--sample")
     try:
@@ -99,10 +98,8 @@ def eval_command(args: argparse.Namespace) -> int:
                 _append(args.out, result.to_json())
             progress.step(f"{sum(r.success for r in results)} matched")
 
-    from core.cli.planner import _run
-
     try:
-        _run(run_all())
+        run_model_command(run_all())
     finally:
         progress.close()
         pipeline.close()

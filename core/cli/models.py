@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any, TypeVar
 
+from core import modelstore
 from core.cli.common import CliError, print_json
+from core.converters import CONVERTERS
 from core.events import DownloadProgress
+from core.modelstore import ModelStoreError, TermsNotAccepted
+from core.toolrag.convert import convert_toolrag
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,9 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     conv.set_defaults(func=convert_command)
 
 
-def _store_call(fn, *args, **kwargs):
-    from core.modelstore import ModelStoreError, TermsNotAccepted
-
+def _store_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     except TermsNotAccepted as exc:
@@ -71,8 +77,6 @@ def _store_call(fn, *args, **kwargs):
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from core import modelstore
-
     rows = _store_call(modelstore.status)
     if args.json:
         print_json([{"name": e.name, "kind": e.kind, "default": e.default, "repo": e.repo, "filename": e.filename,
@@ -93,18 +97,19 @@ def list_command(args: argparse.Namespace) -> int:
 class ProgressBar:
     """One line on stderr, redrawn at most 10 times a second (every 10 s when not a terminal)."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream: IO[str] | None = None):
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.last = 0.0
         self.started = time.monotonic()
+        self._finished: str | None = None  # the download whose end was shown
 
     def __call__(self, event: DownloadProgress) -> None:
         now = time.monotonic()
         finished = event.total_bytes is not None and event.done_bytes >= event.total_bytes
         if not finished and now - self.last < (0.1 if self.tty else 10.0):
             return
-        if finished and getattr(self, "_finished", None) == event.name:
+        if finished and self._finished == event.name:
             return  # said once
         self._finished = event.name if finished else None
         self.last = now
@@ -123,7 +128,7 @@ def _notice(line: str) -> None:
     print(f"tinyagent: {line}", file=sys.stderr, flush=True)
 
 
-def _terms_prompt(accepted: bool):
+def _terms_prompt(accepted: bool) -> modelstore.AcceptTerms:
     """Show the terms; accept them when --accept-license was given, else ask on a terminal."""
     def accept(title: str, text: str, kept: Path) -> bool:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
@@ -147,12 +152,10 @@ def _pip_args(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def pull_command(args: argparse.Namespace) -> int:
-    from core import modelstore
-
     entry = _store_call(modelstore.find, args.name)
     path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force,
                        source=args.source, notice=_notice, accept_terms=_terms_prompt(args.accept_license),
-                       pip_args=_pip_args(args))
+                       pip_args=_pip_args(args), converters=CONVERTERS)
     print(path)
     if entry.kind == "toolrag":
         print(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
@@ -160,8 +163,6 @@ def pull_command(args: argparse.Namespace) -> int:
 
 
 def ensure_planner_command(args: argparse.Namespace) -> int:
-    from core import modelstore
-
     path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice,
                        pip_args=_pip_args(args))
     print(path)
@@ -169,8 +170,6 @@ def ensure_planner_command(args: argparse.Namespace) -> int:
 
 
 def verify_command(args: argparse.Namespace) -> int:
-    from core import modelstore
-
     if args.name:
         names = [args.name]
     else:
@@ -188,8 +187,6 @@ def verify_command(args: argparse.Namespace) -> int:
 
 
 def path_command(args: argparse.Namespace) -> int:
-    from core import modelstore
-
     print(_store_call(modelstore.resolve, args.name))
     return 0
 
@@ -198,10 +195,6 @@ def convert_command(args: argparse.Namespace) -> int:
     src, out = Path(args.src).expanduser(), Path(args.out).expanduser()
     if not src.is_dir():
         raise CliError(f"no such directory: {src} (download it with `tinyagent models pull toolrag`)", status=1)
-    try:
-        from core.toolrag.convert import convert_toolrag
-    except ImportError as exc:
-        raise CliError(_missing_deps(exc), status=1) from None
     try:
         result = convert_toolrag(src, out)
     except ImportError as exc:  # torch / transformers are imported inside the converter
@@ -213,8 +206,6 @@ def convert_command(args: argparse.Namespace) -> int:
 
 
 def _missing_deps(exc: ImportError) -> str:
-    name = getattr(exc, "name", None) or str(exc)
-    if name.startswith("core"):
-        return f"the ToolRAG converter is not part of this installation ({exc})"
+    name = exc.name or str(exc)
     return (f"converting ToolRAG needs extra packages ({name} is missing): "
             "pip install 'tinyagent[convert]'")

@@ -10,10 +10,28 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
+from core.cli import prompt
+from core.cli.approve import TerminalApprover
 from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
+from core.cli.render import TextRenderer
+from core.config import Config
+from core.dag import critical_path, layers, plan_graph
+from core.events import Event, Notice, PlanToken, StageTiming, ToolsSelected, _jsonable
+from core.executor import DryRun
 from core.jsonl import JsonlError, parse_jsonl
+from core.pipeline import Pipeline
+from core.plan import Plan
+from core.planner.grammar import GrammarError, limits_for, plan_grammar
+from core.planner.grammar_check import check_plans
+from core.planner.llm import ModelError, ModelLoadError
+from tools.backend import ToolError
+from tools.factory import BackendUnavailable
+from tools.registry import REGISTRY, ToolSpec, tools_for_apps
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--show-prompt", action="store_true",
                    help="also print exactly what the model received (chat template applied); with --json as 'prompt'")
     p.set_defaults(func=plan_command)
-
-    from core.cli import prompt
 
     prompt.register(sub)
 
@@ -56,42 +72,26 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 # -- shared -------------------------------------------------------------------------------------
-def _pipeline(args: argparse.Namespace, **kwargs: Any) -> Any:
-    from core.pipeline import Pipeline
-
+def _pipeline(args: argparse.Namespace, **kwargs: Any) -> Pipeline:
     config = config_from(args)
     if getattr(args, "backend", None):
         config.backend = args.backend
     return Pipeline(config, model_override=args.model, **kwargs)
 
 
-def _run(coro: Any) -> Any:
+def run_model_command(coro: Coroutine[Any, Any, T]) -> T:
     """Run the command's coroutine; model and backend problems become one clean line."""
-    from core.planner.grammar import GrammarError
-    from core.planner.llm import ModelError, ModelLoadError
-
     try:
         return asyncio.run(coro)
     except ModelLoadError as exc:
         raise CliError(str(exc)) from None
     except (ModelError, GrammarError) as exc:
         raise CliError(f"the model failed: {exc}") from None
-    except Exception as exc:
-        from tools.backend import ToolError
-
-        try:
-            from tools.factory import BackendUnavailable
-        except ImportError:  # pragma: no cover - the factory is part of tools
-            BackendUnavailable = ToolError  # type: ignore[misc,assignment]
-        if isinstance(exc, (BackendUnavailable, ToolError)):
-            raise CliError(str(exc)) from None
-        raise
+    except (BackendUnavailable, ToolError) as exc:
+        raise CliError(str(exc)) from None
 
 
-def plan_json(plan: Any) -> dict:
-    from core.dag import critical_path, layers, plan_graph
-    from core.events import _jsonable
-
+def plan_json(plan: Plan) -> dict:
     graph = plan_graph(plan)
     return {"plan": plan.to_text(), "ok": plan.ok, "tasks": [_jsonable(t) for t in plan.tasks],
             "dag": {"layers": layers(plan), "edges": [list(e) for e in graph.edges],
@@ -101,13 +101,11 @@ def plan_json(plan: Any) -> dict:
 
 # -- plan ------------------------------------------------------------------------------------------
 def plan_command(args: argparse.Namespace) -> int:
-    from core.events import PlanToken, StageTiming, ToolsSelected
-
     pipeline = _pipeline(args)
     timings: dict[str, Any] = {}
     selected: list[str] = []
 
-    def emit(event: Any) -> None:
+    def emit(event: Event) -> None:
         if isinstance(event, PlanToken) and not args.json:
             print(event.text, end="", flush=True)
         elif isinstance(event, StageTiming):
@@ -117,29 +115,26 @@ def plan_command(args: argparse.Namespace) -> int:
             selected[:] = event.selected
             if not args.json:
                 print("tools: " + ", ".join(event.selected), file=sys.stderr)
-        elif not args.json and event.kind == "notice":
+        elif isinstance(event, Notice) and not args.json:
             print(f"{event.level}: {event.message}", file=sys.stderr)
 
     try:
-        plan = _run(pipeline.plan_only(args.request, emit=emit))
+        response = run_model_command(pipeline.plan_only(args.request, emit=emit))
     finally:
         pipeline.close()
+    plan = response.plan
     report = plan_json(plan)
-    planner = pipeline.last_planner
-    if args.show_prompt and planner is not None:
-        report.update({"prompt": planner.prompt, "profile": planner.setup.profile,
-                       "chat_template": planner.setup.template.source})
+    setup, prompt_text = response.setup, response.prompt.text
+    if args.show_prompt and setup is not None:
+        report.update({"prompt": prompt_text, "profile": setup.profile, "chat_template": setup.template.source})
     if args.json:
         print_json({"request": args.request, "tools": selected, **report, "timings": timings})
     else:
-        if args.show_prompt and planner is not None:
-            print(f"\n=== the prompt the model received ({planner.setup.profile} profile, "
-                  f"{planner.setup.template.source}) ===")
-            print(planner.prompt, end="" if planner.prompt.endswith("\n") else "\n")
+        if args.show_prompt and setup is not None:
+            print(f"\n=== the prompt the model received ({setup.profile} profile, {setup.template.source}) ===")
+            print(prompt_text, end="" if prompt_text.endswith("\n") else "\n")
             print("=== end of prompt ===", end="")
         print()
-        from core.dag import layers
-
         print("DAG: " + " -> ".join("{" + ", ".join(f"{i}:{plan.task(i).tool}" for i in layer) + "}"
                                     for layer in layers(plan)) if plan.tasks else "DAG: (empty)")
         for d in plan.errors:
@@ -151,15 +146,11 @@ def plan_command(args: argparse.Namespace) -> int:
 
 # -- ask -------------------------------------------------------------------------------------------
 def ask_command(args: argparse.Namespace) -> int:
-    from core.cli.approve import TerminalApprover
-    from core.cli.render import TextRenderer
-    from core.executor import DryRun
-
     pipeline = _pipeline(args)
     emit = json_sink if args.json else TextRenderer(verbose=args.verbose)
     dry_run = DryRun.SAFE if args.dry_run else DryRun.OFF
     try:
-        result = _run(pipeline.ask(args.request, emit=emit, approver=TerminalApprover(), dry_run=dry_run,
+        result = run_model_command(pipeline.ask(args.request, emit=emit, approver=TerminalApprover(), dry_run=dry_run,
                                    yes=args.yes))
     finally:
         pipeline.close()
@@ -169,9 +160,7 @@ def ask_command(args: argparse.Namespace) -> int:
 
 
 # -- grammar -----------------------------------------------------------------------------------------
-def _tools_arg(text: str | None, config: Any) -> list:
-    from tools.registry import REGISTRY, tools_for_apps
-
+def _tools_arg(text: str | None, config: Config) -> list[ToolSpec]:
     if not text:
         return list(tools_for_apps(set(config.apps)))
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -189,12 +178,9 @@ def _read_records(path: str) -> list[dict]:
 
 
 def grammar_command(args: argparse.Namespace) -> int:
-    from core.planner.grammar import GrammarError, check_plans, limits_for, plan_grammar
-    from core.planner.llm import ModelLoadError
-
     config = config_from(args)
-    tools = _tools_arg(args.tools, config) if args.tools or not args.check else None
     if not args.check:
+        tools = _tools_arg(args.tools, config)
         text = plan_grammar(tools, **limits_for(config).as_kwargs())
         if args.json:
             print_json({"tools": [t.name for t in tools], "grammar": text})
@@ -206,7 +192,8 @@ def grammar_command(args: argparse.Namespace) -> int:
     records = _read_records(args.check)
     started = time.perf_counter()
     try:
-        report = check_plans(records, args.model, tools, **limits_for(config).as_kwargs())
+        report = check_plans(records, args.model, _tools_arg(args.tools, config) if args.tools else None,
+                             **limits_for(config).as_kwargs())
     except (ModelLoadError, GrammarError) as exc:
         raise CliError(str(exc)) from None
     report["seconds"] = round(time.perf_counter() - started, 3)

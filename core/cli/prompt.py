@@ -145,7 +145,7 @@ def _setup(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
     except ModelLoadError as exc:
         raise CliError(str(exc)) from None
     try:
-        return setup_for(config, path=llm.model_path, llama=llm.llama, profile=args.profile), llm
+        return setup_for(config, path=llm.model_path, model=llm, profile=args.profile), llm
     except ProfileError as exc:
         llm.close()
         raise CliError(str(exc)) from None

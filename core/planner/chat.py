@@ -76,13 +76,14 @@ class ChatTemplate:
         """The prompt text, ending with the generation prompt (no leading BOS: llama.cpp adds it)."""
         if self.plain:
             return "\n\n".join(m["content"] for m in messages)
+        import jinja2
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         try:
             formatter = Jinja2ChatFormatter(self.template, eos_token=self.eos_token, bos_token=self.bos_token,
                                             add_generation_prompt=True)
-            text = formatter(messages=list(messages)).prompt
-        except Exception as exc:  # jinja2 errors, raise_exception() in the template
+            text = formatter(messages=list(messages)).prompt  # type: ignore[arg-type]  # plain role/content dicts
+        except (jinja2.TemplateError, ValueError, TypeError) as exc:  # raise_exception() in a template: ValueError
             raise ChatTemplateError(f"the chat template ({self.source}) could not be rendered: {exc}; "
                                     "set planner.chat_template to none or a named layout") from None
         if self.bos_token and text.startswith(self.bos_token):
@@ -110,15 +111,14 @@ def named(name: str, *, bos_token: str = "<s>", eos_token: str = "</s>", source:
                         NAMED_STOPS.get(name, ()))
 
 
-def gguf_tokens(llama: Any) -> tuple[str, str]:
-    """The BOS and EOS texts of a loaded llama_cpp.Llama ("" where it has none)."""
+def gguf_tokens(model: Any) -> tuple[str, str]:
+    """The BOS and EOS texts of a loaded LocalLLM ("" where it has none)."""
+    metadata = model.metadata
     out = []
     for key in ("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"):
-        try:
-            token = int(llama.metadata.get(key, -1))
-            out.append(llama._model.token_get_text(token) if token >= 0 else "")
-        except Exception:
-            out.append("")
+        value = str(metadata.get(key, "-1")).strip()
+        token = int(value) if value.lstrip("-").isdigit() else -1
+        out.append(model.token_text(token) if token >= 0 else "")
     return out[0], out[1]
 
 

@@ -1,4 +1,4 @@
-"""A GBNF grammar for plans, generated from the tool registry, and a checker for it.
+"""A GBNF grammar for plans, generated from the tool registry (text only: no llama.cpp here).
 
 The grammar makes the model write only plans the parser accepts and the validator passes:
 
@@ -19,21 +19,19 @@ The grammar makes the model write only plans the parser accepts and the validato
 - with `kinds=True`, dates, recipients and some ints get their real shapes, and no string
   starts with a "$" that is no reference (see core/planner/grammar_kinds.py).
 
-`check_plans` runs real plans through llama.cpp's own grammar engine (the low-level
-sampler API), token by token, exactly as generation would constrain them.
+The layers, in their one direction of import: this builder; the llama.cpp runtime
+(core/planner/llm.py), which refuses a grammar llama.cpp cannot parse; and the checker
+(core/planner/grammar_check.py), which runs recorded plans through llama.cpp's engine.
 """
 
 from __future__ import annotations
 
-import ctypes
-import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from core.planner import grammar_kinds as gk
-from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, TOOLS, ToolSpec
+from tools.registry import BOOL, INT, LIST_STR, STR, ToolSpec
 
 MAX_COMMENT = 120
 _PLAIN = r'[^"\\$\x00-\x1f]'  # any string character except quote, backslash, $ and controls
@@ -109,8 +107,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: 
         lines.append(f"step-{k} ::= {head} ({call})" if k == 1 else f"step-{k} ::= {head} (join | {call})")
         lines.append(f"call-{k} ::= " + " | ".join(f"{_rule_name(t)}-{k}" for t in tools))
         for t in tools:
-            args = ' ", " '.join(gk.rule_for(kind_of[t.name, p.name], k) if kind_of[t.name, p.name]
-                                 else f"{_type_rule(p.type)}-{k}" for p in t.params)
+            args = ' ", " '.join(_value_rule(kind_of[t.name, p.name], p.type, k) for p in t.params)
             body = f'"{t.name}(" {args} ")"' if args else f'"{t.name}()"'
             lines.append(f"{_rule_name(t)}-{k} ::= {body}")
         lines += _typed_rules(k, types, max_string, max_list, kinds)
@@ -127,6 +124,11 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: 
     if comments:
         lines.append(f'comment ::= " "{{1,2}} "#" [^\\x00-\\x1f]{{0,{MAX_COMMENT}}}')  # no controls: a bare CR would end the line
     return "\n".join(lines) + "\n"
+
+
+def _value_rule(kind: str | None, type_: str, k: int) -> str:
+    """The rule of one argument of step k: its kind's where it has one, else its type's."""
+    return gk.rule_for(kind, k) if kind else f"{_type_rule(type_)}-{k}"
 
 
 def _type_rule(type_: str) -> str:
@@ -166,6 +168,10 @@ def _typed_rules(k: int, types: set[str], max_string: int, max_list: int, kinds:
     return rules
 
 
+def _kind_bytes(kind: str | None, max_list: int) -> int:
+    return gk.kind_bytes(kind, max_list) if kind else 0
+
+
 def max_plan_bytes(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: int = 200,
                    max_list: int = 6, thoughts: bool = True, comments: bool = True, kinds: bool = False) -> int:
     """An upper bound on the UTF-8 length of any plan the grammar allows (tokens <= bytes).
@@ -176,7 +182,7 @@ def max_plan_bytes(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string
     value = {STR: string, LIST_STR: 2 + max_list * (string + 2), INT: 10, BOOL: 5}
     per_task = 0
     for t in tools:
-        args = sum(max(value[p.type], gk.kind_bytes(gk.kind_of(t, p), max_list) if kinds and gk.kind_of(t, p) else 0)
+        args = sum(max(value[p.type], _kind_bytes(gk.kind_of(t, p) if kinds else None, max_list))
                    for p in t.params) + 2 * max(0, t.arity - 1)
         per_task = max(per_task, len(t.name) + 2 + args)
     per_task += 4 + 1  # "12. " and the newline
@@ -186,151 +192,3 @@ def max_plan_bytes(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string
         per_task += 3 + 4 * MAX_COMMENT
     last = 4 + len("join()\n<END_OF_PLAN>") + ((9 + 4 * max_string + 1) if thoughts else 0)
     return max_tasks * per_task + last
-
-
-# -- llama.cpp's own engine ------------------------------------------------------------------
-def _init_sampler(text: str, vocab: Any) -> Any:
-    import llama_cpp
-
-    sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode("utf-8"), b"root")
-    return sampler or None  # NULL: llama.cpp could not parse the grammar
-
-
-def grammar_is_valid(text: str, vocab: Any) -> bool:
-    """Parse `text` with llama.cpp's grammar parser (a NULL sampler means a parse error)."""
-    import llama_cpp
-
-    sampler = _init_sampler(text, vocab)
-    if sampler is None:
-        return False
-    llama_cpp.llama_sampler_free(sampler)
-    return True
-
-
-def validate_grammar(text: str, vocab_llm: Any) -> None:
-    """Raise GrammarError unless llama.cpp accepts the grammar (`vocab_llm`: a LocalLLM)."""
-    if not grammar_is_valid(text, vocab_llm.vocab):
-        raise GrammarError("llama.cpp could not parse the grammar")
-
-
-class _Matcher:
-    """Feeds tokens through a grammar sampler one at a time, never accepting a rejected one."""
-
-    def __init__(self, text: str, vocab: Any):
-        import llama_cpp
-
-        self._ll = llama_cpp
-        self.vocab = vocab
-        self.sampler = _init_sampler(text, vocab)
-        if self.sampler is None:
-            raise GrammarError("llama.cpp could not parse the grammar")
-        self._data = (llama_cpp.llama_token_data * 1)()
-        self._array = llama_cpp.llama_token_data_array(data=self._data, size=1, selected=-1, sorted=False)
-
-    def allowed(self, token: int) -> bool:
-        self._data[0].id, self._data[0].logit, self._data[0].p = token, 0.0, 0.0
-        self._array.size, self._array.selected = 1, -1
-        self._ll.llama_sampler_apply(self.sampler, ctypes.byref(self._array))
-        return not math.isinf(self._data[0].logit)
-
-    def accept(self, token: int) -> bool:
-        """Accept `token` if the grammar allows it; False (and nothing accepted) otherwise."""
-        if not self.allowed(token):
-            return False
-        self._ll.llama_sampler_accept(self.sampler, token)
-        return True
-
-    def complete(self) -> bool:
-        return self.allowed(self._ll.llama_vocab_eos(self.vocab))
-
-    def close(self) -> None:
-        if self.sampler is not None:
-            self._ll.llama_sampler_free(self.sampler)
-            self.sampler = None
-
-
-# -- checking real plans -----------------------------------------------------------------------
-def normalize_plan(text: str) -> str:
-    """The known noise in recorded plans, removed before checking:
-
-    - Windows line ends become "\\n"; trailing spaces on a line go;
-    - blank lines go (the model never needs them);
-    - anything after `<END_OF_PLAN>` (the records end with a newline) goes.
-    Everything else is checked as written: prose lines, wrong types or numbering are rejects.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    end = text.find("<END_OF_PLAN>")
-    if end != -1:
-        text = text[: end + len("<END_OF_PLAN>")]
-    return "\n".join(line.rstrip() for line in text.split("\n") if line.strip())
-
-
-def check_plans(records: Iterable[dict], vocab_model_path: Any, tools: Sequence[ToolSpec] | None = None,
-                **limits: Any) -> dict:
-    """How many recorded plans the grammar accepts, with a reason for each one it rejects.
-
-    Each record is {id, plan, tools?}. With `tools=None` each plan is checked against a
-    grammar over its own `tools` list in registry order (what ToolRAG would select), or all
-    16 tools when the record has none. `vocab_model_path` is any GGUF with the model's
-    vocabulary (a vocab-only file is enough); `limits` override PLANNER_LIMITS.
-    """
-    from core.planner.llm import LocalLLM
-
-    llm = LocalLLM(vocab_model_path, vocab_only=True)
-    grammars: dict[tuple[str, ...], str] = {}
-    rejected: list[dict] = []
-    total = 0
-    try:
-        for record in records:
-            total += 1
-            rid = str(record.get("id", total))
-            text = normalize_plan(str(record.get("plan", "")))
-            names = [t.name for t in tools] if tools is not None else list(record.get("tools") or REGISTRY)
-            unknown = [n for n in names if n not in REGISTRY]
-            if unknown:
-                rejected.append({"id": rid, "reason": f"unknown tool(s) in the record: {', '.join(unknown)}"})
-                continue
-            key = tuple(t.name for t in TOOLS if t.name in names)
-            if key not in grammars:
-                grammars[key] = plan_grammar([REGISTRY[n] for n in key], **{**PLANNER_LIMITS.as_kwargs(), **limits})
-            reason = _check_one(text, grammars[key], llm, key)
-            if reason:
-                rejected.append({"id": rid, "reason": reason})
-    finally:
-        llm.close()
-    return {"total": total, "accepted": total - len(rejected), "rejected": rejected,
-            "normalization": normalize_plan.__doc__.split("\n\n", 1)[1].strip() if normalize_plan.__doc__ else ""}
-
-
-def _check_one(text: str, grammar: str, llm: Any, tools: tuple[str, ...]) -> str | None:
-    matcher = _Matcher(grammar, llm.vocab)
-    try:
-        consumed = 0
-        for token in llm.tokenize(text, bos=False):
-            if not matcher.accept(token):
-                return _explain(text, consumed, tools)
-            consumed += len(llm._piece(token).decode("utf-8", "replace"))
-        if not matcher.complete():
-            return _explain(text, len(text), tools, ended=True)
-        return None
-    finally:
-        matcher.close()
-
-
-def _explain(text: str, at: int, tools: tuple[str, ...], ended: bool = False) -> str:
-    """A human reason: the parser's first complaint if it has one, and where the grammar stopped."""
-    from core.parser import parse_plan
-
-    line_no = text.count("\n", 0, at) + 1
-    line = text.split("\n")[line_no - 1] if text else ""
-    plan = parse_plan(text + "\n", {n: REGISTRY[n] for n in tools})
-    why = next((str(d) for d in plan.errors), None) or next((str(d) for d in plan.warnings), None)
-    col = at - (text.rfind("\n", 0, at) + 1)
-    where = ("the plan ends before join()<END_OF_PLAN>" if ended
-             else f"line {line_no}, column {col + 1}: {_clip(line[max(0, col - 30): col])} ^ {_clip(line[col: col + 30])}")
-    return f"{where}" + (f"; parser: {why}" if why else "")
-
-
-def _clip(line: str, width: int = 90) -> str:
-    line = re.sub(r"\s+", " ", line)
-    return repr(line if len(line) <= width else line[: width - 1] + "…")

@@ -16,8 +16,12 @@ Things that would kill the process, and what we do instead:
 - quantized models on CPUs with AMX segfault unless extra buffer types are off
   (`use_extra_bufts="auto"` turns them off where llama.cpp reports AMX);
 - an invalid grammar segfaults at the first sample: grammars are checked with
-  llama.cpp's own parser first (`core.planner.grammar.grammar_is_valid`);
+  llama.cpp's own parser first (`grammar_is_valid`);
 - a missing or corrupt GGUF: checked before llama.cpp sees it.
+
+Every call's result is its own object (simonw/llm's `Response` idea): `stream()` returns a
+`TextStream` whose `stats` are set when the generation ends, `complete()` a `Completion`.
+llama_cpp is imported inside the functions that need it, so the CLI starts without it.
 """
 
 from __future__ import annotations
@@ -31,17 +35,22 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from core.gguf_file import GGUFError, check_gguf_file
+from core.modelstore import ModelStoreError, planner_choice, resolve
+from core.planner.grammar import GrammarError
 
 log = logging.getLogger("tinyagent.llm")
 
 _PROMPT_CHUNK = 64  # prompt tokens decoded between cancellation checks
 _RESTORE_MIN_GAIN = 16  # tokens a cached state must save over the live context to be worth restoring
 _MIN_SAVED_TOKENS = 32  # shorter contexts are cheaper to evaluate again than to keep
-_PARAMS_LOCK = threading.Lock()  # the default-params patch is process-wide
+_PARAMS_LOCK = threading.Lock()  # the default-params patch is process-wide (see _model_params_patched)
 _LOG_CALLBACK: Any = None  # kept alive: llama.cpp holds a raw pointer to it
 
 
@@ -66,6 +75,39 @@ class GenerationStats:
     @property
     def cached_tokens(self) -> int:
         return self.prompt_tokens - self.prompt_tokens_evaluated
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What `LocalLLM.complete` returns: the whole text and how it was made."""
+
+    text: str
+    stats: GenerationStats | None  # None when a subclass's generation reports none
+
+
+class TextStream:
+    """One streamed generation: iterate it for the text chunks; `stats` once it has ended.
+
+    `stats` is set by the model's worker when the generation ends (finished, stopped, or
+    cancelled because the consumer stopped reading), so it always belongs to this call.
+    """
+
+    def __init__(self) -> None:
+        self.stats: GenerationStats | None = None
+        self._chunks: AsyncIterator[str] | None = None
+
+    def __aiter__(self) -> TextStream:
+        return self
+
+    async def __anext__(self) -> str:
+        assert self._chunks is not None, "TextStream is made by LocalLLM.stream"
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the model within a token or two (`contextlib.aclosing` calls this)."""
+        closer = getattr(self._chunks, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 # -- prefix reuse ----------------------------------------------------------------------------
@@ -167,8 +209,6 @@ def check_gguf(path: Path | str) -> Path:
         raise ModelLoadError(f"cannot read the model file {p}: {exc.strerror or exc}") from None
     if magic != b"GGUF":
         raise ModelLoadError(f"{p} is not a GGUF model file (it does not start with 'GGUF')")
-    from core.gguf_file import GGUFError, check_gguf_file
-
     try:  # the whole header, so that llama.cpp never sees a file that is cut short or lies
         check_gguf_file(p)
     except GGUFError as exc:
@@ -197,11 +237,8 @@ def cpu_has_amx() -> bool:
     """True where llama.cpp would repack quantized weights for AMX (the crashing path)."""
     import llama_cpp
 
-    try:
-        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-    except Exception:
-        return False
-    return "AMX_INT8 = 1" in info
+    info = llama_cpp.llama_print_system_info()
+    return b"AMX_INT8 = 1" in (info or b"")
 
 
 def want_extra_bufts(setting: str | bool) -> bool:
@@ -218,9 +255,16 @@ def want_extra_bufts(setting: str | bool) -> bool:
     return not cpu_has_amx()
 
 
-def _load_llama(path: Path, *, extra_bufts: bool, **kwargs: Any) -> Any:
-    """Construct `llama_cpp.Llama`, with extra buffer types off when asked (not a Llama option)."""
-    import llama_cpp
+@contextmanager
+def _model_params_patched(extra_bufts: bool) -> Iterator[None]:
+    """While inside, llama.cpp's default model params have `use_extra_bufts` set as given.
+
+    llama-cpp-python 0.3.36 has no `Llama(...)` option for it: `Llama.__init__` starts from
+    `llama_cpp.llama_cpp.llama_model_default_params()`, so that one module attribute is
+    swapped, under a lock, for the time of one construction. The only access to a name
+    llama-cpp-python does not offer for this; tests/test_planner_llm.py checks that
+    `Llama.model_params.use_extra_bufts` follows it, so an upgrade that moves it fails there.
+    """
     import llama_cpp.llama_cpp as low
 
     with _PARAMS_LOCK:
@@ -228,15 +272,42 @@ def _load_llama(path: Path, *, extra_bufts: bool, **kwargs: Any) -> Any:
 
         def params() -> Any:
             p = original()
-            if hasattr(p, "use_extra_bufts"):
-                p.use_extra_bufts = extra_bufts
+            p.use_extra_bufts = extra_bufts
             return p
 
         low.llama_model_default_params = params
         try:
-            return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+            yield
         finally:
             low.llama_model_default_params = original
+
+
+def load_llama(path: Path, *, extra_bufts: bool, **kwargs: Any) -> Any:
+    """Construct `llama_cpp.Llama` with extra buffer types on or off (see _model_params_patched)."""
+    import llama_cpp
+
+    with _model_params_patched(extra_bufts):
+        return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+
+
+def grammar_is_valid(text: str, vocab: Any) -> bool:
+    """Parse `text` with llama.cpp's grammar parser (a NULL sampler means a parse error)."""
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode("utf-8"), b"root")
+    if not sampler:
+        return False
+    llama_cpp.llama_sampler_free(sampler)
+    return True
+
+
+def _clear_kv(llama: Any) -> None:
+    """Drop every KV cell of the context (llama.cpp's memory API; `Llama` has no method for it)."""
+    import llama_cpp
+
+    memory = llama_cpp.llama_get_memory(llama.ctx)
+    if memory:
+        llama_cpp.llama_memory_seq_rm(memory, -1, 0, -1)
 
 
 # -- the model -------------------------------------------------------------------------------
@@ -256,7 +327,7 @@ class LocalLLM:
     ):
         path = check_gguf(model_path)
         try:
-            import llama_cpp  # noqa: F401
+            import llama_cpp
         except ImportError as exc:
             raise ModelLoadError(f"llama-cpp-python is not installed ({exc}); pip install llama-cpp-python") from None
         silence_llama_logs()
@@ -270,12 +341,14 @@ class LocalLLM:
             # The grammar checker tokenizes plan text exactly, without SentencePiece's leading space.
             kwargs = dict(vocab_only=True, kv_overrides={"tokenizer.ggml.add_space_prefix": False})
         try:
-            self._llama = _load_llama(path, extra_bufts=self.extra_bufts, **kwargs)
+            self._llama = load_llama(path, extra_bufts=self.extra_bufts, **kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(f"llama.cpp could not load {path}: {exc} (is the file complete and a LLaMA-family GGUF?)") from None
+            raise ModelLoadError(f"llama.cpp could not load {path}: {exc} "
+                                 "(is the file complete and a LLaMA-family GGUF?)") from None
         silence_llama_logs()  # llama-cpp-python re-installs its own callback on import
+        self.vocab: Any = llama_cpp.llama_model_get_vocab(self._llama.model)
         self.n_ctx = n_ctx
-        self.last_stats = GenerationStats()
+        self.model_notice: str | None = None  # from_config: which planner stands in for a missing default
         self._grammars: dict[str, Any] = {}
         self.prompt_cache = PrefixCache(prompt_cache_states, prompt_cache_bytes)  # worker thread only
         self._jobs: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None] = queue.Queue()
@@ -289,20 +362,22 @@ class LocalLLM:
         planner = config.planner
         path, notice = _configured_model(str(model_override or config.models.planner or ""), bool(model_override))
         llm = cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts,
-                  prompt_cache_states=int(getattr(planner, "prompt_cache_states", 8)),
-                  prompt_cache_bytes=int(float(getattr(planner, "prompt_cache_mb", 256)) * (1 << 20)))
+                  prompt_cache_states=int(planner.prompt_cache_states),
+                  prompt_cache_bytes=int(float(planner.prompt_cache_mb) * (1 << 20)))
         llm.model_notice = notice  # e.g. "tinyagent-1.1b is not downloaded, so ... plans instead"
         return llm
 
     # -- plumbing --------------------------------------------------------------------------
     @property
     def llama(self) -> Any:
-        """The underlying `llama_cpp.Llama` (only the worker thread may generate with it)."""
+        """The underlying `llama_cpp.Llama`, for benchmarks that drive llama.cpp directly
+        (bench/bench_realmodel.py); only a job on the worker thread (`submit`) may use it."""
         return self._llama
 
     @property
-    def vocab(self) -> Any:
-        return self._llama._model.vocab
+    def metadata(self) -> dict[str, str]:
+        """The GGUF's key/value metadata (chat template, token ids, names)."""
+        return dict(self._llama.metadata or {})
 
     def _work(self) -> None:
         while True:
@@ -341,10 +416,7 @@ class LocalLLM:
             self._worker.join(timeout=30)
         if not self._worker.is_alive() or threading.current_thread() is self._worker:
             self.prompt_cache.clear()  # the saved KV states (up to prompt_cache_bytes) go with the model
-        try:
-            self._llama.close()
-        except Exception:  # closing must not fail
-            pass
+        self._llama.close()
 
     def __enter__(self) -> LocalLLM:
         return self
@@ -357,10 +429,19 @@ class LocalLLM:
         """Tokens of `text`; `special` reads a chat template's markers (<|im_start|>) as their tokens."""
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=bos, special=special))
 
-    def n_prompt_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return bytes(self._llama.detokenize(list(tokens))).decode("utf-8", "ignore")
 
-    def _piece(self, token: int) -> bytes:
+    def token_text(self, token: int) -> str:
+        """A token's text as the vocabulary stores it ("<s>", "<|im_end|>"); "" for a bad id."""
+        import llama_cpp
+
+        if not 0 <= token < llama_cpp.llama_vocab_n_tokens(self.vocab):
+            return ""
+        return (llama_cpp.llama_vocab_get_text(self.vocab, token) or b"").decode("utf-8", "replace")
+
+    def piece(self, token: int) -> bytes:
+        """The bytes a token adds to the text (a piece of a UTF-8 character for byte tokens)."""
         import llama_cpp
 
         buf = ctypes.create_string_buffer(64)
@@ -375,8 +456,6 @@ class LocalLLM:
         if cached is None:
             from llama_cpp import LlamaGrammar
 
-            from core.planner.grammar import GrammarError, grammar_is_valid
-
             if not grammar_is_valid(text, self.vocab):
                 raise GrammarError("llama.cpp rejected the grammar (parse error); refusing to use it")
             cached = self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
@@ -385,7 +464,8 @@ class LocalLLM:
     # -- generation (worker thread only) ---------------------------------------------------------
     def _generate(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float,
                   stop: Sequence[str], cancel: threading.Event, special: bool = False,
-                  min_room: int = 8) -> Iterator[str]:
+                  min_room: int = 8) -> Generator[str, None, GenerationStats | None]:
+        """Text pieces as they are decoded; returns the call's stats (a test's subclass may return None)."""
         import llama_cpp
 
         if self.vocab_only:
@@ -402,41 +482,40 @@ class LocalLLM:
         evaluated, restored = self._eval_prompt(tokens, cancel)
         prompt_done = time.perf_counter()
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        n, reason, held, text_len = 0, "length", "", 0
+        n, reason, held = 0, "length", ""
         hold = max((len(s) for s in stop), default=1) - 1
         try:
             if cancel.is_set():
                 reason = "cancelled"
-                return
-            gen = llama.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
-                                 repeat_penalty=1.0, grammar=grammar_obj)
-            for token in gen:
-                if cancel.is_set():
-                    reason = "cancelled"
-                    break
-                if llama_cpp.llama_vocab_is_eog(self.vocab, token):
-                    reason = "stop"
-                    break
-                n += 1
-                held += decoder.decode(self._piece(token))
-                cut = _find_stop(held, stop)
-                if cut is not None:
-                    held, reason = held[:cut], "stop"
-                    break
-                if len(held) > hold:
-                    out, held = held[: len(held) - hold], held[len(held) - hold:]
-                    text_len += len(out)
-                    yield out
-                if n >= max_tokens:
-                    break
-            gen.close()
-            held += decoder.decode(b"", final=True)
-            if held and reason != "cancelled":
-                yield held
+            else:
+                gen = llama.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
+                                     repeat_penalty=1.0, grammar=grammar_obj)
+                for token in gen:
+                    if cancel.is_set():
+                        reason = "cancelled"
+                        break
+                    if llama_cpp.llama_vocab_is_eog(self.vocab, token):
+                        reason = "stop"
+                        break
+                    n += 1
+                    held += decoder.decode(self.piece(token))
+                    cut = _find_stop(held, stop)
+                    if cut is not None:
+                        held, reason = held[:cut], "stop"
+                        break
+                    if len(held) > hold:  # keep back what could still become a stop string
+                        out, held = held[: len(held) - hold], held[len(held) - hold:]
+                        yield out
+                    if n >= max_tokens:
+                        break
+                gen.close()
+                held += decoder.decode(b"", final=True)
+                if held and reason != "cancelled":
+                    yield held
         finally:
-            self.last_stats = GenerationStats(len(tokens), evaluated, n, prompt_done - started,
-                                              time.perf_counter() - prompt_done, reason, restored)
-            self._remember()
+            self._remember()  # whatever happened, the KV cells now in the context are valid
+        return GenerationStats(len(tokens), evaluated, n, prompt_done - started, time.perf_counter() - prompt_done,
+                               reason, restored)
 
     def _eval_prompt(self, tokens: list[int], cancel: threading.Event) -> tuple[int, int]:
         """Decode what the KV cache lacks, in chunks so cancellation is quick.
@@ -444,7 +523,7 @@ class LocalLLM:
         Returns (tokens evaluated, tokens restored from a saved state).
         """
         llama = self._llama
-        prefix, entry = plan_reuse(llama._input_ids.tolist(), self.prompt_cache, tokens)
+        prefix, entry = plan_reuse(llama.input_ids[: llama.n_tokens].tolist(), self.prompt_cache, tokens)
         restored = 0
         if entry is not None:
             if self._restore(entry):
@@ -478,7 +557,7 @@ class LocalLLM:
                 return
             data = (ctypes.c_uint8 * size)()
             written = int(llama_cpp.llama_state_seq_get_data(llama.ctx, data, size, 0))
-        except Exception as exc:  # the cache is an optimisation, never a failure
+        except (ctypes.ArgumentError, OSError) as exc:  # the cache is an optimisation, never a failure
             log.debug("could not save the prompt state: %s", exc)
             return
         if written <= 0:
@@ -490,15 +569,15 @@ class LocalLLM:
         import llama_cpp
 
         llama = self._llama
-        llama._ctx.kv_cache_seq_rm(-1, 0, -1)  # an empty context first: nothing of the old one survives
+        _clear_kv(llama)  # an empty context first: nothing of the old one survives
         llama.n_tokens = 0
         try:
             read = int(llama_cpp.llama_state_seq_set_data(llama.ctx, entry.data, entry.size, 0))
-        except Exception as exc:
+        except (ctypes.ArgumentError, OSError) as exc:
             log.debug("could not restore a prompt state: %s", exc)
             read = 0
-        if read != entry.size:
-            llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+        if read != entry.size:  # a state llama.cpp refuses is dropped; the prompt is evaluated instead
+            _clear_kv(llama)
             self.prompt_cache.entries.remove(entry)
             return False
         n = len(entry.tokens)
@@ -508,14 +587,21 @@ class LocalLLM:
         return True
 
     # -- public API ---------------------------------------------------------------------------
-    async def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
-                     temperature: float = 0.0, stop: Sequence[str] | None = None,
-                     special: bool = False, min_room: int = 8) -> AsyncIterator[str]:
-        """Text chunks as the model writes them.
+    def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
+               temperature: float = 0.0, stop: Sequence[str] | None = None,
+               special: bool = False, min_room: int = 8) -> TextStream:
+        """Text chunks as the model writes them (iterate the result with `async for`).
 
-        Cancelling the consuming task, or closing the iterator (`contextlib.aclosing` when
+        Cancelling the consuming task, or closing the stream (`contextlib.aclosing` when
         breaking out of `async for`), stops the model within a token or two.
         """
+        result = TextStream()
+        result._chunks = self._stream_chunks(result, prompt, grammar=grammar, max_tokens=max_tokens,
+                                             temperature=temperature, stop=tuple(stop or ()), special=special,
+                                             min_room=min_room)
+        return result
+
+    async def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         chunks: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancel = threading.Event()
@@ -528,10 +614,8 @@ class LocalLLM:
 
         def job() -> None:
             try:
-                for piece in self._generate(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
-                                            stop=tuple(stop or ()), cancel=cancel, special=special,
-                                            min_room=min_room):
-                    push("chunk", piece)
+                result.stats = yield_each(self._generate(prompt, cancel=cancel, **options),
+                                          lambda piece: push("chunk", piece))
                 push("end", None)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's task
                 push("error", exc)
@@ -552,13 +636,15 @@ class LocalLLM:
 
     def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
                  temperature: float = 0.0, stop: Sequence[str] | None = None,
-                 timeout: float | None = None, special: bool = False) -> str:
+                 timeout: float | None = None, special: bool = False) -> Completion:
         """The whole completion (blocking; from any thread except an event loop's)."""
         cancel = threading.Event()
 
-        def job() -> str:
-            return "".join(self._generate(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
-                                          stop=tuple(stop or ()), cancel=cancel, special=special))
+        def job() -> Completion:
+            pieces: list[str] = []
+            stats = yield_each(self._generate(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
+                                              stop=tuple(stop or ()), cancel=cancel, special=special), pieces.append)
+            return Completion("".join(pieces), stats)
 
         future = self.submit(job)
         try:
@@ -567,6 +653,15 @@ class LocalLLM:
             cancel.set()
             future.cancel()
             raise ModelError(f"the model did not answer within {timeout:g} s") from None
+
+
+def yield_each(gen: Generator[str, None, GenerationStats | None], each: Callable[[str], Any]) -> GenerationStats | None:
+    """Hand every piece of a generation to `each`; the generation's stats (its return value)."""
+    while True:
+        try:
+            each(next(gen))
+        except StopIteration as done:
+            return done.value
 
 
 def _find_stop(text: str, stop: Sequence[str]) -> int | None:
@@ -580,18 +675,13 @@ def _configured_model(name: str, explicit: bool) -> tuple[Path, str | None]:
     a planner that is (the store decides and says so in a notice)."""
     if not explicit:
         try:
-            from core.modelstore import ModelStoreError, planner_choice
-        except ImportError:
-            planner_choice = None
-        if planner_choice is not None:
-            try:
-                choice = planner_choice(name)
-            except ModelStoreError:
-                choice = None
-            if choice is not None and choice.path is not None:
-                return choice.path, choice.notice
-            if choice is not None and not name:
-                name = choice.name  # the default's name: the store says how to get it
+            choice = planner_choice(name)
+        except ModelStoreError:  # e.g. a broken manifest: resolve_model_path says what is wrong
+            choice = None
+        if choice is not None and choice.path is not None:
+            return choice.path, choice.notice
+        if choice is not None and not name:
+            name = choice.name  # the default's name: the store says how to get it
     return resolve_model_path(name), None
 
 
@@ -604,11 +694,6 @@ def resolve_model_path(name: str) -> Path:
     if looks_like_path or Path(name).expanduser().exists():
         return Path(name).expanduser()
     try:
-        from core.modelstore import resolve
-    except ImportError:
-        raise ModelLoadError(f"{name!r} is not a file, and the model store is not available to resolve it; "
-                             "pass --model PATH to a GGUF file") from None
-    try:
         return Path(resolve(name))
-    except Exception as exc:  # the store explains what is missing
-        raise ModelLoadError(str(exc)) from None  # the store says what to download and where
+    except ModelStoreError as exc:  # the store says what to download and where
+        raise ModelLoadError(str(exc)) from None

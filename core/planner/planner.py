@@ -1,26 +1,31 @@
 """Plans from the local model, streamed task by task, and the joiner that answers the user.
 
     planner = Planner(llm, config=config)
-    async for task in planner.stream_plan(query, tools, examples, emit=emit):
+    response = planner.stream_plan(query, tools, examples, emit=emit)
+    async for task in response:
         executor.add(task)                 # runs while the model is still writing
-    plan = planner.plan                    # with errors / warnings
-    result = await planner.join(query, plan, summary)
+    plan = response.plan                   # with errors / warnings; also .text, .prompt, .stats
+    result = await planner.join(query, plan, summary, text=response.text)
+
+Each planning call's result is its own `PlanResponse` (simonw/llm's `Response` idea), so
+nothing about one call is left on the planner for another caller to read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.config import Config
 from core.events import EventSink, PlanToken, RunSummary, TaskStatus, null_sink
 from core.parser import PlanParser
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
-from core.planner.grammar import PLANNER_LIMITS, GrammarLimits, limits_for, max_plan_bytes, plan_grammar
-from core.planner.llm import GenerationStats
+from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
+from core.planner.llm import GenerationStats, LocalLLM, ModelError, TextStream
 from core.planner.profiles import PlannerPrompt, PromptSetup, setup_for
 from core.planner.prompt import registry_order
 from tools.registry import ToolSpec
@@ -49,35 +54,92 @@ class JoinResult:
     steps: tuple[tj.Step, ...] = ()  # tinyagent profile: this round's tasks as the joiner saw them
 
 
-def setup_for_llm(llm: Any, config: Any) -> PromptSetup:
+def setup_for_llm(llm: LocalLLM | None, config: Config) -> PromptSetup:
     """The prompt profile and chat template for a loaded model (see core/planner/profiles.py)."""
-    llama = getattr(llm, "llama", None)
-    return setup_for(config, path=getattr(llm, "model_path", None), llama=llama)
+    return setup_for(config, path=llm.model_path, model=llm) if llm is not None else setup_for(config)
+
+
+class PlanResponse:
+    """One planning call: iterate it for the tasks, each the moment its line is complete.
+
+    Afterwards it holds what the call was: `prompt` (the messages and the exact text the
+    model received), `setup` (the profile and chat template that made it), `text` (what the
+    model wrote), `stats` (llama.cpp's counts and times, None if the model reported none)
+    and `plan` (the parsed plan, with a diagnostic saying why when the model failed, hit the
+    token limit or was cancelled).
+    """
+
+    def __init__(self, prompt: PlannerPrompt, chunks: TextStream | AsyncIterable[str], tools: Sequence[ToolSpec], *,
+                 setup: PromptSetup | None = None, emit: EventSink = null_sink, max_tokens: int = 0):
+        self.prompt = prompt
+        self.setup = setup
+        self._chunks = chunks
+        self._parser = PlanParser({t.name: t for t in tools})
+        self._emit = emit
+        self._max_tokens = max_tokens
+        self._pieces: list[str] = []
+        self._failure: str | None = None
+        self._plan: Plan | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._pieces)
+
+    @property
+    def stats(self) -> GenerationStats | None:
+        return self._chunks.stats if isinstance(self._chunks, TextStream) else None  # a scripted source has none
+
+    @property
+    def plan(self) -> Plan:
+        """The plan (read it once the iteration has ended)."""
+        if self._plan is None:
+            self._plan = self._close()
+        return self._plan
+
+    async def __aiter__(self) -> AsyncIterator[Task]:
+        try:
+            async for chunk in self._chunks:
+                self._pieces.append(chunk)
+                self._emit(PlanToken(chunk))
+                for task in self._parser.feed(chunk):
+                    yield task
+        except (ModelError, GrammarError) as exc:
+            self._failure = str(exc) or type(exc).__name__
+            raise
+
+    def _close(self) -> Plan:
+        parser = self._parser
+        if self._failure is not None:
+            plan = parser.plan()
+            return Plan(plan.tasks, False, plan.warnings,
+                        plan.errors + (Diagnostic(0, f"planning failed: {self._failure}"),))
+        stats = self.stats
+        if stats is not None and stats.finish_reason == "length" and not parser.ended:
+            # Cut off mid-line: keep the complete tasks, and say why the plan is unfinished.
+            plan = parser.plan()
+            error = Diagnostic(0, f"the model reached the token limit ({self._max_tokens}, planner.max_tokens) "
+                                  "before finishing the plan")
+            return Plan(plan.tasks, False, plan.warnings, plan.errors + (error,))
+        if stats is not None and stats.finish_reason == "cancelled":
+            plan = parser.plan()
+            return Plan(plan.tasks, False, plan.warnings, plan.errors + (Diagnostic(0, "planning was cancelled"),))
+        return parser.close()
 
 
 class Planner:
-    def __init__(self, llm: Any, *, config: Any, limits: GrammarLimits = PLANNER_LIMITS,
+    def __init__(self, llm: LocalLLM | None, *, config: Config, limits: GrammarLimits = PLANNER_LIMITS,
                  setup: PromptSetup | None = None):
         self.llm = llm
         self.config = config
         self.limits = limits_for(config, limits)
         self.setup = setup or setup_for_llm(llm, config)
-        self.plan: Plan | None = None  # the last plan, once stream_plan has finished
-        self.text = ""  # what the model wrote for it
-        self.prompt = ""  # exactly what the model received
-        self.messages: PlannerPrompt | None = None  # its system and user texts
-        self.stats: GenerationStats | None = None
 
     @property
     def max_tokens(self) -> int:
         return int(self.config.planner.max_tokens)
 
-    def grammar(self, tools: Sequence[ToolSpec]) -> str:
+    def grammar(self, tools: Sequence[ToolSpec]) -> str | None:
         return plan_grammar(registry_order(tools), **self.limits.as_kwargs())
-
-    def worst_case_tokens(self, tools: Sequence[ToolSpec]) -> int:
-        """An upper bound on the tokens a plan can take under the grammar (see max_plan_bytes)."""
-        return max_plan_bytes(registry_order(tools), **self.limits.as_kwargs())
 
     def render(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *,
                now: dt.datetime | None = None, instructions: str | None = None, context: str = "") -> PlannerPrompt:
@@ -86,69 +148,43 @@ class Planner:
             query, registry_order(tools), examples, now=now or dt.datetime.now(),
             instructions=self.config.instructions if instructions is None else instructions, context=context)
 
-    async def stream_plan(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *,
-                          emit: EventSink = null_sink, today: dt.date | None = None, now: dt.datetime | None = None,
-                          instructions: str | None = None, context: str = "") -> AsyncIterator[Task]:
-        """Yield each task the moment its line is complete; `self.plan` holds the result after.
+    def stream_plan(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *,
+                    emit: EventSink = null_sink, today: dt.date | None = None, now: dt.datetime | None = None,
+                    instructions: str | None = None, context: str = "") -> PlanResponse:
+        """The planning call; iterate the result for the tasks (see PlanResponse).
 
         `examples` None means the profile's built-in ones (tinyagent: TinyAgent's default block).
+        Nothing reaches the model until the result is iterated.
         """
+        if self.llm is None:
+            raise ModelError("no planner model is loaded")
         tools = registry_order(tools)
-        self.plan, self.text, self.stats = None, "", None
         if now is None and today is not None:
             now = dt.datetime.combine(today, dt.time(9, 0))
-        self.messages = self.render(query, tools, examples, now=now, instructions=instructions, context=context)
-        self.prompt = self.messages.text
-        parser = PlanParser({t.name: t for t in tools})
-        chunks: list[str] = []
-        failure: str | None = None
-        try:
-            async for chunk in self.llm.stream(self.prompt, grammar=self.grammar(tools), max_tokens=self.max_tokens,
-                                               temperature=float(self.config.planner.temperature),
-                                               stop=list(self.setup.template.stops), special=self.messages.templated,
-                                               min_room=min(self.max_tokens, _PLAN_ROOM)):
-                chunks.append(chunk)
-                emit(PlanToken(chunk))
-                for task in parser.feed(chunk):
-                    yield task
-        except Exception as exc:
-            failure = str(exc) or type(exc).__name__
-            raise
-        finally:
-            self.text = "".join(chunks)
-            self.stats = getattr(self.llm, "last_stats", None)
-            self.plan = self._close(parser, failure)
-
-    def _close(self, parser: PlanParser, failure: str | None = None) -> Plan:
-        if failure is not None:
-            plan = parser.plan()
-            return Plan(plan.tasks, False, plan.warnings, plan.errors + (Diagnostic(0, f"planning failed: {failure}"),))
-        stats = self.stats
-        if stats is not None and stats.finish_reason == "length" and not parser.ended:
-            # Cut off mid-line: keep the complete tasks, and say why the plan is unfinished.
-            plan = parser.plan()
-            error = Diagnostic(0, f"the model reached the token limit ({self.max_tokens}, planner.max_tokens) "
-                                  "before finishing the plan")
-            return Plan(plan.tasks, False, plan.warnings, plan.errors + (error,))
-        if stats is not None and stats.finish_reason == "cancelled":
-            plan = parser.plan()
-            return Plan(plan.tasks, False, plan.warnings, plan.errors + (Diagnostic(0, "planning was cancelled"),))
-        return parser.close()
+        prompt = self.render(query, tools, examples, now=now, instructions=instructions, context=context)
+        chunks = self.llm.stream(prompt.text, grammar=self.grammar(tools), max_tokens=self.max_tokens,
+                                 temperature=float(self.config.planner.temperature),
+                                 stop=list(self.setup.template.stops), special=prompt.templated,
+                                 min_room=min(self.max_tokens, _PLAN_ROOM))
+        return PlanResponse(prompt, chunks, tools, setup=self.setup, emit=emit, max_tokens=self.max_tokens)
 
     # -- joiner ----------------------------------------------------------------------------------
     async def join(self, query: str, plan: Plan, summary: RunSummary | None, *, final: bool = False,
-                   scratchpad: str = "", on_text: Callable[[str], None] | None = None) -> JoinResult:
+                   scratchpad: str = "", on_text: Callable[[str], None] | None = None, text: str = "") -> JoinResult:
         """The answer for the user from the tasks' outputs, or a request to replan.
 
         tinyagent profile: TinyAgent's joiner prompt over `scratchpad` (the earlier rounds) plus
-        this round; `final` is the last round, where the joiner may only finish.
+        this round; `final` is the last round, where the joiner may only finish; `text` is
+        what the planner wrote for `plan` (the joiner quotes the line a plan broke on).
         """
+        if self.llm is None:
+            raise ModelError("no planner model is loaded")
         if not self.setup.tinyagent:
             prompt = join_prompt(query, plan, summary)
             chunks = [_seen(c, on_text) async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400,
                                                                      temperature=0.0)]
             return parse_join("".join(chunks), plan, summary)
-        steps = tuple(joiner_steps(plan, summary, self.text))
+        steps = tuple(joiner_steps(plan, summary, text))
         pad = tj.add_round(scratchpad, steps)
         text, templated = self.setup.single(tj.joiner_prompt(query, pad, final=final))
         stops = ["<END_OF_RESPONSE>", *self.setup.template.stops]
@@ -185,11 +221,11 @@ def _resolved(value: Any, outputs: dict[int, Any]) -> Any:
 
 def _observation(task_id: int, summary: RunSummary | None) -> str | None:
     status = summary.statuses.get(task_id) if summary else None
-    if status is None:
+    if summary is None or status is None:
         return None
-    error = summary.errors.get(task_id, "") if summary else ""  # type: ignore[union-attr]
+    error = summary.errors.get(task_id, "")
     if status in (TaskStatus.DONE, TaskStatus.DRY_RUN):
-        output = summary.outputs.get(task_id)  # type: ignore[union-attr]
+        output = summary.outputs.get(task_id)
         return str(output) if output is not None else "Not run: this is a dry run."
     if status is TaskStatus.FAILED:
         return tj.error_observation(error or "the step failed")
@@ -250,10 +286,10 @@ def observations(plan: Plan, summary: RunSummary | None) -> str:
     lines = ["Plan and results:"]
     for task in plan.tasks:
         status = summary.statuses.get(task.id) if summary else None
-        if status in (TaskStatus.DONE, TaskStatus.DRY_RUN):
-            result = f"result: {_short(summary.outputs.get(task.id))}"  # type: ignore[union-attr]
-        elif status is not None:
-            result = f"{status.value}: {_short(summary.errors.get(task.id, ''))}"  # type: ignore[union-attr]
+        if summary is not None and status in (TaskStatus.DONE, TaskStatus.DRY_RUN):
+            result = f"result: {_short(summary.outputs.get(task.id))}"
+        elif summary is not None and status is not None:
+            result = f"{status.value}: {_short(summary.errors.get(task.id, ''))}"
         else:
             result = "not run"
         lines.append(f"{task.to_text()}\n   {result}")
@@ -270,14 +306,14 @@ def deterministic_answer(plan: Plan, summary: RunSummary | None) -> str:
     lines: list[str] = []
     for task in plan.tasks:
         status = summary.statuses.get(task.id) if summary else None
-        if status is TaskStatus.DONE:
-            lines.append(f"- {task.tool}: {_short(summary.outputs.get(task.id), 160)}")  # type: ignore[union-attr]
+        if summary is not None and status is TaskStatus.DONE:
+            lines.append(f"- {task.tool}: {_short(summary.outputs.get(task.id), 160)}")
         elif status is TaskStatus.DRY_RUN:
             lines.append(f"- {task.tool}: would run (dry run)")
         elif status is None:
             lines.append(f"- {task.tool}: not run")
         else:
-            why = _short(summary.errors.get(task.id, ""), 160) if summary else ""  # type: ignore[union-attr]
+            why = _short(summary.errors.get(task.id, ""), 160) if summary else ""
             lines.append(f"- {task.tool}: {status.value}" + (f" ({why})" if why else ""))
     done = summary.count(TaskStatus.DONE) if summary else 0
     head = f"{done} of {len(plan.tasks)} steps done:"

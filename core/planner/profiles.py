@@ -18,7 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.modelstore import ModelEntry, ModelStoreError, load_manifest
 from core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
+from core.planner.prompt import prompt_order, prompt_prefix, request_part
+from core.planner.tinyagent import render
+from tools.registry import REGISTRY
 
 PROFILES = ("tinyagent", "compact")
 _TINYAGENT_NAME = re.compile(r"tiny[-_ ]?agent[-_ ]?(1\.1b|7b)", re.IGNORECASE)
@@ -33,16 +37,14 @@ class ProfileError(ValueError):
     """A bad planner.prompt value."""
 
 
-def _manifest() -> list[Any]:
+def _manifest() -> list[ModelEntry]:
     try:
-        from core.modelstore import load_manifest
-
         return [e for e in load_manifest() if e.kind == "planner"]
-    except Exception:  # no manifest: recognition by name still works
+    except ModelStoreError:  # a broken manifest is reported by `models list`; recognition by name still works
         return []
 
 
-def manifest_entry(path: Path | str | None, metadata: dict[str, str] | None = None) -> Any:
+def manifest_entry(path: Path | str | None, metadata: dict[str, str] | None = None) -> ModelEntry | None:
     """The manifest entry of a planner file: by file name, else a TinyAgent GGUF by name/metadata."""
     entries = _manifest()
     name = Path(path).name if path else ""
@@ -67,7 +69,7 @@ def choose_profile(setting: str, path: Path | str | None = None,
     if setting != "auto":
         raise ProfileError(f"planner.prompt must be auto, tinyagent or compact, not {setting!r}")
     entry = manifest_entry(path, metadata)
-    if entry is not None and getattr(entry, "prompt", ""):
+    if entry is not None and entry.prompt:
         return entry.prompt, f"the model manifest's entry {entry.name}"
     return UNKNOWN_MODEL_PROFILE, "no manifest entry for this model (the default for unknown models)"
 
@@ -97,14 +99,9 @@ class PromptSetup:
                        now: dt.datetime, instructions: str | None, context: str = "") -> PlannerPrompt:
         names = [getattr(t, "name", t) for t in tools]
         if self.tinyagent:
-            from core.planner.tinyagent import render
-
             r = render(query, names, now=now, examples=examples, instructions=instructions, context=context)
             system, user, order = r.system, r.user, r.tool_order
         else:
-            from core.planner.prompt import prompt_order, prompt_prefix, request_part
-            from tools.registry import REGISTRY
-
             specs = [REGISTRY[n] for n in names]
             system = prompt_prefix(specs, examples or ())
             user = request_part(query, today=now.date(), instructions=instructions or "", context=context)
@@ -124,17 +121,17 @@ class PromptSetup:
         return self.template.single(prompt), True
 
 
-def setup_for(config: Any, *, path: Path | str | None = None, llama: Any = None,
+def setup_for(config: Any, *, path: Path | str | None = None, model: Any = None,
               profile: str | None = None) -> PromptSetup:
-    """Profile and chat template for a model; `llama` is the loaded llama_cpp.Llama (or None)."""
-    metadata: dict[str, str] = dict(getattr(llama, "metadata", None) or {}) if llama is not None else {}
+    """Profile and chat template for a model; `model` is the loaded LocalLLM (or None: no template)."""
+    metadata: dict[str, str] = model.metadata if model is not None else {}
     planner = config.planner
-    chosen, why = choose_profile(profile or getattr(planner, "prompt", "auto"), path, metadata)
-    if llama is None:
+    chosen, why = choose_profile(profile or str(planner.prompt), path, metadata)
+    if model is None:
         return PromptSetup(chosen, why)
-    bos, eos = gguf_tokens(llama)
+    bos, eos = gguf_tokens(model)
     entry = manifest_entry(path, metadata)
-    fallback = getattr(entry, "chat_template", "") or None
+    fallback = (entry.chat_template or None) if entry is not None else None
     template = choose(getattr(planner, "chat_template", "auto"), metadata=metadata, bos_token=bos, eos_token=eos,
                       fallback=fallback,
                       fallback_source=f"the manifest's fallback for {entry.name}: {fallback}" if entry else "")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.plan import END_OF_PLAN
+from core.toolrag.examples import Example, ExampleError, ExamplePool
 from tools.registry import TOOLS, ToolSpec
 
 RULES = f"""Given a user query, create a plan to solve it with the utmost parallelizability.
@@ -23,9 +24,11 @@ Each step of the plan is one call to one of the tools listed below, or join().
 Guidelines:
  - Write one step per line: the step number, a dot, a space, then the call, e.g. 2. send_sms(["$1"], "On my way").
  - Number the steps 1, 2, 3, ... in order.
- - Give every argument in order, without names, as a Python literal: "text" in double quotes, ["a", "b"], numbers, True/False, or None.
+ - Give every argument in order, without names, as a Python literal: "text" in double quotes, \
+["a", "b"], numbers, True/False, or None.
  - Use "" or [] for an argument the user did not give.
- - Use "$N" for the output of step N: alone ("$1", or ["$1", "$2"] in a list) or inside text ("Link: $3"). A step can only use earlier steps.
+ - Use "$N" for the output of step N: alone ("$1", or ["$1", "$2"] in a list) or inside text ("Link: $3"). \
+A step can only use earlier steps.
  - Look up each person's email address or phone number with a separate step; never guess them.
  - Steps that do not depend on each other can run at the same time, so do not make a step depend on another without need.
  - Dates and times are written 'YYYY-MM-DD HH:MM:SS'; work them out from today's date.
@@ -62,7 +65,8 @@ SHORT: dict[str, str] = {
     "reply_to_email": "drafts a reply to the selected email saying what context says",
     "forward_email": "forwards the selected email with a note saying what context says",
     "maps_open_location": "shows a place in Maps; returns its link",
-    "maps_show_directions": "directions in Maps, returns their link; start \"\" for here; transport \"d\" drive, \"w\" walk, \"r\" transit",
+    "maps_show_directions": ("directions in Maps, returns their link; start \"\" for here; "
+                             "transport \"d\" drive, \"w\" walk, \"r\" transit"),
     "create_note": "creates a note",
     "open_note": "returns a note's content",
     "append_note_content": "adds content to the end of a note",
@@ -115,7 +119,7 @@ def useful_examples(examples: Sequence[Any], tools: Sequence[ToolSpec]) -> list[
     """
     selected = {t.name for t in tools}
     shown: set[str] = set()
-    kept = []
+    kept: list[Any] = []
     for e in examples:
         used = set(getattr(e, "tools", None) or ())
         if not kept or not used or (used & selected) - shown:
@@ -155,31 +159,21 @@ def build_prompt(query: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
 
 
 def pick_examples(query: str, tools: Sequence[ToolSpec], k: int, *, within: bool = False,
-                  exclude: str | None = None, pool: Any = None) -> list[Any]:
-    """In-context examples from ToolRAG's pool; none when the pool is not available.
+                  exclude: str | None = None, pool: ExamplePool | None = None) -> list[Example]:
+    """In-context examples from ToolRAG's pool (the built-in and the user's, unless `pool`).
 
     `within`: TinyAgent's rule (only examples whose tools are all selected, most similar
-    first); `exclude`: a query whose example must not be shown (evaluation).
+    first); `exclude`: a query whose example must not be shown (evaluation). A user examples
+    file that cannot be read leaves the built-in pool (`tinyagent examples list` names the error).
     """
     if k <= 0:
         return []
-    try:
-        from core.toolrag.examples import ExamplePool
-    except ImportError:
-        return []
-    names = [t.name for t in tools]
-
-    def pick(p: Any) -> list[Any]:
-        if within:
-            return list(p.pick_within(query, names, k, exclude=exclude))
-        return list(p.pick(query, names, k, exclude=exclude))
-
-    if pool is not None:
-        return pick(pool)
-    try:
-        return pick(ExamplePool.load())
-    except Exception:  # a broken user examples file must not stop planning
+    if pool is None:
         try:
-            return pick(ExamplePool.load(None))
-        except Exception:
-            return []
+            pool = ExamplePool.load()
+        except ExampleError:
+            pool = ExamplePool.load(None)
+    names = [t.name for t in tools]
+    if within:
+        return list(pool.pick_within(query, names, k, exclude=exclude))
+    return list(pool.pick(query, names, k, exclude=exclude))

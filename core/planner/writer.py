@@ -17,11 +17,13 @@ or when called on an event loop's thread, PlainWriter's text is used.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import re
 from typing import Any
 
-from core.planner.chat import NONE, ChatTemplate
+from core.planner.chat import NONE, ChatTemplate, ChatTemplateError
+from core.planner.llm import ModelError
 from tools.backend import PlainWriter
 
 log = logging.getLogger("tinyagent.writer")
@@ -89,8 +91,9 @@ class ModelWriter:
             prompt, templated = self._prompt(system, user)
             text = self.llm.complete(prompt, max_tokens=max_tokens or self.max_tokens, temperature=0.0,
                                      stop=["\n###", "\nQuery:", *self.template.stops], timeout=self.timeout,
-                                     special=templated)
-        except Exception as exc:  # the model is a nicety here, never a reason to fail a tool
+                                     special=templated).text
+        # the model is a nicety here, never a reason to fail a tool (RuntimeError: llama.cpp's decode)
+        except (ModelError, ChatTemplateError, RuntimeError) as exc:
             log.info("writer fell back to the plan's text: %s", exc)
             return fallback
         text = text.strip()
@@ -143,10 +146,10 @@ class ModelWriter:
             tokens = llm.tokenize(source, bos=False)
             if len(tokens) <= budget:
                 return source
-            return llm.llama.detokenize(tokens[: max(0, budget)]).decode("utf-8", "ignore")
+            return llm.detokenize(tokens[: max(0, budget)])
 
         try:
             return submit(cut).result(timeout=self.timeout)
-        except Exception as exc:  # a cut by characters is a fine fallback
+        except (concurrent.futures.TimeoutError, ModelError, ChatTemplateError) as exc:  # cut by characters instead
             log.debug("could not fit the PDF text by tokens: %s", exc)
             return source[: max(0, n_ctx * 3)]

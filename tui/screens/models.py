@@ -10,10 +10,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, ProgressBar, Static
 
+from core.converters import CONVERTERS
 from core.events import DownloadProgress
+from core.modelstore import ModelStoreError
 from tui.messages import DownloadUpdate
 from tui.services import model_rows
 
@@ -56,6 +59,8 @@ class ModelsScreen(Screen[None]):
     ]
 
     def __init__(self, store: Any, problem: str = "") -> None:
+        """`store`: the model store (core.modelstore or a test's stand-in); None when it could not
+        be opened, with `problem` saying why."""
         super().__init__()
         self.store = store
         self.problem = problem
@@ -76,12 +81,12 @@ class ModelsScreen(Screen[None]):
         listing = self.query_one("#models-list", VerticalScroll)
         listing.remove_children()
         if self.store is None:
-            note.update(Text("The model store is not installed in this build (core.modelstore is missing). "
+            note.update(Text(f"Cannot open the model store: {self.problem or 'unknown problem'}. "
                              "You can still write and run plans with the plan editor (ctrl+e).", style="italic"))
             return
         try:
             self.rows = model_rows(self.store)
-        except Exception as exc:
+        except (ModelStoreError, OSError) as exc:
             note.update(Text(f"Cannot read the model store: {exc}", style="red"))
             return
         missing = [r["name"] for r in self.rows if not r["present"]]
@@ -107,19 +112,13 @@ class ModelsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="downloads")
     def pull(self, name: str) -> None:
-        def progress(*args: Any, **kwargs: Any) -> None:
-            if args and isinstance(args[0], DownloadProgress):
-                event = args[0]
-            else:
-                done = kwargs.get("done", args[0] if args else 0)
-                total = kwargs.get("total", args[1] if len(args) > 1 else None)
-                event = DownloadProgress(name, int(done), int(total) if total else None)
+        def progress(event: DownloadProgress) -> None:
             self.post_message(DownloadUpdate(event))
 
         self.post_message(DownloadUpdate(DownloadProgress(name, 0, None)))
         try:
-            self.store.pull(name, progress=progress)
-        except Exception as exc:
+            self.store.pull(name, progress=progress, converters=CONVERTERS)
+        except (ModelStoreError, OSError) as exc:
             self.app.call_from_thread(self.notify, f"Download of {name} failed: {exc}", severity="error")
             return
         self.app.call_from_thread(self._finished, name)
@@ -128,7 +127,7 @@ class ModelsScreen(Screen[None]):
         p = message.progress
         try:
             bar = self.query_one(f"#bar-{_safe(p.name)}", ProgressBar)
-        except Exception:
+        except NoMatches:  # a part of a download ("name (assembling)") has no bar of its own
             return
         bar.display = True
         if p.total_bytes:
