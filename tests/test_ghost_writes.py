@@ -26,7 +26,7 @@ from core.parser import PlanParser, load_plan
 from core.plan import Task
 from core.planner.planner import Planner
 from tools.applescript import AppleScriptBackend
-from tools.backend import CallGuard, CallStopped
+from tools.backend import CallGuard, CallStopped, OutcomeUnknown
 from tools.sandbox import SandboxBackend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,9 +112,10 @@ def test_timed_out_write_behind_a_held_lock_never_lands(sandbox):
 class SlowAfterCommit(SandboxBackend):
     """The SMS is stored, then the call dawdles past its timeout (slow bookkeeping, a slow disk)."""
 
-    def do_send_sms(self, a, extras):
-        out = super().do_send_sms(a, extras)
-        time.sleep(2.5)
+    def run_tool(self, run, call, a):
+        out = super().run_tool(run, call, a)
+        if call.tool.name == "send_sms":
+            time.sleep(2.5)
         return out
 
 
@@ -295,9 +296,9 @@ class StopsMidSend(SandboxBackend):
 
     sends = 0
 
-    def do_send_sms(self, a, extras):
-        from tools.backend import OutcomeUnknown
-
+    def run_tool(self, run, call, a):
+        if call.tool.name != "send_sms":
+            return super().run_tool(run, call, a)
         StopsMidSend.sends += 1
         raise OutcomeUnknown("send_sms: stopped while Messages was working on it")
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.config import Config
 from tools.backend import ToolCall, ToolError
-from tools.factory import make_backend
+from core.backends import make_backend
 from tools.registry import get_tool
 from tools.zoom import ZoomClient, local_meeting
 

@@ -12,8 +12,10 @@ import sys
 import time
 from typing import Any
 
+from core.backends import BackendUnavailable
 from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
 from core.jsonl import JsonlError, parse_jsonl
+from tools.backend import ToolError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,16 +78,8 @@ def _run(coro: Any) -> Any:
         raise CliError(str(exc)) from None
     except (ModelError, GrammarError) as exc:
         raise CliError(f"the model failed: {exc}") from None
-    except Exception as exc:
-        from tools.backend import ToolError
-
-        try:
-            from tools.factory import BackendUnavailable
-        except ImportError:  # pragma: no cover - the factory is part of tools
-            BackendUnavailable = ToolError  # type: ignore[misc,assignment]
-        if isinstance(exc, (BackendUnavailable, ToolError)):
-            raise CliError(str(exc)) from None
-        raise
+    except (BackendUnavailable, ToolError) as exc:
+        raise CliError(str(exc)) from None
 
 
 def plan_json(plan: Any) -> dict:
