@@ -90,13 +90,13 @@ def test_scripts_read_argv_and_never_build_code_from_it(stem):
     assert "splitList(" not in text or "character id 31" in text  # lists use the documented separator
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("--")]
     opened = {
-        "tell": sum(1 for l in lines if l.startswith("tell ") and " to " not in l),
-        "repeat": sum(1 for l in lines if l.startswith("repeat")),
-        "if": sum(1 for l in lines if l.startswith("if ") and l.endswith("then")),
-        "handler": sum(1 for l in lines if l.startswith("on ")),
+        "tell": sum(1 for ln in lines if ln.startswith("tell ") and " to " not in ln),
+        "repeat": sum(1 for ln in lines if ln.startswith("repeat")),
+        "if": sum(1 for ln in lines if ln.startswith("if ") and ln.endswith("then")),
+        "handler": sum(1 for ln in lines if ln.startswith("on ")),
     }
-    closed = {kind: sum(1 for l in lines if l == f"end {kind}") for kind in ("tell", "repeat", "if")}
-    closed["handler"] = sum(1 for l in lines if l.startswith("end ") and l.split()[1] not in ("tell", "repeat", "if"))
+    closed = {kind: sum(1 for ln in lines if ln == f"end {kind}") for kind in ("tell", "repeat", "if")}
+    closed["handler"] = sum(1 for ln in lines if ln.startswith("end ") and ln.split()[1] not in ("tell", "repeat", "if"))
     assert opened == closed, f"{stem}: blocks opened {opened}, closed {closed}"
 
 

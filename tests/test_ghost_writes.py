@@ -28,6 +28,7 @@ from core.planner.planner import Planner
 from tools.applescript import AppleScriptBackend
 from tools.backend import CallGuard, CallStopped, OutcomeUnknown
 from tools.sandbox import SandboxBackend
+from tools.sandbox.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SMS_PLAN = ('1. send_sms(["+1 415 555 0101"], "one")\n2. send_sms(["+1 415 555 0102"], "two")\n'
@@ -238,14 +239,12 @@ def test_osascript_argument_over_the_os_limit_is_a_clear_error(slow_osascript):
 
 
 def test_many_first_time_seeders_at_once_all_succeed(tmp_path):
-    from tools.sandbox.store import Store
-
     for trial in range(30):  # the old race showed in about 1 trial of 30
         db = tmp_path / f"t{trial}" / "sandbox.db"
         barrier = threading.Barrier(8)
         errors: list[BaseException] = []
 
-        def seed():
+        def seed(db=db, barrier=barrier, errors=errors):
             store = Store(db)  # one per "process": no shared in-memory lock
             barrier.wait()
             try:

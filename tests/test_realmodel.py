@@ -88,8 +88,8 @@ def test_the_pipeline_plans_simple_requests_like_the_reference(qwen_llm, case):
 
 
 def test_ask_dry_run_on_the_real_model_changes_nothing(qwen_path, isolated_home, capsys):
-    from core.cli import main
     from core.backends import sandbox_db_path
+    from core.cli import main
     from tools.sandbox import SandboxBackend
 
     write_config(isolated_home)

@@ -87,7 +87,7 @@ class CallGuard:
         return unregister
 
 
-_CURRENT_CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("tinyagent_current_call", default=None)
+_CURRENT_CALL: contextvars.ContextVar[ToolCall | None] = contextvars.ContextVar("tinyagent_current_call", default=None)
 
 
 @contextmanager

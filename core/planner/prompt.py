@@ -61,9 +61,11 @@ def _example_text(example: Any) -> str:
 
 
 def registry_order(tools: Sequence[ToolSpec]) -> list[ToolSpec]:
-    """The tools in registry order (the grammar's order)."""
+    """The tools in registry order (the grammar's order); tools the registry lacks follow as given."""
     wanted = {t.name for t in tools}
-    return [t for t in TOOLS if t.name in wanted]
+    listed = {t.name for t in TOOLS}
+    others = {t.name: t for t in tools if t.name not in listed}  # e.g. a tool defined in a test
+    return [t for t in TOOLS if t.name in wanted] + list(others.values())
 
 
 _RANK = {name: i for i, name in enumerate(PROMPT_ORDER)}
