@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from re import Pattern
 from typing import Any
 
 
@@ -76,6 +77,9 @@ class ToolSpec:
     # Tools this one is rarely useful without (ToolRAG adds them when this one is selected).
     companions: tuple[str, ...] = field(default=())
     hint: str = ""  # the short line after the signature in the compact prompt ("" = description)
+    # What this tool's output looks like: as a companion (ToolRAG) it is not added to a request
+    # that already contains such text (an email address, a phone number).
+    given_in_request: Pattern[str] | None = field(default=None, compare=False)
     # -- behaviour (compare=False: two specs are equal by their data) --------------------------
     # Validates and normalises the typed arguments in place; raises tools.backend.ToolError.
     check: Check = field(default=_no_check, compare=False, repr=False)

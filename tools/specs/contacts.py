@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tools import args as A
 from tools.applescript import AppleScriptBackend
 from tools.base import BaseBackend
@@ -56,6 +58,7 @@ GET_PHONE_NUMBER = ToolSpec(
     "Looks up a person in Contacts and returns their phone number.",
     _NAME, "the phone number as a string",
     hint="a contact's phone number",
+    given_in_request=re.compile(r"\+?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b"),
     check=_phone_check, describe=_phone_summary, sandbox=_phone_sandbox, applescript=_phone_mac,
     script="get_phone_number",
 )
@@ -65,6 +68,7 @@ GET_EMAIL_ADDRESS = ToolSpec(
     "Looks up a person in Contacts and returns their email address.",
     _NAME, "the email address as a string",
     hint="a contact's email address",
+    given_in_request=re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
     check=_email_check, describe=_email_summary, sandbox=_email_sandbox, applescript=_email_mac,
     script="get_email_address",
 )
