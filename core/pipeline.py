@@ -18,6 +18,7 @@ from typing import Any
 
 from core.answers import AnswerStream, decide, sentence_reason
 from core.approval import ApprovalPolicy, Approver, deny_all
+from core.backends import make_backend
 from core.events import (
     AnswerReady,
     AnswerToken,
@@ -102,8 +103,6 @@ class Pipeline:
         # and summaries without it: make it again once the model is there, so it writes them.
         stale = self._own_backend and self.llm is not None and not self._backend_has_model
         if self.backend is None or stale:
-            from tools.factory import make_backend
-
             writer = None
             if self.llm is not None:
                 from core.planner.planner import setup_for_llm

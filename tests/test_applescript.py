@@ -17,15 +17,13 @@ import pytest
 
 from tools.applescript import (
     LIST_SEPARATOR,
-    PYTHON_ONLY,
-    SCRIPTS,
     SCRIPTS_DIR,
     AppleScriptBackend,
     encode_arg,
     explain_osascript_error,
 )
 from tools.backend import ToolCall, ToolError
-from tools.registry import TOOL_NAMES, get_tool
+from tools.registry import TOOLS, get_tool
 from tools.sandbox.pdf import pdf_bytes
 
 FAKE = f"""#!{sys.executable}
@@ -71,12 +69,20 @@ def run(backend, tool, **args):
 
 
 # -- scripts --------------------------------------------------------------------------------------
+# The tools that need no AppleScript: PDF text is read in Python, Zoom is its web API.
+PYTHON_ONLY = {"summarize_pdf", "get_zoom_meeting_link"}
+
+
 def test_every_tool_has_a_script_or_a_python_path():
-    assert set(SCRIPTS) | set(PYTHON_ONLY) == set(TOOL_NAMES)
-    assert not set(SCRIPTS) & set(PYTHON_ONLY)
+    for tool in TOOLS:
+        assert tool.applescript is not None, tool.name
+        assert bool(tool.script) is (tool.name not in PYTHON_ONLY), tool.name
+        if tool.script:
+            assert (SCRIPTS_DIR / f"{tool.script}.applescript").is_file(), tool.name
+    assert sorted(p.stem for p in SCRIPTS_DIR.glob("*.applescript")) == sorted({t.script for t in TOOLS if t.script})
 
 
-@pytest.mark.parametrize("stem", sorted(set(SCRIPTS.values())))
+@pytest.mark.parametrize("stem", sorted({t.script for t in TOOLS if t.script}))
 def test_scripts_read_argv_and_never_build_code_from_it(stem):
     text = (SCRIPTS_DIR / f"{stem}.applescript").read_text()
     assert re.search(r"^on run argv$", text, re.M)
@@ -84,13 +90,13 @@ def test_scripts_read_argv_and_never_build_code_from_it(stem):
     assert "splitList(" not in text or "character id 31" in text  # lists use the documented separator
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("--")]
     opened = {
-        "tell": sum(1 for l in lines if l.startswith("tell ") and " to " not in l),
-        "repeat": sum(1 for l in lines if l.startswith("repeat")),
-        "if": sum(1 for l in lines if l.startswith("if ") and l.endswith("then")),
-        "handler": sum(1 for l in lines if l.startswith("on ")),
+        "tell": sum(1 for ln in lines if ln.startswith("tell ") and " to " not in ln),
+        "repeat": sum(1 for ln in lines if ln.startswith("repeat")),
+        "if": sum(1 for ln in lines if ln.startswith("if ") and ln.endswith("then")),
+        "handler": sum(1 for ln in lines if ln.startswith("on ")),
     }
-    closed = {kind: sum(1 for l in lines if l == f"end {kind}") for kind in ("tell", "repeat", "if")}
-    closed["handler"] = sum(1 for l in lines if l.startswith("end ") and l.split()[1] not in ("tell", "repeat", "if"))
+    closed = {kind: sum(1 for ln in lines if ln == f"end {kind}") for kind in ("tell", "repeat", "if")}
+    closed["handler"] = sum(1 for ln in lines if ln.startswith("end ") and ln.split()[1] not in ("tell", "repeat", "if"))
     assert opened == closed, f"{stem}: blocks opened {opened}, closed {closed}"
 
 

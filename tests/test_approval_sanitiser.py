@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.backends import sandbox_db_path
 from core.cli.approve import describe_request
 from core.events import TaskStatus
 from core.executor import Executor
@@ -20,14 +21,14 @@ from core.parser import load_plan
 from core.sanitize import visible
 from tools.backend import ToolCall
 from tools.registry import get_tool
-from tools.sandbox import SandboxBackend, default_db_path
+from tools.sandbox import SandboxBackend
 
 FORGED = "Your bank code is 4471\r\x1b[2K  message: See you at 5!\x1b]0;title\x07\u202eevil"
 PLAN = '1. open_note("Forged", "")\n2. send_sms(["+1 415 555 0104"], "$1")\n3. join()<END_OF_PLAN>'
 
 
 def add_forged_note() -> None:
-    backend = SandboxBackend(default_db_path())
+    backend = SandboxBackend(sandbox_db_path())
     backend.invoke(backend.prepare(ToolCall(get_tool("create_note"), {"name": "Forged", "content": FORGED,
                                                                         "folder": ""})))
 
@@ -46,7 +47,7 @@ def test_terminal_prompt_shows_the_escapes_of_a_forged_note():
         shown.append(describe_request(request))
         return "deny"
 
-    backend = SandboxBackend(default_db_path())
+    backend = SandboxBackend(sandbox_db_path())
     summary = asyncio.run(Executor(backend, approver=approver).run(load_plan(PLAN).tasks))
     assert summary.statuses[2] is TaskStatus.DENIED
     (text,) = shown

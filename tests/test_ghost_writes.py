@@ -26,9 +26,10 @@ from core.parser import load_plan
 from core.plan import Task
 from core.planner.planner import Planner, PlanResponse
 from tools.applescript import AppleScriptBackend
-from tools.backend import CallGuard, CallStopped
+from tools.backend import CallGuard, CallStopped, OutcomeUnknown
 from tools.registry import REGISTRY
 from tools.sandbox import SandboxBackend
+from tools.sandbox.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SMS_PLAN = ('1. send_sms(["+1 415 555 0101"], "one")\n2. send_sms(["+1 415 555 0102"], "two")\n'
@@ -113,9 +114,10 @@ def test_timed_out_write_behind_a_held_lock_never_lands(sandbox):
 class SlowAfterCommit(SandboxBackend):
     """The SMS is stored, then the call dawdles past its timeout (slow bookkeeping, a slow disk)."""
 
-    def do_send_sms(self, a, extras):
-        out = super().do_send_sms(a, extras)
-        time.sleep(2.5)
+    def run_tool(self, run, call, a):
+        out = super().run_tool(run, call, a)
+        if call.tool.name == "send_sms":
+            time.sleep(2.5)
         return out
 
 
@@ -238,14 +240,12 @@ def test_osascript_argument_over_the_os_limit_is_a_clear_error(slow_osascript):
 
 
 def test_many_first_time_seeders_at_once_all_succeed(tmp_path):
-    from tools.sandbox.store import Store
-
     for trial in range(30):  # the old race showed in about 1 trial of 30
         db = tmp_path / f"t{trial}" / "sandbox.db"
         barrier = threading.Barrier(8)
         errors: list[BaseException] = []
 
-        def seed():
+        def seed(db=db, barrier=barrier, errors=errors):
             store = Store(db)  # one per "process": no shared in-memory lock
             barrier.wait()
             try:
@@ -297,9 +297,9 @@ class StopsMidSend(SandboxBackend):
 
     sends = 0
 
-    def do_send_sms(self, a, extras):
-        from tools.backend import OutcomeUnknown
-
+    def run_tool(self, run, call, a):
+        if call.tool.name != "send_sms":
+            return super().run_tool(run, call, a)
         StopsMidSend.sends += 1
         raise OutcomeUnknown("send_sms: stopped while Messages was working on it")
 

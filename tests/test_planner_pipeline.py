@@ -17,7 +17,6 @@ from core.planner.llm import LocalLLM
 from core.planner.planner import Planner, deterministic_answer, parse_join
 from core.planner.prompt import (
     PROMPT_ORDER,
-    SHORT,
     build_prompt,
     describe_tool,
     example_order,
@@ -75,7 +74,7 @@ def test_every_tool_has_one_compact_line_with_its_exact_signature():
     for tool in TOOLS:
         line = describe_tool(tool)
         assert line.startswith(tool.signature() + " -> str: ") and line.count("\n") == 1
-        assert SHORT[tool.name]
+        assert tool.hint and tool.hint in line
     everything = prompt_prefix(TOOLS, [])
     assert [t.name for t in prompt_order(TOOLS)] == list(PROMPT_ORDER)
     assert all(t.signature() in everything for t in TOOLS)

@@ -89,15 +89,16 @@ def test_the_pipeline_plans_simple_requests_like_the_reference(qwen_llm, case):
 
 
 def test_ask_dry_run_on_the_real_model_changes_nothing(qwen_path, isolated_home, capsys):
+    from core.backends import sandbox_db_path
     from core.cli import main
     from tools.sandbox import SandboxBackend
 
     write_config(isolated_home)
-    before = SandboxBackend().fingerprint()
+    before = SandboxBackend(sandbox_db_path()).fingerprint()
     code = main(["ask", CASES["text"][0], "--dry-run", "--yes", "--json", "--model", str(qwen_path),
                  "--backend", "sandbox"])
     out = capsys.readouterr().out
-    assert SandboxBackend().fingerprint() == before
+    assert SandboxBackend(sandbox_db_path()).fingerprint() == before
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")] or [json.loads(out)]
     text = json.dumps(records)
     assert "send_sms" in text and "get_phone_number" in text, text[-2000:]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from core.backends import BackendUnavailable, describe_backend, make_backend, sandbox_db_path
 from core.cli import main as cli_main
 from core.config import Config, data_dir
 from tools.backend import ToolCall, ToolError
-from tools.factory import BackendUnavailable, describe_backend, make_backend
 from tools.registry import TOOL_NAMES, get_tool
 from tools.sandbox import SandboxBackend
 from tools.sandbox.pdf import pdf_bytes
@@ -19,7 +19,7 @@ from tools.sandbox.pdf import pdf_bytes
 
 @pytest.fixture
 def sb() -> SandboxBackend:
-    return SandboxBackend()
+    return SandboxBackend(sandbox_db_path())
 
 
 def call(tool: str, **args) -> ToolCall:
@@ -128,7 +128,7 @@ def test_every_tool_through_prepare_and_invoke(sb):
 
 
 def test_writer_text_is_what_gets_stored():
-    sb = SandboxBackend(writer=RecordingWriter())
+    sb = SandboxBackend(sandbox_db_path(), writer=RecordingWriter())
     c = sb.prepare(call("compose_new_email", recipients=["anna.kowalski@example.com"], subject="Hi",
                         context="see you", cc=None, attachments=None))
     assert c.extras["body"] == "[new to anna.kowalski@example.com] see you"
@@ -298,7 +298,7 @@ def test_factory_passes_the_zoom_token():
 
 # -- CLI ---------------------------------------------------------------------------------------
 def test_cli_show_dump_reset(capsys):
-    sb = SandboxBackend()
+    sb = SandboxBackend(sandbox_db_path())
     run(sb, "send_sms", recipients=["+1 415 555 0104"], message="Lunch at noon?")
     assert cli_main(["sandbox", "show"]) == 0
     shown = capsys.readouterr().out

@@ -14,12 +14,12 @@ import threading
 import time
 
 from core.approval import ApprovalPolicy
+from core.backends import make_backend
 from core.config import ApprovalConfig
 from core.events import AnswerReady, PlanToken, RequestStarted, ToolsSelected
 from core.executor import Executor
 from core.parser import PlanParser
 from tests.tui_helpers import make_app, sandbox_config, wait_for
-from tools.factory import make_backend
 from tools.registry import TOOL_NAMES
 from tui.widgets.chat import Chat
 from tui.widgets.plan_graph import PlanGraph

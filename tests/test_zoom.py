@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from core.backends import make_backend
 from core.config import Config
 from tools.backend import ToolCall, ToolError
-from tools.factory import make_backend
 from tools.registry import get_tool
 from tools.zoom import ZoomClient, local_meeting
 
@@ -81,7 +81,8 @@ def test_no_start_time_makes_an_instant_meeting(zoom_server):
 
 @pytest.mark.parametrize("status, body, headers, fragment", [
     (401, {"code": 124, "message": "Invalid access token."}, {}, "rejected the token (401: Invalid access token.)"),
-    (429, {"message": "Too many requests"}, {"Retry-After": "30"}, "rate limit was hit (429: Too many requests); try again in 30 s"),
+    (429, {"message": "Too many requests"}, {"Retry-After": "30"},
+     "rate limit was hit (429: Too many requests); try again in 30 s"),
     (404, {"message": "User does not exist"}, {}, "zoom.api_base"),
     (500, b"<html>oops</html>", {}, "refused to create the meeting (HTTP 500)"),
     (201, {"id": 1}, {}, "answer had no join link"),

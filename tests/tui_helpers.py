@@ -116,9 +116,9 @@ def make_app(tmp_path: Path, config: Config | None = None, *, pipeline=None, sto
 
 
 def sandbox_rows(table: str) -> list[tuple]:
-    from tools.sandbox import default_db_path
+    from core.backends import sandbox_db_path
 
-    with sqlite3.connect(default_db_path()) as db:
+    with sqlite3.connect(sandbox_db_path()) as db:
         return db.execute(f"SELECT * FROM {table}").fetchall()
 
 

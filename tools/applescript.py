@@ -6,11 +6,12 @@ no input can change what a script does. Encoding of argv items:
   - list[str]: one item, entries joined by ASCII 31 (unit separator); "" is the empty list;
   - dates: "YYYY-MM-DD HH:MM:SS"; int: decimal; bool: "true" / "false".
 File search uses Spotlight (`mdfind`), PDF text is read in Python, Zoom goes through its API.
+Which script a tool runs, with which arguments, is the tool's `applescript` handler
+(tools/specs/); this module runs scripts and explains their failures.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import signal
@@ -18,36 +19,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tools import args as A
-from tools.backend import ContentWriter, OutcomeUnknown, ToolError, current_guard, in_dry_run
+from tools.backend import ContentWriter, OutcomeUnknown, ToolError, current_guard
 from tools.base import BaseBackend, date_text
-from tools.files import pick_file, read_pdf_text
-from tools.maps import directions_url, location_url
-from tools.registry import get_tool
+from tools.files import pick_file
+from tools.spec import Run, ToolSpec
 from tools.zoom import ZoomClient
 
 LIST_SEPARATOR = "\x1f"
 MAX_ARG_BYTES = 100 * 1024
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "applescripts"
 
-# tool -> the script it runs (summarize_pdf and get_zoom_meeting_link need no AppleScript)
-SCRIPTS = {
-    "get_phone_number": "get_phone_number",
-    "get_email_address": "get_email_address",
-    "create_calendar_event": "create_calendar_event",
-    "open_and_get_file_path": "open_file",
-    "compose_new_email": "compose_new_email",
-    "reply_to_email": "reply_to_email",
-    "forward_email": "forward_email",
-    "maps_open_location": "open_maps_url",
-    "maps_show_directions": "open_maps_url",
-    "create_note": "create_note",
-    "open_note": "open_note",
-    "append_note_content": "append_note_content",
-    "create_reminder": "create_reminder",
-    "send_sms": "send_sms",
-}
-PYTHON_ONLY = ("summarize_pdf", "get_zoom_meeting_link")
 MAC_APPS = {"contacts": "Contacts", "calendar": "Calendar", "files": "Finder", "mail": "Mail",
             "maps": "Maps", "notes": "Notes", "reminders": "Reminders", "messages": "Messages",
             "zoom": "Zoom"}
@@ -105,12 +86,6 @@ def explain_osascript_error(stderr: str, returncode: int, tool: str, app: str) -
     if code == -2700 or code >= 1000:  # errors our scripts raise on purpose: their message says it all
         return f"{tool}: {message}"
     return f"{tool}: {app} reported an error: {message} ({code})"
-
-
-def notes_html(text: str) -> str:
-    """Plain text as the HTML Notes stores: one <div> per line, so line breaks survive."""
-    lines = text.splitlines() or [""]
-    return "".join(f"<div>{html.escape(line) if line else '<br>'}</div>" for line in lines)
 
 
 class AppleScriptBackend(BaseBackend):
@@ -179,45 +154,41 @@ class AppleScriptBackend(BaseBackend):
             raise ToolError(explain_osascript_error(err, proc.returncode, tool, app))
         return out.strip()
 
-    def run_script(self, tool: str, *args: Any) -> str:
-        script = self.scripts_dir / f"{SCRIPTS[tool]}.applescript"
-        if not script.is_file():
+    def run_script(self, tool: ToolSpec, *args: Any) -> str:
+        """Run the tool's script with these arguments (argv, never source text)."""
+        app = MAC_APPS.get(tool.app, tool.app.title())
+        return self.run_named_script(tool.script, tool.name, app, args, changes=tool.effect.changes_something)
+
+    def run_named_script(self, stem: str, tool: str, app: str, args: tuple[Any, ...] | list[Any], *,
+                         changes: bool) -> str:
+        script = self.scripts_dir / f"{stem}.applescript"
+        if not stem or not script.is_file():
             raise ToolError(f"{tool}: the script {script} is missing; reinstall tinyagent")
-        spec = get_tool(tool)
-        app = MAC_APPS[spec.app]
         argv = [encode_arg(a) for a in args]
         for i, item in enumerate(argv, start=1):
             size = len(item.encode("utf-8"))
             if size > MAX_ARG_BYTES:  # the OS refuses longer argv items (Linux: 128 KiB each)
                 raise ToolError(f"{tool}: argument {i} is {size // 1024} KiB; {app} can be given at most "
                                 f"{MAX_ARG_BYTES // 1024} KiB per argument. Shorten it and try again.")
-        return self._run([self.osascript, str(script), *argv], tool, app, changes=spec.effect.changes_something)
+        return self._run([self.osascript, str(script), *argv], tool, app, changes=changes)
 
-    # -- the tools --------------------------------------------------------------------------------
+    def handler(self, tool: ToolSpec) -> Run | None:
+        return tool.applescript
+
+    # -- lookups for names where addresses, numbers or paths belong (read-only) ------------------------
     def lookup_email(self, name: str) -> str | None:
-        return self.run_script("get_email_address", name).strip() or None
+        return self.run_named_script("get_email_address", "get_email_address", MAC_APPS["contacts"], [name],
+                                     changes=False) or None
 
     def lookup_phone(self, name: str) -> str | None:
-        return self.run_script("get_phone_number", name).strip() or None
+        return self.run_named_script("get_phone_number", "get_phone_number", MAC_APPS["contacts"], [name],
+                                     changes=False) or None
 
     def find_file(self, name: str) -> str | None:
-        return str(pick_file(name, self._spotlight(name)))  # Spotlight only: nothing is opened
+        return str(pick_file(name, self.spotlight(name)))  # Spotlight only: nothing is opened
 
-    def do_get_phone_number(self, a: dict, extras: dict) -> str:
-        if A.looks_like_phone(a["name"]):
-            return a["name"]
-        return self.run_script("get_phone_number", a["name"])
-
-    def do_get_email_address(self, a: dict, extras: dict) -> str:
-        if A.looks_like_email(a["name"]):
-            return a["name"]
-        return self.run_script("get_email_address", a["name"])
-
-    def do_create_calendar_event(self, a: dict, extras: dict) -> str:
-        return self.run_script("create_calendar_event", a["title"], a["start_date"], a["end_date"], a["location"],
-                               a["invitees"], a["notes"], a["calendar"])
-
-    def _spotlight(self, query: str) -> list[Path]:
+    def spotlight(self, query: str) -> list[Path]:
+        """Files under the search root whose names match `query` (the whole query, then its longest word)."""
         words = query.split()
         terms = [query] + ([max(words, key=len)] if len(words) > 1 else [])
         for term in terms:
@@ -228,62 +199,6 @@ class AppleScriptBackend(BaseBackend):
             if found:
                 return found
         return []
-
-    def do_open_and_get_file_path(self, a: dict, extras: dict) -> str:
-        path = str(pick_file(a["file_name"], self._spotlight(a["file_name"])))
-        self.run_script("open_and_get_file_path", path)
-        return path
-
-    def do_summarize_pdf(self, a: dict, extras: dict) -> str:
-        path, text = read_pdf_text(a["pdf_path"])
-        try:
-            return self.writer.summarize(text, title=path.stem)
-        except Exception as exc:
-            raise ToolError(f"summarize_pdf: could not summarize {path.name}: {exc}") from exc
-
-    def do_compose_new_email(self, a: dict, extras: dict) -> str:
-        return self.run_script("compose_new_email", a["recipients"], a["cc"], a["subject"], extras.get("body", ""),
-                               a["attachments"])
-
-    def do_reply_to_email(self, a: dict, extras: dict) -> str:
-        return self.run_script("reply_to_email", a["cc"], extras.get("body", ""), a["attachments"])
-
-    def do_forward_email(self, a: dict, extras: dict) -> str:
-        return self.run_script("forward_email", a["recipients"], a["cc"], extras.get("body", ""), a["attachments"])
-
-    def do_maps_open_location(self, a: dict, extras: dict) -> str:
-        url = location_url(a["location"])
-        self.run_script("maps_open_location", url)
-        return url
-
-    def do_maps_show_directions(self, a: dict, extras: dict) -> str:
-        url = directions_url(a["start_location"], a["end_location"], a["transport"])
-        self.run_script("maps_show_directions", url)
-        return url
-
-    def do_create_note(self, a: dict, extras: dict) -> str:
-        body = f"<div><h1>{html.escape(a['name'])}</h1></div>" + notes_html(extras.get("content", ""))
-        return self.run_script("create_note", a["name"], body, a["folder"])
-
-    def do_open_note(self, a: dict, extras: dict) -> str:
-        # A dry run may look a note up, but must not bring Notes to the front showing it.
-        return self.run_script("open_note", a["name"], a["folder"], not in_dry_run())
-
-    def do_append_note_content(self, a: dict, extras: dict) -> str:
-        return self.run_script("append_note_content", a["name"], notes_html(extras.get("content", "")), a["folder"])
-
-    def do_create_reminder(self, a: dict, extras: dict) -> str:
-        return self.run_script("create_reminder", a["name"], a["due_date"], a["notes"], a["list_name"],
-                               a["priority"], a["all_day"])
-
-    def do_send_sms(self, a: dict, extras: dict) -> str:
-        return self.run_script("send_sms", a["recipients"], a["message"])
-
-    def do_get_zoom_meeting_link(self, a: dict, extras: dict) -> str:
-        if self.zoom is None:
-            raise ToolError("get_zoom_meeting_link: Zoom is not set up. Add an OAuth access token as zoom.token "
-                            "in config.yaml (a made-up link would be sent to real people)")
-        return self.zoom.create_meeting(a["topic"], a["start_time"], a["duration"], a["meeting_invitees"]).join_url
 
 
 def _hidden_or_library(path: Path, root: Path) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tools.backend import ToolError
-from tools.registry import BOOL, INT, LIST_STR, STR, ToolSpec
+from tools.spec import BOOL, INT, LIST_STR, STR, ToolSpec
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _DATE_FORMATS = (DATE_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from tools.registry import ToolSpec
+from tools.spec import ToolSpec
 
 
 class ToolError(Exception):
@@ -87,7 +87,7 @@ class CallGuard:
         return unregister
 
 
-_CURRENT_CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("tinyagent_current_call", default=None)
+_CURRENT_CALL: contextvars.ContextVar[ToolCall | None] = contextvars.ContextVar("tinyagent_current_call", default=None)
 
 
 @contextmanager
@@ -137,6 +137,8 @@ class ContentWriter(Protocol):
     """Writes the text a tool needs from a short instruction (the planner's sub-agents).
 
     `request` is the user's own request; `thread` the email being replied to or forwarded.
+    A writer falls back to the plan's own words rather than fail; what may still escape one
+    is in WRITER_ERRORS, and becomes the tool's ToolError.
     """
 
     def email_body(self, context: str, *, kind: str, recipients: list[str], subject: str = "",
@@ -145,6 +147,10 @@ class ContentWriter(Protocol):
     def note_content(self, content: str, *, name: str, request: str = "") -> str: ...
 
     def summarize(self, text: str, *, title: str = "") -> str: ...
+
+
+# What a model-backed writer can still raise: llama.cpp's RuntimeError, I/O, text it cannot decode.
+WRITER_ERRORS = (RuntimeError, OSError, ValueError)
 
 
 class PlainWriter:
@@ -179,8 +185,6 @@ def what_request_says(request: str) -> str:
 
 def extractive_summary(text: str, max_sentences: int = 3, max_chars: int = 600) -> str:
     """The first few sentences of a text, whitespace folded: a summary that never invents."""
-    import re
-
     flat = " ".join(text.split())
     if not flat:
         return "(the document has no extractable text)"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 from tools.backend import ToolError
@@ -52,11 +54,14 @@ def read_pdf_text(path_text: str) -> tuple[Path, str]:
         raise ToolError(f"{where}: no file at {path}")
     if path.suffix.lower() != ".pdf":
         raise ToolError(f"{where}: {path.name} is not a PDF; only PDF files can be summarized")
-    try:
-        import pypdf
+    import pypdf  # ~0.1 s to import, and only this tool needs it: not at start-up
 
+    # A broken file: pypdf's own errors mostly, and the plain ones its parser lets through.
+    broken = (pypdf.errors.PyPdfError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+              OSError, RecursionError, struct.error, zlib.error)
+    try:
         reader = pypdf.PdfReader(str(path))
         text = "\n".join((page.extract_text() or "") for page in reader.pages)
-    except Exception as exc:  # pypdf raises many kinds for broken files
+    except broken as exc:
         raise ToolError(f"{where}: cannot read {path.name} as a PDF ({type(exc).__name__}: {exc})") from exc
     return path, text

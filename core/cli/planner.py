@@ -13,6 +13,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from core.backends import BackendUnavailable
 from core.cli import prompt
 from core.cli.approve import TerminalApprover
 from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
@@ -28,7 +29,6 @@ from core.planner.grammar import GrammarError, limits_for, plan_grammar
 from core.planner.grammar_check import check_plans
 from core.planner.llm import ModelError, ModelLoadError
 from tools.backend import ToolError
-from tools.factory import BackendUnavailable
 from tools.registry import REGISTRY, ToolSpec, tools_for_apps
 
 T = TypeVar("T")

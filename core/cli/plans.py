@@ -27,13 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_plan_command(args: argparse.Namespace) -> int:
+    from core.backends import BackendUnavailable
     from core.cli.approve import TerminalApprover
     from core.cli.render import TextRenderer
     from core.executor import DryRun
     from core.parser import parse_plan
     from core.pipeline import Pipeline
     from tools.backend import ToolError
-    from tools.factory import BackendUnavailable
 
     config = config_from(args)
     if args.backend:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
+from core.backends import sandbox_db_path
 from core.cli.common import CliError, print_json
+from tools.sandbox import SandboxBackend
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,13 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset.set_defaults(func=cmd_reset)
 
 
-def _backend():
-    from tools.sandbox import SandboxBackend
-
-    return SandboxBackend()
+def _backend() -> SandboxBackend:
+    return SandboxBackend(sandbox_db_path())
 
 
-def _state(backend) -> dict[str, Any]:
+def _state(backend: SandboxBackend) -> dict[str, Any]:
     try:
         return backend.state()
     except sqlite3.DatabaseError as exc:
@@ -37,7 +38,7 @@ def _state(backend) -> dict[str, Any]:
                        f"run 'tinyagent sandbox reset' or delete the file", status=1) from None
 
 
-def _latest(rows: list[dict], describe, n: int = 3) -> list[str]:
+def _latest(rows: list[dict[str, Any]], describe: Callable[[dict[str, Any]], str], n: int = 3) -> list[str]:
     return [f"    {describe(r)}" for r in rows[-n:][::-1]]
 
 
@@ -59,7 +60,8 @@ def show_lines(state: dict[str, Any], db_path: str) -> list[str]:
     lines.append(f"Notes: {len(state['notes'])} in {len(state['note_folders'])} folders")
     lines += _latest(state["notes"], lambda n: f"{n['folder']}/{n['name']} ({len(n['content'])} characters)")
     lines.append(f"Reminders: {len(state['reminders'])} in {len(state['reminder_lists'])} lists")
-    lines += _latest(state["reminders"], lambda r: f"{r['list']}: {r['name']}" + (f", due {r['due_date']}" if r["due_date"] else ""))
+    lines += _latest(state["reminders"],
+                     lambda r: f"{r['list']}: {r['name']}" + (f", due {r['due_date']}" if r["due_date"] else ""))
     lines.append(f"Zoom: {len(state['zoom_meetings'])} meetings")
     lines += _latest(state["zoom_meetings"], lambda z: f"{z['topic']}: {z['join_url']} ({z['source']})")
     lines.append(f"Files: {len(state['files'])}: {', '.join(f['name'] for f in state['files'])}")

@@ -52,32 +52,10 @@ PROMPT_ORDER: tuple[str, ...] = (
     "get_phone_number", "get_zoom_meeting_link",
 )
 
-# One short line per tool after its exact signature (names, arity and types come from the
-# registry). What the rules say for every tool (date format, "" for missing text, "$N") is
-# not repeated here; ~25-45 tokens per tool instead of ~110 with one line per argument.
-SHORT: dict[str, str] = {
-    "get_phone_number": "a contact's phone number",
-    "get_email_address": "a contact's email address",
-    "create_calendar_event": "adds a calendar event; invitees are email addresses; calendar None for the default",
-    "open_and_get_file_path": "finds and opens a file; returns its path",
-    "summarize_pdf": "a summary of the PDF at a path from open_and_get_file_path",
-    "compose_new_email": "drafts a new email saying what context says; attachments are file paths",
-    "reply_to_email": "drafts a reply to the selected email saying what context says",
-    "forward_email": "forwards the selected email with a note saying what context says",
-    "maps_open_location": "shows a place in Maps; returns its link",
-    "maps_show_directions": ("directions in Maps, returns their link; start \"\" for here; "
-                             "transport \"d\" drive, \"w\" walk, \"r\" transit"),
-    "create_note": "creates a note",
-    "open_note": "returns a note's content",
-    "append_note_content": "adds content to the end of a note",
-    "create_reminder": "creates a reminder; priority 0 none, 1 high, 5 medium, 9 low",
-    "send_sms": "texts the phone numbers",
-    "get_zoom_meeting_link": "creates a Zoom meeting of duration minutes; returns its link",
-}
-
-
 def describe_tool(tool: ToolSpec) -> str:
-    return f"{tool.signature()} -> str: {SHORT.get(tool.name) or tool.description}\n"
+    # The tool's short hint (ToolSpec.hint, tools/specs/) after its exact signature; what the
+    # rules say for every tool is not repeated: ~25-45 tokens per tool instead of ~110.
+    return f"{tool.signature()} -> str: {tool.hint or tool.description}\n"
 
 
 def _example_text(example: Any) -> str:
@@ -86,9 +64,11 @@ def _example_text(example: Any) -> str:
 
 
 def registry_order(tools: Sequence[ToolSpec]) -> list[ToolSpec]:
-    """The tools in registry order (the grammar's order)."""
+    """The tools in registry order (the grammar's order); tools the registry lacks follow as given."""
     wanted = {t.name for t in tools}
-    return [t for t in TOOLS if t.name in wanted]
+    listed = {t.name for t in TOOLS}
+    others = {t.name: t for t in tools if t.name not in listed}  # e.g. a tool defined in a test
+    return [t for t in TOOLS if t.name in wanted] + list(others.values())
 
 
 _RANK = {name: i for i, name in enumerate(PROMPT_ORDER)}

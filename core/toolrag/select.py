@@ -9,7 +9,6 @@ request already spells out what it would look up (an email address, a phone numb
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,12 +18,6 @@ from core.events import ToolsSelected
 from core.toolrag.classifier import ToolClassifier
 from core.toolrag.embed import default_encoder
 from tools.registry import REGISTRY, TOOL_NAMES
-
-# A companion is not needed when the request already contains what it would return.
-_GIVEN_IN_REQUEST = {
-    "get_email_address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),
-    "get_phone_number": re.compile(r"\+?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b"),
-}
 
 
 @dataclass(frozen=True)
@@ -54,7 +47,7 @@ def companions_for(selected: Iterable[str], query: str, allowed: set[str]) -> li
         for companion in REGISTRY[queue.pop()].companions:
             if companion in chosen or companion not in allowed:
                 continue
-            given = _GIVEN_IN_REQUEST.get(companion)
+            given = REGISTRY[companion].given_in_request  # the request already holds its answer
             if given is not None and given.search(query):
                 continue
             chosen.add(companion)

@@ -6,6 +6,8 @@ so a freshly seeded world always has the same fingerprint.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from tools.sandbox.pdf import write_pdf
@@ -113,9 +115,6 @@ TEXT_FILES = {
 
 def write_files(files_dir: Path) -> None:
     """Create the demo files; existing files with the same names are replaced."""
-    import os
-    import threading
-
     files_dir.mkdir(parents=True, exist_ok=True)
     # Each file appears whole (written aside, then renamed): another process seeding the same
     # new sandbox, or reading it, never sees half a PDF.

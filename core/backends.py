@@ -1,26 +1,36 @@
-"""Choosing and building the tool backend the config asks for."""
+"""Choosing and building the tool backend the config asks for (tools/ knows nothing of config).
+
+The sandbox's database lives in the user's data dir; the AppleScript backend needs macOS.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from core.config import Config, data_dir
+from tools.applescript import AppleScriptBackend
 from tools.backend import Backend, ContentWriter, PlainWriter
+from tools.sandbox import SandboxBackend
+from tools.zoom import ZoomClient
 
 
 class BackendUnavailable(RuntimeError):
     """The configured backend cannot run here; the message says what to change."""
 
 
-def _zoom_client(config, timeout: float):
+def sandbox_db_path() -> Path:
+    """Where the sandbox's demo world is kept (`tinyagent sandbox show` reads it)."""
+    return data_dir() / "sandbox" / "sandbox.db"
+
+
+def _zoom_client(config: Config, timeout: float) -> ZoomClient | None:
     if not config.zoom.token.strip():
         return None
-    from tools.zoom import ZoomClient
-
     return ZoomClient(config.zoom.token, config.zoom.api_base, timeout=timeout)
 
 
-def make_backend(config, writer: ContentWriter | None = None, *, db_path: Path | str | None = None) -> Backend:
+def make_backend(config: Config, writer: ContentWriter | None = None, *, db_path: Path | str | None = None) -> Backend:
     """The sandbox or AppleScript backend from `config.resolved_backend()`, with timeouts and Zoom."""
     writer = writer or PlainWriter()
     kind = config.resolved_backend()
@@ -30,24 +40,18 @@ def make_backend(config, writer: ContentWriter | None = None, *, db_path: Path |
             raise BackendUnavailable(
                 f"the AppleScript backend drives macOS apps and cannot run on {sys.platform}; "
                 f"set 'backend: sandbox' (or 'auto') in config.yaml to use the built-in sandbox")
-        from tools.applescript import AppleScriptBackend
-
         return AppleScriptBackend(writer, timeout=config.timeouts.applescript, zoom=zoom)
     if kind == "sandbox":
-        from tools.sandbox import SandboxBackend
-
-        return SandboxBackend(db_path=db_path, writer=writer, zoom=zoom)
+        return SandboxBackend(db_path or sandbox_db_path(), writer=writer, zoom=zoom)
     raise BackendUnavailable(f"unknown backend {kind!r}; use auto, sandbox or applescript")
 
 
-def describe_backend(config) -> str:
+def describe_backend(config: Config) -> str:
     """One line for status bars: which backend, and where its effects land."""
     kind = config.resolved_backend()
     zoom = "Zoom API" if config.zoom.token.strip() else "Zoom links made up locally"
     if kind == "sandbox":
-        from tools.sandbox import default_db_path
-
-        return f"sandbox ({default_db_path()}; {zoom})"
+        return f"sandbox ({sandbox_db_path()}; {zoom})"
     if kind == "applescript":
         zoom = "Zoom API" if config.zoom.token.strip() else "Zoom not set up"
         return f"AppleScript (macOS apps, {config.timeouts.applescript:g} s timeout; {zoom})"
