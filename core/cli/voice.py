@@ -1,6 +1,7 @@
 """`tinyagent transcribe FILE.wav` and `tinyagent listen`: local speech-to-text.
 
-numpy, sounddevice and pywhispercpp are imported inside the commands (see core.cli).
+sounddevice and pywhispercpp load native libraries, so core.voice imports them only when
+recording or transcribing starts (see core.cli: `tinyagent --help` stays instant).
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
+import numpy as np
+
+from core.cli import planner
 from core.cli.common import CliError, config_from, print_json
+from core.events import AudioLevel
+from core.voice.audio import AudioFileError, read_wav, write_wav
+from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
+from core.voice.hints import HINT_CHOICES, HintUnavailable, voice_hint
+from core.voice.transcribe import ModelFileError, Transcriber, Transcript, TranscriptionError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +54,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: voice.threads; 0 = auto)")
     p.add_argument("--no-fallback", action="store_true",
                    help="do not retry at higher temperatures when decoding looks poor (faster)")
+    p.add_argument("--hint", choices=HINT_CHOICES,
+                   help="prompt whisper with your contacts' names, or not (default: voice.hint)")
     p.add_argument("--json", action="store_true", help="print one JSON object (listen --ask: ask's JSON event lines)")
 
 
@@ -71,19 +81,22 @@ def _number(text: str) -> float:
 
 
 # -- transcription ------------------------------------------------------------------------------
-def _transcriber(args: argparse.Namespace) -> Any:
-    from core.voice.transcribe import Transcriber
-
+def _transcriber(args: argparse.Namespace) -> Transcriber:
     cfg = config_from(args)
+    if args.hint:
+        cfg.voice.hint = args.hint
+    try:
+        hint = voice_hint(cfg)
+    except HintUnavailable as exc:
+        print(f"tinyagent: warning: {exc}", file=sys.stderr)
+        hint = ""
     params = {"temperature_inc": 0.0} if args.no_fallback else {}
     threads = args.threads if args.threads is not None else cfg.voice.threads
     return Transcriber(args.model or cfg.models.whisper or None, language=args.language or cfg.voice.language,
-                       threads=threads, **params)
+                       threads=threads, hint=hint, **params)
 
 
-def _transcribe(transcriber: Any, audio: Any) -> Any:
-    from core.voice.transcribe import ModelFileError, TranscriptionError
-
+def _transcribe(transcriber: Transcriber, audio: np.ndarray) -> Transcript:
     try:
         return transcriber.transcribe(audio)
     except ModelFileError as exc:
@@ -92,10 +105,8 @@ def _transcribe(transcriber: Any, audio: Any) -> Any:
         raise CliError(str(exc), 1) from None
 
 
-def _ready_transcriber(args: argparse.Namespace) -> Any:
+def _ready_transcriber(args: argparse.Namespace) -> Transcriber:
     """Check the model file now and load it in the background while the user speaks."""
-    from core.voice.transcribe import ModelFileError
-
     transcriber = _transcriber(args)
     try:
         transcriber.check()
@@ -106,8 +117,6 @@ def _ready_transcriber(args: argparse.Namespace) -> Any:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from core.voice.audio import AudioFileError, read_wav
-
     transcriber = _transcriber(args)
     try:
         audio = read_wav(args.file)
@@ -123,8 +132,6 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 # -- listening ----------------------------------------------------------------------------------
 def cmd_listen(args: argparse.Namespace) -> int:
-    from core.voice.capture import NoSuchDevice, VoiceUnavailable
-
     if (args.dry_run or args.yes or args.planner) and not args.ask:
         raise CliError("--dry-run, --yes and --planner go with --ask")
     try:
@@ -151,8 +158,6 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def _list_devices(args: argparse.Namespace) -> int:
-    from core.voice.capture import list_input_devices
-
     devices = list_input_devices()
     if args.json:
         print_json({"devices": devices})
@@ -164,11 +169,9 @@ def _list_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record(args: argparse.Namespace) -> tuple[Any, Any]:
-    from core.voice.capture import Recorder
-
+def _record(args: argparse.Namespace) -> tuple[np.ndarray, Recorder]:
     voice = config_from(args).voice
-    latest: list[Any] = []
+    latest: list[AudioLevel] = []
     recorder = Recorder(device=args.device if args.device is not None else voice.device,
                         max_seconds=args.seconds or voice.max_seconds,
                         silence_seconds=args.silence if args.silence is not None else voice.silence_seconds,
@@ -191,7 +194,7 @@ def _record(args: argparse.Namespace) -> tuple[Any, Any]:
     return audio, recorder
 
 
-def _draw_meter(level: Any) -> None:
+def _draw_meter(level: AudioLevel) -> None:
     bars = int(min(1.0, level.rms * 8) * 30)  # speech RMS ~0.05-0.1 fills most of the bar
     print(f"\r  {level.seconds:5.1f} s  [{'#' * bars:<30}]", end="", file=sys.stderr, flush=True)
 
@@ -224,9 +227,7 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def _save(path: str, audio: Any) -> None:
-    from core.voice.audio import write_wav
-
+def _save(path: str, audio: np.ndarray) -> None:
     try:
         write_wav(path, audio)
     except OSError as exc:
@@ -234,13 +235,13 @@ def _save(path: str, audio: Any) -> None:
 
 
 def _ask(args: argparse.Namespace, text: str) -> int:
-    from core.cli import build_parser, main
-
-    commands = next((a.choices for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)), {})
-    if "ask" not in commands:
-        raise CliError(f"heard {text!r}, but this build has no `ask` command to hand it to", 1)
+    """Hand the heard text to `tinyagent ask`, parsed by ask's own argument parser."""
     print(f"> {text}", file=sys.stderr)
-    argv = (["--config", args.config] if args.config else []) + ["ask", text]
+    parser = argparse.ArgumentParser(prog="tinyagent")
+    parser.add_argument("--config")
+    planner.register(parser.add_subparsers(dest="command"))
+    argv = (["--config", args.config] if args.config else []) + ["ask"]
     argv += ["--dry-run"] * args.dry_run + ["--yes"] * args.yes + ["--json"] * args.json
     argv += ["--model", args.planner] if args.planner else []
-    return main(argv)
+    ask_args = parser.parse_args([*argv, "--", text])  # "--": heard text that starts with "-" is still the request
+    return int(ask_args.func(ask_args) or 0)

@@ -48,7 +48,10 @@ def _sounddevice() -> Any:
     except (OSError, ImportError) as exc:
         raise VoiceUnavailable(f"voice input needs PortAudio, which could not be loaded ({exc}): "
                                f"{_PORTAUDIO_HELP}") from None
-    except Exception as exc:  # PortAudioError from Pa_Initialize at import time
+    except Exception as exc:
+        # Pa_Initialize fails inside the import, so its PortAudioError cannot be named here
+        if type(exc).__name__ != "PortAudioError":
+            raise
         raise VoiceUnavailable(f"PortAudio failed to start ({exc}); check your audio system") from None
     _silence_alsa()
     return sounddevice
@@ -95,10 +98,24 @@ def rescan_devices() -> None:
         raise VoiceUnavailable("the audio system stopped responding after a device went away; "
                                "restart tinyagent to record again")
     try:
-        sd._terminate()
-        sd._initialize()
-    except Exception as exc:
+        restart_portaudio(sd)
+    except sd.PortAudioError as exc:
         raise VoiceUnavailable(f"PortAudio failed to restart ({exc}); check your audio system") from None
+
+
+def restart_portaudio(sd: Any) -> None:
+    """Pa_Terminate then Pa_Initialize, the only way PortAudio rescans its devices.
+
+    sounddevice has no public call for it (its maintainers point users at these two private
+    functions), so this is the one place that touches them; tests/test_voice_capture.py
+    checks the installed sounddevice still has them, and a release without them becomes a
+    clear VoiceUnavailable here rather than an AttributeError."""
+    terminate, initialize = getattr(sd, "_terminate", None), getattr(sd, "_initialize", None)
+    if not callable(terminate) or not callable(initialize):
+        raise VoiceUnavailable(f"this sounddevice ({getattr(sd, '__version__', '?')}) cannot rescan devices; "
+                               "restart tinyagent to see a new microphone")
+    terminate()
+    initialize()
 
 
 def list_input_devices() -> list[dict[str, Any]]:
@@ -126,8 +143,8 @@ def parse_device(spec: str | int | None) -> str | int | None:
 def _describe_devices(sd: Any) -> str:
     try:
         names = [f"{d['index']}: {d['name']}" for d in sd.query_devices() if d["max_input_channels"] > 0]
-    except Exception:
-        return ""
+    except sd.PortAudioError:
+        return ""  # only a hint for an error message already on its way
     return "; input devices: " + ", ".join(names) if names else ""
 
 
@@ -321,8 +338,9 @@ class Recorder:
             self._last_level = now
             try:
                 self.on_level(AudioLevel(rms=rms, peak=peak, seconds=self.seconds))
-            except Exception:  # a broken meter must not kill the recording
+            except Exception as exc:  # noqa: BLE001 - any bug in a meter must not kill the recording
                 self.on_level = None
+                self.problem = self.problem or f"the level meter failed and was turned off ({exc!r})"
         if self._frames >= self.max_seconds * self._rate:
             self._finish("max_length")
 

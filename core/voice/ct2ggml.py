@@ -28,11 +28,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-GGML_MAGIC = 0x67676D6C
+from core.voice.ggml_file import GGML_MAGIC, ModelFileError, check_whisper_model
+
 SAMPLE_RATE = 16000
 N_FFT = 400  # whisper's STFT window: 201 frequency bins
 CT2_VERSION = 6
 GELU = 3  # CTranslate2's ActivationType enum: ReLU, GELUTanh, Swish, GELU, ...
+GPT2_TOKENS = 50257  # the byte-level BPE vocabulary whisper's text tokens come from
 
 Progress = Callable[[int, int], None]
 
@@ -42,7 +44,7 @@ class ConversionError(ValueError):
 
 
 # -- CTranslate2 model.bin -----------------------------------------------------------------------
-_CT2_DTYPES = {0: np.dtype("<f4"), 1: np.dtype("i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4"),
+_CT2_DTYPES: dict[int, np.dtype] = {0: np.dtype("<f4"), 1: np.dtype("i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4"),
                4: np.dtype("<f2"), 5: np.dtype("<u2")}  # 5 = bfloat16, read as its raw 16 bits
 _BF16 = 5
 
@@ -88,12 +90,31 @@ class _Cursor:
             raise ConversionError(f"{self.path} has a garbled name at byte {self.pos - n}") from None
 
 
-def read_ct2_model(path: Path) -> dict[str, Variable]:
-    """Every variable of a CTranslate2 model.bin by name, aliases resolved to their targets."""
+def model_bin_pieces(src_dir: Path) -> list[Path]:
+    """model.bin, or its pieces model.bin.part1, part2, ... in order: wheels on PyPI have a
+    size limit, so larger models (whisper base) ship their model.bin split across wheels."""
+    whole = src_dir / "model.bin"
+    if whole.is_file():
+        return [whole]
+    found = {int(m.group(1)): p for p in src_dir.glob("model.bin.part*")
+             if (m := re.fullmatch(r"model\.bin\.part([1-9]\d*)", p.name)) and p.is_file()}
+    if not found:
+        return []
+    if sorted(found) != list(range(1, len(found) + 1)):
+        raise ConversionError(f"{src_dir} has model.bin pieces {sorted(found)}; expected part1..part{max(found)} "
+                              "(a wheel is missing)")
+    return [found[n] for n in sorted(found)]
+
+
+def read_ct2_model(path: Path | list[Path]) -> dict[str, Variable]:
+    """Every variable of a CTranslate2 model.bin (or its pieces, joined in order) by name,
+    aliases resolved to their targets."""
+    pieces = path if isinstance(path, list) else [path]
+    path = pieces[0].with_name("model.bin")
     try:
-        blob = path.read_bytes()
+        blob = b"".join(piece.read_bytes() for piece in pieces)
     except OSError as exc:
-        raise ConversionError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ConversionError(f"cannot read {exc.filename or path}: {exc.strerror or exc}") from None
     cur = _Cursor(blob, path)
     (version,) = cur.unpack("I")
     if version != CT2_VERSION:
@@ -160,17 +181,18 @@ def read_vocabulary(path: Path) -> list[str]:
 
 
 def text_tokens(vocabulary: list[str]) -> list[bytes]:
-    """The ordinary tokens and <|endoftext|>, as raw bytes. whisper.cpp knows the other
-    special tokens' ids and names them itself; the files whisper.cpp publishes list exactly
-    these (ggml-tiny.en.bin: 50,257 tokens)."""
+    """GPT-2's 50,257 tokens (its vocab.json), as raw bytes: the list whisper.cpp's own files
+    carry. English-only models have 50,256 ordinary tokens, so <|endoftext|> is the last of
+    them (ggml-tiny.en.bin); multilingual ones have 50,257, and <|endoftext|> comes after
+    (ggml-base.bin). whisper.cpp knows every special token's id and names the rest itself."""
     try:
         end = vocabulary.index("<|endoftext|>")
     except ValueError:
         raise ConversionError("the vocabulary has no <|endoftext|> token; it is not whisper's") from None
-    if end < 50256:
+    if end < GPT2_TOKENS - 1:
         raise ConversionError(f"the vocabulary has only {end} ordinary tokens; whisper's has 50256 or more")
     decoder = gpt2_byte_decoder()
-    tokens = [token_bytes(t, decoder) for t in vocabulary[:end + 1]]
+    tokens = [token_bytes(t, decoder) for t in vocabulary[:GPT2_TOKENS]]
     if b" " not in tokens:
         raise ConversionError("the vocabulary has no space token, which whisper.cpp needs")
     return tokens
@@ -424,10 +446,12 @@ def _write_ggml(fh: BinaryIO, hp: HParams, tokens: list[bytes], tensors: list[Te
 def _plan(src_dir: Path) -> tuple[HParams, list[bytes], list[Tensor], dict[str, Variable]]:
     if not src_dir.is_dir():
         raise ConversionError(f"{src_dir} is not a folder with a CTranslate2 whisper model")
-    missing = [n for n in ("model.bin", "vocabulary.txt") if not (src_dir / n).is_file()]
+    pieces = model_bin_pieces(src_dir)
+    missing = [n for n, there in (("model.bin", pieces), ("vocabulary.txt", (src_dir / "vocabulary.txt").is_file()))
+               if not there]
     if missing:
         raise ConversionError(f"{src_dir} has no {' or '.join(missing)}; not a CTranslate2 whisper model")
-    variables = read_ct2_model(src_dir / "model.bin")
+    variables = read_ct2_model(pieces)
     hp = hparams_of(variables)
     vocabulary = read_vocabulary(src_dir / "vocabulary.txt")
     if len(vocabulary) != hp.n_vocab:
@@ -467,8 +491,6 @@ def convert_ct2_whisper(src_dir: Path, dest: Path, progress: Progress | None = N
 
 def _check_written(path: Path) -> None:
     """Walk the new file as the transcriber will before loading it: a writer bug stops here."""
-    from core.voice.transcribe import ModelFileError, check_whisper_model
-
     try:
         check_whisper_model(path)
     except ModelFileError as exc:

@@ -2,8 +2,9 @@
 
 Two whisper.cpp traps shape this module:
 - A broken model file does not raise: whisper.cpp logs an error, hands back a dead context,
-  and the next transcription crashes the whole process. So `check_whisper_model` walks the
-  file's structure first, and the load also watches whisper.cpp's log for errors.
+  and the next transcription crashes the whole process. So `check_whisper_model`
+  (core.voice.ggml_file) walks the file's structure first, and the load also watches
+  whisper.cpp's log for errors.
 - whisper.cpp prints to stderr. A log hook swallows it (redirecting fd 2 instead would
   blank a terminal UI that draws on stderr), and is removed again before exit, because a
   Python log hook still installed at interpreter shutdown aborts the process.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
-import struct
+import re
 import threading
 import time
 import weakref
@@ -24,26 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from core import modelstore
+from core.config import Config
 from core.voice.audio import WHISPER_RATE, to_mono
+from core.voice.ggml_file import ModelFileError, TranscriptionError, check_whisper_model
+from core.voice.hints import HintUnavailable, voice_hint
+
+__all__ = ["DEFAULT_MODEL", "ModelFileError", "Segment", "Transcriber", "Transcript", "TranscriptionError",
+           "check_whisper_model", "resolve_whisper_model"]
 
 DEFAULT_MODEL = "base.en"
-GGML_MAGIC = 0x67676D6C
 MIN_SECONDS = 1.05  # whisper.cpp returns nothing for input under 1 s, so short clips are padded
-
-_HPARAM_NAMES = ("n_vocab", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer", "n_text_ctx",
-                 "n_text_state", "n_text_head", "n_text_layer", "n_mels", "ftype")
-# ggml tensor type -> (elements per block, bytes per block), for the types whisper models use.
-_TYPE_SIZES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-               9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
-               15: (256, 292), 30: (1, 2)}
-
-
-class TranscriptionError(Exception):
-    """Transcription cannot run; the message says why and what to do."""
-
-
-class ModelFileError(TranscriptionError):
-    """A whisper model that is missing, unreadable or not a valid whisper.cpp ggml file."""
 
 
 # -- model files ------------------------------------------------------------------------------
@@ -62,121 +54,14 @@ def resolve_whisper_model(spec: str | Path | None) -> Path:
     if os.sep in name or "/" in name or name.endswith(".bin"):
         raise ModelFileError(f"no such whisper model file: {path}")
     store = _store_name(name)
-    hint = f"pass --model PATH (a whisper.cpp ggml .bin file) or run `tinyagent models pull {store}`"
     try:
-        from core import modelstore
-
-        resolve = getattr(modelstore, "resolve", None)
-    except Exception:  # no model store in this build, or a broken one: same advice
-        resolve = None
-    if resolve is None:
-        raise ModelFileError(f"no whisper model {name!r}: {hint}")
-    try:
-        found = resolve(store)
-    except Exception as exc:  # the store's message says how to get the model
+        found = modelstore.resolve(store)
+    except modelstore.ModelStoreError as exc:  # its message says how to get the model
         raise ModelFileError(f"no whisper model {name!r}: {exc}") from None
-    if not found or not Path(found).is_file():
-        raise ModelFileError(f"whisper model {name!r} is not downloaded: {hint}")
-    return Path(found)
-
-
-class _Reader:
-    """Sequential reads that turn a short read into 'truncated'."""
-
-    def __init__(self, fh: Any, path: Path, size: int):
-        self.fh, self.path, self.size = fh, path, size
-
-    def read(self, n: int, what: str) -> bytes:
-        data = self.fh.read(n)
-        if len(data) != n:
-            raise ModelFileError(f"{self.path} is truncated (ends inside the {what}); download it again")
-        return data
-
-    def ints(self, count: int, what: str, fmt: str = "i") -> tuple[int, ...]:
-        return struct.unpack(f"<{count}{fmt}", self.read(4 * count, what))
-
-    def skip(self, n: int, what: str) -> None:
-        end = self.fh.tell() + n
-        if end > self.size:
-            raise ModelFileError(f"{self.path} is truncated (ends inside the {what}); download it again")
-        self.fh.seek(end)
-
-
-def _bad(path: Path, why: str) -> ModelFileError:
-    return ModelFileError(f"{path} is not a valid whisper.cpp model ({why}); download it again or pick another")
-
-
-def _check_hparams(path: Path, hp: dict[str, int]) -> None:
-    limits = {"n_vocab": (51864, 60000), "n_audio_ctx": (1, 10000), "n_audio_state": (1, 16384),
-              "n_audio_head": (1, 256), "n_audio_layer": (1, 256), "n_text_ctx": (1, 10000),
-              "n_text_state": (1, 16384), "n_text_head": (1, 256), "n_text_layer": (1, 256),
-              "n_mels": (1, 512)}
-    for key, (lo, hi) in limits.items():
-        if not lo <= hp[key] <= hi:
-            raise _bad(path, f"{key} = {hp[key]} is out of range")
-    if hp["n_text_state"] != hp["n_audio_state"]:
-        raise _bad(path, "text and audio widths differ")
-    if hp["ftype"] % 1000 not in _TYPE_SIZES and hp["ftype"] % 1000 not in (4, 5):
-        raise _bad(path, f"unknown weight type {hp['ftype']}")
-
-
-def check_whisper_model(path: str | Path) -> dict[str, int]:
-    """Check a ggml whisper model without loading it: readable, right magic, sane header,
-    and every tensor's bytes present. Returns the hyper-parameters; ModelFileError if not."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ModelFileError(f"no such whisper model file: {p}")
-    if not p.is_file():
-        raise ModelFileError(f"{p} is not a file; pass a whisper.cpp ggml model such as ggml-base.en.bin")
-    try:
-        size = p.stat().st_size
-        with p.open("rb") as fh:
-            return _walk_model(_Reader(fh, p, size))
-    except PermissionError:
-        raise ModelFileError(f"cannot read {p}: permission denied") from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot read {p}: {exc.strerror or exc}") from None
-
-
-def _walk_model(r: _Reader) -> dict[str, int]:
-    p = r.path
-    magic = r.fh.read(4)
-    if magic == b"GGUF":
-        raise ModelFileError(f"{p} is a GGUF file; whisper.cpp needs a ggml .bin model such as ggml-base.en.bin")
-    if len(magic) < 4 or struct.unpack("<I", magic)[0] != GGML_MAGIC:
-        raise _bad(p, "wrong magic number; not a ggml file")
-    hp = dict(zip(_HPARAM_NAMES, r.ints(11, "header")))
-    _check_hparams(p, hp)
-    n_mel, n_fft = r.ints(2, "mel filters")
-    if n_mel != hp["n_mels"] or not 1 <= n_fft <= 4096:
-        raise _bad(p, "mel filter table does not match the header")
-    r.skip(4 * n_mel * n_fft, "mel filters")
-    (n_tokens,) = r.ints(1, "vocabulary")
-    if not 0 <= n_tokens <= hp["n_vocab"]:
-        raise _bad(p, f"vocabulary size {n_tokens} does not match n_vocab {hp['n_vocab']}")
-    for _ in range(n_tokens):
-        (length,) = r.ints(1, "vocabulary", "I")
-        if length > 1024:
-            raise _bad(p, "corrupt vocabulary")
-        r.skip(length, "vocabulary")
-    expected = 7 + 15 * hp["n_audio_layer"] + 4 + 24 * hp["n_text_layer"]
-    found = 0
-    while head := r.fh.read(12):
-        if len(head) < 12:
-            raise ModelFileError(f"{p} is truncated (ends inside a tensor header); download it again")
-        n_dims, name_len, ttype = struct.unpack("<iii", head)
-        if not 1 <= n_dims <= 4 or not 1 <= name_len <= 256 or ttype not in _TYPE_SIZES:
-            raise _bad(p, f"corrupt header of tensor {found + 1}")
-        dims = r.ints(n_dims, "tensor header")
-        if min(dims) < 1:
-            raise _bad(p, f"tensor {found + 1} has an empty dimension")
-        r.skip(name_len, "tensor header")
-        block, block_bytes = _TYPE_SIZES[ttype]
-        r.skip(int(np.prod(dims, dtype=np.int64)) // block * block_bytes, "tensor data")
-        found += 1
-    if found != expected:
-        raise ModelFileError(f"{p} is incomplete or damaged: {found} tensors where {expected} belong; download it again")
-    return hp
+    if not found.is_file():
+        raise ModelFileError(f"whisper model {name!r} is not downloaded: pass --model PATH (a whisper.cpp ggml "
+                             f".bin file) or run `tinyagent models pull {store}`")
+    return found
 
 
 # -- whisper.cpp log hook ------------------------------------------------------------------------
@@ -213,7 +98,19 @@ def _remove_log_hook() -> None:
         _hook_installed = False
 
 
-# -- transcription ---------------------------------------------------------------------------
+# -- transcription ------------------------------------------------------------------------------
+# whisper learned captions' sound labels: silence comes out as "[BLANK_AUDIO]", music as
+# "(upbeat music)", and whisper.cpp shows tokens it has no text for as "[_extra_token_N]".
+# None of them is something the user said, and "heard nothing" must stay empty.
+_ANNOTATION = re.compile(r"\s*(\[[^\[\]]*\]|\([^()]*\))[\s.]*")
+
+
+def is_annotation(text: str) -> bool:
+    """True for a segment that is only a sound label ("[BLANK_AUDIO]", "(music)") or has no
+    letter or digit at all (a label cut short: "[")."""
+    return _ANNOTATION.fullmatch(text) is not None or not any(ch.isalnum() for ch in text)
+
+
 @dataclass(frozen=True)
 class Segment:
     start: float  # seconds from the start of the audio
@@ -240,25 +137,37 @@ def _default_threads() -> int:
 class Transcriber:
     """whisper.cpp with one model, loaded on first use (or `load()`), shared by threads.
 
-    `model_path` is a file path or a model-store name ("base.en"). Extra keyword arguments
-    go to whisper.cpp's decoder (tests pass temperature_inc=0.0 to skip slow retries).
+    `model_path` is a file path or a model-store name ("base.en"). `hint` is text whisper
+    decodes as if it came just before the audio (core.voice.hints: the contacts' names).
+    Extra keyword arguments go to whisper.cpp's decoder (tests pass temperature_inc=0.0 to
+    skip slow retries).
     """
 
     def __init__(self, model_path: str | Path | None = None, language: str = "en", threads: int = 0,
-                 **params: Any):
+                 hint: str = "", **params: Any):
         self.model_spec = str(model_path or "") or DEFAULT_MODEL
         self.language = "" if language in ("", "auto") else language  # "" = detect; "auto" would print a warning
         self.threads = threads if threads > 0 else _default_threads()
-        self.params = params
+        self.hint = hint
+        self.params = {**params, "initial_prompt": hint} if hint else params
+        self.hint_problem: str | None = None  # why the configured hint could not be built, for the user
         self.model_path: Path | None = None
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
-    def from_config(cls, config: Any, **params: Any) -> Transcriber:
-        return cls(config.models.whisper or DEFAULT_MODEL, language=config.voice.language,
-                   threads=config.voice.threads, **params)
+    def from_config(cls, config: Config, **params: Any) -> Transcriber:
+        """The configured model, language, threads and hint (`voice.hint`); a hint that cannot
+        be built leaves `hint_problem` set and transcribes without one."""
+        try:
+            hint, problem = voice_hint(config), None
+        except HintUnavailable as exc:
+            hint, problem = "", str(exc)
+        transcriber = cls(config.models.whisper or DEFAULT_MODEL, language=config.voice.language,
+                          threads=config.voice.threads, hint=hint, **params)
+        transcriber.hint_problem = problem
+        return transcriber
 
     @property
     def loaded(self) -> bool:
@@ -317,7 +226,8 @@ class Transcriber:
             errors = list(_errors)
         if errors and not raw:
             raise TranscriptionError(f"whisper.cpp failed: {errors[0]}")
-        segments = tuple(Segment(s.t0 / 100.0, s.t1 / 100.0, s.text.strip()) for s in raw)
+        segments = tuple(Segment(s.t0 / 100.0, s.t1 / 100.0, s.text.strip()) for s in raw
+                         if not is_annotation(s.text))
         text = " ".join(s.text for s in segments if s.text).strip()
         return Transcript(text, time.perf_counter() - started, segments, audio_seconds)
 
