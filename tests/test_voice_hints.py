@@ -6,6 +6,7 @@ import types
 
 import pytest
 
+from core.backends import sandbox_db_path
 from core.config import Config, ConfigError, parse_config
 from core.voice.capture import VoiceUnavailable, restart_portaudio
 from core.voice.hints import MAX_NAMES, names_hint, voice_hint
@@ -27,7 +28,7 @@ def test_hint_comes_from_the_sandboxs_contacts():
     hint = voice_hint(config)
     assert hint.startswith("Contacts: John Carter, Sarah Lindqvist,") and "Nina Petrov." in hint
     # a contact the user adds is in the next hint
-    with SandboxBackend().store.write() as conn:
+    with SandboxBackend(sandbox_db_path()).store.write() as conn:
         conn.execute("UPDATE contacts SET first_name = 'Zoë' WHERE first_name = 'Nina'")
     assert "Zoë Petrov" in voice_hint(config)
     config.voice.hint = "none"

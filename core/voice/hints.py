@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+from core.backends import sandbox_db_path
 from core.config import Config
 from tools.sandbox import SandboxBackend
 from tools.sandbox.contacts import full_name
@@ -46,7 +47,7 @@ def contact_names(config: Config) -> list[str]:
     if config.resolved_backend() != "sandbox":
         return []
     try:
-        contacts = SandboxBackend().state()["contacts"]
+        contacts = SandboxBackend(sandbox_db_path()).state()["contacts"]
     except (OSError, sqlite3.Error) as exc:
         raise HintUnavailable(f"cannot read the sandbox's contacts for the speech hint ({exc})") from None
     return [full_name(c) for c in contacts]
