@@ -23,6 +23,7 @@ from core.events import (
     AnswerToken,
     EventSink,
     Notice,
+    Replanning,
     RequestStarted,
     RunSummary,
     StageTiming,
@@ -35,9 +36,14 @@ from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from core.planner.llm import LocalLLM, ModelError
-from core.planner.planner import JoinResult, Planner, deterministic_answer, observations
+from core.planner.planner import JoinResult, Planner, deterministic_answer, observations, setup_for_llm
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
+from core.planner.writer import ModelWriter
+from core.toolrag import ToolRAG, ToolRAGError
+from core.toolrag.examples import ExampleError, ExamplePool, user_examples_file
+from tools.backend import ForRequest
+from tools.factory import make_backend
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
 
@@ -81,6 +87,8 @@ class Pipeline:
         self.toolrag = toolrag
         self.model_override = model_override
         self._toolrag_failed = False
+        self._degraded: list[str] = []  # what stopped working, said once as a Notice (from worker threads)
+        self._said: set[str] = set()
         self._owns_llm = llm is None
         self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
@@ -103,13 +111,8 @@ class Pipeline:
         # and summaries without it: make it again once the model is there, so it writes them.
         stale = self._own_backend and self.llm is not None and not self._backend_has_model
         if self.backend is None or stale:
-            from tools.factory import make_backend
-
             writer = None
             if self.llm is not None:
-                from core.planner.planner import setup_for_llm
-                from core.planner.writer import ModelWriter
-
                 writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7),
                                      template=setup_for_llm(self.llm, self.config).template,
                                      instructions=self.config.instructions)
@@ -120,11 +123,11 @@ class Pipeline:
     def _select_sync(self, request: str) -> Any:
         if self.toolrag is None and not self._toolrag_failed and self.config.toolrag.enabled:
             try:
-                from core.toolrag import ToolRAG
-
                 self.toolrag = ToolRAG.from_config(self.config)
-            except Exception:  # missing module or model: plan with every enabled tool
+            except (ToolRAGError, OSError, ImportError) as exc:  # no model or runtime: every enabled tool
                 self._toolrag_failed = True
+                self._degraded.append(f"tool choice (ToolRAG) is unavailable ({exc}); the planner sees every "
+                                      "enabled tool")
         if self.toolrag is not None:
             return self.toolrag.select(request)
         enabled = tools_for_apps(set(self.config.apps))
@@ -134,6 +137,7 @@ class Pipeline:
         started = time.perf_counter()
         selection = await asyncio.to_thread(self._select_sync, request)
         seconds = time.perf_counter() - started
+        self._say_degraded(emit)
         names = set(selection.selected)
         tools = [t for t in TOOLS if t.name in names]
         if not tools:  # a plan needs at least one tool; let the model choose among all enabled
@@ -151,6 +155,7 @@ class Pipeline:
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
+        self._say_degraded(emit)
         started = time.perf_counter()
         first = None
         try:
@@ -172,6 +177,7 @@ class Pipeline:
         planner = self._new_planner(llm)
         backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
             self._examples, planner, request, tools, selection))
+        self._say_degraded(emit)
         tinyagent = planner.setup.tinyagent
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
         failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
@@ -212,7 +218,7 @@ class Pipeline:
             if not (result.replan and _failed(plan, summary)) or attempt >= rounds:
                 break
             reason = sentence_reason(result.reason, plan, summary)
-            emit(Notice("info", f"replanning (attempt {attempt + 1}): {reason}"))
+            emit(Replanning(attempt + 1, reason))
             if tinyagent:
                 # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
                 contexts.append(tj.replan_context(result.steps, result.thought))
@@ -310,16 +316,23 @@ class Pipeline:
 
     def _user_pool(self) -> Any:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
+        path = user_examples_file()
         try:
-            from core.toolrag.examples import ExamplePool, user_examples_file
-
-            path = user_examples_file()
             stamp = path.stat().st_mtime_ns if path.exists() else None
             if self._pool_cache is None or self._pool_cache[0] != stamp:
                 self._pool_cache = (stamp, ExamplePool.load())
             return self._pool_cache[1]
-        except Exception:  # a broken user file: pick_examples falls back to the built-in pool itself
+        except (ExampleError, OSError) as exc:  # pick_examples falls back to the built-in pool itself
+            self._degraded.append(f"your examples file cannot be used ({exc}); the built-in examples are used")
             return None
+
+    def _say_degraded(self, emit: EventSink) -> None:
+        """A warning for each thing that stopped working, the first time it happens."""
+        while self._degraded:
+            message = self._degraded.pop(0)
+            if message not in self._said:
+                self._said.add(message)
+                emit(Notice("warning", message))
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink, *, final: bool = False, scratchpad: str = "") -> JoinResult:
@@ -338,7 +351,7 @@ class Pipeline:
             return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad, on_text=on_text)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the answer must still come, without the model
+        except (ModelError, ValueError) as exc:  # grammar or template errors too: the answer must still come
             emit(Notice("warning", f"the model could not write the answer ({exc}); showing what ran"))
             return JoinResult(deterministic_answer(plan, summary), False, "")
 
@@ -362,8 +375,6 @@ class Pipeline:
     def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
                   attempt: int, request: str = "") -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
-            from tools.backend import ForRequest
-
             backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
                         dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt,
@@ -407,7 +418,7 @@ class _Attempt:
 class _UnconstrainedPlanner(Planner):
     """A planner sampling without the plan grammar (to measure what the grammar does)."""
 
-    def grammar(self, tools: Sequence[ToolSpec]) -> None:  # type: ignore[override]
+    def grammar(self, tools: Sequence[ToolSpec]) -> None:  # type: ignore[override]  # None: no grammar, on purpose
         return None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.events import TaskStatus
-from core.plan import Task
+from core.plan import Task, format_value
 
 BOX_H = 4
 MIN_BOX_W = 17
@@ -152,6 +152,12 @@ def _layers(nodes: dict[int, NodeState]) -> list[list[int]]:
 
 def status_role(status: TaskStatus) -> str:
     return f"st-{status.value}"
+
+
+def args_line(task: Task, width: int) -> str:
+    """A task's arguments on one line, cut to `width` with an ellipsis."""
+    text = ", ".join(format_value(a) for a in task.args)
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def _fit(text: str, width: int) -> str:
@@ -372,7 +378,7 @@ def _box(canvas: Canvas, node: NodeState, box: Box, selected: bool, now: float |
     canvas.put(x + w - 1, y, tr, border)
 
     canvas.put(x, y + 1, v, border)
-    canvas.put(x + 1, y + 1, _fit(task.short(inner) or "(no arguments)", inner).ljust(inner), "args")
+    canvas.put(x + 1, y + 1, _fit(args_line(task, inner) or "(no arguments)", inner).ljust(inner), "args")
     canvas.put(x + w - 1, y + 1, v, border)
 
     status = node.status
