@@ -13,6 +13,8 @@ import numpy as np
 from core.config import Config
 from core.events import AudioLevel, DownloadProgress
 from core.history import HistoryStore
+from core.modelstore import ModelEntry, PlannerChoice
+from core.voice.transcribe import Transcript
 from tui.app import build_app
 from tui.services import Services
 
@@ -27,16 +29,18 @@ PLAN = """1. get_email_address("Sarah")
 class FakeStore:
     """A model store with one planner missing; `pull` reports progress then marks it present."""
 
+    PLANNER = ModelEntry("tinyagent-1.1b", "planner", "org/repo", "planner.gguf", 100, None, "planner", default=True)
+    VOICE = ModelEntry("whisper-base.en", "whisper", "org/repo", "voice.bin", 50, None, "voice", default=True)
+
     def __init__(self, present: bool = False):
         self.present = present
         self.pulled: list[str] = []
 
-    def status(self):
-        from types import SimpleNamespace
+    def status(self) -> list[tuple[ModelEntry, Path | None]]:
+        return [(self.PLANNER, Path("/x") if self.present else None), (self.VOICE, Path("/y"))]
 
-        entry = SimpleNamespace(name="tinyagent-1.1b", kind="planner", description="planner", default=True, size=100)
-        voice = SimpleNamespace(name="whisper-base.en", kind="whisper", description="voice", default=True, size=50)
-        return [(entry, Path("/x") if self.present else None), (voice, Path("/y"))]
+    def planner_choice(self, configured: str = "") -> PlannerChoice:
+        return PlannerChoice(self.PLANNER.name, Path("/x") if self.present else None)
 
     def pull(self, name, progress=None):
         for done in (0, 25, 50, 75, 100):
@@ -85,10 +89,8 @@ class FakeTranscriber:
         self.calls = 0
 
     def transcribe(self, audio):
-        from types import SimpleNamespace
-
         self.calls += 1
-        return SimpleNamespace(text=self.text, seconds=0.1, segments=[])
+        return Transcript(self.text, 0.1, audio_seconds=1.0)
 
 
 def sandbox_config(**approval: str) -> Config:

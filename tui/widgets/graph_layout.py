@@ -326,12 +326,12 @@ def _edges(canvas: Canvas, nodes: dict[int, NodeState], rows: list[list[Box]], i
     if not groups:
         return y + 1
     bottom = y + len(groups)  # the arrow row
-    for g, (parent, kids, lane) in enumerate(groups):
+    for g, (parent, kids, via) in enumerate(groups):
         lane_y = y + g
         role = _edge_role(nodes, parent.task_id)
         hot = selected == parent.task_id
-        xs = [lane.x if lane else parent.cx] + [k.cx for k in kids]
-        if lane is None:  # out of the parent's box, and into its lane if it has one
+        xs = [via.x if via else parent.cx] + [k.cx for k in kids]
+        if via is None:  # out of the parent's box, and into its lane if it has one
             canvas.vline(parent.cx, y, lane_y, role + ("-sel" if hot else ""), up_open=True, down_open=False)
             canvas.sources.add(parent.task_id)
             start = own.get(parent.task_id)
@@ -340,7 +340,7 @@ def _edges(canvas: Canvas, nodes: dict[int, NodeState], rows: list[list[Box]], i
                 canvas.hline(lane_y, parent.cx, start.x,
                              role + ("-sel" if _lane_hot(start, selected) else ""))
         else:  # a branch off a lane
-            lane.bottom = max(lane.bottom, lane_y)
+            via.bottom = max(via.bottom, lane_y)
             hot = hot or any(k.task_id == selected for k in kids)
         canvas.hline(lane_y, min(xs), max(xs), role + ("-sel" if hot else ""))
         for kid in kids:
