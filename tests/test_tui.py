@@ -208,10 +208,7 @@ async def test_record_sends_directly_when_configured(tmp_path):
 
 
 async def test_record_without_voice_explains(tmp_path):
-    class Broken:
-        def __init__(self, on_level):
-            pass
-
+    class Broken(FakeRecorder):
         def start(self):
             raise VoiceUnavailable("voice input needs PortAudio")
 

@@ -14,7 +14,8 @@ from core.config import Config
 from core.events import AudioLevel, DownloadProgress
 from core.history import HistoryStore
 from core.modelstore import ModelEntry, PlannerChoice
-from core.voice.transcribe import Transcript
+from core.voice.capture import Recorder
+from core.voice.transcribe import Transcriber, Transcript
 from tui.app import build_app
 from tui.services import Services
 
@@ -52,18 +53,15 @@ class FakeStore:
         return Path("/x")
 
 
-class FakeRecorder:
-    """Stands in for core.voice.capture.Recorder: levels while 'recording', audio on stop."""
+class FakeRecorder(Recorder):
+    """A Recorder without a microphone: levels while 'recording', a second of audio on stop."""
 
     def __init__(self, on_level):
-        self.on_level = on_level
-        self.recording = False
-        self.problem = None
+        super().__init__(on_level=on_level)
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self):
-        self.recording = True
         self._thread = threading.Thread(target=self._levels, daemon=True)
         self._thread.start()
 
@@ -79,18 +77,20 @@ class FakeRecorder:
 
     def stop(self):
         self._stopped.set()
-        self.recording = False
         return np.ones(16000, dtype=np.float32) * 0.1
 
 
-class FakeTranscriber:
+class FakeTranscriber(Transcriber):
+    """A Transcriber that hears `text` in any audio (no whisper model is loaded)."""
+
     def __init__(self, text="text Mike that I'm running late"):
+        super().__init__()
         self.text = text
         self.calls = 0
 
     def transcribe(self, audio):
         self.calls += 1
-        return Transcript(self.text, 0.1, audio_seconds=1.0)
+        return Transcript(self.text, 0.1, audio_seconds=len(audio) / 16000)
 
 
 def sandbox_config(**approval: str) -> Config:
