@@ -18,9 +18,11 @@ from typing import Any
 
 from core.answers import AnswerStream, decide, sentence_reason
 from core.approval import ApprovalPolicy, Approver, deny_all
+from core.config import Config
 from core.events import (
     AnswerReady,
     AnswerToken,
+    Event,
     EventSink,
     Notice,
     Replanning,
@@ -40,9 +42,9 @@ from core.planner.planner import JoinResult, Planner, deterministic_answer, obse
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from core.planner.writer import ModelWriter
-from core.toolrag import ToolRAG, ToolRAGError
+from core.toolrag import Selection, ToolRAG, ToolRAGError
 from core.toolrag.examples import ExampleError, ExamplePool, user_examples_file
-from tools.backend import ForRequest
+from tools.backend import Backend, ForRequest
 from tools.factory import make_backend
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
@@ -58,12 +60,15 @@ class AllTools:
     added_by_rules: tuple[str, ...] = ()
 
 
+ToolChoice = Selection | AllTools  # ToolRAG's answer, or every enabled tool without it
+
+
 @dataclass
 class PipelineResult:
     answer: str
     plan: Plan
     summary: RunSummary | None
-    selection: Any
+    selection: ToolChoice | None  # None: a plan run without a request
     timings: dict[str, float] = field(default_factory=dict)
     attempts: int = 1
     prompt_tokens: int = 0
@@ -76,7 +81,8 @@ class PipelineResult:
 
 
 class Pipeline:
-    def __init__(self, config: Any, *, backend: Any = None, llm: LocalLLM | None = None, toolrag: Any = None,
+    def __init__(self, config: Config, *, backend: Backend | None = None, llm: LocalLLM | None = None,
+                 toolrag: ToolRAG | None = None,
                  model_override: str | None = None, limits: GrammarLimits = PLANNER_LIMITS):
         self.config = config
         self.limits = limits
@@ -92,12 +98,12 @@ class Pipeline:
         self._owns_llm = llm is None
         self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
-        self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
+        self.example_pool: ExamplePool | None = None  # an ExamplePool to pick from instead of the built-in + user one
         self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
-        self._pool_cache: tuple[Any, Any] | None = None  # (user file's mtime, ExamplePool)
+        self._pool_cache: tuple[int | None, ExamplePool] | None = None  # (user file's mtime, the pool)
 
     # -- parts -------------------------------------------------------------------------------
-    async def load_model(self, emit: Any = None) -> LocalLLM:
+    async def load_model(self, emit: EventSink | None = None) -> LocalLLM:
         """The planner model (loaded once, off the event loop). Raises ModelLoadError."""
         if self.llm is None:
             self.llm = await asyncio.to_thread(LocalLLM.from_config, self.config, self.model_override)
@@ -106,7 +112,7 @@ class Pipeline:
                 emit(Notice("info", notice))
         return self.llm
 
-    def _get_backend(self) -> Any:
+    def _get_backend(self) -> Backend:
         # A backend we made before the model was loaded (a plan run first) writes email bodies
         # and summaries without it: make it again once the model is there, so it writes them.
         stale = self._own_backend and self.llm is not None and not self._backend_has_model
@@ -120,7 +126,7 @@ class Pipeline:
             self._own_backend, self._backend_has_model = True, self.llm is not None
         return self.backend
 
-    def _select_sync(self, request: str) -> Any:
+    def _select_sync(self, request: str) -> ToolChoice:
         if self.toolrag is None and not self._toolrag_failed and self.config.toolrag.enabled:
             try:
                 self.toolrag = ToolRAG.from_config(self.config)
@@ -133,7 +139,7 @@ class Pipeline:
         enabled = tools_for_apps(set(self.config.apps))
         return AllTools({t.name: 1.0 for t in enabled}, tuple(t.name for t in enabled))
 
-    async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any]:
+    async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice]:
         started = time.perf_counter()
         selection = await asyncio.to_thread(self._select_sync, request)
         seconds = time.perf_counter() - started
@@ -144,7 +150,7 @@ class Pipeline:
             tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
             emit(Notice("warning", "no tool looked relevant; the planner may use any enabled tool"))
         emit(ToolsSelected(dict(selection.probabilities), tuple(t.name for t in tools), selection.threshold,
-                           getattr(selection, "seconds", seconds)))
+                           selection.seconds or seconds))
         emit(StageTiming("toolrag", seconds))
         return tools, selection
 
@@ -230,7 +236,7 @@ class Pipeline:
         emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
         return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
 
-    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any, LocalLLM]:
+    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, LocalLLM]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
         model = asyncio.ensure_future(self.load_model(emit))
         try:
@@ -244,13 +250,13 @@ class Pipeline:
         return tools, selection, llm
 
     async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
-                       context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
+                       context: str, backend: Backend, done_work: dict[Any, Any], *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
                        timings: dict[str, float], failed_work: set[Any] | None = None,
                        tried: list[tuple] | None = None) -> _Attempt:
         args: dict[int, dict[str, Any]] = {}
 
-        def sink(event: Any) -> None:
+        def sink(event: Event) -> None:
             if isinstance(event, TaskFinished) and event.args is not None:
                 args[event.task_id] = event.args
             emit(event)
@@ -304,7 +310,8 @@ class Pipeline:
                 failed_work.add(keys[task_id])
         return _Attempt(plan, summary, args, repeated)
 
-    def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec], selection: Any) -> Any:
+    def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec],
+                  selection: ToolChoice) -> list[Any] | None:
         """In-context examples for the profile; None asks for the profile's built-in block."""
         if not planner.setup.tinyagent:
             return pick_examples(request, tools, self.config.planner.examples, exclude=self.exclude_example,
@@ -314,7 +321,7 @@ class Pipeline:
         return pick_examples(request, tools, MAX_EXAMPLES, within=True, exclude=self.exclude_example,
                              pool=self.example_pool or self._user_pool())
 
-    def _user_pool(self) -> Any:
+    def _user_pool(self) -> ExamplePool | None:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
         path = user_examples_file()
         try:
@@ -372,7 +379,7 @@ class Pipeline:
         cls = Planner if self.use_grammar else _UnconstrainedPlanner
         return cls(llm, config=self.config, limits=self.limits)
 
-    def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
+    def _executor(self, backend: Backend, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
                   attempt: int, request: str = "") -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
             backend = ForRequest(backend, request)
