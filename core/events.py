@@ -91,6 +91,18 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class Replanning(Event):
+    """The joiner asked for another plan: attempt `attempt` starts, for `reason`."""
+
+    attempt: int
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"replanning (attempt {self.attempt}): {self.reason}"
+
+
+@dataclass(frozen=True)
 class AnswerReady(Event):
     text: str
     replan: bool = False  # the joiner asked for another plan
@@ -233,8 +245,9 @@ def _jsonable(value: Any) -> Any:
 
 _KIND: dict[type, str] = {
     RequestStarted: "request_started", ToolsSelected: "tools_selected", PlanToken: "plan_token",
-    StageTiming: "stage_timing", Notice: "notice", AnswerReady: "answer", AnswerToken: "answer_token", PlanStarted: "plan_started",
-    TaskAdded: "task_added", TaskStarted: "task_started", ApprovalRequested: "approval_requested", ApprovalResolved: "approval_resolved",
-    TaskFinished: "task_finished", PlanFinished: "plan_finished", AudioLevel: "audio_level",
-    TranscriptReady: "transcript", DownloadProgress: "download_progress",
+    StageTiming: "stage_timing", Notice: "notice", Replanning: "replanning", AnswerReady: "answer",
+    AnswerToken: "answer_token", PlanStarted: "plan_started", TaskAdded: "task_added", TaskStarted: "task_started",
+    ApprovalRequested: "approval_requested", ApprovalResolved: "approval_resolved", TaskFinished: "task_finished",
+    PlanFinished: "plan_finished", AudioLevel: "audio_level", TranscriptReady: "transcript",
+    DownloadProgress: "download_progress",
 }

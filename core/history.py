@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.config import data_dir
+
 MAX_ENTRIES = 500  # older entries are dropped when the file is compacted
 
 
@@ -54,8 +56,6 @@ class HistoryStore:
 
     @classmethod
     def default(cls) -> HistoryStore:
-        from core.config import data_dir
-
         return cls(data_dir() / "history.jsonl")
 
     def append(self, entry: HistoryEntry) -> None:

@@ -19,11 +19,14 @@ from typing import Any
 from core.answers import AnswerStream, decide, sentence_reason
 from core.approval import ApprovalPolicy, Approver, deny_all
 from core.backends import make_backend
+from core.config import Config
 from core.events import (
     AnswerReady,
     AnswerToken,
+    Event,
     EventSink,
     Notice,
+    Replanning,
     RequestStarted,
     RunSummary,
     StageTiming,
@@ -36,9 +39,13 @@ from core.plan import Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from core.planner.llm import GenerationStats, LocalLLM, ModelError
-from core.planner.planner import JoinResult, Planner, PlanResponse, deterministic_answer, observations
+from core.planner.planner import JoinResult, Planner, PlanResponse, deterministic_answer, observations, setup_for_llm
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
+from core.planner.writer import ModelWriter
+from core.toolrag import Selection, ToolRAG, ToolRAGError
+from core.toolrag.examples import ExampleError, ExamplePool, user_examples_file
+from tools.backend import Backend, ForRequest
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
 
@@ -53,12 +60,15 @@ class AllTools:
     added_by_rules: tuple[str, ...] = ()
 
 
+ToolChoice = Selection | AllTools  # ToolRAG's answer, or every enabled tool without it
+
+
 @dataclass
 class PipelineResult:
     answer: str
     plan: Plan
     summary: RunSummary | None
-    selection: Any
+    selection: ToolChoice | None  # None: a plan run without a request
     timings: dict[str, float] = field(default_factory=dict)
     attempts: int = 1
     prompt_tokens: int = 0
@@ -71,7 +81,8 @@ class PipelineResult:
 
 
 class Pipeline:
-    def __init__(self, config: Any, *, backend: Any = None, llm: LocalLLM | None = None, toolrag: Any = None,
+    def __init__(self, config: Config, *, backend: Backend | None = None, llm: LocalLLM | None = None,
+                 toolrag: ToolRAG | None = None,
                  model_override: str | None = None, limits: GrammarLimits = PLANNER_LIMITS):
         self.config = config
         self.limits = limits
@@ -82,14 +93,16 @@ class Pipeline:
         self.toolrag = toolrag
         self.model_override = model_override
         self._toolrag_failed = False
+        self._degraded: list[str] = []  # what stopped working, said once as a Notice (from worker threads)
+        self._said: set[str] = set()
         self._owns_llm = llm is None
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
-        self.example_pool: Any = None  # an ExamplePool to pick from instead of the built-in + user one
+        self.example_pool: ExamplePool | None = None  # an ExamplePool to pick from instead of the built-in + user one
         self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
-        self._pool_cache: tuple[Any, Any] | None = None  # (user file's mtime, ExamplePool)
+        self._pool_cache: tuple[int | None, ExamplePool] | None = None  # (user file's mtime, the pool)
 
     # -- parts -------------------------------------------------------------------------------
-    async def load_model(self, emit: Any = None) -> LocalLLM:
+    async def load_model(self, emit: EventSink | None = None) -> LocalLLM:
         """The planner model (loaded once, off the event loop). Raises ModelLoadError."""
         if self.llm is None:
             self.llm = await asyncio.to_thread(LocalLLM.from_config, self.config, self.model_override)
@@ -98,16 +111,13 @@ class Pipeline:
                 emit(Notice("info", notice))
         return self.llm
 
-    def _get_backend(self) -> Any:
+    def _get_backend(self) -> Backend:
         # A backend we made before the model was loaded (a plan run first) writes email bodies
         # and summaries without it: make it again once the model is there, so it writes them.
         stale = self._own_backend and self.llm is not None and not self._backend_has_model
         if self.backend is None or stale:
             writer = None
             if self.llm is not None:
-                from core.planner.planner import setup_for_llm
-                from core.planner.writer import ModelWriter
-
                 writer = ModelWriter(self.llm, timeout=max(1.0, self.config.timeouts.task * 0.7),
                                      template=setup_for_llm(self.llm, self.config).template,
                                      instructions=self.config.instructions)
@@ -115,30 +125,31 @@ class Pipeline:
             self._own_backend, self._backend_has_model = True, self.llm is not None
         return self.backend
 
-    def _select_sync(self, request: str) -> Any:
+    def _select_sync(self, request: str) -> ToolChoice:
         if self.toolrag is None and not self._toolrag_failed and self.config.toolrag.enabled:
             try:
-                from core.toolrag import ToolRAG
-
                 self.toolrag = ToolRAG.from_config(self.config)
-            except Exception:  # missing module or model: plan with every enabled tool
+            except (ToolRAGError, OSError, ImportError) as exc:  # no model or runtime: every enabled tool
                 self._toolrag_failed = True
+                self._degraded.append(f"tool choice (ToolRAG) is unavailable ({exc}); the planner sees every "
+                                      "enabled tool")
         if self.toolrag is not None:
             return self.toolrag.select(request)
         enabled = tools_for_apps(set(self.config.apps))
         return AllTools({t.name: 1.0 for t in enabled}, tuple(t.name for t in enabled))
 
-    async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any]:
+    async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice]:
         started = time.perf_counter()
         selection = await asyncio.to_thread(self._select_sync, request)
         seconds = time.perf_counter() - started
+        self._say_degraded(emit)
         names = set(selection.selected)
         tools = [t for t in TOOLS if t.name in names]
         if not tools:  # a plan needs at least one tool; let the model choose among all enabled
             tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
             emit(Notice("warning", "no tool looked relevant; the planner may use any enabled tool"))
         emit(ToolsSelected(dict(selection.probabilities), tuple(t.name for t in tools), selection.threshold,
-                           getattr(selection, "seconds", seconds)))
+                           selection.seconds or seconds))
         emit(StageTiming("toolrag", seconds))
         return tools, selection
 
@@ -149,6 +160,7 @@ class Pipeline:
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
+        self._say_degraded(emit)
         started = time.perf_counter()
         first = None
         response = planner.stream_plan(request, tools, examples, emit=emit)
@@ -169,6 +181,7 @@ class Pipeline:
         planner = self._new_planner(llm)
         backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
             self._examples, planner, request, tools, selection))
+        self._say_degraded(emit)
         tinyagent = planner.setup.tinyagent
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
         failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
@@ -209,7 +222,7 @@ class Pipeline:
             if not (result.replan and _failed(plan, summary)) or attempt >= rounds:
                 break
             reason = sentence_reason(result.reason, plan, summary)
-            emit(Notice("info", f"replanning (attempt {attempt + 1}): {reason}"))
+            emit(Replanning(attempt + 1, reason))
             if tinyagent:
                 # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
                 contexts.append(tj.replan_context(result.steps, result.thought))
@@ -221,7 +234,7 @@ class Pipeline:
         emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
         return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
 
-    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], Any, LocalLLM]:
+    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, LocalLLM]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
         model = asyncio.ensure_future(self.load_model(emit))
         try:
@@ -235,13 +248,13 @@ class Pipeline:
         return tools, selection, llm
 
     async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
-                       context: str, backend: Any, done_work: dict[Any, Any], *, emit: EventSink,
+                       context: str, backend: Backend, done_work: dict[Any, Any], *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
                        timings: dict[str, float], failed_work: set[Any] | None = None,
                        tried: list[tuple] | None = None) -> _Attempt:
         args: dict[int, dict[str, Any]] = {}
 
-        def sink(event: Any) -> None:
+        def sink(event: Event) -> None:
             if isinstance(event, TaskFinished) and event.args is not None:
                 args[event.task_id] = event.args
             emit(event)
@@ -296,7 +309,8 @@ class Pipeline:
                 failed_work.add(keys[task_id])
         return _Attempt(plan, summary, args, repeated, response.text, response.stats)
 
-    def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec], selection: Any) -> Any:
+    def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec],
+                  selection: ToolChoice) -> list[Any] | None:
         """In-context examples for the profile; None asks for the profile's built-in block."""
         if not planner.setup.tinyagent:
             return pick_examples(request, tools, self.config.planner.examples, exclude=self.exclude_example,
@@ -306,18 +320,25 @@ class Pipeline:
         return pick_examples(request, tools, MAX_EXAMPLES, within=True, exclude=self.exclude_example,
                              pool=self.example_pool or self._user_pool())
 
-    def _user_pool(self) -> Any:
+    def _user_pool(self) -> ExamplePool | None:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
+        path = user_examples_file()
         try:
-            from core.toolrag.examples import ExamplePool, user_examples_file
-
-            path = user_examples_file()
             stamp = path.stat().st_mtime_ns if path.exists() else None
             if self._pool_cache is None or self._pool_cache[0] != stamp:
                 self._pool_cache = (stamp, ExamplePool.load())
             return self._pool_cache[1]
-        except Exception:  # a broken user file: pick_examples falls back to the built-in pool itself
+        except (ExampleError, OSError) as exc:  # pick_examples falls back to the built-in pool itself
+            self._degraded.append(f"your examples file cannot be used ({exc}); the built-in examples are used")
             return None
+
+    def _say_degraded(self, emit: EventSink) -> None:
+        """A warning for each thing that stopped working, the first time it happens."""
+        while self._degraded:
+            message = self._degraded.pop(0)
+            if message not in self._said:
+                self._said.add(message)
+                emit(Notice("warning", message))
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink, *, final: bool = False, scratchpad: str = "", text: str = "") -> JoinResult:
@@ -337,7 +358,7 @@ class Pipeline:
                                       text=text)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the answer must still come, without the model
+        except (ModelError, ValueError) as exc:  # grammar or template errors too: the answer must still come
             emit(Notice("warning", f"the model could not write the answer ({exc}); showing what ran"))
             return JoinResult(deterministic_answer(plan, summary), False, "")
 
@@ -358,11 +379,9 @@ class Pipeline:
         cls = Planner if self.use_grammar else _UnconstrainedPlanner
         return cls(llm, config=self.config, limits=self.limits)
 
-    def _executor(self, backend: Any, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
+    def _executor(self, backend: Backend, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
                   attempt: int, request: str = "") -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
-            from tools.backend import ForRequest
-
             backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
                         dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt,

@@ -109,11 +109,6 @@ class Task:
     def to_text(self) -> str:
         return f"{self.id}. {self.tool}({', '.join(format_value(a) for a in self.args)})"
 
-    def short(self, width: int = 40) -> str:
-        """A one-line, width-bounded rendering for graphs and lists."""
-        text = ", ".join(format_value(a) for a in self.args)
-        return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
 
 @dataclass(frozen=True)
 class Diagnostic:

@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from textual.binding import Binding
 from textual.widgets import Button, Input, TextArea
 
-from core.events import TaskStatus
+from core.approval import deny_all
+from core.events import AnswerReady, PlanStarted, PlanToken, Replanning, RequestStarted, TaskStatus
+from core.executor import DryRun
+from core.parser import parse_plan
+from core.pipeline import Pipeline, PipelineResult
+from core.voice.capture import VoiceUnavailable
 from tests.tui_helpers import (
     PLAN,
     FakeRecorder,
@@ -19,6 +25,7 @@ from tests.tui_helpers import (
     type_text,
     wait_for,
 )
+from tui.actions import ACTIONS
 from tui.screens.confirm import ConfirmModal
 from tui.screens.editor import EditorScreen
 from tui.widgets.chat import Chat
@@ -105,7 +112,7 @@ async def test_editor_plan_runs_with_approve_and_deny(tmp_path):
             seen[tool] = text
             assert statuses(app)[modal.request.task.id] is TaskStatus.AWAITING_APPROVAL
             await pilot.press("y" if tool == "compose_new_email" else "n")
-            await wait_for(pilot, lambda: app.screen is not modal)
+            await wait_for(pilot, lambda m=modal: app.screen is not m)
         await wait_for(pilot, lambda: not app.busy)
         # the modal showed the change and every resolved argument in full
         assert "sarah.lindqvist@example.com" in seen["compose_new_email"]
@@ -201,24 +208,36 @@ async def test_record_sends_directly_when_configured(tmp_path):
 
 
 async def test_record_without_voice_explains(tmp_path):
-    class Broken:
-        def __init__(self, on_level):
-            pass
-
+    class Broken(FakeRecorder):
         def start(self):
-            raise RuntimeError("voice input needs PortAudio")
+            raise VoiceUnavailable("voice input needs PortAudio")
 
     app = make_app(tmp_path, recorder=Broken)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: "PortAudio" in app.query_one(Chat).text())
-        assert app.query_one("#meter").state == "idle"
+        await wait_for(pilot, lambda: "Cannot record: voice input needs PortAudio" in app.query_one(Chat).text())
+        await wait_for(pilot, lambda: app.query_one("#meter").state == "idle")
+        assert "ctrl+r" not in app.query_one("#status").activity
+
+
+async def test_an_unforeseen_voice_failure_is_said_and_the_button_works_again(tmp_path):
+    class Crashing(FakeRecorder):
+        def stop(self):
+            super().stop()
+            raise RuntimeError("the driver fell over")
+
+    app = make_app(tmp_path, recorder=Crashing, transcriber=FakeTranscriber())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.query_one("#meter").state == "recording")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "the driver fell over" in app.query_one(Chat).text())
+        await wait_for(pilot, lambda: app.query_one("#meter").state == "idle")
+        assert "Stop" not in str(app.query_one("#record", Button).label)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_large_plan_stays_legible(tmp_path, size):
-    from core.parser import parse_plan
-
     lines = [f'{i}. get_email_address("Person {i}")' for i in range(1, 7)]
     lines += [f'{i + 6}. send_sms(["${i}"], "hello {i}")' for i in range(1, 7)]
     plan = parse_plan("\n".join(lines) + "\n13. join()<END_OF_PLAN>\n")
@@ -234,5 +253,47 @@ async def test_large_plan_stays_legible(tmp_path, size):
         graph.focus()
         graph.selected = 12
         await pilot.pause()
-        box = graph._canvas.boxes[12]
-        assert graph.scroll_offset.y <= box.y < graph.scroll_offset.y + graph.size.height
+        top = graph.box_top(12)
+        assert top is not None and graph.scroll_offset.y <= top < graph.scroll_offset.y + graph.size.height
+
+
+async def test_bindings_footer_and_palette_come_from_one_table(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        ids = {b.id for b in app.BINDINGS if isinstance(b, Binding)}
+        assert {a.binding_id for a in ACTIONS} <= ids
+        shown = [b.binding.description for b in app.screen.active_bindings.values() if b.binding.show]
+        assert sorted(a.label for a in ACTIONS if a.footer) == sorted(set(shown))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles[-len([a for a in ACTIONS if a.title]):] == [a.title for a in ACTIONS if a.title]
+        await pilot.press("ctrl+e")  # on another screen the main screen's actions are off
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen))
+        assert not app.check_action("models", ()) and app.check_action("toggle_dry_run", ())
+
+
+class ReplanningPipeline(Pipeline):
+    """A request whose first plan failed: the events of a replan, then the answer."""
+
+    async def ask(self, request, *, emit, approver=deny_all, dry_run=DryRun.OFF, yes=False) -> PipelineResult:
+        emit(RequestStarted(request))
+        emit(PlanToken('1. get_phone_number("Nobody")\n2. join()<END_OF_PLAN>\n'))
+        emit(Replanning(2, "No contact named Nobody."))
+        emit(PlanStarted("r2", "off", attempt=2))
+        emit(PlanToken('1. get_phone_number("Mike")\n2. join()<END_OF_PLAN>\n'))
+        emit(AnswerReady("Mike's number is +1 415 555 0104."))
+        return PipelineResult("Mike's number is +1 415 555 0104.", parse_plan(""), None, selection=None)
+
+
+async def test_a_replan_starts_a_new_plan_entry_in_the_chat(tmp_path):
+    app = make_app(tmp_path, pipeline=ReplanningPipeline(sandbox_config()))
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.ask("What is Mike's number?")
+        await wait_for(pilot, lambda: not app.busy)
+        text = app.query_one(Chat).text()
+        assert "replanning (attempt 2): No contact named Nobody." in text
+        assert "Planning again (attempt 2)" in text
+        first, second = text.index('get_phone_number("Nobody")'), text.index('get_phone_number("Mike")')
+        assert first < text.index("replanning (attempt 2)") < second  # two plan entries, the notice between
+        assert "Answer:  Mike's number is +1 415 555 0104." in text
+        assert app.current is not None and app.current.answer == "Mike's number is +1 415 555 0104."

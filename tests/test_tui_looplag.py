@@ -13,12 +13,13 @@ import os
 import threading
 import time
 
-from core.approval import ApprovalPolicy
+from core.approval import ApprovalPolicy, deny_all
 from core.backends import make_backend
 from core.config import ApprovalConfig
 from core.events import AnswerReady, PlanToken, RequestStarted, ToolsSelected
-from core.executor import Executor
+from core.executor import DryRun, Executor
 from core.parser import PlanParser
+from core.pipeline import Pipeline, PipelineResult
 from tests.tui_helpers import make_app, sandbox_config, wait_for
 from tools.registry import TOOL_NAMES
 from tui.widgets.chat import Chat
@@ -33,12 +34,15 @@ PLAN = "".join(
 )
 
 
-class StreamingPipeline:
+class StreamingPipeline(Pipeline):
+    """The real pipeline with a stand-in model: plan text from a thread, a character a token."""
+
     def __init__(self, backend, config, token_delay: float = 0.0002):
-        self.backend, self.config, self.token_delay = backend, config, token_delay
+        super().__init__(config, backend=backend)
+        self.token_delay = token_delay
         self.tokens = 0
 
-    async def ask(self, request, *, emit, approver, dry_run, yes=False):
+    async def ask(self, request, *, emit, approver=deny_all, dry_run=DryRun.OFF, yes=False) -> PipelineResult:
         emit(RequestStarted(request))
         emit(ToolsSelected({n: (0.9 if n in ("get_phone_number", "send_sms") else 0.05) for n in TOOL_NAMES},
                            ("get_phone_number", "send_sms"), 0.5, 0.01))
@@ -63,9 +67,7 @@ class StreamingPipeline:
         parser.close()
         summary = await executor.finish()
         emit(AnswerReady("Texted everyone."))
-        from types import SimpleNamespace
-
-        return SimpleNamespace(answer="Texted everyone.", plan=parser.plan(), summary=summary)
+        return PipelineResult("Texted everyone.", parser.plan(), summary, selection=None)
 
 
 async def test_loop_never_blocks_over_50ms_while_plan_streams_and_runs(tmp_path):
@@ -91,8 +93,8 @@ async def test_loop_never_blocks_over_50ms_while_plan_streams_and_runs(tmp_path)
         probe_task = asyncio.create_task(probe())
         started = time.perf_counter()
         app.ask("tell everyone the meeting moved to 3pm")
-        await wait_for(pilot, lambda: app._bridge is not None)
-        posted_before["bridge"] = app._bridge
+        await wait_for(pilot, lambda: app.bridge is not None)
+        posted_before["bridge"] = app.bridge
         await wait_for(pilot, lambda: not app.busy, timeout=60)
         took = time.perf_counter() - started
         stop.set()
@@ -105,7 +107,8 @@ async def test_loop_never_blocks_over_50ms_while_plan_streams_and_runs(tmp_path)
         p99 = sorted(lags)[int(len(lags) * 0.99)]
         print(f"\nloop lag while streaming {bridge.tokens_seen} tokens and running 14 tasks in {took:.2f}s: "
               f"wall max {worst * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; loop-thread CPU per turn max "
-              f"{worst_cpu * 1000:.1f} ms (p95 {sorted(busy)[int(len(busy) * 0.95)] * 1000:.1f} ms) over {len(lags)} probes; {bridge.posted} messages for "
+              f"{worst_cpu * 1000:.1f} ms (p95 {sorted(busy)[int(len(busy) * 0.95)] * 1000:.1f} ms) "
+              f"over {len(lags)} probes; {bridge.posted} messages for "
               f"{bridge.tokens_seen} tokens; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         assert bridge.posted < bridge.tokens_seen / 4  # tokens were coalesced, not one message each
         # CPU time is what the app itself spends without yielding; wall time also counts the

@@ -3,6 +3,8 @@ real Pipeline and the sandbox: tools chosen, plan streamed and drawn, modals ans
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from core.events import TaskStatus
@@ -13,7 +15,6 @@ from tui.widgets.plan_graph import PlanGraph
 from tui.widgets.tool_panel import ToolBars
 
 pytest.importorskip("llama_cpp")
-pipeline_module = pytest.importorskip("core.pipeline")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,6 @@ async def test_request_with_tiny_model_plans_draws_and_asks(tmp_path, tiny_gguf)
     config.planner.max_tokens = 160
     config.planner.threads = 1
     app = make_app(tmp_path, config)
-    app.services.pipeline_factory = lambda c: pipeline_module.Pipeline(c)
     decisions: dict[int, str] = {}
     async with app.run_test(size=(120, 36)) as pilot:
         app.ask("text Mike that I'm running late")
@@ -46,24 +46,24 @@ async def test_request_with_tiny_model_plans_draws_and_asks(tmp_path, tiny_gguf)
                 key = "y" if not decisions else "n"  # approve the first step, deny the rest
                 decisions[tid] = "approve" if key == "y" else "deny"
                 await pilot.press(key)
-                await wait_for(pilot, lambda: app.screen is not modal)
+                await wait_for(pilot, lambda m=modal: app.screen is not m)
             await pilot.pause(0.05)
         chat = app.query_one(Chat)
         bars = app.query_one(ToolBars)
         assert bars.probabilities, "tool probabilities were shown"
         assert set(bars.selected) <= {"get_phone_number", "get_email_address", "send_sms"}
-        assert chat.streamed.strip() or "planning failed" in chat.text(), chat.text()
+        assert chat.streamed.strip(), chat.text()  # the plan text streamed into the chat
         graph = app.query_one(PlanGraph)
         nodes = graph.nodes
+        assert nodes, f"the model planned no task: {chat.text()}"
+        assert decisions and set(decisions) <= set(nodes), decisions  # each step asked before it ran
         for tid, node in nodes.items():
             assert node.status.finished, (tid, node.status)
             if decisions.get(tid) == "deny":
                 assert node.status is TaskStatus.DENIED
             elif decisions.get(tid) == "approve":
                 assert node.status in (TaskStatus.DONE, TaskStatus.FAILED)
-        if nodes:
-            assert f"{min(nodes)} {nodes[min(nodes)].task.tool}" in graph.text()
-        assert "Answer:" in chat.text() or "Finished:" in chat.text() or "went wrong" not in chat.text()
-        assert "Something went wrong" not in chat.text(), chat.text()
-        if __import__("os").environ.get("TUI_SHOW"):
+            assert f"{tid} {node.task.tool}" in graph.text()
+        assert "Finished:" in chat.text() and "Something went wrong" not in chat.text(), chat.text()
+        if os.environ.get("TUI_SHOW"):
             print(chat.text(), graph.text(), decisions, sep="\n")

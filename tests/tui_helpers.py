@@ -13,6 +13,9 @@ import numpy as np
 from core.config import Config
 from core.events import AudioLevel, DownloadProgress
 from core.history import HistoryStore
+from core.modelstore import ModelEntry, PlannerChoice
+from core.voice.capture import Recorder
+from core.voice.transcribe import Transcriber, Transcript
 from tui.app import build_app
 from tui.services import Services
 
@@ -27,16 +30,18 @@ PLAN = """1. get_email_address("Sarah")
 class FakeStore:
     """A model store with one planner missing; `pull` reports progress then marks it present."""
 
+    PLANNER = ModelEntry("tinyagent-1.1b", "planner", "org/repo", "planner.gguf", 100, None, "planner", default=True)
+    VOICE = ModelEntry("whisper-base.en", "whisper", "org/repo", "voice.bin", 50, None, "voice", default=True)
+
     def __init__(self, present: bool = False):
         self.present = present
         self.pulled: list[str] = []
 
-    def status(self):
-        from types import SimpleNamespace
+    def status(self) -> list[tuple[ModelEntry, Path | None]]:
+        return [(self.PLANNER, Path("/x") if self.present else None), (self.VOICE, Path("/y"))]
 
-        entry = SimpleNamespace(name="tinyagent-1.1b", kind="planner", description="planner", default=True, size=100)
-        voice = SimpleNamespace(name="whisper-base.en", kind="whisper", description="voice", default=True, size=50)
-        return [(entry, Path("/x") if self.present else None), (voice, Path("/y"))]
+    def planner_choice(self, configured: str = "") -> PlannerChoice:
+        return PlannerChoice(self.PLANNER.name, Path("/x") if self.present else None)
 
     def pull(self, name, progress=None, **options):
         for done in (0, 25, 50, 75, 100):
@@ -48,18 +53,15 @@ class FakeStore:
         return Path("/x")
 
 
-class FakeRecorder:
-    """Stands in for core.voice.capture.Recorder: levels while 'recording', audio on stop."""
+class FakeRecorder(Recorder):
+    """A Recorder without a microphone: levels while 'recording', a second of audio on stop."""
 
     def __init__(self, on_level):
-        self.on_level = on_level
-        self.recording = False
-        self.problem = None
+        super().__init__(on_level=on_level)
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self):
-        self.recording = True
         self._thread = threading.Thread(target=self._levels, daemon=True)
         self._thread.start()
 
@@ -75,20 +77,20 @@ class FakeRecorder:
 
     def stop(self):
         self._stopped.set()
-        self.recording = False
         return np.ones(16000, dtype=np.float32) * 0.1
 
 
-class FakeTranscriber:
+class FakeTranscriber(Transcriber):
+    """A Transcriber that hears `text` in any audio (no whisper model is loaded)."""
+
     def __init__(self, text="text Mike that I'm running late"):
+        super().__init__()
         self.text = text
         self.calls = 0
 
     def transcribe(self, audio):
-        from types import SimpleNamespace
-
         self.calls += 1
-        return SimpleNamespace(text=self.text, seconds=0.1, segments=[])
+        return Transcript(self.text, 0.1, audio_seconds=len(audio) / 16000)
 
 
 def sandbox_config(**approval: str) -> Config:

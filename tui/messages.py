@@ -3,16 +3,17 @@
 `EventBridge` is the `emit` callback handed to the core. It may be called on the app's
 loop or on any thread (model tokens, audio callbacks); it only posts messages, which is
 thread-safe. High-rate events do not flood the queue: plan tokens are buffered and one
-`TokensReady` stands for all of them until the app drains the buffer (at most ~30 times a second); audio levels and download progress replace each other.
+`TokensReady` stands for all of them until the app drains the buffer (at most ~30 times a
+second); audio levels and download progress replace each other.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from textual.message import Message
+from textual.message_pump import MessagePump
 
 from core.events import AudioLevel, DownloadProgress, Event, PlanToken
 
@@ -58,16 +59,6 @@ class DownloadUpdate(Message):
         return isinstance(message, DownloadUpdate) and message.progress.name == self.progress.name
 
 
-class RecordingState(Message):
-    """The voice worker's state: idle, recording, transcribing; text once transcribed."""
-
-    def __init__(self, state: str, text: str = "", error: str = "") -> None:
-        super().__init__()
-        self.state = state
-        self.text = text
-        self.error = error
-
-
 class RunDone(Message):
     """A run's worker has ended; posted after all of its events."""
 
@@ -75,7 +66,7 @@ class RunDone(Message):
 class EventBridge:
     """The core's `emit`: posts messages to `target` (usually the App)."""
 
-    def __init__(self, target: Any, run: int = 0) -> None:
+    def __init__(self, target: MessagePump, run: int = 0) -> None:
         self.target = target
         self.run = run
         self._lock = threading.Lock()

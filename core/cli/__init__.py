@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from core.cli.common import CliError
+from core.cli.common import CliError, open_tui
 
 COMMAND_MODULES = (
     "core.cli.plans",  # run-plan, check-plans
@@ -42,8 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            from core.cli.common import open_tui
-
             return open_tui(args)
         return int(args.func(args) or 0)
     except CliError as exc:

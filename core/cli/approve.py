@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from core.approval import ApprovalRequest, Decision
+from core.executor import run_in_daemon_thread
 from core.plan import format_value
 from core.sanitize import visible
 
@@ -47,8 +48,6 @@ class TerminalApprover:
         self._warned = False
 
     async def __call__(self, request: ApprovalRequest) -> Decision:
-        from core.executor import run_in_daemon_thread
-
         # A daemon thread: one blocked on the terminal must not keep the process alive after Ctrl-C.
         return await run_in_daemon_thread(self._ask, request)
 

@@ -6,7 +6,15 @@ import argparse
 import asyncio
 import json
 
+from core.backends import BackendUnavailable
+from core.cli.approve import TerminalApprover
 from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
+from core.cli.render import TextRenderer
+from core.executor import DryRun
+from core.parser import parse_plan
+from core.pipeline import Pipeline
+from core.sanitize import visible
+from tools.backend import ToolError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,14 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_plan_command(args: argparse.Namespace) -> int:
-    from core.backends import BackendUnavailable
-    from core.cli.approve import TerminalApprover
-    from core.cli.render import TextRenderer
-    from core.executor import DryRun
-    from core.parser import parse_plan
-    from core.pipeline import Pipeline
-    from tools.backend import ToolError
-
     config = config_from(args)
     if args.backend:
         config.backend = args.backend
@@ -61,8 +61,6 @@ def run_plan_command(args: argparse.Namespace) -> int:
 
 def check_plans(path: str) -> dict:
     """Validate every record's plan: {total, valid, invalid: [{id, line, error}], warnings}."""
-    from core.parser import parse_plan
-
     text = read_text_arg(path)
     total, valid, invalid, warned = 0, 0, [], 0
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -96,14 +94,11 @@ def _record_id(value: object) -> str | int | None:
         return None
     if isinstance(value, int):
         return value if abs(value) < 2**63 else None
-    from core.sanitize import visible
 
     return visible(value[:200])
 
 
 def check_plans_command(args: argparse.Namespace) -> int:
-    from core.sanitize import visible
-
     report = check_plans(args.data)
     if args.json:
         print_json(report)

@@ -19,6 +19,14 @@ from typing import Any
 
 from core.cli.common import CliError, config_from, print_json, read_text_arg
 from core.jsonl import JsonlError, parse_jsonl
+from core.modelstore import ModelStoreError, default_model
+from core.planner import tinyagent_join as tj
+from core.planner.chat import ChatTemplateError
+from core.planner.llm import LocalLLM, ModelLoadError, resolve_model_path
+from core.planner.profiles import ProfileError, PromptSetup, setup_for
+from core.planner.prompt import pick_examples
+from core.planner.tinyagent_text import MAX_EXAMPLES
+from tools.registry import REGISTRY, tools_for_apps
 
 NOW_INPUT = "%Y-%m-%d %H:%M"
 
@@ -71,8 +79,6 @@ def _jsonl(path: str) -> list[tuple[int, dict]]:
 
 
 def _tool_names(names: Any, where: str) -> list[str]:
-    from tools.registry import REGISTRY
-
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise CliError(f"{where}: 'tools' must be a list of tool names")
     unknown = [n for n in names if n not in REGISTRY]
@@ -84,8 +90,6 @@ def _tool_names(names: Any, where: str) -> list[str]:
 # -- golden cases ---------------------------------------------------------------------------
 def render_case(record: dict, where: str, profile: str = "tinyagent") -> dict:
     """One golden-format case, rendered as TinyAgent would (planner or joiner)."""
-    from core.planner.profiles import PromptSetup
-
     case_id = record.get("id")
     if "tasks" in record:
         return {"id": case_id, "prompt": render_joiner_case(record, where)}
@@ -110,8 +114,6 @@ def render_case(record: dict, where: str, profile: str = "tinyagent") -> dict:
 
 
 def render_joiner_case(record: dict, where: str) -> str:
-    from core.planner import tinyagent_join as tj
-
     query, tasks = record.get("query"), record.get("tasks")
     if not isinstance(query, str) or not isinstance(tasks, list):
         raise CliError(f"{where}: a joiner case needs 'query' (text) and 'tasks' (a list)")
@@ -130,15 +132,12 @@ def render_joiner_case(record: dict, where: str) -> str:
 # -- one request -------------------------------------------------------------------------------
 def _setup(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
     """(PromptSetup, LocalLLM or None) for the chosen profile and, with --model, its template."""
-    from core.planner.profiles import ProfileError, setup_for
-
     if not args.model:
         target = config.models.planner or _default_planner_file()
         try:
             return setup_for(config, path=target, profile=args.profile), None
         except ProfileError as exc:
             raise CliError(str(exc)) from None
-    from core.planner.llm import LocalLLM, ModelLoadError, resolve_model_path
 
     try:
         llm = LocalLLM(resolve_model_path(args.model), vocab_only=True)
@@ -154,10 +153,8 @@ def _setup(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
 def _default_planner_file() -> str:
     """The default planner's file name, so `auto` gives the profile of the model users get."""
     try:
-        from core.modelstore import default_model
-
         entry = default_model("planner")
-    except Exception:
+    except (ModelStoreError, OSError):  # an unreadable manifest: `auto` then goes by the configured file only
         return ""
     return (entry.filename or "") if entry else ""
 
@@ -170,8 +167,6 @@ def prompt_command(args: argparse.Namespace) -> int:
         return 0
     if not args.query:
         raise CliError("give a QUERY, or --cases FILE.jsonl")
-    from core.planner.chat import ChatTemplateError
-    from tools.registry import tools_for_apps
 
     config = config_from(args)
     tools = (_tool_names([n.strip() for n in args.tools.split(",") if n.strip()], "--tools") if args.tools
@@ -182,10 +177,6 @@ def prompt_command(args: argparse.Namespace) -> int:
     setup, llm = _setup(args, config)
     try:
         if examples is None and args.tools:
-            from core.planner.prompt import pick_examples
-            from core.planner.tinyagent_text import MAX_EXAMPLES
-            from tools.registry import REGISTRY
-
             specs = [REGISTRY[n] for n in tools]
             examples = (pick_examples(args.query, specs, MAX_EXAMPLES, within=True) if setup.tinyagent
                         else pick_examples(args.query, specs, config.planner.examples))

@@ -13,6 +13,7 @@ from core.events import (
     Notice,
     PlanFinished,
     PlanStarted,
+    Replanning,
     StageTiming,
     TaskFinished,
     TaskStarted,
@@ -82,6 +83,8 @@ class TextRenderer:
             return f"  {event.stage}: {event.seconds * 1000:.0f} ms"
         if isinstance(event, Notice):
             return f"{event.level}: {event.message}"
+        if isinstance(event, Replanning):
+            return f"info: {event.message}"
         if isinstance(event, AnswerReady):
             return f"\n{event.text}" + (f"\n  ({event.case})" if self.verbose and event.case else "")
         return None

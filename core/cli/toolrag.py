@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.cli.common import CliError, config_from, print_json, read_text_arg
+from core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
+from core.toolrag.data import DataError, load_labelled
+from core.toolrag.evaluate import evaluate
+from core.toolrag.examples import (
+    ExampleError,
+    ExamplePool,
+    add_user_example,
+    import_user_examples,
+    read_jsonl_examples,
+    remove_user_example,
+    user_examples_file,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,8 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load_toolrag(args: argparse.Namespace):
-    from core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
-
     config = config_from(args)
     threshold = config.toolrag.threshold if args.threshold is None else args.threshold
     try:
@@ -79,9 +90,6 @@ def _toolrag(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from core.toolrag.data import DataError, load_labelled
-    from core.toolrag.evaluate import evaluate
-
     split = args.split
     try:
         if split == "auto":
@@ -100,8 +108,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _examples_list(args: argparse.Namespace) -> int:
-    from core.toolrag.examples import ExampleError, ExamplePool, user_examples_file
-
     try:
         pool = ExamplePool.load()
     except ExampleError as exc:
@@ -121,8 +127,6 @@ def _examples_list(args: argparse.Namespace) -> int:
 
 
 def _examples_add(args: argparse.Namespace) -> int:
-    from core.toolrag.examples import ExampleError, add_user_example, user_examples_file
-
     try:
         example = add_user_example(args.query, read_text_arg(args.planfile))
     except ExampleError as exc:
@@ -132,10 +136,6 @@ def _examples_add(args: argparse.Namespace) -> int:
 
 
 def _examples_import(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from core.toolrag.examples import ExampleError, import_user_examples, read_jsonl_examples, user_examples_file
-
     try:
         good, bad = read_jsonl_examples(Path(args.file))
         if not good:
@@ -154,8 +154,6 @@ def _examples_import(args: argparse.Namespace) -> int:
 
 
 def _examples_remove(args: argparse.Namespace) -> int:
-    from core.toolrag.examples import ExampleError, remove_user_example
-
     try:
         removed = remove_user_example(args.which)
     except ExampleError as exc:

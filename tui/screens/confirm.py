@@ -3,11 +3,12 @@ resolved argument in full; approve, deny, or approve the rest of this plan. Keyb
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -81,3 +82,22 @@ class ConfirmModal(ModalScreen[Decision]):
 
     def action_decide(self, decision: str) -> None:
         self.dismiss(Decision(decision))
+
+
+async def ask_person(app: App, request: ApprovalRequest) -> Decision:
+    """Show the modal on `app` (from its own loop) and wait for the person's decision; a
+    cancelled wait (the run was stopped) closes the modal as a denial."""
+    answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+
+    def done(decision: Decision | None) -> None:
+        if not answer.done():
+            answer.set_result(decision or Decision.DENY)
+
+    modal = ConfirmModal(request)
+    await app.push_screen(modal, done)
+    try:
+        return await answer
+    except asyncio.CancelledError:
+        if modal.is_attached and app.screen is modal:
+            modal.dismiss(Decision.DENY)
+        raise

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from textual.app import App
+from textual.color import Color, ColorParseError
 
 
-def theme_color(app: Any, name: str, fallback: str = "") -> str:
+def theme_color(app: App, name: str, fallback: str = "") -> str:
     """A theme variable ($text-muted, $text-success, ...) as a hex colour Rich understands.
 
     Textual's variables may read 'auto 60%' (contrast text at 60%): that becomes the
     foreground blended into the background."""
-    from textual.color import Color
-
     variables = app.get_css_variables()
     value = variables.get(name, "") or fallback or variables.get("foreground", "#ffffff")
     try:
         return Color.parse(value).hex
-    except Exception:
+    except ColorParseError:
         pass
     try:
         fg = Color.parse(variables.get("foreground", "#e0e0e0"))
@@ -24,5 +23,5 @@ def theme_color(app: Any, name: str, fallback: str = "") -> str:
         parts = str(value).split()
         pct = float(parts[1].rstrip("%")) / 100 if len(parts) > 1 else 0.6
         return bg.blend(fg, pct).hex
-    except Exception:
+    except (ColorParseError, ValueError):  # a variable that is no colour at all: a neutral grey
         return "#808080"

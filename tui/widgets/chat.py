@@ -6,9 +6,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
+from textual.widgets.button import ButtonVariant
+
+from core.events import RunSummary, TaskFinished, TaskStatus
 
 STREAM_INTERVAL = 0.08
 KINDS = ("user", "plan", "answer", "info", "warning", "error", "task")
+NOT_DONE_WORDS = {
+    TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "was skipped", TaskStatus.DENIED: "was not run: you declined it",
+    TaskStatus.CANCELLED: "was cancelled", TaskStatus.UNKNOWN: "may or may not have happened (check the app)",
+}
 
 
 class ChatEntry(Static):
@@ -41,7 +48,23 @@ class Chat(VerticalScroll, can_focus=False):
         self.scroll_end(animate=False)
         return entry
 
-    def add_action(self, label: str, button_id: str, variant: str = "primary") -> Button:
+    def task_finished(self, event: TaskFinished) -> None:
+        """Say it when a task did not do its work (a done task shows in the graph only)."""
+        words = NOT_DONE_WORDS.get(event.status)
+        if words:
+            why = f": {event.error}" if event.error and event.status is not TaskStatus.DENIED else ""
+            self.add("error" if event.status is TaskStatus.FAILED else "warning",
+                     f"Task {event.task_id} ({event.tool}) {words}{why}.")
+
+    def plan_finished(self, summary: RunSummary, dry: bool) -> None:
+        if dry:
+            self.add("info", f"Dry run finished ({summary.describe()}); nothing was changed. The plan stays on "
+                             "screen: run it for real with ctrl+g.", title="Dry run:")
+            self.add_action("Run this plan for real (ctrl+g)", "run-for-real")
+        else:
+            self.add("answer" if summary.all_done else "warning", summary.describe(), title="Finished:")
+
+    def add_action(self, label: str, button_id: str, variant: ButtonVariant = "primary") -> Button:
         button = Button(label, id=button_id, variant=variant, classes="chat-action")
         self.mount(button)
         self.scroll_end(animate=False)
@@ -66,8 +89,8 @@ class Chat(VerticalScroll, can_focus=False):
         if self._plan is None:
             return
         self._plan.update(Text(self._plan_text.rstrip("\n")))
-        if self._plan is self.children[-1]:
-            self.scroll_end(animate=False)
+        if self._plan is self.children[-1]:  # to the new end, once the longer text is laid out
+            self.call_after_refresh(self.scroll_end, animate=False)
 
     def end_stream(self) -> None:
         if self._dirty:
@@ -91,6 +114,11 @@ class Chat(VerticalScroll, can_focus=False):
             self.add("answer", text, title="Answer:")
         else:
             entry.update(Text.assemble(("Answer:  ", "bold"), text))
+
+    @property
+    def pending(self) -> bool:
+        """Plan text is waiting to be drawn (its redraw is throttled)."""
+        return self._dirty
 
     @property
     def streamed(self) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.events import TaskStatus
-from core.plan import Task
+from core.plan import Task, format_value
 
 BOX_H = 4
 MIN_BOX_W = 17
@@ -152,6 +152,12 @@ def _layers(nodes: dict[int, NodeState]) -> list[list[int]]:
 
 def status_role(status: TaskStatus) -> str:
     return f"st-{status.value}"
+
+
+def args_line(task: Task, width: int) -> str:
+    """A task's arguments on one line, cut to `width` with an ellipsis."""
+    text = ", ".join(format_value(a) for a in task.args)
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def _fit(text: str, width: int) -> str:
@@ -320,12 +326,12 @@ def _edges(canvas: Canvas, nodes: dict[int, NodeState], rows: list[list[Box]], i
     if not groups:
         return y + 1
     bottom = y + len(groups)  # the arrow row
-    for g, (parent, kids, lane) in enumerate(groups):
+    for g, (parent, kids, via) in enumerate(groups):
         lane_y = y + g
         role = _edge_role(nodes, parent.task_id)
         hot = selected == parent.task_id
-        xs = [lane.x if lane else parent.cx] + [k.cx for k in kids]
-        if lane is None:  # out of the parent's box, and into its lane if it has one
+        xs = [via.x if via else parent.cx] + [k.cx for k in kids]
+        if via is None:  # out of the parent's box, and into its lane if it has one
             canvas.vline(parent.cx, y, lane_y, role + ("-sel" if hot else ""), up_open=True, down_open=False)
             canvas.sources.add(parent.task_id)
             start = own.get(parent.task_id)
@@ -334,7 +340,7 @@ def _edges(canvas: Canvas, nodes: dict[int, NodeState], rows: list[list[Box]], i
                 canvas.hline(lane_y, parent.cx, start.x,
                              role + ("-sel" if _lane_hot(start, selected) else ""))
         else:  # a branch off a lane
-            lane.bottom = max(lane.bottom, lane_y)
+            via.bottom = max(via.bottom, lane_y)
             hot = hot or any(k.task_id == selected for k in kids)
         canvas.hline(lane_y, min(xs), max(xs), role + ("-sel" if hot else ""))
         for kid in kids:
@@ -372,7 +378,7 @@ def _box(canvas: Canvas, node: NodeState, box: Box, selected: bool, now: float |
     canvas.put(x + w - 1, y, tr, border)
 
     canvas.put(x, y + 1, v, border)
-    canvas.put(x + 1, y + 1, _fit(task.short(inner) or "(no arguments)", inner).ljust(inner), "args")
+    canvas.put(x + 1, y + 1, _fit(args_line(task, inner) or "(no arguments)", inner).ljust(inner), "args")
     canvas.put(x + w - 1, y + 1, v, border)
 
     status = node.status

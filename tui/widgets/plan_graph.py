@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.color import Color
@@ -29,14 +30,15 @@ from core.events import (
     TaskStarted,
     TaskStatus,
 )
-from core.plan import Plan, Task
+from core.plan import Plan, Task, format_value
 from tui.widgets import theme_color
-from tui.widgets.graph_layout import BOX_H, Canvas, NodeState, draw
+from tui.widgets.graph_layout import BOX_H, LABELS, Canvas, NodeState, draw
 
 _ROLE_COLOURS = {
     "st-waiting": "text-muted", "st-running": "text-warning", "st-awaiting_approval": "text-accent",
     "st-done": "text-success", "st-failed": "text-error", "st-skipped": "text-muted", "st-denied": "text-error",
-    "st-cancelled": "text-muted", "st-dry-run": "text-primary", "st-unknown": "text-warning", "edge": "text-muted", "edge-done": "text-success",
+    "st-cancelled": "text-muted", "st-dry-run": "text-primary", "st-unknown": "text-warning", "edge": "text-muted",
+    "edge-done": "text-success",
     "muted": "text-muted", "args": "foreground", "title": "foreground", "title-sel": "text-accent",
     "sel": "text-accent",
 }
@@ -84,13 +86,13 @@ class PlanGraph(ScrollView, can_focus=True):
     def clear(self) -> None:
         self.nodes = {}
         self.selected = None
-        self._redraw()
+        self.redraw()
 
     def _schedule(self) -> None:
         """Redraw soon, at most ~20 times a second however fast events come."""
         if not self._dirty and self.is_mounted:
             self._dirty = True
-            self.set_timer(REDRAW_INTERVAL, self._redraw)
+            self.set_timer(REDRAW_INTERVAL, self.redraw)
 
     def show_plan(self, plan: Plan | tuple[Task, ...] | list[Task]) -> None:
         """Show a plan's tasks, all waiting (the editor's preview, or a plan about to run)."""
@@ -98,7 +100,7 @@ class PlanGraph(ScrollView, can_focus=True):
         self.nodes = {t.id: NodeState(t) for t in tasks}
         if self.selected not in self.nodes:
             self.selected = None
-        self._redraw()
+        self.redraw()
 
     def apply(self, event: Event) -> None:
         now = time.monotonic()
@@ -138,23 +140,23 @@ class PlanGraph(ScrollView, can_focus=True):
     def text(self) -> str:
         """The drawing as plain text (tests)."""
         if self._dirty:
-            self._redraw()
+            self.redraw()
         return self._canvas.text() if self._canvas else ""
 
     # -- lifecycle ----------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.set_interval(0.25, self._tick)
-        self.watch(self.app, "theme", lambda _: self._redraw(), init=False)
+        self.watch(self.app, "theme", lambda _: self.redraw(), init=False)
 
     def _tick(self) -> None:
         if self.running:
-            self._redraw()
+            self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._redraw()
+        self.redraw()
 
     def watch_selected(self, old: int | None, new: int | None) -> None:
-        self._redraw()
+        self.redraw()
         box = self._canvas.boxes.get(new) if (self._canvas and new is not None) else None
         if box is not None:
             self.scroll_to_region(Region(box.x, box.y, box.w, BOX_H), animate=False, force=True)
@@ -176,7 +178,7 @@ class PlanGraph(ScrollView, can_focus=True):
             self._styles[role] = style
         return style
 
-    def _redraw(self) -> None:
+    def redraw(self) -> None:
         self._dirty = False
         if not self.is_mounted:
             return
@@ -228,17 +230,17 @@ class PlanGraph(ScrollView, can_focus=True):
                 self.focus()
                 return
 
+    def box_top(self, task_id: int) -> int | None:
+        """The row where task `task_id`'s box starts in the drawn graph (None if not drawn)."""
+        box = self._canvas.boxes.get(task_id) if self._canvas else None
+        return box.y if box is not None else None
+
     def node(self, task_id: int | None) -> NodeState | None:
         return self.nodes.get(task_id) if task_id is not None else None
 
 
-def describe_node(node: NodeState) -> Any:
+def describe_node(node: NodeState) -> Text:
     """Rich text for the detail pane: tool, full resolved arguments, output or error."""
-    from rich.text import Text
-
-    from core.plan import format_value
-    from tui.widgets.graph_layout import LABELS
-
     task = node.task
     out = Text()
 

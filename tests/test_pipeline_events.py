@@ -1,0 +1,111 @@
+"""The pipeline's typed events for a replan and for what degrades (ToolRAG, the examples file).
+
+The model is a real LocalLLM on a tiny random GGUF whose generation step answers with the
+replies each test writes, so the test decides what "the model" says; tools run on the sandbox.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.config import Config
+from core.events import Event, Notice, Replanning
+from core.pipeline import Pipeline
+from core.planner.llm import GenerationStats, LocalLLM
+from core.toolrag.examples import user_examples_file
+
+
+class RepliesLLM(LocalLLM):
+    """Says the next of `replies` for each generation, in chunks, as a model would stream it."""
+
+    def __init__(self, path: Path, replies: Sequence[str]):
+        super().__init__(path, n_ctx=512, n_threads=1)
+        self.replies = list(replies)
+
+    def _generate(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float,
+                  stop: Sequence[str], cancel: threading.Event, special: bool = False,
+                  min_room: int = 8) -> Iterator[str]:
+        reply = self.replies.pop(0) if self.replies else ""
+        self.last_stats = GenerationStats(len(prompt), len(prompt), len(reply), 0.0, 0.0, "stop")
+        for start in range(0, len(reply), 5):
+            yield reply[start:start + 5]
+
+
+def tinyagent_config(**toolrag: Any) -> Config:
+    config = Config(backend="sandbox")
+    config.apps = ["contacts", "messages", "notes"]
+    config.planner.prompt = "tinyagent"
+    config.planner.chat_template = "none"
+    config.planner.max_replans = 1
+    config.toolrag.enabled = False
+    for key, value in toolrag.items():
+        setattr(config.toolrag, key, value)
+    return config
+
+
+FAILS = '1. get_phone_number("Sarah")\n2. open_note("No Such Note", "")\n3. join()<END_OF_PLAN>'
+WORKS = '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "Running late")\n3. join()<END_OF_PLAN>'
+
+
+async def test_a_replan_is_its_own_event_not_a_notice_to_parse(tiny_gguf):
+    llm = RepliesLLM(tiny_gguf, [FAILS, "Thought: The note is missing; fixable.\nAction: Replan", WORKS])
+    events: list[Event] = []
+    try:
+        result = await Pipeline(tinyagent_config(), llm=llm).ask(
+            "Text Sarah what my note says, or that I'm running late", emit=events.append, yes=True)
+    finally:
+        llm.close()
+    assert result.attempts == 2 and result.answer.startswith("Sent to Sarah")  # from the tools: nothing to ask
+    replans = [e for e in events if isinstance(e, Replanning)]
+    assert len(replans) == 1 and replans[0].attempt == 2 and replans[0].reason
+    assert replans[0].to_json()["event"] == "replanning"
+    assert replans[0].message.startswith("replanning (attempt 2): ")
+    assert not [e for e in events if isinstance(e, Notice) and "replanning" in e.message]
+    # it comes after the first plan's run and before the second plan's first task
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("PlanFinished") < kinds.index("Replanning") < len(kinds) - 1 - kinds[::-1].index("TaskStarted")
+
+
+async def test_toolrag_that_cannot_load_is_said_once_and_every_tool_is_offered(tiny_gguf, tmp_path):
+    config = tinyagent_config(enabled=True)
+    config.models.toolrag = str(tmp_path / "no-such-model")
+    config.planner.max_replans = 0
+    llm = RepliesLLM(tiny_gguf, [WORKS, WORKS])
+    pipeline = Pipeline(config, llm=llm)
+    said: list[list[str]] = []
+    try:
+        for _ in range(2):
+            events: list[Event] = []
+            await pipeline.plan_only("Text Sarah I'm late", emit=events.append)
+            said.append([e.message for e in events if isinstance(e, Notice) and e.level == "warning"])
+            selected = next(e for e in events if type(e).__name__ == "ToolsSelected")
+            assert set(selected.selected) >= {"get_phone_number", "send_sms", "open_note"}
+    finally:
+        llm.close()
+    assert len(said[0]) == 1 and "ToolRAG" in said[0][0] and "no-such-model" in said[0][0]
+    assert said[1] == []  # once, not on every request
+
+
+async def test_a_broken_examples_file_is_said_once(tiny_gguf):
+    path = user_examples_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("- query: [unclosed\n")
+    config = tinyagent_config()
+    config.planner.prompt = "compact"
+    config.planner.max_replans = 0
+    llm = RepliesLLM(tiny_gguf, [WORKS, WORKS])
+    pipeline = Pipeline(config, llm=llm)
+    said: list[list[str]] = []
+    try:
+        for _ in range(2):
+            events: list[Event] = []
+            plan = await pipeline.plan_only("Text Sarah I'm late", emit=events.append)
+            assert [t.tool for t in plan.tasks] == ["get_phone_number", "send_sms"]  # planned all the same
+            said.append([e.message for e in events if isinstance(e, Notice) and e.level == "warning"])
+    finally:
+        llm.close()
+    assert len(said[0]) == 1 and "examples file" in said[0][0] and str(path) in said[0][0]
+    assert said[1] == []
