@@ -102,8 +102,8 @@ async def test_a_broken_examples_file_is_said_once(tiny_gguf):
     try:
         for _ in range(2):
             events: list[Event] = []
-            plan = await pipeline.plan_only("Text Sarah I'm late", emit=events.append)
-            assert [t.tool for t in plan.tasks] == ["get_phone_number", "send_sms"]  # planned all the same
+            response = await pipeline.plan_only("Text Sarah I'm late", emit=events.append)
+            assert [t.tool for t in response.plan.tasks] == ["get_phone_number", "send_sms"]  # planned all the same
             said.append([e.message for e in events if isinstance(e, Notice) and e.level == "warning"])
     finally:
         llm.close()
