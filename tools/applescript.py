@@ -161,8 +161,10 @@ class AppleScriptBackend(BaseBackend):
 
     def run_named_script(self, stem: str, tool: str, app: str, args: tuple[Any, ...] | list[Any], *,
                          changes: bool) -> str:
+        if not stem:  # a spec whose AppleScript handler runs a script must name it
+            raise ToolError(f"{tool}: this tool names no AppleScript to run (ToolSpec.script)")
         script = self.scripts_dir / f"{stem}.applescript"
-        if not stem or not script.is_file():
+        if not script.is_file():
             raise ToolError(f"{tool}: the script {script} is missing; reinstall tinyagent")
         argv = [encode_arg(a) for a in args]
         for i, item in enumerate(argv, start=1):
