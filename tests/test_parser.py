@@ -99,7 +99,8 @@ def test_a_stray_carriage_return_in_a_comment_or_string_is_not_a_line_break():
     [
         ('1. find_friend("Sid")\n2. join()<END_OF_PLAN>', 1, "unknown tool 'find_friend'"),
         ('1. get_phone_number("Sid", "x")\n2. join()<END_OF_PLAN>', 1, "takes 1 arguments (name) but got 2"),
-        ('1. create_reminder("x", "", "", "", "high", False)\n2. join()<END_OF_PLAN>', 1, "priority) of create_reminder must be an integer"),
+        ('1. create_reminder("x", "", "", "", "high", False)\n2. join()<END_OF_PLAN>', 1,
+         "priority) of create_reminder must be an integer"),
         ('1. send_sms("$2", "hi")\n2. join()<END_OF_PLAN>', 1, "only use outputs of earlier tasks"),
         ('1. send_sms(["$7"], "hi")\n2. join()<END_OF_PLAN>', 1, "refers to $7"),
         ('1. get_phone_number("a")\n1. get_phone_number("b")\n3. join()<END_OF_PLAN>', 2, "used twice"),
