@@ -8,13 +8,9 @@ sandbox and the AppleScript backend (against a fake osascript) all take it from 
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 import sys
-from pathlib import Path
-
-import pytest
 
 from core.approval import ApprovalPolicy, Decision
 from core.events import ApprovalRequested, TaskStatus
@@ -22,7 +18,6 @@ from core.executor import DryRun, Executor
 from core.parser import parse_plan
 from core.planner.grammar import plan_grammar
 from core.planner.prompt import describe_tool, prompt_prefix
-from tests.conftest import ROOT
 from tests.grammar_check import grammar_accepts
 from tools import args as A
 from tools.applescript import AppleScriptBackend
@@ -162,20 +157,3 @@ def test_every_registered_tool_is_complete():
     for tool in TOOLS:
         assert tool.hint and tool.describe and tool.sandbox and tool.applescript, tool.name
         assert all(c in REGISTRY for c in tool.companions), tool.name
-
-
-def _imports(path: Path) -> list[str]:
-    """Every module a file imports, function-local imports included."""
-    names = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.append(node.module)
-    return names
-
-
-@pytest.mark.parametrize("path", sorted((ROOT / "tools").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
-def test_tools_import_nothing_from_core_or_the_ui(path):
-    bad = [m for m in _imports(path) if m.split(".")[0] in ("core", "tui", "textual")]
-    assert bad == [], f"{path.relative_to(ROOT)} imports {bad}"
