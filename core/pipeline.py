@@ -38,6 +38,8 @@ from core.planner.llm import LocalLLM, ModelError
 from core.planner.planner import JoinResult, Planner, deterministic_answer, observations
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
+from core.toolrag import ToolRAG, ToolRAGError
+from core.toolrag.examples import ExamplePool, user_examples_file
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
 
@@ -81,6 +83,7 @@ class Pipeline:
         self.toolrag = toolrag
         self.model_override = model_override
         self._toolrag_failed = False
+        self._degraded: list[str] = []  # what fell back (ToolRAG, examples): said once, as a Notice
         self._owns_llm = llm is None
         self.last_planner: Planner | None = None  # plan_only's planner: prompt, text, stats
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
@@ -120,11 +123,10 @@ class Pipeline:
     def _select_sync(self, request: str) -> Any:
         if self.toolrag is None and not self._toolrag_failed and self.config.toolrag.enabled:
             try:
-                from core.toolrag import ToolRAG
-
                 self.toolrag = ToolRAG.from_config(self.config)
-            except Exception:  # missing module or model: plan with every enabled tool
+            except ToolRAGError as exc:  # a missing or broken model: plan with every enabled tool
                 self._toolrag_failed = True
+                self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
         if self.toolrag is not None:
             return self.toolrag.select(request)
         enabled = tools_for_apps(set(self.config.apps))
@@ -134,6 +136,7 @@ class Pipeline:
         started = time.perf_counter()
         selection = await asyncio.to_thread(self._select_sync, request)
         seconds = time.perf_counter() - started
+        self._say_degraded(emit)
         names = set(selection.selected)
         tools = [t for t in TOOLS if t.name in names]
         if not tools:  # a plan needs at least one tool; let the model choose among all enabled
@@ -151,6 +154,7 @@ class Pipeline:
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
+        self._say_degraded(emit)
         started = time.perf_counter()
         first = None
         try:
@@ -172,6 +176,7 @@ class Pipeline:
         planner = self._new_planner(llm)
         backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
             self._examples, planner, request, tools, selection))
+        self._say_degraded(emit)
         tinyagent = planner.setup.tinyagent
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
         failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
@@ -310,16 +315,21 @@ class Pipeline:
 
     def _user_pool(self) -> Any:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
+        path = user_examples_file()
         try:
-            from core.toolrag.examples import ExamplePool, user_examples_file
+            stamp = path.stat().st_mtime_ns
+        except OSError:  # no user file (or none we may read: then loading says so)
+            stamp = None
+        if self._pool_cache is None or self._pool_cache[0] != stamp:
+            pool, problem = ExamplePool.load_for_planning()
+            self._pool_cache = (stamp, pool)
+            if problem:  # once per version of the file
+                self._degraded.append(problem)
+        return self._pool_cache[1]
 
-            path = user_examples_file()
-            stamp = path.stat().st_mtime_ns if path.exists() else None
-            if self._pool_cache is None or self._pool_cache[0] != stamp:
-                self._pool_cache = (stamp, ExamplePool.load())
-            return self._pool_cache[1]
-        except Exception:  # a broken user file: pick_examples falls back to the built-in pool itself
-            return None
+    def _say_degraded(self, emit: EventSink) -> None:
+        while self._degraded:
+            emit(Notice("warning", self._degraded.pop(0)))
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink, *, final: bool = False, scratchpad: str = "") -> JoinResult:
