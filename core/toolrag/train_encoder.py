@@ -14,8 +14,9 @@ outputs: `logits` and `embedding` (the L2-normalised mean-pooled vector, used to
 in-context examples by cosine similarity; see embed.py).
 
 Calibration (as train.py does for the compact model): per-tool bias shifts from out-of-fold
-logits (--folds K over train+val, then the shipped model is fit on train+val), or with
---folds 0 from the val split (the shipped model is fit on train only). The shifts are baked
+logits (--folds K over train+val, default 3, then the shipped model is fit on train+val), or
+with --folds 0 from the val split (the shipped model is fit on train only; quicker, and on
+the held-out split 0.933 recall vs 0.943 with 3 folds). The shifts are baked
 into the head's bias, so the runtime's threshold (0.5) applies unchanged. Then int8 dynamic
 quantization (--no-quantize keeps f32). Prints the held-out test figures through the runtime.
 
@@ -244,8 +245,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="top encoder layers fine-tuned (the lower ones stay as published and run once per request)")
     ap.add_argument("--pos-weight", type=float, default=5.0, help="BCE weight of a needed tool")
     ap.add_argument("--max-length", type=int, default=128, help="tokens per request (longer ones are cut)")
-    ap.add_argument("--folds", type=int, default=0,
-                    help="out-of-fold calibration over train+val with K folds; 0: calibrate on val, fit on train")
+    ap.add_argument("--folds", type=int, default=3,
+                    help="out-of-fold calibration over train+val with K folds (K+1 trainings; the shipped model is "
+                         "fit on train+val); 0: calibrate on val, fit on train (one training)")
     ap.add_argument("--extra-budget", type=float, default=0.10,
                     help="calibrate so that at most this share more tools than needed are selected")
     ap.add_argument("--threads", type=int, default=1,
