@@ -1,12 +1,14 @@
 """ToolRAG classifiers side by side: the compact bag-of-pieces model, the fine-tuned MiniLM
 (the built-in one) and, with --deberta, a DeBERTa-v3-small-sized graph.
 
-    .venv/bin/python bench/bench_toolrag.py [--queries 100] [--threads 1] [--deberta] [--keep DIR]
+    .venv/bin/python bench/bench_toolrag.py [--queries 100] [--threads 1] [--model DIR ...] [--deberta] [--keep DIR]
 
 For each model: size on disk, tokens per request, latency of one request at a time (p50 / p90 /
 mean, after a warm-up), and, where ../shared/data is present, the held-out split's recall and
-tools selected per request at the model's threshold 0.5 plus its recall-vs-tools curve. All
-models get the same number of onnxruntime threads (--threads, 0 = onnxruntime's default).
+tools selected per request at the model's threshold 0.5 plus its recall-vs-tools curve, and
+whether each meets the goal (recall >= 0.99 at <= 1.10x the tools needed; issue 13). --model
+adds a candidate model dir (e.g. a new training run) to the table. All models get the same
+number of onnxruntime threads (--threads, 0 = onnxruntime's default).
 The DeBERTa graph has the published model's shape (6 layers, hidden 768, 12 heads, 128,100-word
 vocabulary, 16 labels) with random weights, converted with the same code as `tinyagent models
 convert-toolrag`, its tokenizer a BPE trained here (needs the `convert` extra; latency only).
@@ -28,20 +30,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.toolrag import LABELS, ToolClassifier, ToolRAG  # noqa: E402
+from core.toolrag.convert import convert_toolrag  # noqa: E402
+from core.toolrag.data import load_labelled  # noqa: E402
+from core.toolrag.evaluate import evaluate, format_curve, threshold_curve  # noqa: E402
+from core.toolrag.examples import builtin_examples  # noqa: E402
 
 MODELS = ROOT / "models"
 
 SHARED = ROOT.parent / "shared" / "data" / "tinyagent_plans.jsonl"
+GOAL_RECALL, GOAL_TOOLS = 0.99, 1.10  # issue 13: recall, and tools selected per tool needed
 
 
 def requests(n: int) -> list[str]:
     if SHARED.exists():
-        from core.toolrag.data import load_labelled
-
         queries = [r.query for r in load_labelled(SHARED, "test")]
     else:
-        from core.toolrag.examples import builtin_examples
-
         queries = [e.query for e in builtin_examples()]
     return (queries * (n // len(queries) + 1))[:n]
 
@@ -103,9 +106,6 @@ def with_threads(model_dir: Path, threads: int, work: Path) -> Path:
 
 
 def heldout(classifier: ToolClassifier) -> tuple[dict, list]:
-    from core.toolrag.data import load_labelled
-    from core.toolrag.evaluate import evaluate, threshold_curve
-
     rows = load_labelled(SHARED, "test")
     rag = ToolRAG(classifier)
     return evaluate(rag, rows), threshold_curve(rag, rows)
@@ -115,11 +115,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads for all (0: default)")
+    ap.add_argument("--model", action="append", default=[], metavar="DIR",
+                    help="also this ToolRAG model dir (repeatable), e.g. a new training run")
     ap.add_argument("--deberta", action="store_true", help="also a random DeBERTa-v3-small-sized graph (convert extra)")
     ap.add_argument("--keep", metavar="DIR", help="reuse / keep the converted DeBERTa here")
     args = ap.parse_args()
     queries = requests(args.queries)
     models = [("compact", MODELS / "toolrag-compact"), ("MiniLM (built-in)", MODELS / "toolrag-minilm")]
+    models += [(Path(d).name[:22], Path(d)) for d in args.model]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.deberta:
@@ -135,20 +138,22 @@ def main() -> int:
             rows.append((name, dir_mb(model_dir), tokens, latency(classifier, queries), quality))
     print(f"\n{len(queries)} requests, one at a time, threads={args.threads or 'default'}")
     print(f"{'model':22s} {'size MB':>8s} {'tokens':>7s} {'p50 ms':>8s} {'p90 ms':>8s} {'mean ms':>8s} "
-          f"{'recall':>7s} {'tools':>6s} {'needed':>6s} {'x':>5s}")
+          f"{'recall':>7s} {'tools':>6s} {'needed':>6s} {'x':>5s} goal")
     for name, size, tokens, t, quality in rows:
         q = ""
         if quality:
             m = quality[0]
-            q = f"{m['recall']:7.3f} {m['avg_tools']:6.2f} {m['avg_needed']:6.2f} {m['avg_tools'] / m['avg_needed']:5.2f}"
+            ratio = m["avg_tools"] / m["avg_needed"]
+            met = "met" if m["recall"] >= GOAL_RECALL and ratio <= GOAL_TOOLS else "not met"
+            q = f"{m['recall']:7.3f} {m['avg_tools']:6.2f} {m['avg_needed']:6.2f} {ratio:5.2f} {met}"
         print(f"{name:22s} {size:8.1f} {tokens:7.1f} {t['p50_ms']:8.3f} {t['p90_ms']:8.3f} {t['mean_ms']:8.3f} {q}")
     if len(rows) > 1:
         (base, small, _, fast, _) = rows[0]
         for name, size, _, t, _ in rows[1:]:
             print(f"{'ratio ' + name + '/' + base:40s} size {size / small:5.1f}x  p50 {t['p50_ms'] / fast['p50_ms']:5.1f}x"
                   f"  p90 {t['p90_ms'] / fast['p90_ms']:5.1f}x  mean {t['mean_ms'] / fast['mean_ms']:5.1f}x")
-    from core.toolrag.evaluate import format_curve
-
+    if any(quality for *_, quality in rows):
+        print(f"goal (issue 13): held-out recall >= {GOAL_RECALL} with tools per request <= {GOAL_TOOLS}x the needed")
     for name, _, _, _, quality in rows:
         if quality:
             print(f"\n{name}, held-out split: recall vs tools selected per request (with companion rules)")
@@ -161,10 +166,8 @@ def deberta_dir(args: argparse.Namespace, work: Path, queries: list[str]) -> Pat
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise SystemExit(f"bench_toolrag: --deberta needs the 'convert' extra (torch, transformers, onnx): {exc}")
+        raise SystemExit(f"bench_toolrag: --deberta needs the 'convert' extra (torch, transformers, onnx): {exc}") from None
     from transformers.utils import logging as hf_logging
-
-    from core.toolrag.convert import convert_toolrag
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     hf_logging.set_verbosity_error()

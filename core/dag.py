@@ -42,11 +42,11 @@ def critical_path(plan: Plan | Iterable[Task], durations: Mapping[int, float] | 
         preds = [(best[p][0], p) for p in graph.predecessors(node)]
         length, prev = max(preds) if preds else (0.0, None)
         best[node] = (length + weight(node), prev)
-    node: int | None = max(best, key=lambda n: (best[n][0], -n))
+    step: int | None = max(best, key=lambda n: (best[n][0], -n))
     path: list[int] = []
-    while node is not None:
-        path.append(node)
-        node = best[node][1]
+    while step is not None:
+        path.append(step)
+        step = best[step][1]
     return path[::-1]
 
 

@@ -44,7 +44,7 @@ from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from core.planner.writer import ModelWriter
 from core.toolrag import Selection, ToolRAG, ToolRAGError
-from core.toolrag.examples import ExampleError, ExamplePool, user_examples_file
+from core.toolrag.examples import ExamplePool, user_examples_file
 from tools.backend import Backend, ForRequest
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
@@ -93,8 +93,7 @@ class Pipeline:
         self.toolrag = toolrag
         self.model_override = model_override
         self._toolrag_failed = False
-        self._degraded: list[str] = []  # what stopped working, said once as a Notice (from worker threads)
-        self._said: set[str] = set()
+        self._degraded: list[str] = []  # what fell back (ToolRAG, examples): said once, as a Notice
         self._owns_llm = llm is None
         self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
         self.example_pool: ExamplePool | None = None  # an ExamplePool to pick from instead of the built-in + user one
@@ -129,10 +128,9 @@ class Pipeline:
         if self.toolrag is None and not self._toolrag_failed and self.config.toolrag.enabled:
             try:
                 self.toolrag = ToolRAG.from_config(self.config)
-            except (ToolRAGError, OSError, ImportError) as exc:  # no model or runtime: every enabled tool
+            except ToolRAGError as exc:  # a missing or broken model: plan with every enabled tool
                 self._toolrag_failed = True
-                self._degraded.append(f"tool choice (ToolRAG) is unavailable ({exc}); the planner sees every "
-                                      "enabled tool")
+                self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
         if self.toolrag is not None:
             return self.toolrag.select(request)
         enabled = tools_for_apps(set(self.config.apps))
@@ -324,21 +322,20 @@ class Pipeline:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
         path = user_examples_file()
         try:
-            stamp = path.stat().st_mtime_ns if path.exists() else None
-            if self._pool_cache is None or self._pool_cache[0] != stamp:
-                self._pool_cache = (stamp, ExamplePool.load())
-            return self._pool_cache[1]
-        except (ExampleError, OSError) as exc:  # pick_examples falls back to the built-in pool itself
-            self._degraded.append(f"your examples file cannot be used ({exc}); the built-in examples are used")
-            return None
+            stamp = path.stat().st_mtime_ns
+        except OSError:  # no user file (or none we may read: then loading says so)
+            stamp = None
+        if self._pool_cache is None or self._pool_cache[0] != stamp:
+            pool, problem = ExamplePool.load_for_planning()
+            self._pool_cache = (stamp, pool)
+            if problem:  # once per version of the file
+                self._degraded.append(problem)
+        return self._pool_cache[1]
 
     def _say_degraded(self, emit: EventSink) -> None:
-        """A warning for each thing that stopped working, the first time it happens."""
+        """A warning for each thing that fell back, once: ToolRAG fails once, a file version once."""
         while self._degraded:
-            message = self._degraded.pop(0)
-            if message not in self._said:
-                self._said.add(message)
-                emit(Notice("warning", message))
+            emit(Notice("warning", self._degraded.pop(0)))
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink, *, final: bool = False, scratchpad: str = "", text: str = "") -> JoinResult:

@@ -149,12 +149,13 @@ def test_training_one_step_on_a_tiny_subset(tmp_path, capsys):
     load_shared_plans()
     base = real_model("all-minilm-l6-v2-zip")
     out = tmp_path / "model"
-    # 8 train + 8 val rows and the example pool: one step with a batch of 128
+    # 8 train+val rows and the example pool, 2 folds out of fold + the final fit: one step each
     status = main(["--base", str(base), "--data", str(PLANS_FILE), "--out", str(out), "--limit", "8",
-                   "--epochs", "1", "--batch", "128", "--no-quantize"])
+                   "--epochs", "1", "--batch", "128", "--no-quantize", "--folds", "2"])
     assert status == 0
     meta = json.loads((out / "toolrag.json").read_text())
     assert meta["train"]["rows"] == 8 + len(builtin_examples()) and meta["train"]["quantized"] is False
+    assert meta["train"]["folds"] == 2 and len(meta["train"]["bias_shifts"]) == len(LABELS)
     trained = ToolClassifier.load(out)
     assert trained.has_embeddings and set(trained.probabilities(REQUEST)) == set(LABELS)
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -63,8 +63,8 @@ def _load_toolrag(args: argparse.Namespace):
     try:
         classifier = ToolClassifier.load(args.model or config.models.toolrag or None)
         return ToolRAG(classifier, threshold=threshold, enabled_apps=config.apps, rules=not args.no_rules)
-    except ToolRAGError as exc:
-        raise CliError(str(exc), 1) from None
+    except ToolRAGError as exc:  # a missing or broken model dir is bad input (README: exit 2)
+        raise CliError(str(exc)) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
 

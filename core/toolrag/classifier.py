@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import threading
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from tools.registry import REGISTRY
 
@@ -39,8 +41,6 @@ class ToolRAGError(RuntimeError):
 
 def builtin_model_dir() -> Path:
     """models/toolrag-minilm, shipped inside the `models` package."""
-    from importlib import resources
-
     try:
         root = Path(str(resources.files("models")))
     except (ModuleNotFoundError, TypeError):
@@ -70,6 +70,17 @@ def _check_labels(labels: Any, where: Path) -> tuple[str, ...]:
     return tuple(labels)
 
 
+def onnxruntime_errors(ort: Any) -> tuple[type[BaseException], ...]:
+    """What onnxruntime raises on a bad model: its own classes (plain Exception subclasses in
+    onnxruntime.capi.onnxruntime_pybind11_state, not all present in every version) and the
+    built-in ones its Python layer uses."""
+    state = getattr(getattr(ort, "capi", None), "onnxruntime_pybind11_state", None)
+    names = ("Fail", "InvalidArgument", "InvalidProtobuf", "InvalidGraph", "NoSuchFile", "NoModel",
+             "RuntimeException", "NotImplemented", "EPFail", "ModelLoaded", "EngineError")
+    own = [c for c in (getattr(state, n, None) for n in names) if isinstance(c, type) and issubclass(c, BaseException)]
+    return (*own, RuntimeError, ValueError, OSError, TypeError)
+
+
 class ToolClassifier:
     """Request text -> a probability per tool (sigmoid of the model's logits). Thread-safe."""
 
@@ -94,27 +105,32 @@ class ToolClassifier:
         labels = _check_labels(meta["labels"], model_dir / META_FILE) if "labels" in meta else LABELS
         max_length = int(meta.get("max_length", 256))
 
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
+        try:
+            import onnxruntime as ort  # heavy: loaded only with a model
+        except ImportError as exc:
+            raise ToolRAGError(f"onnxruntime is not installed ({exc}); ToolRAG needs it to run {model_path}") from None
         try:
             tokenizer = Tokenizer.from_file(str(tok_path))
-        except Exception as exc:  # tokenizers raises a bare Exception on bad files
+        except Exception as exc:  # tokenizers raises a bare Exception (no subclass) on a bad file
             raise ToolRAGError(f"{tok_path}: not a tokenizers file: {exc}") from None
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length)
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(meta.get("threads", 0))
         options.log_severity_level = 3
+        errors = onnxruntime_errors(ort)
         try:
             session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's own exception types are not importable portably
+        except errors as exc:
             raise ToolRAGError(f"{model_path}: onnxruntime cannot load it: {exc}") from None
         missing = {"input_ids", "attention_mask"} - {i.name for i in session.get_inputs()}
         if missing:
             raise ToolRAGError(f"{model_path}: the graph lacks input(s) {', '.join(sorted(missing))}")
         classifier = cls(session, tokenizer, labels, max_length, model_dir)
-        width = classifier._logits(["check"]).shape[-1]
+        try:
+            width = classifier._logits(["check"]).shape[-1]
+        except errors as exc:  # a graph that loads but cannot run on a request
+            raise ToolRAGError(f"{model_path}: onnxruntime cannot run it: {exc}") from None
         if width != len(labels):
             raise ToolRAGError(f"{model_path}: the graph gives {width} outputs but there are {len(labels)} labels")
         return classifier

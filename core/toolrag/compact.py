@@ -19,9 +19,11 @@ what runs. Building the graph needs `onnx` (a dev dependency); running it does n
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 PAD, UNK = "[PAD]", "[UNK]"
 
@@ -41,8 +43,6 @@ STEM = 6  # words longer than this become their first STEM letters + "##rest" (a
 
 
 def _normalizer(placeholders: bool):
-    from tokenizers import Regex, normalizers
-
     steps = [normalizers.NFKC(), normalizers.Lowercase()]
     if placeholders:
         steps += [normalizers.Replace(Regex(pattern), word) for pattern, word in PLACEHOLDERS]
@@ -63,10 +63,6 @@ def build_tokenizer(texts: list[str], min_frequency: int = 2, stem: int = 0, pla
     them), so 'summarize', 'summary' and 'summarizing' share the piece 'summar' and an unseen
     word with a known beginning is not [UNK]. placeholders: see PLACEHOLDERS.
     """
-    from collections import Counter
-
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
     normalizer, pre_tokenizer = _normalizer(placeholders), pre_tokenizers.BertPreTokenizer()
     if stem <= 0:
         tok = Tokenizer(models.WordLevel(unk_token=UNK))
@@ -107,7 +103,7 @@ def features(token_ids: list[list[int]], vocab: int, pairs: int) -> np.ndarray:
 def write_onnx(path: Path, table: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray,
                vocab: int, pairs: int) -> None:
     """Write the graph described above with the given weights."""
-    import onnx
+    import onnx  # the dev extra's graph builder: only training and tests write graphs
     from onnx import TensorProto, helper, numpy_helper
 
     def const(name: str, value) -> onnx.TensorProto:

@@ -10,9 +10,14 @@ sequence axes; afterwards the ONNX logits are checked against PyTorch on a few r
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE, ToolRAGError
 
@@ -24,7 +29,7 @@ CHECK_QUERIES = (
 TOLERANCE = 1e-3
 
 
-def _labels_from_config(config) -> list[str]:
+def _labels_from_config(config: Any) -> list[str]:
     """The model's label names; generic LABEL_i names mean the published order."""
     names = [config.id2label[i] for i in range(config.num_labels)]
     if all(n in LABELS for n in names):
@@ -34,27 +39,25 @@ def _labels_from_config(config) -> list[str]:
     raise ToolRAGError(f"the model has {config.num_labels} labels; a ToolRAG model needs the {len(LABELS)} tools")
 
 
-def _export(model, encoded: dict, path: Path) -> None:
-    import warnings
-
+def _export(model: Any, encoded: dict[str, Any], path: Path) -> None:
     import torch
 
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in encoded else [])
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["logits"] = {0: "batch"}
-    kwargs = dict(input_names=names, output_names=["logits"], dynamic_axes=axes, opset_version=17)
     args = tuple(encoded[n] for n in names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on DeBERTa's constant position buckets
         try:
-            torch.onnx.export(model, args, str(path), dynamo=False, **kwargs)
+            torch.onnx.export(model, args, str(path), input_names=names, output_names=["logits"],
+                              dynamic_axes=axes, opset_version=17, dynamo=False)
         except TypeError:  # torch without the `dynamo` switch: the TorchScript exporter is the default
-            torch.onnx.export(model, args, str(path), **kwargs)
+            torch.onnx.export(model, args, str(path), input_names=names, output_names=["logits"],
+                              dynamic_axes=axes, opset_version=17)
 
 
-def verify(model, tokenizer, output: Path, queries=CHECK_QUERIES) -> float:
+def verify(model: Any, tokenizer: Any, output: Path, queries: tuple[str, ...] = CHECK_QUERIES) -> float:
     """Largest |ONNX - PyTorch| logit difference over `queries`, run through our runtime's session."""
-    import numpy as np
     import onnxruntime as ort
     import torch
 
@@ -105,8 +108,6 @@ def convert_toolrag(source: Path, output: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m core.toolrag.convert", description=__doc__.split("\n\n")[0])
     ap.add_argument("source", help="local dir of the PyTorch model (config.json, weights, tokenizer files)")
     ap.add_argument("output", help="dir to write model.onnx, tokenizer.json and toolrag.json")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.config import cache_dir
 from core.toolrag.classifier import MODEL_FILE, ToolClassifier, ToolRAGError, builtin_model_dir
 
 CACHE_SUBDIR = "toolrag-embeddings"
@@ -47,8 +48,6 @@ def pool_key(classifier: ToolClassifier, texts: Sequence[str]) -> str:
 
 
 def _cache_file(key: str) -> Path:
-    from core.config import cache_dir
-
     return cache_dir() / CACHE_SUBDIR / f"{key}.npy"
 
 
@@ -104,11 +103,11 @@ def default_encoder() -> ToolClassifier | None:
     with _lock:
         if _default:
             return _default[0]
+    classifier: ToolClassifier | None
     try:
-        classifier: ToolClassifier | None = ToolClassifier.load(builtin_model_dir())
-        if not classifier.has_embeddings:
-            classifier = None
-    except (ToolRAGError, OSError, ImportError):
+        loaded = ToolClassifier.load(builtin_model_dir())
+        classifier = loaded if loaded.has_embeddings else None
+    except ToolRAGError:  # the ToolRAG stage says so (a Notice); examples fall back to BM25
         classifier = None
     with _lock:
         if not _default:

@@ -12,6 +12,7 @@ ToolRAG encoder's embeddings, see embed.py; BM25 over words without it).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -20,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from core.config import config_dir
+from core.parser import PlanError, load_plan
+from core.toolrag.embed import EmbeddingIndex, default_encoder
 from tools.registry import TOOL_NAMES
 
 BUILTIN_FILE = Path(__file__).with_name("examples.yaml")
@@ -47,8 +52,6 @@ def user_examples_file() -> Path:
 
 def make_example(query: Any, plan_text: Any, source: str = "user") -> Example:
     """Validate one example; raises ExampleError saying what is wrong."""
-    from core.parser import PlanError, load_plan
-
     if not isinstance(query, str) or not query.strip():
         raise ExampleError("the request ('query') must be non-empty text")
     if not isinstance(plan_text, str) or not plan_text.strip():
@@ -66,8 +69,6 @@ def make_example(query: Any, plan_text: Any, source: str = "user") -> Example:
 
 
 def read_examples(path: Path, source: str) -> list[Example]:
-    import yaml
-
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -108,8 +109,6 @@ class ExamplePool:
         self.examples = list(examples)
         self._embedded = None
         if encoder is not None and self.examples:
-            from core.toolrag.embed import EmbeddingIndex
-
             self._embedded = EmbeddingIndex(encoder, [e.query for e in self.examples])
         docs = [_words(e.query) for e in self.examples]
         self._tf = [Counter(d) for d in docs]
@@ -125,13 +124,25 @@ class ExamplePool:
         similarity by the built-in ToolRAG encoder's embeddings unless `encoder` says otherwise."""
         path = user_examples_file() if user_file is _DEFAULT else user_file
         examples = builtin_examples()
-        if path is not None and Path(path).exists():
+        if isinstance(path, (str, Path)) and Path(path).exists():
             examples += read_examples(Path(path), "user")
         if encoder is _DEFAULT:
-            from core.toolrag.embed import default_encoder
-
             encoder = default_encoder()
         return cls(examples, encoder)
+
+    @classmethod
+    def load_for_planning(cls) -> tuple[ExamplePool, str | None]:
+        """The pool the planner picks from, and what went wrong if it is less than usual: a broken
+        user file is left out (the built-in examples still serve), so planning goes on; the
+        caller says the message once (a Notice) instead of losing the user's examples silently."""
+        try:
+            return cls.load(), None
+        except ExampleError as exc:
+            problem = f"your examples are not used ({exc}); planning with the built-in examples only"
+        try:
+            return cls.load(None), problem
+        except ExampleError as exc:  # the packaged file itself: a broken install
+            return cls([]), f"no in-context examples: the built-in examples cannot be read ({exc})"
 
     def similarity(self, query: str, index: int, k1: float = 1.2, b: float = 0.75) -> float:
         """How similar example `index` is to `query`: the encoder's cosine similarity mapped to
@@ -196,8 +207,6 @@ class ExamplePool:
 
 # -- the user's file ----------------------------------------------------------------------
 def _write_user(path: Path, examples: list[Example]) -> None:
-    import yaml
-
     class _Block(str):
         pass
 
@@ -243,8 +252,6 @@ def read_jsonl_examples(path: Path, source: str = "user") -> tuple[list[Example]
 
     Extra keys are ignored, so a data file such as the TinyAgent plans can be read as it is.
     """
-    import json
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

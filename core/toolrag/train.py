@@ -27,8 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from core.toolrag import compact
-from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE
+from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE, ToolClassifier
 from core.toolrag.data import DataError, Labelled, load_labelled, split_of
+from core.toolrag.evaluate import evaluate, format_curve, threshold_curve
+from core.toolrag.examples import builtin_examples
+from core.toolrag.select import ToolRAG, companions_for
+from tools.registry import TOOL_NAMES
 
 
 def _labels_matrix(rows: list[Labelled]) -> np.ndarray:
@@ -126,9 +130,6 @@ def selected_count(logits: np.ndarray, queries: list[str] | None) -> int:
     chosen = logits >= 0
     if queries is None:
         return int(chosen.sum())
-    from core.toolrag.select import companions_for
-    from tools.registry import TOOL_NAMES
-
     allowed = set(TOOL_NAMES)
     return sum(int(row.sum()) + len(companions_for([LABELS[j] for j in np.flatnonzero(row)], q, allowed))
                for row, q in zip(chosen, queries))
@@ -174,8 +175,6 @@ def fill_budget(logits: np.ndarray, y: np.ndarray, shifts: np.ndarray, extra: fl
 
 def pool_rows() -> list[Labelled]:
     """Our own written example requests (core/toolrag/examples.yaml), as extra training rows."""
-    from core.toolrag.examples import builtin_examples
-
     return [Labelled("", e.query, frozenset(e.tools)) for e in builtin_examples()]
 
 
@@ -250,10 +249,6 @@ def main(argv: list[str] | None = None) -> int:
 def finish(out: Path, meta: dict, test_rows: list, started: float) -> int:
     """Write toolrag.json, then evaluate the written dir on the held-out split through the
     runtime (what the app will load), record the figures in toolrag.json and print them."""
-    from core.toolrag.classifier import ToolClassifier
-    from core.toolrag.evaluate import evaluate, format_curve, threshold_curve
-    from core.toolrag.select import ToolRAG
-
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     rag = ToolRAG(ToolClassifier.load(out))
     metrics = evaluate(rag, test_rows)
