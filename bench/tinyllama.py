@@ -31,7 +31,7 @@ def build_tinyllama_q4(vocab_file: Path, out_dir: Path | None = None, *, threads
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ is not a package on the path
-    from tests.gguf_model import write_random_llama_gguf
+    from tests.support.gguf_model import write_random_llama_gguf
 
     f16 = out_dir / "tinyllama-1.1b-random-f16.gguf.tmp"
     started = time.perf_counter()

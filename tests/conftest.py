@@ -44,7 +44,7 @@ def vocab_file() -> Path:
 @pytest.fixture(scope="session")
 def tiny_gguf(tmp_path_factory) -> Path:
     """A random-weight LLaMA GGUF (f32, 64-dim) with the real 32k vocab when it is there."""
-    from tests.gguf_model import write_random_llama_gguf
+    from tests.support.gguf_model import write_random_llama_gguf
 
     vocab = VOCAB_FILE if VOCAB_FILE.exists() else None
     return write_random_llama_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf", vocab_file=vocab)

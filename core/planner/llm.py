@@ -262,7 +262,7 @@ def _model_params_patched(extra_bufts: bool) -> Iterator[None]:
     llama-cpp-python 0.3.36 has no `Llama(...)` option for it: `Llama.__init__` starts from
     `llama_cpp.llama_cpp.llama_model_default_params()`, so that one module attribute is
     swapped, under a lock, for the time of one construction. The only access to a name
-    llama-cpp-python does not offer for this; tests/test_planner_llm.py checks that
+    llama-cpp-python does not offer for this; tests/integration/test_planner_llm.py checks that
     `Llama.model_params.use_extra_bufts` follows it, so an upgrade that moves it fails there.
     """
     import llama_cpp.llama_cpp as low

@@ -107,7 +107,7 @@ def restart_portaudio(sd: Any) -> None:
     """Pa_Terminate then Pa_Initialize, the only way PortAudio rescans its devices.
 
     sounddevice has no public call for it (its maintainers point users at these two private
-    functions), so this is the one place that touches them; tests/test_voice_capture.py
+    functions), so this is the one place that touches them; tests/integration/test_voice_capture.py
     checks the installed sounddevice still has them, and a release without them becomes a
     clear VoiceUnavailable here rather than an AttributeError."""
     terminate, initialize = getattr(sd, "_terminate", None), getattr(sd, "_initialize", None)

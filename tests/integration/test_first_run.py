@@ -1,0 +1,136 @@
+"""The first run: which planner the app loads when the default is missing, and what the app says.
+
+Uses the real model store (the shipped manifest, in the per-test TINYAGENT_HOME) with model
+files put in its cache by hand, as a user without a network would."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from core import modelstore
+from core.config import Config
+from tests.support.tui_helpers import make_app, sandbox_config, wait_for
+from tui.widgets.chat import Chat
+
+QWEN = "qwen2.5-coder-0.5b"
+
+
+def place(name: str, source: Path | None = None) -> Path:
+    """Put a model's file where the store looks for it (a copy of `source`, or a bare GGUF header)."""
+    dest = modelstore.local_path(modelstore.find(name))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        shutil.copyfile(source, dest)
+    else:
+        dest.write_bytes(b"GGUF" + b"\0" * 64)
+    return dest
+
+
+def test_the_default_planner_when_it_is_here():
+    path = place("tinyagent-1.1b")
+    place(QWEN)
+    choice = modelstore.planner_choice("")
+    assert (choice.name, choice.path, choice.notice) == ("tinyagent-1.1b", path, None)
+
+
+def test_a_present_planner_stands_in_for_a_missing_default_with_one_line():
+    path = place(QWEN)
+    choice = modelstore.planner_choice("")
+    assert choice.name == QWEN and choice.path == path
+    assert choice.notice.startswith("tinyagent-1.1b is not downloaded, so qwen2.5-coder-0.5b plans instead")
+    assert "\n" not in choice.notice
+    assert modelstore.planner_choice("tinyagent-1.1b").path == path  # naming the default is the same
+
+
+def test_a_planner_named_on_purpose_is_never_swapped(tmp_path):
+    place(QWEN)
+    assert modelstore.planner_choice("tinyagent-7b") == modelstore.PlannerChoice("tinyagent-7b", None)
+    mine = tmp_path / "mine.gguf"
+    assert modelstore.planner_choice(str(mine)) == modelstore.PlannerChoice("mine.gguf", None)
+    mine.write_bytes(b"GGUF")
+    assert modelstore.planner_choice(str(mine)).path == mine
+
+
+def test_nothing_here_names_the_default_and_how_to_get_it():
+    choice = modelstore.planner_choice("")
+    assert (choice.name, choice.path) == ("tinyagent-1.1b", None)
+    from core.planner.llm import LocalLLM, ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="tinyagent-1.1b is not downloaded.*models pull tinyagent-1.1b"):
+        LocalLLM.from_config(Config())
+
+
+def test_the_planner_loads_the_stand_in_and_carries_the_notice(tiny_gguf):
+    from core.planner.llm import LocalLLM
+
+    path = place(QWEN, tiny_gguf)  # a real (random-weight) GGUF under the stand-in's name
+    llm = LocalLLM.from_config(Config())
+    try:
+        assert llm.model_path == path
+        assert "plans instead" in llm.model_notice
+    finally:
+        llm.close()
+    override = LocalLLM.from_config(Config(), str(tiny_gguf))  # --model is taken as given
+    try:
+        assert override.model_path == tiny_gguf and override.model_notice is None
+    finally:
+        override.close()
+
+
+async def test_the_app_names_the_stand_in_and_does_not_call_the_planner_missing(tmp_path):
+    place(QWEN)
+    app = make_app(tmp_path, store=modelstore)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: "plans instead" in app.query_one(Chat).text())
+        text = app.query_one(Chat).text()
+        assert "Missing models: whisper-base.en (voice)" in text
+        assert "tinyagent-1.1b (planner)" not in text
+        await wait_for(pilot, lambda: app.query_one("#status").model == QWEN)
+
+
+async def test_a_configured_planner_is_not_reported_missing(tmp_path):
+    mine = tmp_path / "mine.gguf"
+    mine.write_bytes(b"GGUF")
+    config = sandbox_config()
+    config.models.planner = str(mine)
+    config.models.whisper = str(tmp_path / "voice.bin")
+    app = make_app(tmp_path, config, store=modelstore)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()  # the start-up check of the models has run
+        await pilot.pause()
+        assert "Missing models" not in app.query_one(Chat).text()
+        assert "tinyagent-1.1b" not in app.query_one(Chat).text()
+        assert app.query_one("#status").model == "mine.gguf"
+
+
+async def test_the_models_screen_says_which_model_tinyagent_is_built_for(tmp_path):
+    app = make_app(tmp_path, store=modelstore)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelsScreen")
+        about = str(app.screen.query_one("#models-about", Static).render())
+        assert "TinyAgent-1.1B (tinyagent-1.1b) is the planner tinyagent is built for" in about
+        await wait_for(pilot, lambda: bool(app.screen.query("#pull-qwen2-5-coder-0-5b")))
+
+
+async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf):
+    from core.events import Notice
+    from core.pipeline import Pipeline
+
+    place(QWEN, tiny_gguf)
+    config = Config(backend="sandbox")
+    config.planner.max_tokens = 8  # random weights: the plan itself does not matter here
+    pipeline = Pipeline(config)
+    events: list = []
+    try:
+        await pipeline.plan_only("Text Sarah I'm late", emit=events.append)
+    finally:
+        if pipeline.llm is not None:
+            pipeline.llm.close()
+    notices = [e.message for e in events if isinstance(e, Notice) and "plans instead" in e.message]
+    assert len(notices) == 1 and notices[0].startswith("tinyagent-1.1b is not downloaded, so qwen2.5-coder-0.5b")

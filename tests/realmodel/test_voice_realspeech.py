@@ -1,0 +1,130 @@
+"""Real speech on real weights: espeak-ng says typical requests, whisper tiny.en (the published
+weights, converted by core.voice.ct2ggml) transcribes them through `tinyagent transcribe`, and
+`tinyagent listen --ask --dry-run` hears one through a private PulseAudio server and plans it
+with a real planner model.
+
+espeak-ng is synthetic speech: clearer than a person in some ways, stranger in others (its
+"text" sounds like "next" to tiny.en). The word error rates printed here (pytest -s) measure
+this pipeline on that voice, not on people.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from statistics import fmean
+
+import pytest
+
+from core.voice.wer import word_error_rate
+from tests.support.pulse import pulse_server
+from tests.support.realmodels import real_model
+from tests.support.speech_requests import REQUESTS, missing_key_words, speak
+from tests.support.whisper_model import real_tiny_en_ggml
+
+pytestmark = [pytest.mark.realmodel, pytest.mark.audio]
+ROOT = Path(__file__).resolve().parents[2]
+
+# Requests whose key words tiny.en misses on espeak-ng's voice (greedy decoding, 2 threads, the
+# default hint of the sandbox's contacts), with what it heard in bench/bench_voice.py on
+# 2026-12-02. Strict: a change that makes one heard fails here, so this list is kept true.
+# espeak-ng clips the first word ("Text", "Send", "Start"); padding leading silence (0.3-1 s)
+# did not help (7/12 or 6/12), nor did whisper base (5/12; 6/12 with the hint).
+KNOWN_MISSES = {
+    "Text Sarah that I'm running late": "heard 'Thanks, Sarah, now time running late.'",
+    "Create a note called groceries with milk and eggs": "greedy decoding stops at 'Create a note called \"'",
+    "Send an email to Anna about the budget meeting": "heard 'And the email to Anna out to the budget meeting.'",
+    "Start a Zoom meeting with the design team": "heard 'Tarte Moo meeting with the design team.'",
+    "Message Tom that the report is ready": "heard 'Message Tom at the reported ready.'",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_en() -> Path:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng (Debian: apt install espeak-ng)")
+    return real_tiny_en_ggml()
+
+
+def transcribe_cli(wav: Path, model: Path, *extra: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "core.cli", "transcribe", str(wav), "--model", str(model),
+                           "--no-fallback", "--threads", "2", "--json", *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def transcripts(tiny_en, tmp_path_factory) -> dict[str, dict]:
+    """Each request spoken to a WAV and transcribed by `tinyagent transcribe`, with its WER."""
+    folder = tmp_path_factory.mktemp("spoken")
+    results = {}
+    for i, (sentence, _) in enumerate(REQUESTS):
+        out = transcribe_cli(speak(sentence, folder / f"request-{i:02d}.wav"), tiny_en)
+        out["wer"] = word_error_rate(sentence, out["text"])
+        results[sentence] = out
+    print(f"\nwhisper tiny.en (converted from CTranslate2, contacts hint) on espeak-ng {len(REQUESTS)} requests:")
+    for sentence, out in results.items():
+        print(f"  WER {out['wer']:.2f}  {out['seconds']:5.2f} s for {out['audio_seconds']:.2f} s  "
+              f"{sentence!r} -> {out['text']!r}")
+    print(f"  average WER {fmean(r['wer'] for r in results.values()):.3f}")
+    return results
+
+
+def test_word_error_rate_of_spoken_requests(transcripts):
+    rates = [r["wer"] for r in transcripts.values()]
+    assert len(rates) >= 10
+    assert fmean(rates) < 0.30  # measured 0.22 with the contacts hint (see README); far above: something broke
+    assert sum(rate == 0.0 for rate in rates) >= 4  # several requests come out word for word
+
+
+@pytest.mark.parametrize("sentence,key_words", [
+    pytest.param(s, k, marks=pytest.mark.xfail(reason=KNOWN_MISSES[s], strict=True)) if s in KNOWN_MISSES
+    else (s, k) for s, k in REQUESTS])
+def test_key_words_are_heard(transcripts, sentence, key_words):
+    heard = transcripts[sentence]["text"]
+    assert not missing_key_words(key_words, heard), f"{sentence!r} heard as {heard!r}"
+
+
+def test_contacts_hint_makes_a_contacts_name_heard(tiny_en, transcripts, tmp_path):
+    # Without the hint tiny.en hears "to hand them"; the sandbox's contacts include Anna Kowalski.
+    request = "Send an email to Anna about the budget meeting"
+    plain = transcribe_cli(speak(request, tmp_path / "anna.wav"), tiny_en, "--hint", "none")["text"]
+    assert missing_key_words(("anna",), plain) == ["anna"], f"heard {plain!r} without the hint"
+    assert not missing_key_words(("anna", "email", "budget"), transcripts[request]["text"])
+
+
+def test_listen_ask_dry_run_plans_a_spoken_request(tiny_en, tmp_path):
+    planner = real_model("qwen2.5-coder-0.5b")
+    request = "What's the phone number of John Carter"
+    wav = speak(request, tmp_path / "request.wav")
+    with pulse_server() as pulse:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "listen", "--seconds", "20", "--silence", "1.0", "--model", str(tiny_en),
+             "--no-fallback", "--threads", "2", "--ask", "--dry-run", "--planner", str(planner), "--json"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PULSE_SERVER": pulse.server})
+        try:
+            first = proc.stderr.readline()  # printed once the microphone delivers audio
+            assert first.startswith("Recording"), first
+            player = pulse.play(wav)
+            out, err = proc.communicate(timeout=600)
+            player.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    heard = next((line[2:] for line in err.splitlines() if line.startswith("> ")), "")
+    assert not missing_key_words(("phone", "number", "john", "carter"), heard), err
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    kinds = [e["event"] for e in events]
+    assert "request_started" in kinds and "plan_finished" in kinds, err[-2000:]
+    started = next(e for e in events if e["event"] == "request_started")
+    assert started["request"] == heard and started["dry_run"]
+    tools = [e["task"]["tool"] for e in events if e["event"] == "task_added"]
+    assert "get_phone_number" in tools, (tools, err[-2000:])
+    assert proc.returncode in (0, 1), err[-2000:]

@@ -1,0 +1,94 @@
+"""Drive the real app in tmux as a person would: keys in, screen text out (capture-pane)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Tmux:
+    def __init__(self, command: str, width: int = 150, height: int = 40):
+        self.name = f"tinyagent-test-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command],
+                       check=True)
+        # without a client some tmux versions keep 80x24: ask for the size explicitly
+        subprocess.run(["tmux", "set-option", "-t", self.name, "window-size", "manual"], capture_output=True)
+        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)],
+                       capture_output=True)
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *(["-l"] if literal else []), *keys], check=True)
+
+    def screen(self) -> str:
+        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return out.stdout
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def tmux_app(tmp_path):
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.yaml").write_text("backend: sandbox\n")
+    exe = ROOT / ".venv" / "bin" / "tinyagent"
+    cmd = str(exe) if exe.exists() else f"{sys.executable} -c 'from core.cli import run; run()'"
+    env = f"cd {ROOT} && TINYAGENT_HOME={home} TERM=xterm-256color COLORTERM=truecolor"
+    session = Tmux(f"{env} {cmd}; echo EXITED $?; sleep 30")
+    yield session, home
+    session.close()
+
+
+def test_tmux_plan_editor_dry_run_then_for_real(tmux_app):
+    t, home = tmux_app
+    t.wait_for("dry run off")  # the status line: the app is up
+    t.wait_for("Plan editor")  # footer bindings
+    t.keys("C-d")
+    t.wait_for("DRY RUN on")
+    t.keys("C-e")
+    t.wait_for("Plan editor")
+    t.keys('1. get_phone_number("Mike")', literal=True)
+    t.keys("Enter")
+    t.keys('2. send_sms(["$1"], "Running late")', literal=True)
+    t.keys("Enter")
+    t.keys("3. join()<END_OF_PLAN>", literal=True)
+    screen = t.wait_for("valid: 2 tasks")
+    assert "get_phone_number" in screen and "send_sms" in screen  # drawn in the preview
+    t.keys("C-s")
+    screen = t.wait_for("Dry run finished")
+    assert "dry-run" in screen  # send_sms shown as a dry run in the graph
+    t.keys("C-g")
+    screen = t.wait_for("Allow task 2: send_sms?")
+    assert "+1 415 555 0104" in screen and "Running late" in screen  # the resolved arguments
+    t.keys("y")
+    screen = t.wait_for("Finished:")
+    assert "✓ done" in screen and "dry-run" not in screen.split("Finished:")[-1]
+    history = [json.loads(line) for line in (home / "data" / "history.jsonl").read_text().splitlines()]
+    assert [h["dry_run"] for h in history] == [True, False]  # the dry run, then the same plan for real
+    assert history[1]["statuses"] == {"1": "done", "2": "done"}
+    t.keys("C-q")
+    t.wait_for("EXITED 0", timeout=15)
