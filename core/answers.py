@@ -19,27 +19,27 @@ from typing import Any
 
 from core.events import RunSummary, TaskStatus
 from core.plan import Plan, Task
+from tools.registry import REGISTRY, TOOLS
+from tools.spec import Effect
 
 _OK = (TaskStatus.DONE, TaskStatus.DRY_RUN)
 # Tools that only fetch something: their output is the answer when nothing else uses it.
-LOOKUPS = frozenset({"get_phone_number", "get_email_address", "open_note", "summarize_pdf"})
+LOOKUPS = frozenset(t.name for t in TOOLS if t.effect is Effect.READ)
 _QUESTION = re.compile(r"\?|^\s*(what|when|where|who|whom|whose|which|how|is|are|do|does|did|can you tell|"
                        r"tell me|show me what|find out|read|summari[sz]e|give me)\b", re.IGNORECASE)
-# What did not happen when a step of this tool did not run: "nothing was scheduled".
-_UNDONE = {
-    "create_calendar_event": "scheduled", "send_sms": "sent", "compose_new_email": "drafted",
-    "reply_to_email": "drafted", "forward_email": "forwarded", "create_note": "written",
-    "append_note_content": "written", "create_reminder": "added", "maps_open_location": "opened",
-    "maps_show_directions": "opened", "open_and_get_file_path": "opened", "get_zoom_meeting_link": "created",
-    "summarize_pdf": "summarized", "open_note": "read",
-}
-_WHAT = {
-    "create_calendar_event": "the calendar event", "send_sms": "the text message", "compose_new_email": "the email",
-    "reply_to_email": "the reply", "forward_email": "the forward", "create_note": "the note",
-    "append_note_content": "the note", "create_reminder": "the reminder", "maps_open_location": "opening Maps",
-    "maps_show_directions": "opening Maps", "open_and_get_file_path": "opening the file",
-    "get_zoom_meeting_link": "the Zoom meeting",
-}
+
+
+def _undone(tool: str) -> str:
+    """What did not happen when a step of this tool did not run ("scheduled"); "" if unsaid."""
+    spec = REGISTRY.get(tool)
+    return spec.undone if spec else ""
+
+
+def _what(tool: str) -> str:
+    spec = REGISTRY.get(tool)
+    return (spec.what if spec else "") or tool
+
+
 _NO_CONTACT = re.compile(r"no contact named ['\"“]?([^'\"”]+?)['\"”]?(?:[.;]| in Contacts|$)", re.IGNORECASE)
 _NO_FILE = re.compile(r"no file matches ['\"“]?([^'\"”]+?)['\"”]?(?:[.;]|$)", re.IGNORECASE)
 
@@ -97,7 +97,7 @@ def decide(request: str, plan: Plan, summary: RunSummary | None,
     if missing["file"]:
         problems.append(f"No file matching {_or(missing['file'])}")
     if denied:
-        problems.append("You declined " + _and(_unique(_WHAT.get(t.tool, t.tool) for t in denied)))
+        problems.append("You declined " + _and(_unique(_what(t.tool) for t in denied)))
     return JoinDecision(JoinCase.UNFIXABLE, _with_done("; ".join(problems) or "Some steps did not run", plan, summary))
 
 
@@ -140,14 +140,14 @@ def actions_answer(plan: Plan, summary: RunSummary, args: dict[int, dict[str, An
 
 
 def _with_done(head: str, plan: Plan, summary: RunSummary) -> str:
-    not_done = [t for t in plan.tasks if summary.statuses.get(t.id) not in _OK and t.tool in _UNDONE]
+    not_done = [t for t in plan.tasks if summary.statuses.get(t.id) not in _OK and _undone(t.tool)]
     done = [t for t in plan.tasks if summary.statuses.get(t.id) is TaskStatus.DONE and t.tool not in LOOKUPS]
-    verbs = _unique(_UNDONE[t.tool] for t in not_done)
+    verbs = _unique(_undone(t.tool) for t in not_done)
     text = head + (f": nothing was {_or(verbs)}." if verbs and not done else ".")
     if done:
         text += " Done: " + " ".join(_sentence(str(summary.outputs.get(t.id, ""))) for t in done)
         if verbs:
-            text += f" Not {_or(verbs)}: " + ", ".join(_WHAT.get(t.tool, t.tool) for t in not_done) + "."
+            text += f" Not {_or(verbs)}: " + ", ".join(_what(t.tool) for t in not_done) + "."
     return text
 
 

@@ -77,6 +77,9 @@ class ToolSpec:
     # Tools this one is rarely useful without (ToolRAG adds them when this one is selected).
     companions: tuple[str, ...] = field(default=())
     hint: str = ""  # the short line after the signature in the compact prompt ("" = description)
+    # How an answer names a step of this tool that did not run: "Not scheduled: the calendar event."
+    undone: str = ""  # what did not happen ("scheduled"); "" = the answer does not list it
+    what: str = ""  # the thing it makes ("the calendar event"); "" = the tool's name
     # What this tool's output looks like: as a companion (ToolRAG) it is not added to a request
     # that already contains such text (an email address, a phone number).
     given_in_request: Pattern[str] | None = field(default=None, compare=False)

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.events import ToolsSelected
 from core.toolrag.classifier import ToolClassifier
 from core.toolrag.embed import default_encoder
 from tools.registry import REGISTRY, TOOL_NAMES
@@ -27,9 +26,6 @@ class Selection:
     threshold: float
     seconds: float
     added_by_rules: tuple[str, ...] = ()  # selected only because a selected tool needs them
-
-    def to_event(self) -> ToolsSelected:
-        return ToolsSelected(self.probabilities, self.selected, self.threshold, self.seconds)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -157,3 +157,5 @@ def test_every_registered_tool_is_complete():
     for tool in TOOLS:
         assert tool.hint and tool.describe and tool.sandbox and tool.applescript, tool.name
         assert all(c in REGISTRY for c in tool.companions), tool.name
+        if tool.effect is not Effect.READ:  # answers say what did not happen: "Not sent: the text message."
+            assert tool.undone and tool.what, tool.name

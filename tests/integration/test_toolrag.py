@@ -97,8 +97,6 @@ def test_selection_follows_threshold_and_registry_order(compact):
     assert set(sel.selected) == by_model | set(sel.added_by_rules)
     assert list(sel.selected) == [t for t in TOOL_NAMES if t in sel.selected]
     assert sel.seconds > 0 and sel.threshold == 0.5
-    event = sel.to_event()
-    assert event.selected == sel.selected and event.to_json()["event"] == "tools_selected"
 
 
 def test_disabled_apps_are_never_selected(compact):

@@ -73,6 +73,7 @@ CREATE_CALENDAR_EVENT = ToolSpec(
     ),
     "a confirmation with the event's details",
     companions=("get_email_address",),
+    undone="scheduled", what="the calendar event",
     hint="adds a calendar event; invitees are email addresses; calendar None for the default",
     check=_check, describe=_summary, sandbox=_sandbox, applescript=_mac, script="create_calendar_event",
 )

@@ -57,6 +57,7 @@ OPEN_AND_GET_FILE_PATH = ToolSpec(
     "Finds a file by name with Spotlight, opens it and returns its full path.",
     (Param("file_name", STR, "the file's name or part of it"),),
     "the file's absolute path",
+    undone="opened", what="opening the file",
     hint="finds and opens a file; returns its path",
     check=_open_check, describe=_open_summary, sandbox=_open_sandbox, applescript=_open_mac, script="open_file",
 )
@@ -68,6 +69,7 @@ SUMMARIZE_PDF = ToolSpec(
            resolve=PATH),),
     "the summary text",
     companions=("open_and_get_file_path",),
+    undone="summarized",
     hint="a summary of the PDF at a path from open_and_get_file_path",
     check=_pdf_check, describe=_pdf_summary, sandbox=_pdf_sandbox, applescript=_pdf_mac,
 )

@@ -41,6 +41,7 @@ SEND_SMS = ToolSpec(
     ),
     "a confirmation of delivery",
     companions=("get_phone_number",),
+    undone="sent", what="the text message",
     hint="texts the phone numbers",
     check=_check, describe=_summary, sandbox=_sandbox, applescript=_mac, script="send_sms",
 )

@@ -56,6 +56,7 @@ CREATE_REMINDER = ToolSpec(
         Param("all_day", BOOL, "True for an all-day reminder"),
     ),
     "a confirmation of the reminder",
+    undone="added", what="the reminder",
     hint="creates a reminder; priority 0 none, 1 high, 5 medium, 9 low",
     check=_check, describe=_summary, sandbox=_sandbox, applescript=_mac, script="create_reminder",
 )

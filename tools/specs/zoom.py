@@ -64,6 +64,7 @@ GET_ZOOM_MEETING_LINK = ToolSpec(
     ),
     "the meeting's join link",
     companions=("get_email_address",),
+    undone="created", what="the Zoom meeting",
     hint="creates a Zoom meeting of duration minutes; returns its link",
     check=_check, describe=_summary, sandbox=_sandbox, applescript=_mac,
 )
