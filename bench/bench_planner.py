@@ -302,6 +302,7 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
     from core.planner.llm import LocalLLM
     from core.planner.planner import Planner
     from core.planner.prompt import pick_examples
+    from core.toolrag.examples import ExamplePool
     from tools.registry import REGISTRY
 
     chosen = pick_rows(rows, selections, args.queries)
@@ -323,10 +324,11 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
     tokenize = vocab_tokenizer()
     speed = {"grammar": [0, 0.0], "free": [0, 0.0]}
     cold = None
+    pool = ExamplePool.load()
     # Pass 1: the plans, one request after another (what the prefix cache sees in a session).
     for i, (row, selected) in enumerate(chosen):
         tools = [REGISTRY[n] for n in selected]
-        examples = pick_examples(row["query"], tools, config.planner.examples)
+        examples = pick_examples(row["query"], tools, config.planner.examples, pool)
         planner.forced = row["plan"].strip()
         started = time.perf_counter()
         first = None

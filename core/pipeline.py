@@ -311,14 +311,14 @@ class Pipeline:
                   selection: ToolChoice) -> list[Any] | None:
         """In-context examples for the profile; None asks for the profile's built-in block."""
         if not planner.setup.tinyagent:
-            return pick_examples(request, tools, self.config.planner.examples, exclude=self.exclude_example,
-                                 pool=self.example_pool or self._user_pool())
+            return pick_examples(request, tools, self.config.planner.examples, self.example_pool or self._user_pool(),
+                                 exclude=self.exclude_example)
         if isinstance(selection, AllTools) and self.example_pool is None:  # TinyAgent without ToolRAG
             return None
-        return pick_examples(request, tools, MAX_EXAMPLES, within=True, exclude=self.exclude_example,
-                             pool=self.example_pool or self._user_pool())
+        return pick_examples(request, tools, MAX_EXAMPLES, self.example_pool or self._user_pool(), within=True,
+                             exclude=self.exclude_example)
 
-    def _user_pool(self) -> ExamplePool | None:
+    def _user_pool(self) -> ExamplePool:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
         path = user_examples_file()
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,6 +27,7 @@ from core.planner.llm import LocalLLM, ModelLoadError, resolve_model_path
 from core.planner.profiles import ProfileError, PromptSetup, setup_for
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES
+from core.toolrag.examples import ExamplePool
 from tools.registry import REGISTRY, tools_for_apps
 
 NOW_INPUT = "%Y-%m-%d %H:%M"
@@ -178,8 +180,11 @@ def prompt_command(args: argparse.Namespace) -> int:
     try:
         if examples is None and args.tools:
             specs = [REGISTRY[n] for n in tools]
-            examples = (pick_examples(args.query, specs, MAX_EXAMPLES, within=True) if setup.tinyagent
-                        else pick_examples(args.query, specs, config.planner.examples))
+            pool, problem = ExamplePool.load_for_planning()
+            if problem:
+                print(f"warning: {problem}", file=sys.stderr)
+            examples = (pick_examples(args.query, specs, MAX_EXAMPLES, pool, within=True) if setup.tinyagent
+                        else pick_examples(args.query, specs, config.planner.examples, pool))
         instructions = config.instructions if args.instructions is None else args.instructions
         try:
             rendered = setup.planner_prompt(args.query, tools, examples, now=_now(args.now),

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.plan import END_OF_PLAN
-from core.toolrag.examples import Example, ExampleError, ExamplePool
+from core.toolrag.examples import Example, ExamplePool
 from tools.registry import TOOLS, ToolSpec
 
 RULES = f"""Given a user query, create a plan to solve it with the utmost parallelizability.
@@ -138,21 +138,16 @@ def build_prompt(query: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
                                                           context=context)
 
 
-def pick_examples(query: str, tools: Sequence[ToolSpec], k: int, *, within: bool = False,
-                  exclude: str | None = None, pool: ExamplePool | None = None) -> list[Example]:
-    """In-context examples from ToolRAG's pool (the built-in and the user's, unless `pool`).
+def pick_examples(query: str, tools: Sequence[ToolSpec], k: int, pool: ExamplePool, *, within: bool = False,
+                  exclude: str | None = None) -> list[Example]:
+    """`k` in-context examples from `pool` (`ExamplePool.load_for_planning()`: the built-in and
+    the user's, and what went wrong with the user's, which the caller says).
 
     `within`: TinyAgent's rule (only examples whose tools are all selected, most similar
-    first); `exclude`: a query whose example must not be shown (evaluation). A user examples
-    file that cannot be read leaves the built-in pool (`tinyagent examples list` names the error).
+    first); `exclude`: a query whose example must not be shown (evaluation).
     """
     if k <= 0:
         return []
-    if pool is None:
-        try:
-            pool = ExamplePool.load()
-        except ExampleError:
-            pool = ExamplePool.load(None)
     names = [t.name for t in tools]
     if within:
         return list(pool.pick_within(query, names, k, exclude=exclude))

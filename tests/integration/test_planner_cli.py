@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
-
-
-def tinyagent(*args, config=None, timeout=300, stdin=""):
-    cmd = [sys.executable, "-m", "core.cli"] + (["--config", str(config)] if config else []) + list(args)
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, input=stdin)
+from tests.support.cli import tinyagent
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from core.planner.grammar import GrammarLimits
 from core.planner.llm import LocalLLM
 from core.toolrag import builtin_model_dir
 from core.toolrag.examples import ExamplePool, builtin_examples, user_examples_file
+from tests.support.cli import tinyagent
 from tools.registry import tools_for_apps
 
 SMALL = GrammarLimits(max_tasks=2, max_string=8, max_list=1, thoughts=False, comments=False)
@@ -99,3 +100,13 @@ async def test_plans_go_on_and_each_degradation_is_said_once(broken_model_dir, l
     path.write_text(BROKEN_USER_FILE + "- query: another\n")
     await pipeline.plan_only("Text Omar that I'm late", emit=events.append)
     assert len(warnings_in(events)) == 3
+
+
+def test_the_prompt_command_says_a_broken_examples_file_and_still_renders():
+    path = user_examples_file()  # under this test's own TINYAGENT_HOME (conftest), inherited by the child
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("- query: [unclosed\n")
+    out = tinyagent("prompt", "Text Sarah I'm late", "--tools", "get_phone_number,send_sms")
+    assert out.returncode == 0, out.stderr
+    assert "warning: your examples are not used" in out.stderr and str(path) in out.stderr
+    assert "send_sms" in out.stdout

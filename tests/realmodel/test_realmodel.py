@@ -107,7 +107,7 @@ def test_ask_dry_run_on_the_real_model_changes_nothing(qwen_path, isolated_home,
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_the_tui_in_tmux_plans_asks_and_answers_with_the_real_model(tmp_path, qwen_path):
-    from tests.tui.test_tui_tmux import Tmux
+    from tests.support.tmux import Tmux
 
     home = tmp_path / "home"
     write_config(home, qwen_path)

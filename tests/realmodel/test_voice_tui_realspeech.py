@@ -16,8 +16,8 @@ import pytest
 from tests.support.pulse import pulse_server
 from tests.support.realmodels import real_model
 from tests.support.speech_requests import speak
+from tests.support.tmux import Tmux
 from tests.support.whisper_model import real_tiny_en_ggml
-from tests.tui.test_tui_tmux import Tmux
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.audio,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
