@@ -70,11 +70,10 @@ def test_tui_ctrl_r_fills_the_input_with_the_transcript(tmp_path):
         try:
             bars = _speak_into_the_app(t, pulse, wav)
             assert bars - {" ", "▁"}, f"the level meter did not move while the request played: {bars}"
-            screen = t.wait_for("John Carter", timeout=180)  # transcribed into the input box
-            # What tiny.en hears through a live capture varies ("phone number", once "only
-            # number"); its accuracy is measured on files in test_voice_realspeech.py. Here: the
-            # transcript reached the input box.
-            assert "number" in screen
+            # transcribed into the input box. Only the name is asserted: what tiny.en hears through a
+            # live capture varies ("phone number", once "only number"), and its accuracy is measured
+            # on files in test_voice_realspeech.py.
+            screen = t.wait_for("John Carter", timeout=180)
             assert "get_phone_number" not in screen  # not sent: send_after_transcribe is off
             t.keys("C-q")
             t.wait_for("EXITED 0", timeout=15)
