@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from core.plan import Plan, Ref, Task, Template
 
+if TYPE_CHECKING:
+    import networkx as nx
+
+# networkx is imported where a graph is built, not at module load: its import costs ~170 ms,
+# and every CLI start (`tinyagent --help` included) loads this module through the pipeline.
+
 
 def plan_graph(plan: Plan | Iterable[Task]) -> nx.DiGraph:
+    import networkx as nx
+
     tasks = plan.tasks if isinstance(plan, Plan) else tuple(plan)
     graph = nx.DiGraph()
     for task in tasks:
@@ -28,11 +35,15 @@ def plan_graph(plan: Plan | Iterable[Task]) -> nx.DiGraph:
 
 def layers(plan: Plan | Iterable[Task]) -> list[list[int]]:
     """Task ids by depth: layer 0 needs nothing; layer k needs something in layer k-1."""
+    import networkx as nx
+
     return [sorted(layer) for layer in nx.topological_generations(plan_graph(plan))]
 
 
 def critical_path(plan: Plan | Iterable[Task], durations: Mapping[int, float] | None = None) -> list[int]:
     """The chain of tasks that bounds the run time (each task weighs 1 without durations)."""
+    import networkx as nx
+
     graph = plan_graph(plan)
     if graph.number_of_nodes() == 0:
         return []
@@ -51,6 +62,8 @@ def critical_path(plan: Plan | Iterable[Task], durations: Mapping[int, float] | 
 
 
 def plans_isomorphic(predicted: Plan, reference: Plan) -> bool:
+    import networkx as nx
+
     a, b = plan_graph(predicted), plan_graph(reference)
     if a.number_of_nodes() != b.number_of_nodes() or a.number_of_edges() != b.number_of_edges():
         return False

@@ -130,7 +130,7 @@ def test_core_and_tools_import_without_textual():
 def test_cli_help_does_not_load_heavy_runtimes():
     code = (
         "import sys\nfrom core.cli import build_parser\nbuild_parser()\n"
-        "heavy = [m for m in ('llama_cpp', 'onnxruntime', 'sounddevice', 'pywhispercpp', 'torch', 'textual')\n"
+        "heavy = [m for m in ('llama_cpp', 'onnxruntime', 'sounddevice', 'pywhispercpp', 'torch', 'textual', 'networkx')\n"
         "         if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
