@@ -1,19 +1,29 @@
 """Word error rate: how far a transcript is from what was said, in words.
 
-(substitutions + deletions + insertions) / words said, after both texts are lower-cased and
-stripped of punctuation, so "Text Sarah." and "text sarah" count as the same.
+(substitutions + deletions + insertions) / words said, after both texts are normalised the
+same way, so that differences of spelling are not counted as errors of hearing:
+- lower-cased, punctuation and quotes dropped ("Text Sarah." = "text sarah");
+- a hyphen inside a word joins its parts ("e-mail" = "email");
+- a number said as a word is its digits ("six" = "6", as whisper writes most numbers).
 """
 
 from __future__ import annotations
 
 import re
 
+_HYPHEN_IN_WORD = re.compile(r"(?<=[a-z0-9])-(?=[a-z0-9])")
 _NOT_WORD = re.compile(r"[^a-z0-9']+")
+_NUMBERS = {word: str(n) for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+_NUMBERS |= {word: str(n) for n, word in zip(range(30, 100, 10), "thirty forty fifty sixty seventy eighty ninety".split())}
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words; punctuation and quotes around words are dropped, apostrophes inside kept."""
-    return [w.strip("'") for w in _NOT_WORD.sub(" ", text.lower()).split() if w.strip("'")]
+    """Normalised words; apostrophes inside a word are kept ("i'm")."""
+    text = _HYPHEN_IN_WORD.sub("", text.lower())
+    out = [w.strip("'") for w in _NOT_WORD.sub(" ", text).split()]
+    return [_NUMBERS.get(w, w) for w in out if w]
 
 
 def edit_distance(said: list[str], heard: list[str]) -> int:

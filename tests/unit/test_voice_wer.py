@@ -28,3 +28,13 @@ def test_word_error_rate():
     assert word_error_rate("a b", "") == 1.0
     with pytest.raises(ValueError):
         word_error_rate("", "anything")
+
+
+def test_spelling_differences_are_not_errors_of_hearing():
+    # whisper writes "6" and "e-mail" where "six" and "email" were said
+    assert words("E-mail David at six-thirty") == ["email", "david", "at", "sixthirty"]
+    said = "Send a text to Mike saying I'll be there at six"
+    assert word_error_rate(said, "Send a text to Mike saying I'll be there at 6.") == 0.0
+    assert word_error_rate("Email David", "e-mail David.") == 0.0
+    assert word_error_rate("meet at ten", "meet at tan") == pytest.approx(1 / 3)  # a real mishearing still counts
+    assert words("a - b") == ["a", "b"]  # a dash between words is punctuation
