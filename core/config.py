@@ -21,6 +21,7 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_DEPTH = 16  # config.yaml nests two levels; deeper is a mistake (or an attack on the parser)
 MAX_NUMBER = 2**31 - 1  # every numeric setting is a count, a size or seconds: never negative or huge
 MAX_TIMEOUT = 24 * 3600.0
+MAX_BEAM = 8  # whisper.cpp refuses more decoders than this (WHISPER_MAX_DECODERS)
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
@@ -119,7 +120,8 @@ class VoiceConfig:
     max_seconds: float = 30.0
     silence_seconds: float = 0.0  # >0: stop after this much trailing silence
     send_after_transcribe: bool = False
-    hint: str = "contacts"  # contacts: whisper is prompted with your contacts' names | none
+    hint: str = "commands"  # whisper is prompted with: commands = the apps' phrases + contacts' names | contacts | none
+    beam_size: int = 5  # whisper's beam search width; 1 = greedy (faster, hears less)
 
 
 @dataclass
@@ -248,8 +250,10 @@ def _validate(cfg: Config, path: Any) -> None:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
     if cfg.planner.prompt not in ("auto", "tinyagent", "compact"):
         raise ConfigError(path, "planner.prompt", None, f"must be auto, tinyagent or compact, not {cfg.planner.prompt!r}")
-    if cfg.voice.hint not in ("contacts", "none"):
-        raise ConfigError(path, "voice.hint", None, f"must be contacts or none, not {_shown(cfg.voice.hint)}")
+    if cfg.voice.hint not in ("commands", "contacts", "none"):
+        raise ConfigError(path, "voice.hint", None, f"must be commands, contacts or none, not {_shown(cfg.voice.hint)}")
+    if not 1 <= cfg.voice.beam_size <= MAX_BEAM:
+        raise ConfigError(path, "voice.beam_size", None, f"must be a whole number from 1 to {MAX_BEAM}")
     for name in ("task", "applescript", "plan"):
         if not 0 < getattr(cfg.timeouts, name) <= MAX_TIMEOUT:
             raise ConfigError(path, f"timeouts.{name}", None, f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")

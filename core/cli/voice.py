@@ -16,6 +16,7 @@ import numpy as np
 
 from core.cli import planner
 from core.cli.common import CliError, config_from, print_json
+from core.config import MAX_BEAM
 from core.events import AudioLevel
 from core.voice.audio import AudioFileError, read_wav, write_wav
 from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
@@ -55,8 +56,21 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-fallback", action="store_true",
                    help="do not retry at higher temperatures when decoding looks poor (faster)")
     p.add_argument("--hint", choices=HINT_CHOICES,
-                   help="prompt whisper with your contacts' names, or not (default: voice.hint)")
+                   help="prompt whisper with the apps' phrases and your contacts' names (commands), the names "
+                        "only, or nothing (default: voice.hint)")
+    p.add_argument("--beam", type=_beam_size, metavar="N",
+                   help=f"beam search width, 1-{MAX_BEAM}; 1 = greedy, faster (default: voice.beam_size)")
     p.add_argument("--json", action="store_true", help="print one JSON object (listen --ask: ask's JSON event lines)")
+
+
+def _beam_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if not 1 <= value <= MAX_BEAM:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_BEAM}, not {value}")
+    return value
 
 
 def _positive(text: str) -> float:
@@ -92,8 +106,9 @@ def _transcriber(args: argparse.Namespace) -> Transcriber:
         hint = ""
     params = {"temperature_inc": 0.0} if args.no_fallback else {}
     threads = args.threads if args.threads is not None else cfg.voice.threads
+    beam = args.beam if args.beam is not None else cfg.voice.beam_size
     return Transcriber(args.model or cfg.models.whisper or None, language=args.language or cfg.voice.language,
-                       threads=threads, hint=hint, **params)
+                       threads=threads, hint=hint, beam_size=beam, **params)
 
 
 def _transcribe(transcriber: Transcriber, audio: np.ndarray) -> Transcript:

@@ -1,6 +1,6 @@
 """Local speech-to-text with whisper.cpp (pywhispercpp), in process and silent.
 
-Two whisper.cpp traps shape this module:
+Three whisper.cpp traps shape this module:
 - A broken model file does not raise: whisper.cpp logs an error, hands back a dead context,
   and the next transcription crashes the whole process. So `check_whisper_model`
   (core.voice.ggml_file) walks the file's structure first, and the load also watches
@@ -138,18 +138,25 @@ class Transcriber:
     """whisper.cpp with one model, loaded on first use (or `load()`), shared by threads.
 
     `model_path` is a file path or a model-store name ("base.en"). `hint` is text whisper
-    decodes as if it came just before the audio (core.voice.hints: the contacts' names).
+    decodes as if it came just before the audio (core.voice.hints: the apps' phrases and the
+    contacts' names). `beam_size` > 1 decodes with beam search, which heard more key words of
+    the spoken requests than greedy decoding (bench/bench_voice.py) for ~15% more time.
     Extra keyword arguments go to whisper.cpp's decoder (tests pass temperature_inc=0.0 to
     skip slow retries).
     """
 
     def __init__(self, model_path: str | Path | None = None, language: str = "en", threads: int = 0,
-                 hint: str = "", **params: Any):
+                 hint: str = "", beam_size: int = 1, **params: Any):
         self.model_spec = str(model_path or "") or DEFAULT_MODEL
         self.language = "" if language in ("", "auto") else language  # "" = detect; "auto" would print a warning
         self.threads = threads if threads > 0 else _default_threads()
         self.hint = hint
+        self.beam_size = beam_size
+        if beam_size > 1:  # whisper.cpp's WHISPER_SAMPLING_BEAM_SEARCH; patience -1 = its default
+            params = {"params_sampling_strategy": 1, "beam_search": {"beam_size": beam_size, "patience": -1.0}, **params}
         self.params = {**params, "initial_prompt": hint} if hint else params
+        # whisper.cpp's default temperature_inc is 0.2: fallback on unless turned off
+        self.draws_random = beam_size > 1 or float(params.get("temperature_inc", 0.2)) > 0.0
         self.hint_problem: str | None = None  # why the configured hint could not be built, for the user
         self.model_path: Path | None = None
         self._model: Any = None
@@ -165,7 +172,7 @@ class Transcriber:
         except HintUnavailable as exc:
             hint, problem = "", str(exc)
         transcriber = cls(config.models.whisper or DEFAULT_MODEL, language=config.voice.language,
-                          threads=config.voice.threads, hint=hint, **params)
+                          threads=config.voice.threads, hint=hint, beam_size=config.voice.beam_size, **params)
         transcriber.hint_problem = problem
         return transcriber
 
@@ -186,27 +193,32 @@ class Transcriber:
     def load(self) -> Transcriber:
         """Resolve, check and load the model (once); ModelFileError / TranscriptionError if not."""
         with self._load_lock:
-            if self._model is not None:
-                return self
-            path = self.check()
-            try:
-                import _pywhispercpp as pw
-                from pywhispercpp.model import Model
-            except ImportError as exc:
-                raise TranscriptionError(f"whisper.cpp is not installed ({exc}): pip install pywhispercpp") from None
-            with _native_lock:
-                _install_log_hook(pw)
-                _errors.clear()
-                model = Model(str(path), redirect_whispercpp_logs_to=False, print_progress=False,
-                              print_realtime=False, print_timestamps=False, language=self.language,
-                              n_threads=self.threads, **self.params)
-                errors = list(_errors)
-            if errors:
-                del model  # a dead context: never transcribe with it
-                raise ModelFileError(f"whisper.cpp could not load {path}: {errors[0]}")
-            self.model_path, self._model = path, model
-            _live.add(self)
+            self._load_locked()
         return self
+
+    def _load_locked(self) -> Any:
+        """The loaded pywhispercpp Model, loading it first if need be; the caller holds `_load_lock`."""
+        if self._model is not None:
+            return self._model
+        path = self.check()
+        try:
+            import _pywhispercpp as pw
+            from pywhispercpp.model import Model
+        except ImportError as exc:
+            raise TranscriptionError(f"whisper.cpp is not installed ({exc}): pip install pywhispercpp") from None
+        with _native_lock:
+            _install_log_hook(pw)
+            _errors.clear()
+            model = Model(str(path), redirect_whispercpp_logs_to=False, print_progress=False,
+                          print_realtime=False, print_timestamps=False, language=self.language,
+                          n_threads=self.threads, **self.params)
+            errors = list(_errors)
+        if errors:
+            del model  # a dead context: never transcribe with it
+            raise ModelFileError(f"whisper.cpp could not load {path}: {errors[0]}")
+        self.model_path, self._model = path, model
+        _live.add(self)
+        return model
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """Text of 16 kHz mono float32 audio (blocking; see `submit` for a worker thread)."""
@@ -216,14 +228,16 @@ class Transcriber:
             return Transcript("", 0.0, (), 0.0)
         if samples.size < MIN_SECONDS * WHISPER_RATE:
             samples = np.pad(samples, (0, int(MIN_SECONDS * WHISPER_RATE) - samples.size))
-        model = self.load()._model
-        started = time.perf_counter()
-        with _native_lock:
-            if self._model is None:
-                raise TranscriptionError("the transcriber was closed")
-            _errors.clear()
-            raw = model.transcribe(samples)
-            errors = list(_errors)
+        with self._load_lock:  # one transcription at a time; a reload waits for it
+            model = self._load_locked()
+            started = time.perf_counter()
+            with _native_lock:
+                _errors.clear()
+                raw = model.transcribe(samples)
+                errors = list(_errors)
+                if self.draws_random:  # its generators have moved on: the next call gets a fresh state
+                    self._model = None
+            del model
         if errors and not raw:
             raise TranscriptionError(f"whisper.cpp failed: {errors[0]}")
         segments = tuple(Segment(s.t0 / 100.0, s.t1 / 100.0, s.text.strip()) for s in raw
@@ -233,7 +247,18 @@ class Transcriber:
 
     def submit(self, audio: np.ndarray) -> Future[Transcript]:
         """Transcribe on a background thread; the future holds the Transcript or the error."""
-        return self._worker().submit(self.transcribe, audio)
+        future = self._worker().submit(self.transcribe, audio)
+        if self.draws_random:
+            self._worker().submit(self._reload_for_next)
+        return future
+
+    def _reload_for_next(self) -> None:
+        # The fresh state for the next request, made while nobody waits for it; a failure here
+        # is raised again, to the caller, by the next transcription's own load.
+        try:
+            self.load()
+        except (ModelFileError, TranscriptionError):
+            pass
 
     def _worker(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -1,4 +1,5 @@
-"""The speech hint: the user's contacts' names as whisper's initial prompt (core.voice.hints)."""
+"""The speech hint: how the apps are asked for and the user's contacts' names, as whisper's
+initial prompt (core.voice.hints); and the decoding settings that go with it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 from core.backends import sandbox_db_path
 from core.config import Config, ConfigError, parse_config
 from core.voice.capture import VoiceUnavailable, restart_portaudio
-from core.voice.hints import MAX_NAMES, names_hint, voice_hint
+from core.voice.hints import APP_PHRASES, MAX_NAMES, commands_hint, names_hint, voice_hint
 from core.voice.transcribe import Transcriber
+from tools.registry import APPS
 from tools.sandbox import SandboxBackend
 
 
@@ -25,6 +27,7 @@ def test_names_hint_lists_distinct_names_once():
 def test_hint_comes_from_the_sandboxs_contacts():
     config = Config()
     config.backend = "sandbox"
+    config.voice.hint = "contacts"
     hint = voice_hint(config)
     assert hint.startswith("Contacts: John Carter, Sarah Lindqvist,") and "Nina Petrov." in hint
     # a contact the user adds is in the next hint
@@ -35,10 +38,30 @@ def test_hint_comes_from_the_sandboxs_contacts():
     assert voice_hint(config) == ""
 
 
-def test_applescript_backend_gives_no_hint():
+def test_default_hint_is_the_enabled_apps_phrases_then_the_names():
+    config = Config()
+    config.backend = "sandbox"
+    assert config.voice.hint == "commands"
+    hint = voice_hint(config)
+    assert hint.startswith("Send a text. Send an email. Reply to the email.")
+    assert hint.index("Start a Zoom meeting.") < hint.index("Contacts: John Carter,") and hint.endswith("Nina Petrov.")
+    config.apps = ["notes", "contacts"]  # a disabled app's words are not suggested
+    assert voice_hint(config).startswith("Create a note. Open the note. Contacts: John Carter,")
+    assert "email" not in voice_hint(config).split("Contacts:")[0]
+
+
+def test_every_phrase_belongs_to_an_app():
+    assert set(APP_PHRASES) <= set(APPS)
+    assert commands_hint([]) == "" and commands_hint(None).count(".") == sum(map(len, APP_PHRASES.values()))
+
+
+def test_applescript_backend_gives_no_names():
     config = Config()
     config.backend = "applescript"
+    config.voice.hint = "contacts"
     assert voice_hint(config) == ""
+    config.voice.hint = "commands"
+    assert voice_hint(config) == commands_hint(config.apps)
 
 
 def test_transcriber_from_config_carries_the_hint_to_whisper_cpp():
@@ -50,10 +73,25 @@ def test_transcriber_from_config_carries_the_hint_to_whisper_cpp():
     assert "initial_prompt" not in Transcriber.from_config(config).params
 
 
-def test_config_refuses_an_unknown_hint():
+def test_beam_size_reaches_whisper_cpp_and_makes_each_call_fresh():
+    config = Config()
+    t = Transcriber.from_config(config)
+    assert config.voice.beam_size == 5 and t.params["beam_search"]["beam_size"] == 5
+    assert t.params["params_sampling_strategy"] == 1 and t.draws_random
+    config.voice.beam_size = 1
+    greedy = Transcriber.from_config(config, temperature_inc=0.0)
+    assert "beam_search" not in greedy.params and not greedy.draws_random
+    assert Transcriber.from_config(config).draws_random  # temperature fallback draws too
+
+
+def test_config_refuses_an_unknown_hint_or_beam():
     assert parse_config("voice: {hint: none}\n").voice.hint == "none"
     with pytest.raises(ConfigError, match="voice.hint"):
         parse_config("voice: {hint: everyone}\n")
+    assert parse_config("voice: {beam_size: 1}\n").voice.beam_size == 1
+    for bad in ("0", "9", "2.5", "wide"):
+        with pytest.raises(ConfigError, match="voice.beam_size"):
+            parse_config(f"voice: {{beam_size: {bad}}}\n")
 
 
 def test_portaudio_restart_uses_the_installed_sounddevices_hooks():

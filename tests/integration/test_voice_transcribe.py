@@ -232,3 +232,13 @@ def test_cli_transcribe_errors_are_one_line(model, tmp_path):
         assert result.stderr.startswith("tinyagent: ") and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
         assert result.stdout == ""
+
+
+def test_cli_beam_width_is_checked_before_anything_loads(model, tmp_path):
+    wav = write_wav(tmp_path / "clip.wav", noise(1.0), rate=16000)
+    for bad in ("0", "9", "wide"):
+        result = cli("transcribe", str(wav), "--model", str(model), "--beam", bad)
+        assert result.returncode == 2 and "--beam" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    greedy = cli("transcribe", str(wav), "--model", str(model), "--beam", "1", "--no-fallback", "--json")
+    widest = cli("transcribe", str(wav), "--model", str(model), "--beam", "8", "--no-fallback", "--json")
+    assert greedy.returncode == 0 and widest.returncode == 0, (greedy.stderr, widest.stderr)

@@ -29,19 +29,18 @@ from tests.support.whisper_model import real_tiny_en_ggml
 pytestmark = [pytest.mark.realmodel, pytest.mark.audio]
 ROOT = Path(__file__).resolve().parents[2]
 
-# Requests whose key words tiny.en misses on espeak-ng's voice (greedy decoding, 2 threads, the
-# default hint of the sandbox's contacts), with what it heard in bench/bench_voice.py on
-# 2026-12-02. Not strict: whisper.cpp's arithmetic differs a little between CPUs (AVX2, AVX-512,
-# AMX), enough to flip a borderline word; every run's summary lists these (pytest -rxX), so
-# one that is heard shows as XPASS.
-# espeak-ng clips the first word ("Text", "Send", "Start"); padding leading silence (0.3-1 s)
-# did not help (7/12 or 6/12), nor did whisper base (5/12; 6/12 with the hint).
+# Requests whose key words tiny.en misses on espeak-ng's voice (the defaults: beam search 5, the
+# hint of the apps' phrases and the sandbox's contacts; 2 threads, no temperature fallback), with
+# what it heard in bench/bench_voice.py on 2026-12-02. Not strict: whisper.cpp's arithmetic
+# differs a little between CPUs (AVX2, AVX-512, AMX), enough to flip a borderline word; every
+# run's summary lists these (pytest -rxX), so one that is heard shows as XPASS.
+# espeak-ng clips the first word ("Text" sounds like "Thanks"); padding leading silence (0.3-1 s)
+# did not help, nor did whisper base. With greedy decoding and the same hint, 9/12 too, but
+# "groceries" is lost with all that follows it ('Create a note called "').
 KNOWN_MISSES = {
     "Text Sarah that I'm running late": "heard 'Thanks, Sarah, now time running late.'",
-    "Create a note called groceries with milk and eggs": "greedy decoding stops at 'Create a note called \"'",
-    "Send an email to Anna about the budget meeting": "heard 'And the email to Anna out to the budget meeting.'",
-    "Start a Zoom meeting with the design team": "heard 'Tarte Moo meeting with the design team.'",
-    "Message Tom that the report is ready": "heard 'Message Tom at the reported ready.'",
+    "Create a note called groceries with milk and eggs": "heard 'Create a note called Broceries with milk and eggs.'",
+    "Send an email to Anna about the budget meeting": "heard 'Send a email, turn them out to the budget meeting.'",
 }
 
 
@@ -69,7 +68,7 @@ def transcripts(tiny_en, tmp_path_factory) -> dict[str, dict]:
         out = transcribe_cli(speak(sentence, folder / f"request-{i:02d}.wav"), tiny_en)
         out["wer"] = word_error_rate(sentence, out["text"])
         results[sentence] = out
-    print(f"\nwhisper tiny.en (converted from CTranslate2, contacts hint) on espeak-ng {len(REQUESTS)} requests:")
+    print(f"\nwhisper tiny.en (converted from CTranslate2, default hint and beam) on espeak-ng {len(REQUESTS)} requests:")
     for sentence, out in results.items():
         print(f"  WER {out['wer']:.2f}  {out['seconds']:5.2f} s for {out['audio_seconds']:.2f} s  "
               f"{sentence!r} -> {out['text']!r}")
@@ -80,7 +79,7 @@ def transcripts(tiny_en, tmp_path_factory) -> dict[str, dict]:
 def test_word_error_rate_of_spoken_requests(transcripts):
     rates = [r["wer"] for r in transcripts.values()]
     assert len(rates) >= 10
-    assert fmean(rates) < 0.30  # measured 0.22 with the contacts hint (see README); far above: something broke
+    assert fmean(rates) < 0.20  # measured 0.13 (0.22 with the names alone, see README); far above: something broke
     assert sum(rate == 0.0 for rate in rates) >= 4  # several requests come out word for word
 
 
@@ -92,13 +91,32 @@ def test_key_words_are_heard(transcripts, sentence, key_words):
     assert not missing_key_words(key_words, heard), f"{sentence!r} heard as {heard!r}"
 
 
-def test_contacts_hint_makes_a_contacts_name_heard(tiny_en, transcripts, tmp_path):
-    # Without the hint tiny.en heard "to hand them" here (bench/bench_voice.py measures both side
-    # by side); the sandbox's contacts include Anna Kowalski, and with the hint the name is heard.
-    request = "Send an email to Anna about the budget meeting"
-    plain = transcribe_cli(speak(request, tmp_path / "anna.wav"), tiny_en, "--hint", "none")["text"]
+def test_the_hint_makes_a_clipped_command_heard(tiny_en, transcripts, tmp_path):
+    # espeak-ng clips "Start"; without the hint tiny.en heard "Tarte Moo meeting" here
+    # (bench/bench_voice.py measures the hints side by side); the apps' phrases include
+    # "Start a Zoom meeting.", and with them the command is heard.
+    request = "Start a Zoom meeting with the design team"
+    plain = transcribe_cli(speak(request, tmp_path / "zoom.wav"), tiny_en, "--hint", "none")["text"]
     print(f"\nwithout the hint: {plain!r}; with it: {transcripts[request]['text']!r}")
-    assert not missing_key_words(("anna", "email", "budget"), transcripts[request]["text"])
+    assert missing_key_words(("start", "zoom"), plain)
+    assert not missing_key_words(("start", "zoom", "meeting", "design"), transcripts[request]["text"])
+
+
+def test_the_same_audio_is_heard_the_same_every_time(tiny_en, tmp_path):
+    # Beam search draws from a generator that whisper.cpp 1.5.1's state never re-seeds: this
+    # request came out as "Broceries", then "call groceries", then "called bloated" from one
+    # loaded model. Each transcription now gets a fresh state.
+    from core.voice.audio import read_wav
+    from core.voice.transcribe import Transcriber
+
+    audio = read_wav(speak("Create a note called groceries with milk and eggs", tmp_path / "note.wav"))
+    transcriber = Transcriber(tiny_en, threads=2, beam_size=5, temperature_inc=0.0)
+    try:
+        heard = [transcriber.submit(audio).result(timeout=120).text for _ in range(3)]
+        heard.append(transcriber.transcribe(audio).text)
+    finally:
+        transcriber.close()
+    assert len(set(heard)) == 1, heard
 
 
 def test_listen_ask_dry_run_plans_a_spoken_request(tiny_en, tmp_path):
