@@ -20,6 +20,13 @@ the held-out split 0.933 recall vs 0.943 with 3 folds). The shifts are baked
 into the head's bias, so the runtime's threshold (0.5) applies unchanged. Then int8 dynamic
 quantization (--no-quantize keeps f32). Prints the held-out test figures through the runtime.
 
+Pairs (--pairs N): N more training requests, each two of the fitted requests said one after the
+other ("Text Sarah ... Create a note ..."), labelled with both tool sets, and only where the
+two fit in --max-length tokens. The data's requests chain two to four asks, and a model that
+has seen more ways of chaining them learns which words ask for which tool rather than which
+requests come together: held out 0.949 recall vs 0.933 at the same budget (--folds 0, seed 0).
+Each fit draws its pairs from its own rows, so out-of-fold scores never see their fold.
+
 Reproducible: fixed seeds, deterministic torch kernels, a fixed number of threads.
 """
 
@@ -138,6 +145,31 @@ def frozen_features(bert, ids: list[list[int]], first_trained: int, batch: int =
     return out
 
 
+def paired_rows(rows: list[Labelled], lengths: list[int], count: int, max_length: int, seed: int) -> list[Labelled]:
+    """`count` made-up requests, each two different `rows` one after the other with both tool sets,
+    whose tokens (`lengths`, each with [CLS] and [SEP]) fit in `max_length` together."""
+    rng = np.random.default_rng(seed)
+    out: list[Labelled] = []
+    for _ in range(count * 20):  # long requests rarely fit together; give up rather than loop forever
+        if len(out) >= count or len(rows) < 2:
+            break
+        a, b = (int(i) for i in rng.choice(len(rows), 2, replace=False))
+        if lengths[a] + lengths[b] - 2 <= max_length:
+            out.append(Labelled(id="", query=f"{rows[a].query} {rows[b].query}", tools=rows[a].tools | rows[b].tools))
+    return out
+
+
+def with_pairs(bert, tokenizer, rows: list[Labelled], feats: list, args: argparse.Namespace, seed: int):
+    """(features, labels) of `rows` plus their --pairs made-up pairs."""
+    lengths = [f.shape[0] for f in feats]
+    pairs = paired_rows(rows, lengths, args.pairs, args.max_length, seed)
+    if not pairs:
+        return feats, _labels_matrix(rows)
+    first_trained = len(bert.encoder.layer) - args.train_layers
+    extra = frozen_features(bert, encode(tokenizer, [r.query for r in pairs]), first_trained)
+    return feats + extra, _labels_matrix(rows + pairs)
+
+
 def run_top(top, feats: list, mask):
     import torch
 
@@ -244,6 +276,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--train-layers", type=int, default=3,
                     help="top encoder layers fine-tuned (the lower ones stay as published and run once per request)")
     ap.add_argument("--pos-weight", type=float, default=5.0, help="BCE weight of a needed tool")
+    ap.add_argument("--pairs", type=int, default=800, help="made-up requests of two fitted ones each (0: none)")
     ap.add_argument("--max-length", type=int, default=128, help="tokens per request (longer ones are cut)")
     ap.add_argument("--folds", type=int, default=3,
                     help="out-of-fold calibration over train+val with K folds (K+1 trainings; the shipped model is "
@@ -305,12 +338,13 @@ def main(argv: list[str] | None = None) -> int:
             calib_logits = np.zeros(y.shape, np.float64)
             for k in range(args.folds):
                 inside, outside = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-                top, head = fit(bert, [fit_feats[i] for i in inside], y[inside], args, args.seed + 1 + k,
-                                f"fold {k + 1}/{args.folds}")
+                feats_k, y_k = with_pairs(bert, tokenizer, [fit_rows[i] for i in inside],
+                                          [fit_feats[i] for i in inside], args, args.seed + 1 + k)
+                top, head = fit(bert, feats_k, y_k, args, args.seed + 1 + k, f"fold {k + 1}/{args.folds}")
                 calib_logits[outside] = predict(top, head, [fit_feats[i] for i in outside])
-            top, head = fit(bert, fit_feats, y, args, args.seed, "final")
-        else:
-            top, head = fit(bert, fit_feats, y, args, args.seed, "final")
+        final_feats, final_y = with_pairs(bert, tokenizer, fit_rows, fit_feats, args, args.seed)
+        top, head = fit(bert, final_feats, final_y, args, args.seed, "final")
+        if args.folds <= 1:
             calib_logits = predict(top, head, calib_feats)
         calib_y, calib_q = _labels_matrix(calib_rows), [r.query for r in calib_rows]
         if args.save_calibration:  # for studying selection rules without another training
@@ -333,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "kind": "minilm", "labels": list(LABELS), "max_length": args.max_length, "threads": 1,
         "base": "sentence-transformers/all-MiniLM-L6-v2", "licence": BASE_LICENCE,
         "train": {k: getattr(args, k) for k in ("seed", "epochs", "batch", "lr", "head_lr", "dropout", "train_layers",
-                                                 "pos_weight", "max_length", "folds", "extra_budget", "threads")}
+                                                 "pos_weight", "pairs", "max_length", "folds", "extra_budget", "threads")}
                  | {"quantized": not args.no_quantize, "rows": len(fit_rows), "miss_cost": miss_cost,
                     "bias_shifts": [round(float(s), 2) for s in shifts], "calibration": calibration,
                     "split": "sha256(id) % 10: 0-1 test (held out), 2 val, 3-9 train"},

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from core.toolrag import LABELS, ToolClassifier, ToolRAG, embed
+from core.toolrag.data import Labelled
 from core.toolrag.examples import ExamplePool, builtin_examples
 from tests.conftest import PLANS_FILE, load_shared_plans
 from tools.registry import APPS, REGISTRY
@@ -151,11 +152,12 @@ def test_training_one_step_on_a_tiny_subset(tmp_path, capsys):
     out = tmp_path / "model"
     # 8 train+val rows and the example pool, 2 folds out of fold + the final fit: one step each
     status = main(["--base", str(base), "--data", str(PLANS_FILE), "--out", str(out), "--limit", "8",
-                   "--epochs", "1", "--batch", "128", "--no-quantize", "--folds", "2"])
+                   "--epochs", "1", "--batch", "128", "--no-quantize", "--folds", "2", "--pairs", "4"])
     assert status == 0
     meta = json.loads((out / "toolrag.json").read_text())
     assert meta["train"]["rows"] == 8 + len(builtin_examples()) and meta["train"]["quantized"] is False
     assert meta["train"]["folds"] == 2 and len(meta["train"]["bias_shifts"]) == len(LABELS)
+    assert meta["train"]["pairs"] == 4
     trained = ToolClassifier.load(out)
     assert trained.has_embeddings and set(trained.probabilities(REQUEST)) == set(LABELS)
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -169,3 +171,19 @@ def test_training_rejects_a_bad_base(tmp_path, capsys):
     load_shared_plans()
     status = main(["--base", str(tmp_path), "--data", str(PLANS_FILE), "--out", str(tmp_path / "o")])
     assert status == 2 and "not an all-MiniLM-L6-v2 folder" in capsys.readouterr().err
+
+
+def test_pairs_are_two_requests_with_both_tool_sets_that_fit():
+    from core.toolrag.train_encoder import paired_rows
+
+    rows = [Labelled(f"id{i}", f"request{i}", frozenset({LABELS[i]})) for i in range(10)]
+    lengths = [40] * 9 + [120]  # the last one fits with none of the others in 128 tokens
+    pairs = paired_rows(rows, lengths, 30, 128, seed=0)
+    assert len(pairs) == 30 and pairs == paired_rows(rows, lengths, 30, 128, seed=0)  # seeded
+    by_query = {r.query: r for r in rows}
+    for pair in pairs:
+        first, second = (by_query[q] for q in pair.query.split(" "))
+        assert first is not second and rows[9] not in (first, second)
+        assert pair.tools == first.tools | second.tools and pair.id == ""
+    assert paired_rows(rows[:1], lengths[:1], 5, 128, seed=0) == []  # one request makes no pair
+    assert paired_rows(rows, [200] * 10, 5, 128, seed=0) == []  # none fit: gives up, does not hang
