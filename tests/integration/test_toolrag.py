@@ -20,7 +20,7 @@ from tools.registry import APPS, REGISTRY, TOOL_NAMES
 REQUEST = "Text Omar that I'm running late and email Hana the summary of report.pdf"
 
 
-FLOOR_RECALL = 0.935  # the built-in MiniLM model's held-out recall (shipped 0.943), a little below
+FLOOR_RECALL = 0.948  # the built-in MiniLM model's held-out recall (shipped 0.954; the model before: 0.943), a little below
 
 COMPACT_DIR = Path(__file__).resolve().parents[2] / "models" / "toolrag-compact"
 
