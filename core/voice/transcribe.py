@@ -140,7 +140,7 @@ class Transcriber:
     `model_path` is a file path or a model-store name ("base.en"). `hint` is text whisper
     decodes as if it came just before the audio (core.voice.hints: the apps' phrases and the
     contacts' names). `beam_size` > 1 decodes with beam search, which heard more key words of
-    the spoken requests than greedy decoding (bench/bench_voice.py) for ~15% more time.
+    the spoken requests than greedy decoding (bench/bench_voice.py) for ~20% more time.
     Extra keyword arguments go to whisper.cpp's decoder (tests pass temperature_inc=0.0 to
     skip slow retries).
     """
@@ -151,7 +151,6 @@ class Transcriber:
         self.language = "" if language in ("", "auto") else language  # "" = detect; "auto" would print a warning
         self.threads = threads if threads > 0 else _default_threads()
         self.hint = hint
-        self.beam_size = beam_size
         if beam_size > 1:  # whisper.cpp's WHISPER_SAMPLING_BEAM_SEARCH; patience -1 = its default
             params = {"params_sampling_strategy": 1, "beam_search": {"beam_size": beam_size, "patience": -1.0}, **params}
         self.params = {**params, "initial_prompt": hint} if hint else params
