@@ -20,7 +20,7 @@ from core.config import MAX_BEAM
 from core.events import AudioLevel
 from core.voice.audio import AudioFileError, read_wav, write_wav
 from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
-from core.voice.hints import HINT_CHOICES, HintUnavailable, voice_hint
+from core.voice.hints import HINT_CHOICES
 from core.voice.transcribe import ModelFileError, Transcriber, Transcript, TranscriptionError
 
 
@@ -96,19 +96,22 @@ def _number(text: str) -> float:
 
 # -- transcription ------------------------------------------------------------------------------
 def _transcriber(args: argparse.Namespace) -> Transcriber:
+    """The configured transcriber (Transcriber.from_config), with the command line's overrides."""
     cfg = config_from(args)
     if args.hint:
         cfg.voice.hint = args.hint
-    try:
-        hint = voice_hint(cfg)
-    except HintUnavailable as exc:
-        print(f"tinyagent: warning: {exc}", file=sys.stderr)
-        hint = ""
-    params = {"temperature_inc": 0.0} if args.no_fallback else {}
-    threads = args.threads if args.threads is not None else cfg.voice.threads
-    beam = args.beam if args.beam is not None else cfg.voice.beam_size
-    return Transcriber(args.model or cfg.models.whisper or None, language=args.language or cfg.voice.language,
-                       threads=threads, hint=hint, beam_size=beam, **params)
+    if args.model:
+        cfg.models.whisper = args.model
+    if args.language:
+        cfg.voice.language = args.language
+    if args.threads is not None:
+        cfg.voice.threads = args.threads
+    if args.beam is not None:
+        cfg.voice.beam_size = args.beam
+    transcriber = Transcriber.from_config(cfg, **({"temperature_inc": 0.0} if args.no_fallback else {}))
+    if transcriber.hint_problem:
+        print(f"tinyagent: warning: {transcriber.hint_problem}", file=sys.stderr)
+    return transcriber
 
 
 def _transcribe(transcriber: Transcriber, audio: np.ndarray) -> Transcript:
