@@ -238,7 +238,7 @@ class TinyAgentApp(App[int]):
         self.start_plan(self.last_plan, source="rerun", request=self.current.request if self.current else "",
                         dry=False)
 
-    @on(Button.Pressed, "#run-for-real")
+    @on(Button.Pressed, ".run-for-real")
     def _run_for_real_pressed(self, event: Button.Pressed) -> None:
         event.button.disabled = True
         self.action_run_for_real()
@@ -273,21 +273,26 @@ class TinyAgentApp(App[int]):
             self.ask(text)
 
     def ask(self, text: str) -> None:
-        if self.busy:
-            self.notify(BUSY, severity="warning")
+        if not self._claim_run():
             return
         self.main_screen.query_one(Chat).add("user", text, title="You:")
-        self.busy = True
         self.run_request(text)
 
     def start_plan(self, plan: Plan, *, source: str, request: str = "", dry: bool | None = None) -> None:
-        if self.busy:
-            self.notify(BUSY, severity="warning")
+        if not self._claim_run():
             return
-        self.busy = True
         self.last_plan = plan
         self.main_screen.query_one(PlanGraph).show_plan(plan)
         self.run_plan(plan, source=source, request=request, dry=self.dry_run if dry is None else dry)
+
+    def _claim_run(self) -> bool:
+        """One run at a time; starting one retires the chat's buttons for earlier plans."""
+        if self.busy:
+            self.notify(BUSY, severity="warning")
+            return False
+        self.busy = True
+        self.main_screen.query_one(Chat).retire_actions()
+        return True
 
     def _new_run(self, **fields: Any) -> EventBridge:
         self._runs += 1

@@ -132,6 +132,24 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) 
         await pilot.pause(step)
 
 
+async def click_when_shown(pilot, widget, timeout: float = 10.0) -> None:
+    """Click `widget` once it is laid out and on screen. A widget mounted a moment ago has
+    no region yet, and a chat scrolls to its end only after the next refresh: a click at
+    once can land on whatever was there before."""
+    def under_its_centre() -> bool:
+        region = widget.region
+        if not region.area:
+            return False
+        try:
+            found, _ = pilot.app.screen.get_widget_at(*region.center)
+        except Exception:  # NoWidget: off screen for now
+            return False
+        return found is widget
+
+    await wait_for(pilot, under_its_centre, timeout)
+    assert await pilot.click(widget), f"the click missed {widget!r}"
+
+
 async def type_text(pilot, text: str) -> None:
     keys = {" ": "space", "\n": "enter", "(": "left_parenthesis", ")": "right_parenthesis"}
     for ch in text:

@@ -19,6 +19,7 @@ from tests.support.tui_helpers import (
     FakeRecorder,
     FakeStore,
     FakeTranscriber,
+    click_when_shown,
     make_app,
     sandbox_config,
     sandbox_rows,
@@ -58,7 +59,7 @@ async def test_start_without_models_says_what_is_missing_and_downloads(tmp_path)
         assert type(app.screen).__name__ == "ModelsScreen"
         button = app.screen.query_one("#pull-tinyagent-1-1b", Button)
         assert not button.disabled
-        await pilot.click("#pull-tinyagent-1-1b")
+        await click_when_shown(pilot, button)
         await wait_for(pilot, lambda: store.pulled == ["tinyagent-1.1b"])
         await wait_for(pilot, lambda: "All models are here" in str(app.screen.query_one("#models-note").render()))
         await pilot.press("escape")
@@ -149,13 +150,31 @@ async def test_dry_run_then_run_the_same_plan_for_real(tmp_path):
         assert sandbox_rows("sms") == []
         assert "nothing was changed" in app.query_one(Chat).text()
         assert sorted(app.query_one(PlanGraph).nodes) == [1, 2, 3, 4]  # the plan stays on screen
-        await pilot.click("#run-for-real")
+        await click_when_shown(pilot, app.query_one(".run-for-real", Button))
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("a")  # approve the rest of this plan
         await wait_for(pilot, lambda: not app.busy and not app.last_run_dry)
         assert all(s is TaskStatus.DONE for s in statuses(app).values()), statuses(app)
         assert len(sandbox_rows("sms")) == 1
         assert app.dry_run  # the toggle itself is unchanged
+
+
+async def test_each_dry_run_has_its_own_button_and_a_new_run_retires_the_old(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("ctrl+d")
+        for runs in (1, 2):  # a second dry run once mounted a second id and crashed the app
+            await open_editor_with(pilot, app, PLAN)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda n=runs: not app.busy and len(app.query(".run-for-real")) == n)
+        first, second = app.query(".run-for-real").results(Button)
+        assert first.disabled and not second.disabled  # the first acted on a plan no longer on screen
+        await click_when_shown(pilot, second)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: not app.busy and not app.last_run_dry)
+        assert len(sandbox_rows("sms")) == 1
+        assert second.disabled
 
 
 async def test_policy_allow_runs_without_modal_and_history_reruns(tmp_path):
@@ -181,7 +200,7 @@ async def test_record_button_levels_then_transcript_in_input(tmp_path):
     transcriber = FakeTranscriber()
     app = make_app(tmp_path, recorder=FakeRecorder, transcriber=transcriber)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.click("#record")
+        await click_when_shown(pilot, app.query_one("#record", Button))
         meter = app.query_one("#meter")
         await wait_for(pilot, lambda: meter.state == "recording" and meter.updates > 3)
         assert "Stop" in str(app.query_one("#record", Button).label)

@@ -64,11 +64,18 @@ class Chat(VerticalScroll, can_focus=False):
         else:
             self.add("answer" if summary.all_done else "warning", summary.describe(), title="Finished:")
 
-    def add_action(self, label: str, button_id: str, variant: ButtonVariant = "primary") -> Button:
-        button = Button(label, id=button_id, variant=variant, classes="chat-action")
+    def add_action(self, label: str, action: str, variant: ButtonVariant = "primary") -> Button:
+        """A button in the conversation, found by its class `action`: a chat holds one per
+        dry run, so it cannot be an id."""
+        button = Button(label, variant=variant, classes=f"chat-action {action}")
         self.mount(button)
         self.scroll_end(animate=False)
         return button
+
+    def retire_actions(self) -> None:
+        """A new run makes the buttons of earlier ones stale: each acted on the plan beside it."""
+        for button in self.query(".chat-action").results(Button):
+            button.disabled = True
 
     # -- the plan as it streams -------------------------------------------------------------
     def stream(self, text: str) -> None:
