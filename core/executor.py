@@ -274,9 +274,9 @@ class Executor:
             return
 
         call = await self._call(self.backend.prepare, call)
-        decision = await self._approve(task, call)
+        decision, why = await self._approve(task, call)
         if decision is Decision.DENY:
-            self._finish(task, TaskStatus.DENIED, error="you declined this step", args=args)  # it never ran
+            self._finish(task, TaskStatus.DENIED, error=why, args=args)  # it never ran
             return
         started = time.monotonic()  # the time spent waiting for a person is not the tool's
         output = await self._call(self.backend.invoke, call, changes=spec.effect.changes_something)
@@ -321,17 +321,19 @@ class Executor:
             raise OutcomeUnknown(f"{why} and was stopped while it may have been changing something: it may or "
                                  f"may not have happened; check before trying again") from None
 
-    async def _approve(self, task: Task, call: ToolCall) -> Decision:
+    async def _approve(self, task: Task, call: ToolCall) -> tuple[Decision, str]:
+        """The decision and, for a denial, whose it was: the config's or the person's."""
         rule = self.policy.decide(call.tool.effect)
         if rule == "allow" or self._approve_all:
-            return Decision.APPROVE
+            return Decision.APPROVE, ""
         if rule == "deny":
             self.emit(ApprovalResolved(task.id, "deny"))
-            return Decision.DENY
+            effect = call.tool.effect.value
+            return Decision.DENY, f"the approval policy denies {effect} steps (approval.{effect}: deny)"
         assert self._approval_lock is not None
         async with self._approval_lock:  # one question at a time
             if self._approve_all:
-                return Decision.APPROVE
+                return Decision.APPROVE, ""
             self.statuses[task.id] = TaskStatus.AWAITING_APPROVAL
             self.emit(ApprovalRequested(task.id, task.tool, call.tool.effect.value, dict(call.args),
                                         call.summary, dict(call.extras)))
@@ -345,7 +347,7 @@ class Executor:
             self.emit(ApprovalResolved(task.id, decision.value))
             if decision is Decision.APPROVE_ALL:
                 self._approve_all = True
-            return decision
+            return decision, "you declined this step" if decision is Decision.DENY else ""
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _finish(self, task: Task, status: TaskStatus, *, output: Any = None, error: str | None = None,

@@ -19,6 +19,7 @@ class AppAction:
     help: str  # the palette's help line and the binding's tooltip
     footer: bool = True
     main_only: bool = True  # on another screen the key goes to that screen instead
+    over_confirm: bool = False  # a main-only action that also works while a confirmation asks
 
     @property
     def binding_id(self) -> str:
@@ -36,10 +37,12 @@ ACTIONS: tuple[AppAction, ...] = (
     AppAction("models", "ctrl+n,f3", "Models", "Models", "Which models are here; download missing ones"),
     AppAction("toggle_theme", "ctrl+t", "Theme", "Toggle light/dark theme", "Switch between the dark and light theme",
               footer=False, main_only=False),
-    AppAction("stop", "ctrl+x", "Stop run", "Stop the run", "Cancel the plan that is running"),
+    AppAction("stop", "ctrl+x", "Stop run", "Stop the run", "Cancel the plan that is running",
+              over_confirm=True),  # above all while a confirmation waits; in the editor ctrl+x cuts
 )
 
 MAIN_ONLY = frozenset(a.action for a in ACTIONS if a.main_only)
+OVER_CONFIRM = frozenset(a.action for a in ACTIONS if a.over_confirm)
 
 
 BindingType = Binding | tuple[str, str] | tuple[str, str, str]  # what App.BINDINGS holds

@@ -50,7 +50,7 @@ from tui import actions, model_check
 from tui.errors import explain
 from tui.messages import CoreEvent, EventBridge, RunDone, TokensReady
 from tui.run_record import RunRecord
-from tui.screens.confirm import ask_person
+from tui.screens.confirm import ConfirmModal, ask_person
 from tui.screens.editor import EditorScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.models import ModelsScreen
@@ -96,6 +96,8 @@ class TinyAgentApp(App[int]):
         self.current: RunRecord | None = None  # the run on screen
         self.bridge: EventBridge | None = None  # its events' way in
         self._runs = 0
+        self._run_began = False  # the claimed run's worker has entered its body (and will post RunDone)
+        self._editor_draft: str | None = None  # a plan from the editor that could not run yet
         self._pipeline: Pipeline | None = None
         self._last_token_draw = 0.0
         self._own_loop: asyncio.AbstractEventLoop | None = None
@@ -170,6 +172,8 @@ class TinyAgentApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in actions.MAIN_ONLY and not self._on_main():
+            if action in actions.OVER_CONFIRM and isinstance(self.screen, ConfirmModal):
+                return True
             return False  # the key goes to the screen on top (e.g. ctrl+e in the editor's text)
         return True
 
@@ -179,6 +183,10 @@ class TinyAgentApp(App[int]):
 
     def action_toggle_dry_run(self) -> None:
         self.dry_run = not self.dry_run
+        if self.busy:  # a run keeps the mode it started with
+            self.notify(f"Dry run {'ON' if self.dry_run else 'off'} from the next run; the run going now "
+                        f"stays {'a dry run' if self.current and self.current.dry else 'real'}", timeout=4)
+            return
         self.notify("Dry run ON: nothing will be changed" if self.dry_run else "Dry run off: plans run for real "
                     "(each change still asks you first)", timeout=3)
 
@@ -186,21 +194,35 @@ class TinyAgentApp(App[int]):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     def action_stop(self) -> None:
-        if self.workers.cancel_group(self, "run"):
-            self.main_screen.query_one(Chat).add("warning", "Stopping the run.")
+        if not self.workers.cancel_group(self, "run"):
+            return
+        chat = self.main_screen.query_one(Chat)
+        if self.busy and not self._run_began:
+            # cancelled before its first step: its body, which posts RunDone, never runs
+            chat.add("warning", "The run was stopped before it began.")
+            self.post_message(RunDone())
+        else:
+            chat.add("warning", "Stopping the run.")
 
     def action_record(self) -> None:
         self.main_screen.query_one(VoiceInput).toggle()
 
     def action_editor(self) -> None:
         if self._on_main():
-            self.push_screen(EditorScreen(self.last_plan.to_text() if self.last_plan else ""), self._editor_closed)
+            text = self._editor_draft if self._editor_draft is not None else (
+                self.last_plan.to_text() if self.last_plan else "")
+            self.push_screen(EditorScreen(text), self._editor_closed)
 
     def _editor_closed(self, text: str | None) -> None:
-        if text:
-            plan = parse_plan(text)
-            self.main_screen.query_one(Chat).add("user", plan.to_text().rstrip(), title="Plan from the editor:")
-            self.start_plan(plan, source="editor")
+        if not text:
+            return
+        if self.busy:  # not lost: the editor opens with it again
+            self._editor_draft = text
+            self.notify(f"{BUSY}. Your plan waits in the editor (ctrl+e).", severity="warning")
+            return
+        self._editor_draft = None
+        plan = parse_plan(text)
+        self.start_plan(plan, source="editor", said=("Plan from the editor:", plan.to_text().rstrip()))
 
     def action_history(self) -> None:
         if self._on_main():
@@ -218,8 +240,7 @@ class TinyAgentApp(App[int]):
         if not plan.ok or not plan.tasks:
             self.main_screen.query_one(Chat).add("error", "That plan cannot run: " + "; ".join(map(str, plan.errors)))
             return
-        self.main_screen.query_one(Chat).add("user", entry.title, title="Again:")
-        self.start_plan(plan, source="history", request=entry.request)
+        self.start_plan(plan, source="history", request=entry.request, said=("Again:", entry.title))
 
     def action_models(self) -> None:
         if self._on_main():
@@ -234,9 +255,8 @@ class TinyAgentApp(App[int]):
         if self.last_plan is None or not self.last_plan.tasks:
             self.notify("No plan on screen yet", severity="warning")
             return
-        self.main_screen.query_one(Chat).add("user", "Run this plan for real.", title="You:")
         self.start_plan(self.last_plan, source="rerun", request=self.current.request if self.current else "",
-                        dry=False)
+                        dry=False, said=("You:", "Run this plan for real."))
 
     @on(Button.Pressed, ".run-for-real")
     def _run_for_real_pressed(self, event: Button.Pressed) -> None:
@@ -268,22 +288,28 @@ class TinyAgentApp(App[int]):
     @on(Input.Submitted, "#ask")
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
-        if text:
-            event.input.value = ""
-            self.ask(text)
+        if text and self.ask(text):
+            event.input.value = ""  # only once it is taken: a refused request stays to send again
 
-    def ask(self, text: str) -> None:
+    def ask(self, text: str) -> bool:
+        """Start planning `text`; False (and a notice) when a run is still going."""
         if not self._claim_run():
-            return
+            return False
         self.main_screen.query_one(Chat).add("user", text, title="You:")
         self.run_request(text)
+        return True
 
-    def start_plan(self, plan: Plan, *, source: str, request: str = "", dry: bool | None = None) -> None:
+    def start_plan(self, plan: Plan, *, source: str, request: str = "", dry: bool | None = None,
+                   said: tuple[str, str] | None = None) -> bool:
+        """Run `plan`; `said` is the (title, text) the chat shows for it, once it is taken."""
         if not self._claim_run():
-            return
+            return False
+        if said is not None:
+            self.main_screen.query_one(Chat).add("user", said[1], title=said[0])
         self.last_plan = plan
         self.main_screen.query_one(PlanGraph).show_plan(plan)
         self.run_plan(plan, source=source, request=request, dry=self.dry_run if dry is None else dry)
+        return True
 
     def _claim_run(self) -> bool:
         """One run at a time; starting one retires the chat's buttons for earlier plans."""
@@ -291,6 +317,7 @@ class TinyAgentApp(App[int]):
             self.notify(BUSY, severity="warning")
             return False
         self.busy = True
+        self._run_began = False
         self.main_screen.query_one(Chat).retire_actions()
         return True
 
@@ -338,6 +365,7 @@ class TinyAgentApp(App[int]):
     async def _ending_run(self, stopped: str) -> AsyncIterator[None]:
         """RunDone always follows the run's events; a stopped run says so (a failed one is said
         by the worker's error handler)."""
+        self._run_began = True
         try:
             yield
         except asyncio.CancelledError:
@@ -478,9 +506,8 @@ class TinyAgentApp(App[int]):
         box.value = message.text
         box.cursor_position = len(message.text)
         box.focus()
-        if self.config.voice.send_after_transcribe:
-            box.value = ""
-            self.ask(message.text)
+        if self.config.voice.send_after_transcribe and self.ask(message.text):
+            box.value = ""  # refused, it stays in the box to send again
 
 
 def build_app(services: Services | None = None, **kwargs: Any) -> TinyAgentApp:

@@ -128,6 +128,16 @@ def test_policy_can_deny_an_effect_outright_even_with_yes():
     summary, _, backend = run('1. send_sms(["555"], "hi")\n2. create_note("a", "b", "")\n3. join()<END_OF_PLAN>',
                               policy=policy, approver=None)
     assert summary.statuses == {1: TaskStatus.DENIED, 2: TaskStatus.DONE}
+    assert summary.errors[1] == "the approval policy denies send steps (approval.send: deny)"  # not the person's
+
+
+def test_a_persons_denial_says_it_was_theirs():
+    async def approver(request):
+        return Decision.DENY
+
+    summary, _, backend = run('1. send_sms(["555"], "hi")\n2. join()<END_OF_PLAN>', approver=approver)
+    assert summary.statuses == {1: TaskStatus.DENIED} and backend.invoked == []
+    assert summary.errors[1] == "you declined this step"
 
 
 def test_safe_dry_run_runs_only_lookups_and_previews_the_rest():

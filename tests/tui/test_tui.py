@@ -121,7 +121,7 @@ async def test_editor_plan_runs_with_approve_and_deny(tmp_path):
         assert "+1 415 555 0104" in seen["send_sms"]
         assert statuses(app) == {1: TaskStatus.DONE, 2: TaskStatus.DONE, 3: TaskStatus.DONE, 4: TaskStatus.DENIED}
         chat = app.query_one(Chat).text()
-        assert "Task 4 (send_sms) was not run: you declined it" in chat
+        assert "Task 4 (send_sms) was not run: you declined this step." in chat
         assert sandbox_rows("sms") == []  # denied: nothing sent
         graph = app.query_one(PlanGraph)
         assert "✓ done" in graph.text() and "⊘ denied" in graph.text()

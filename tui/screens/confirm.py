@@ -74,7 +74,9 @@ class ConfirmModal(ModalScreen[Decision]):
                 yield Button("Approve rest of plan (a)", id="approve_all", variant="warning")
 
     def on_mount(self) -> None:
-        self.query_one("#approve", Button).focus()
+        # Deny has the focus: the modal can open while the person types, and their Enter
+        # must not approve a change they have not read. Approving takes y, a or a click.
+        self.query_one("#deny", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -13,7 +13,7 @@ from core.events import RunSummary, TaskFinished, TaskStatus
 STREAM_INTERVAL = 0.08
 KINDS = ("user", "plan", "answer", "info", "warning", "error", "task")
 NOT_DONE_WORDS = {
-    TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "was skipped", TaskStatus.DENIED: "was not run: you declined it",
+    TaskStatus.FAILED: "failed", TaskStatus.SKIPPED: "was skipped", TaskStatus.DENIED: "was not run",
     TaskStatus.CANCELLED: "was cancelled", TaskStatus.UNKNOWN: "may or may not have happened (check the app)",
 }
 
@@ -52,12 +52,14 @@ class Chat(VerticalScroll, can_focus=False):
         """Say it when a task did not do its work (a done task shows in the graph only)."""
         words = NOT_DONE_WORDS.get(event.status)
         if words:
-            why = f": {event.error}" if event.error and event.status is not TaskStatus.DENIED else ""
+            why = f": {event.error}" if event.error else ""  # for a denial: whose (yours or the policy's)
             self.add("error" if event.status is TaskStatus.FAILED else "warning",
                      f"Task {event.task_id} ({event.tool}) {words}{why}.")
 
     def plan_finished(self, summary: RunSummary, dry: bool) -> None:
-        if dry:
+        if dry and summary.cancelled:  # not a finished preview: nothing to run for real from here
+            self.add("warning", f"Dry run stopped ({summary.describe()}); nothing was changed.", title="Dry run:")
+        elif dry:
             self.add("info", f"Dry run finished ({summary.describe()}); nothing was changed. The plan stays on "
                              "screen: run it for real with ctrl+g.", title="Dry run:")
             self.add_action("Run this plan for real (ctrl+g)", "run-for-real")
