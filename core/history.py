@@ -45,8 +45,30 @@ class HistoryEntry:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> HistoryEntry:
+        """An entry from one line's object; TypeError when a field has the wrong type (a line
+        edited by hand or written by another version), so that line is skipped, not shown."""
         known = {k: v for k, v in obj.items() if k in cls.__dataclass_fields__}
+        for key, value in known.items():
+            if not _FIELD_CHECKS[key](value):
+                raise TypeError(f"history field {key!r} has the wrong type: {type(value).__name__}")
         return cls(**known)
+
+
+def _is_text_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e11  # finite, a date
+
+
+_FIELD_CHECKS = {
+    "request": lambda v: isinstance(v, str), "plan": lambda v: isinstance(v, str),
+    "answer": lambda v: isinstance(v, str), "summary": lambda v: isinstance(v, str),
+    "source": lambda v: isinstance(v, str), "id": lambda v: isinstance(v, str) and bool(v),
+    "dry_run": lambda v: isinstance(v, bool), "ts": _is_time,
+    "statuses": _is_text_map, "outputs": _is_text_map, "errors": _is_text_map,
+}
 
 
 class HistoryStore:
@@ -76,6 +98,7 @@ class HistoryStore:
                 text = self.path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return []
+        seen: set[str] = set()
         for line in text.splitlines():
             if not line.strip():
                 continue
@@ -85,9 +108,13 @@ class HistoryStore:
                 continue
             if isinstance(obj, dict):
                 try:
-                    entries.append(HistoryEntry.from_json(obj))
+                    entry = HistoryEntry.from_json(obj)
                 except TypeError:
                     continue
+                if entry.id in seen:  # a line written twice (a copied file): one entry
+                    continue
+                seen.add(entry.id)
+                entries.append(entry)
         return entries[-limit:] if limit else entries
 
     def clear(self) -> None:

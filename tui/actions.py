@@ -3,7 +3,7 @@ all built from this table (ids in posting's style, so a keymap can remap them)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from textual.app import App, SystemCommand
@@ -20,6 +20,7 @@ class AppAction:
     footer: bool = True
     main_only: bool = True  # on another screen the key goes to that screen instead
     over_confirm: bool = False  # a main-only action that also works while a confirmation asks
+    ends_elsewhere: bool = False  # a main-only action that can still end what it began (a recording)
 
     @property
     def binding_id(self) -> str:
@@ -27,7 +28,7 @@ class AppAction:
 
 
 ACTIONS: tuple[AppAction, ...] = (
-    AppAction("record", "ctrl+r", "Record", "Record voice", "Start or stop voice input"),
+    AppAction("record", "ctrl+r", "Record", "Record voice", "Start or stop voice input", ends_elsewhere=True),
     AppAction("toggle_dry_run", "ctrl+d", "Dry run", "Toggle dry run", "Plan and preview without changing anything",
               main_only=False),
     AppAction("editor", "ctrl+e", "Plan editor", "Plan editor", "Write or paste a plan, see it checked and drawn, run it"),
@@ -43,6 +44,7 @@ ACTIONS: tuple[AppAction, ...] = (
 
 MAIN_ONLY = frozenset(a.action for a in ACTIONS if a.main_only)
 OVER_CONFIRM = frozenset(a.action for a in ACTIONS if a.over_confirm)
+ENDS_ELSEWHERE = frozenset(a.action for a in ACTIONS if a.ends_elsewhere)
 
 
 BindingType = Binding | tuple[str, str] | tuple[str, str, str]  # what App.BINDINGS holds
@@ -55,7 +57,8 @@ def bindings() -> list[BindingType]:
     return [*made, Binding("tab", "focus_next", "Focus", show=False, id="app.focus_next")]
 
 
-def palette(app: App) -> Iterator[SystemCommand]:
+def palette(app: App, available: Callable[[str], bool]) -> Iterator[SystemCommand]:
+    """The palette's commands: those `available` on the screen it was opened over."""
     for a in ACTIONS:
-        if a.title:
+        if a.title and available(a.action):
             yield SystemCommand(a.title, a.help, getattr(app, f"action_{a.action}"))

@@ -150,7 +150,7 @@ class TinyAgentApp(App[int]):
         self._compact(event.size.height)
 
     def _compact(self, height: int) -> None:
-        self.screen.set_class(height < 36, "compact")
+        self.main_screen.set_class(height < 36, "compact")  # also when resized under another screen
 
     @property
     def main_screen(self) -> Screen:
@@ -168,14 +168,20 @@ class TinyAgentApp(App[int]):
     # -- actions --------------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield from actions.palette(self)
+        yield from actions.palette(self, lambda action: self._available(action, screen))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in actions.MAIN_ONLY and not self._on_main():
-            if action in actions.OVER_CONFIRM and isinstance(self.screen, ConfirmModal):
-                return True
-            return False  # the key goes to the screen on top (e.g. ctrl+e in the editor's text)
-        return True
+        return self._available(action, self.screen)
+
+    def _available(self, action: str, screen: Screen) -> bool:
+        """Whether an action of the table works with `screen` on top, for its key and in the palette."""
+        if action not in actions.MAIN_ONLY or screen is self.main_screen:
+            return True
+        if action in actions.OVER_CONFIRM and isinstance(screen, ConfirmModal):
+            return True
+        if action in actions.ENDS_ELSEWHERE:  # ctrl+r still ends a recording begun on the main screen
+            return self.main_screen.query_one(VoiceInput).active
+        return False  # the key goes to the screen on top (e.g. ctrl+e in the editor's text)
 
     def watch_dry_run(self, value: bool) -> None:
         if self.screen_stack:

@@ -35,12 +35,23 @@ class ModelRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         r = self.row
-        state = ("✓ present", "green") if r["present"] else ("✗ missing", "red")
-        yield Static(Text.assemble((r["name"], "bold"), "  ", state, ("  " + r["detail"], "dim")), classes="model-name")
+        yield Static(self._label(r), classes="model-name")
         bar = ProgressBar(total=100, show_eta=True, id=f"bar-{_safe(r['name'])}")
         bar.display = False
         yield bar
         yield Button("Download", id=f"pull-{_safe(r['name'])}", disabled=r["present"])
+
+    @staticmethod
+    def _label(r: dict[str, Any]) -> Text:
+        state = ("✓ present", "green") if r["present"] else ("✗ missing", "red")
+        return Text.assemble((r["name"], "bold"), "  ", state, ("  " + r["detail"], "dim"))
+
+    def show(self, row: dict[str, Any], pulling: bool) -> None:
+        """Update in place: the row keeps its widgets (and ids) while other downloads go on."""
+        self.row = row
+        self.query_one(".model-name", Static).update(self._label(row))
+        self.query_one(Button).disabled = row["present"] or pulling
+        self.query_one(ProgressBar).display = pulling and not row["present"]
 
 
 def _safe(name: str) -> str:
@@ -65,6 +76,7 @@ class ModelsScreen(Screen[None]):
         self.store = store
         self.problem = problem
         self.rows: list[dict[str, Any]] = []
+        self.pulling: set[str] = set()  # names being downloaded now
 
     def compose(self) -> ComposeResult:
         yield Label("Models", classes="pane-title")
@@ -77,9 +89,10 @@ class ModelsScreen(Screen[None]):
         self.refresh_rows()
 
     def refresh_rows(self) -> None:
+        """Read the store again and show it: rows are made once, then updated in place (a
+        rebuild would drop the progress of downloads still going)."""
         note = self.query_one("#models-note", Static)
         listing = self.query_one("#models-list", VerticalScroll)
-        listing.remove_children()
         if self.store is None:
             note.update(Text(f"Cannot open the model store: {self.problem or 'unknown problem'}. "
                              "You can still write and run plans with the plan editor (ctrl+e).", style="italic"))
@@ -92,23 +105,32 @@ class ModelsScreen(Screen[None]):
         missing = [r["name"] for r in self.rows if not r["present"]]
         note.update(Text(("Missing: " + ", ".join(missing) + ". Press p to download them all, or one button each."
                           ) if missing else "All models are here.", style="italic"))
-        listing.mount_all([ModelRow(r) for r in self.rows])
+        shown = {row.id: row for row in listing.query(ModelRow)}
+        for r in self.rows:
+            row = shown.get(f"model-{_safe(r['name'])}")
+            if row is None:
+                listing.mount(ModelRow(r))
+            else:
+                row.show(r, r["name"] in self.pulling)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id and event.button.id.startswith("pull-"):
             event.stop()
             name = next((r["name"] for r in self.rows if f"pull-{_safe(r['name'])}" == event.button.id), None)
             if name:
-                event.button.disabled = True
-                self.pull(name)
+                self._start(name)
 
     def action_pull_missing(self) -> None:
         for r in self.rows:
             if not r["present"]:
-                button = self.query_one(f"#pull-{_safe(r['name'])}", Button)
-                if not button.disabled:
-                    button.disabled = True
-                    self.pull(r["name"])
+                self._start(r["name"])
+
+    def _start(self, name: str) -> None:
+        if name in self.pulling:
+            return
+        self.pulling.add(name)
+        self.query_one(f"#pull-{_safe(name)}", Button).disabled = True
+        self.pull(name)
 
     @work(thread=True, exit_on_error=False, group="downloads")
     def pull(self, name: str) -> None:
@@ -119,7 +141,10 @@ class ModelsScreen(Screen[None]):
         try:
             self.store.pull(name, progress=progress, converters=CONVERTERS)
         except (ModelStoreError, OSError) as exc:
-            self.app.call_from_thread(self.notify, f"Download of {name} failed: {exc}", severity="error")
+            self.app.call_from_thread(self._failed, name, str(exc))
+            return
+        except Exception as exc:  # a converter's own error too: every failure is said, and can be retried
+            self.app.call_from_thread(self._failed, name, f"{type(exc).__name__}: {exc}")
             return
         self.app.call_from_thread(self._finished, name)
 
@@ -136,8 +161,15 @@ class ModelsScreen(Screen[None]):
             bar.update(total=None)
 
     def _finished(self, name: str) -> None:
+        self.pulling.discard(name)
         self.notify(f"{name} downloaded")
         self.refresh_rows()
+
+    def _failed(self, name: str, why: str) -> None:
+        self.pulling.discard(name)
+        self.notify(f"Download of {name} failed: {why}. Press its button (or p) to try again.",
+                    severity="error", timeout=10)
+        self.refresh_rows()  # its button comes back, its bar goes
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -97,8 +97,13 @@ class VoiceInput(Horizontal):
         meter.display = False
         yield meter
 
+    @property
+    def active(self) -> bool:
+        """The microphone is open or opening: the next toggle ends it."""
+        return self.state in ("starting", "recording")
+
     def toggle(self) -> None:
-        if self.state == "recording" and self._stop is not None:
+        if self.active and self._stop is not None:  # also while the microphone opens: no second one
             self._stop.set()
             return
         if self.state == "transcribing":
@@ -120,6 +125,10 @@ class VoiceInput(Horizontal):
             recorder.start()
         except (VoiceUnavailable, OSError) as exc:
             self._finish(error=f"Cannot record: {exc}")
+            return
+        if stop.is_set():  # stopped while the microphone opened: nothing was said, nothing to say
+            recorder.stop()
+            self.post_message(self.StateChanged("idle"))
             return
         self.post_message(self.StateChanged("recording"))
         worker = get_current_worker()
