@@ -140,14 +140,20 @@ def actions_answer(plan: Plan, summary: RunSummary, args: dict[int, dict[str, An
 
 
 def _with_done(head: str, plan: Plan, summary: RunSummary) -> str:
-    not_done = [t for t in plan.tasks if summary.statuses.get(t.id) not in _OK and _undone(t.tool)]
+    # A step whose outcome is unknown may have happened: it is never counted as not done.
+    unknown = [t for t in plan.tasks if summary.statuses.get(t.id) is TaskStatus.UNKNOWN and t.tool not in LOOKUPS]
+    not_done = [t for t in plan.tasks if summary.statuses.get(t.id) not in (*_OK, TaskStatus.UNKNOWN)
+                and _undone(t.tool)]
     done = [t for t in plan.tasks if summary.statuses.get(t.id) is TaskStatus.DONE and t.tool not in LOOKUPS]
     verbs = _unique(_undone(t.tool) for t in not_done)
-    text = head + (f": nothing was {_or(verbs)}." if verbs and not done else ".")
+    text = head + (f": nothing was {_or(verbs)}." if verbs and not done and not unknown else ".")
     if done:
         text += " Done: " + " ".join(_sentence(str(summary.outputs.get(t.id, ""))) for t in done)
-        if verbs:
-            text += f" Not {_or(verbs)}: " + ", ".join(_what(t.tool) for t in not_done) + "."
+    if verbs and (done or unknown):
+        text += f" Not {_or(verbs)}: " + ", ".join(_what(t.tool) for t in not_done) + "."
+    if unknown:
+        text += (" It is not known whether this happened, so check before trying again: "
+                 + ", ".join(_what(t.tool) for t in unknown) + ".")
     return text
 
 

@@ -11,6 +11,7 @@ work (osascript, SQLite, PDF reading) runs in a thread pool so independent tasks
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 import uuid
@@ -104,8 +105,14 @@ class Executor:
         run_id: str | None = None,
         attempt: int = 1,
         plan_timeout: float | None = None,
+        changes_made: dict[str, tuple[str, Any]] | None = None,
     ):
         self.backend = backend
+        # Changes earlier attempts of the same request made (or may have made), by the call as
+        # prepared: tool and resolved arguments. A replan that writes the same change another
+        # way (a name where a lookup was) gets that outcome instead of making it twice.
+        self.changes_made = changes_made
+        self._earlier = dict(changes_made or {})  # this attempt's own changes are not repeats
         self.emit = emit
         self.approver = approver
         self.policy = policy or ApprovalPolicy()
@@ -274,12 +281,28 @@ class Executor:
             return
 
         call = await self._call(self.backend.prepare, call)
+        made = self.changes_made if spec.effect.changes_something else None
+        change = change_key(call) if made is not None else ""
+        if made is not None and change in self._earlier:
+            outcome, value = self._earlier[change]
+            if outcome == "done":
+                self._finish(task, TaskStatus.DONE, output=value, args=args)
+            else:
+                self._finish(task, TaskStatus.UNKNOWN, error=f"{value} (not repeated)", args=args)
+            return
         decision, why = await self._approve(task, call)
         if decision is Decision.DENY:
             self._finish(task, TaskStatus.DENIED, error=why, args=args)  # it never ran
             return
         started = time.monotonic()  # the time spent waiting for a person is not the tool's
-        output = await self._call(self.backend.invoke, call, changes=spec.effect.changes_something)
+        try:
+            output = await self._call(self.backend.invoke, call, changes=spec.effect.changes_something)
+        except OutcomeUnknown as exc:
+            if made is not None:
+                made[change] = ("unknown", str(exc))
+            raise
+        if made is not None:
+            made[change] = ("done", output)
         self._finish(task, TaskStatus.DONE, output=output, started=started, args=args)
 
     async def _call(self, fn: Callable[[ToolCall], Any], call: ToolCall, *, changes: bool = False) -> Any:
@@ -324,12 +347,12 @@ class Executor:
     async def _approve(self, task: Task, call: ToolCall) -> tuple[Decision, str]:
         """The decision and, for a denial, whose it was: the config's or the person's."""
         rule = self.policy.decide(call.tool.effect)
-        if rule == "allow" or self._approve_all:
-            return Decision.APPROVE, ""
-        if rule == "deny":
+        if rule == "deny":  # first: neither --yes nor "approve the rest" overrules the config
             self.emit(ApprovalResolved(task.id, "deny"))
             effect = call.tool.effect.value
             return Decision.DENY, f"the approval policy denies {effect} steps (approval.{effect}: deny)"
+        if rule == "allow" or self._approve_all:
+            return Decision.APPROVE, ""
         assert self._approval_lock is not None
         async with self._approval_lock:  # one question at a time
             if self._approve_all:
@@ -419,3 +442,8 @@ def _has_pending(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_pending(v) for v in value)
     return False
+
+
+def change_key(call: ToolCall) -> str:
+    """The change a prepared call makes: its tool and resolved arguments, as one string."""
+    return json.dumps([call.tool.name, call.args], sort_keys=True, default=str, ensure_ascii=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,6 +184,7 @@ class Pipeline:
         tinyagent = planner.setup.tinyagent
         done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
         failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
+        changes_made: dict[str, tuple[str, Any]] = {}  # what this request changed, by prepared call
         tried: list[tuple] = []  # each attempt's plan as sorted work keys
         timings: dict[str, float] = {}
         context, attempts, contexts = "", 0, []
@@ -196,7 +198,8 @@ class Pipeline:
             attempts = attempt
             run = await self._attempt(planner, request, tools, examples, context, backend, done_work,
                                       emit=emit, approver=approver, dry_run=dry_run, yes=yes,
-                                      attempt=attempt, timings=timings, failed_work=failed_work, tried=tried)
+                                      attempt=attempt, timings=timings, failed_work=failed_work, tried=tried,
+                                      changes_made=changes_made)
             plan, summary = run.plan, run.summary
             if run.stats is not None:
                 tokens += run.stats.prompt_tokens
@@ -249,7 +252,8 @@ class Pipeline:
                        context: str, backend: Backend, done_work: dict[Any, Any], *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
                        timings: dict[str, float], failed_work: set[Any] | None = None,
-                       tried: list[tuple] | None = None) -> _Attempt:
+                       tried: list[tuple] | None = None,
+                       changes_made: dict[str, tuple[str, Any]] | None = None) -> _Attempt:
         args: dict[int, dict[str, Any]] = {}
 
         def sink(event: Event) -> None:
@@ -257,10 +261,22 @@ class Pipeline:
                 args[event.task_id] = event.args
             emit(event)
 
-        executor = self._executor(backend, sink, approver, dry_run, yes, attempt, request)
+        executor = self._executor(backend, sink, approver, dry_run, yes, attempt, request, changes_made)
         failed_work = set() if failed_work is None else failed_work
         keys: dict[int, Any] = {}
         held: list[Task] = []  # work that failed before, and what needs it: run only if the plan is new
+        # While the plan so far could still be one already tried (its work keys all among that
+        # plan's), its new work waits: a repeated plan is not run again, not even in part.
+        tried_work = [Counter(shape) for shape in tried or ()]
+        so_far: Counter[str] = Counter()
+        echo: list[Task] = []
+
+        def dispatch(task: Task) -> None:
+            if keys[task.id] in failed_work or any(d in {h.id for h in held} for d in task.deps):
+                held.append(task)
+            else:
+                executor.add(task)
+
         started = time.perf_counter()
         first = None
         response = planner.stream_plan(request, tools, examples, emit=emit, context=context)
@@ -269,17 +285,23 @@ class Pipeline:
                 if first is None:
                     first = time.perf_counter() - started
                 keys[task.id] = key = work_key(task, keys)
+                so_far[repr(key)] += 1
+                could_repeat = any(so_far <= work for work in tried_work)
+                if echo and not could_repeat:  # it is a new plan after all: what waited goes first
+                    for waiting in echo:
+                        dispatch(waiting)
+                    echo.clear()
                 if isinstance(done_work.get(key), _MayHaveRun):  # never risk doing it twice
                     executor.preset(task, TaskStatus.UNKNOWN, error=done_work[key].why + " (not repeated)")
                 elif key in done_work:  # it already ran in an earlier attempt: never repeat it
                     executor.preset(task, TaskStatus.DONE, done_work[key])
-                elif key in failed_work or any(d in {h.id for h in held} for d in task.deps):
-                    held.append(task)
+                elif could_repeat:
+                    echo.append(task)
                 else:
-                    executor.add(task)
+                    dispatch(task)
         except (ModelError, GrammarError) as exc:
             emit(Notice("error", f"planning failed: {exc}"))
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or llama.cpp or a sink broke: no task outlives the request
             executor.cancel()
             await executor.finish()
             raise
@@ -287,7 +309,11 @@ class Pipeline:
         self._emit_plan_timings(emit, response.stats, started, first, timings)
         shape = tuple(sorted(map(repr, keys.values())))
         repeated = bool(keys) and tried is not None and shape in tried
-        for task in held:  # a plan already tried fails the same way: its failed work does not run again
+        if not repeated:
+            for task in echo:
+                dispatch(task)
+            echo.clear()
+        for task in echo + held:  # a plan already tried fails the same way: its work does not run again
             if repeated:
                 executor.preset(task, TaskStatus.SKIPPED)
             else:
@@ -377,12 +403,13 @@ class Pipeline:
         return cls(llm, config=self.config, limits=self.limits)
 
     def _executor(self, backend: Backend, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
-                  attempt: int, request: str = "") -> Executor:
+                  attempt: int, request: str = "", changes_made: dict[str, tuple[str, Any]] | None = None
+                  ) -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
             backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
                         dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt,
-                        plan_timeout=self.config.timeouts.plan)
+                        plan_timeout=self.config.timeouts.plan, changes_made=changes_made)
 
     @staticmethod
     def _emit_plan_timings(emit: EventSink, stats: GenerationStats | None, started: float, first: float | None,
