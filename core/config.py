@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.planner.chat import NAMED_TEMPLATES
 from tools.registry import APPS, Effect
 
 APPROVAL_CHOICES = ("ask", "allow", "deny")
@@ -22,6 +23,9 @@ MAX_DEPTH = 16  # config.yaml nests two levels; deeper is a mistake (or an attac
 MAX_NUMBER = 2**31 - 1  # every numeric setting is a count, a size or seconds: never negative or huge
 MAX_TIMEOUT = 24 * 3600.0
 MAX_BEAM = 8  # whisper.cpp refuses more decoders than this (WHISPER_MAX_DECODERS)
+# More threads than this never help on the machines this runs on, and a huge count makes
+# llama.cpp / whisper.cpp abort (std::bad_alloc) or stall: refused before they see it.
+MAX_THREADS = 256
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
@@ -188,27 +192,42 @@ def _check_value(path: Any, key: str, line: int | None, current: Any, value: Any
     return value
 
 
-def _check_events(text: str, path: Any) -> None:
-    """Refuse what a config never needs before anything is built from it: aliases (a few
-    hundred bytes of `*a` expand to gigabytes), nesting deep enough to exhaust the stack,
-    and tags such as !!python/object. PyYAML's event parser is not recursive, so this is safe."""
+class UnsafeYaml(ValueError):
+    """YAML a settings file never needs (aliases, tags, deep nesting), found before it is built."""
+
+    def __init__(self, line: int | None, problem: str):
+        super().__init__(problem)
+        self.line, self.problem = line, problem
+
+
+def check_yaml_events(text: str) -> None:
+    """Refuse what a settings file never needs before anything is built from it: aliases (a few
+    hundred bytes of `*a` expand to gigabytes), nesting deep enough to exhaust the stack, and
+    tags such as !!python/object. PyYAML's event parser is not recursive, so this is safe.
+    Raises UnsafeYaml; PyYAML's own syntax errors pass through as they are."""
     import yaml
 
     depth = 0
     for event in yaml.parse(text):
         line = event.start_mark.line + 1 if event.start_mark else None
         if isinstance(event, yaml.AliasEvent):
-            raise ConfigError(path, "(syntax)", line, f"YAML aliases (*{event.anchor}) are not supported; "
-                                                      f"write the value out")
+            raise UnsafeYaml(line, f"YAML aliases (*{event.anchor}) are not supported; write the value out")
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in _PLAIN_TAGS and not (isinstance(event, yaml.ScalarEvent) and tag == "!"):
-            raise ConfigError(path, "(syntax)", line, f"YAML tags like {_shown(tag)[1:-1]} are not allowed")
+            raise UnsafeYaml(line, f"YAML tags like {_shown(tag)[1:-1]} are not allowed")
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise ConfigError(path, "(syntax)", line, f"nested more than {MAX_DEPTH} levels deep")
+                raise UnsafeYaml(line, f"nested more than {MAX_DEPTH} levels deep")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
+
+
+def _check_events(text: str, path: Any) -> None:
+    try:
+        check_yaml_events(text)
+    except UnsafeYaml as exc:
+        raise ConfigError(path, "(syntax)", exc.line, exc.problem) from None
 
 
 def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
@@ -252,6 +271,12 @@ def _validate(cfg: Config, path: Any) -> None:
         raise ConfigError(path, "planner.prompt", None, f"must be auto, tinyagent or compact, not {cfg.planner.prompt!r}")
     if cfg.voice.hint not in ("commands", "contacts", "none"):
         raise ConfigError(path, "voice.hint", None, f"must be commands, contacts or none, not {_shown(cfg.voice.hint)}")
+    for name, threads in (("planner.threads", cfg.planner.threads), ("voice.threads", cfg.voice.threads)):
+        if not 0 <= threads <= MAX_THREADS:
+            raise ConfigError(path, name, None, f"must be a whole number from 0 (all cores) to {MAX_THREADS}")
+    if cfg.planner.chat_template not in ("auto", "none", *NAMED_TEMPLATES):
+        raise ConfigError(path, "planner.chat_template", None,
+                          f"must be auto, none or one of {', '.join(NAMED_TEMPLATES)}, not {_shown(cfg.planner.chat_template)}")
     if not 1 <= cfg.voice.beam_size <= MAX_BEAM:
         raise ConfigError(path, "voice.beam_size", None, f"must be a whole number from 1 to {MAX_BEAM}")
     for name in ("task", "applescript", "plan"):

@@ -6,6 +6,37 @@ Errors name the file and the line, so a bad record in a large data set is easy t
 from __future__ import annotations
 
 import json
+import sys
+
+MAX_INPUT_BYTES = 64 << 20  # plans and JSONL data sets; /dev/zero must not fill the memory
+
+
+class InputError(ValueError):
+    """A file (or standard input) that cannot be read as text; the message says which and why."""
+
+
+def read_limited(path: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """Read FILE, or standard input for '-': at most `limit` bytes of UTF-8, whatever the locale."""
+    name = "standard input" if path == "-" else path
+    try:
+        if path == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read(limit + 1) if stream is not None else sys.stdin.read(limit + 1).encode("utf-8")
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a file") from None
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(data) > limit:
+        raise InputError(f"{name} is larger than {limit >> 20} MiB; refusing to read it all")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 class JsonlError(ValueError):

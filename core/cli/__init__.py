@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from core.cli.common import CliError, open_tui
+from core.cli.common import CliError, config_from, open_tui
 
 COMMAND_MODULES = (
     "core.cli.plans",  # run-plan, check-plans
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.config:  # every command, also those that read no setting: a --config given must be good
+            config_from(args)
         if args.command is None:
             return open_tui(args)
         return int(args.func(args) or 0)

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.config import Config, ConfigError, load_config
 from core.events import Event
+from core.jsonl import MAX_INPUT_BYTES, InputError, read_limited
 
 
 class CliError(Exception):
@@ -35,31 +36,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("sandbox", "applescript"), help="override the configured backend")
 
 
-MAX_INPUT_BYTES = 64 << 20  # plans and JSONL data sets; /dev/zero must not fill the memory
-
-
 def read_text_arg(path: str, limit: int = MAX_INPUT_BYTES) -> str:
-    """Read FILE, or standard input for '-': at most `limit` bytes of UTF-8, whatever the locale."""
-    name = "standard input" if path == "-" else path
+    """Read FILE, or standard input for '-' (core.jsonl.read_limited); exit 2 if it cannot be."""
     try:
-        if path == "-":
-            stream = getattr(sys.stdin, "buffer", None)
-            data = stream.read(limit + 1) if stream is not None else sys.stdin.read(limit + 1).encode("utf-8")
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-    except FileNotFoundError:
-        raise CliError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise CliError(f"{path} is a directory, not a file") from None
-    except (OSError, UnicodeError) as exc:
-        raise CliError(f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}") from None
-    if len(data) > limit:
-        raise CliError(f"{name} is larger than {limit >> 20} MiB; refusing to read it all")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CliError(f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        return read_limited(path, limit)
+    except InputError as exc:
+        raise CliError(str(exc)) from None
 
 
 def print_json(obj: Any) -> None:

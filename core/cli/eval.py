@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from core.cli.common import CliError, config_from, print_json
+from core.cli.common import CliError, config_from, print_json, read_text_arg
 from core.cli.planner import run_model_command
 from core.config import Config
 from core.evaluation import (
@@ -72,14 +72,17 @@ def eval_command(args: argparse.Namespace) -> int:
     _positive(args.limit, "--limit")
     _positive(args.sample, "--sample")
     try:
-        records = read_jsonl(args.data, sys.stdin.read() if args.data == "-" else None)
+        records = read_jsonl(args.data, read_text_arg(args.data))  # the 64 MiB limit, stdin included
         pool, _skipped = load_example_pool(args.examples) if args.examples else (None, 0)
     except EvalDataError as exc:
         raise CliError(str(exc)) from None
     chosen = choose(records, limit=args.limit, sample=args.sample, seed=args.seed)
     if not chosen:
         raise CliError(f"{args.data} has no records")
-    earlier = load_results(args.out, {key for key, _ in chosen}) if args.out else {}
+    try:
+        earlier = load_results(args.out, {key for key, _ in chosen}) if args.out else {}
+    except OSError as exc:  # a directory, or a file we may not read: say so before any model loads
+        raise CliError(f"cannot use --out {args.out}: {getattr(exc, 'strerror', None) or exc}") from None
     todo = [(key, r) for key, r in chosen if key not in earlier]
     config = _configured(args)
     pipeline = Pipeline(config, model_override=args.model)

@@ -10,6 +10,7 @@ from core.backends import BackendUnavailable
 from core.cli.approve import TerminalApprover
 from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
 from core.cli.render import TextRenderer
+from core.events import Notice
 from core.executor import DryRun
 from core.parser import parse_plan
 from core.pipeline import Pipeline
@@ -46,8 +47,10 @@ def run_plan_command(args: argparse.Namespace) -> int:
         raise CliError(f"invalid plan:\n{details}")
 
     emit = json_sink if args.json else TextRenderer()
-    if not args.json:
-        for warning in plan.warnings:
+    for warning in plan.warnings:  # --json: as events of their own, so the stream stays JSON lines
+        if args.json:
+            json_sink(Notice("warning", str(warning)))
+        else:
             print(f"warning: {warning}")
     dry_run = DryRun.OFF if not args.dry_run else (DryRun.STRICT if args.strict else DryRun.SAFE)
     pipeline = Pipeline(config)  # no model is loaded: running a written plan needs none

@@ -171,8 +171,10 @@ def prompt_command(args: argparse.Namespace) -> int:
         raise CliError("give a QUERY, or --cases FILE.jsonl")
 
     config = config_from(args)
-    tools = (_tool_names([n.strip() for n in args.tools.split(",") if n.strip()], "--tools") if args.tools
-             else [t.name for t in tools_for_apps(set(config.apps))])
+    named = [n.strip() for n in (args.tools or "").split(",") if n.strip()]
+    if args.tools is not None and not named:  # as `grammar --tools` does: ",," names no tool
+        raise CliError("--tools names no tool; give a comma list of tool names")
+    tools = _tool_names(named, "--tools") if named else [t.name for t in tools_for_apps(set(config.apps))]
     examples = None
     if args.examples:
         examples = _examples([r for _, r in _jsonl(args.examples)], args.examples)

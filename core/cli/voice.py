@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from core.cli import planner
 from core.cli.common import CliError, config_from, print_json
-from core.config import MAX_BEAM
+from core.config import MAX_BEAM, MAX_THREADS
 from core.events import AudioLevel
 from core.voice.audio import AudioFileError, read_wav, write_wav
 from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
@@ -52,7 +53,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="whisper.cpp ggml model file or model-store name "
                                                    "(default: models.whisper, else base.en)")
     p.add_argument("--language", metavar="L", help="spoken language code, or auto (default: voice.language)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: voice.threads; 0 = auto)")
+    p.add_argument("--threads", type=_threads, metavar="N", help="CPU threads (default: voice.threads; 0 = auto)")
     p.add_argument("--no-fallback", action="store_true",
                    help="do not retry at higher temperatures when decoding looks poor (faster)")
     p.add_argument("--hint", choices=HINT_CHOICES,
@@ -61,6 +62,16 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", type=_beam_size, metavar="N",
                    help=f"beam search width, 1-{MAX_BEAM}; 1 = greedy, faster (default: voice.beam_size)")
     p.add_argument("--json", action="store_true", help="print one JSON object (listen --ask: ask's JSON event lines)")
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if not 0 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be from 0 (all cores) to {MAX_THREADS}, not {value}")
+    return value
 
 
 def _beam_size(text: str) -> int:
@@ -115,12 +126,39 @@ def _transcriber(args: argparse.Namespace) -> Transcriber:
 
 
 def _transcribe(transcriber: Transcriber, audio: np.ndarray) -> Transcript:
+    """On a daemon thread, waited for here: whisper.cpp's call cannot be interrupted, so Ctrl-C
+    ends the command at once instead of when a long recording is done (a pool's thread would
+    be joined at exit; whisper.cpp lets go of the GIL while it works)."""
+    outcome: list[Transcript | BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(transcriber.transcribe(audio))
+        except BaseException as exc:  # handed to the waiting thread, never lost in this one
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="whisper", daemon=True).start()
     try:
-        return transcriber.transcribe(audio)
-    except ModelFileError as exc:
-        raise CliError(str(exc), 2) from None
-    except TranscriptionError as exc:
-        raise CliError(str(exc), 1) from None
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        # Exit now, past the interpreter's shutdown: it would wait for whisper.cpp (freeing the
+        # model takes the lock the call holds), and whisper.cpp logging into a finalised
+        # interpreter aborts the process. Nothing is left half-written: transcribe only prints.
+        print("tinyagent: interrupted", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)
+    result = outcome[0]
+    if isinstance(result, ModelFileError):
+        raise CliError(str(result), 2) from None
+    if isinstance(result, TranscriptionError):
+        raise CliError(str(result), 1) from None
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def _ready_transcriber(args: argparse.Namespace) -> Transcriber:

@@ -70,6 +70,18 @@ def _check_labels(labels: Any, where: Path) -> tuple[str, ...]:
     return tuple(labels)
 
 
+MAX_LENGTH_LIMIT = 8192  # tokens; the encoders here take 128-512, and more would only waste memory
+MAX_THREADS = 1024  # 0 = onnxruntime's default
+
+
+def _check_int(meta: dict[str, Any], key: str, default: int, low: int, high: int, where: Path) -> int:
+    """meta[key] as an int in low..high (a JSON bool or float is not a count)."""
+    value = meta.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ToolRAGError(f"{where}: {key!r} must be a whole number from {low} to {high}, not {value!r}"[:300])
+    return value
+
+
 def onnxruntime_errors(ort: Any) -> tuple[type[BaseException], ...]:
     """What onnxruntime raises on a bad model: its own classes (plain Exception subclasses in
     onnxruntime.capi.onnxruntime_pybind11_state, not all present in every version) and the
@@ -103,7 +115,8 @@ class ToolClassifier:
                 raise ToolRAGError(f"ToolRAG model dir {model_dir} has no {path.name}")
         meta = _read_meta(model_dir)
         labels = _check_labels(meta["labels"], model_dir / META_FILE) if "labels" in meta else LABELS
-        max_length = int(meta.get("max_length", 256))
+        max_length = _check_int(meta, "max_length", 256, 1, MAX_LENGTH_LIMIT, model_dir / META_FILE)
+        threads = _check_int(meta, "threads", 0, 0, MAX_THREADS, model_dir / META_FILE)
 
         try:
             import onnxruntime as ort  # heavy: loaded only with a model
@@ -111,15 +124,15 @@ class ToolClassifier:
             raise ToolRAGError(f"onnxruntime is not installed ({exc}); ToolRAG needs it to run {model_path}") from None
         try:
             tokenizer = Tokenizer.from_file(str(tok_path))
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(max_length)
         except Exception as exc:  # tokenizers raises a bare Exception (no subclass) on a bad file
             raise ToolRAGError(f"{tok_path}: not a tokenizers file: {exc}") from None
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(meta.get("threads", 0))
-        options.log_severity_level = 3
         errors = onnxruntime_errors(ort)
         try:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.log_severity_level = 3
             session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         except errors as exc:
             raise ToolRAGError(f"{model_path}: onnxruntime cannot load it: {exc}") from None

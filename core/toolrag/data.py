@@ -9,10 +9,10 @@ whatever order the file is in and however it grows. Rows without an id count as 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.jsonl import InputError, JsonlError, parse_jsonl, read_limited
 from tools.registry import REGISTRY
 
 SPLITS = ("train", "val", "test", "all")
@@ -41,25 +41,21 @@ def load_labelled(path: Path | str, split: str = "all") -> list[Labelled]:
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DataError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
+    try:  # the CLI's reader: at most 64 MiB of UTF-8 ("./-": a file named "-", not standard input)
+        text = read_limited(str(path) if str(path) != "-" else "./-")
+        records = parse_jsonl(text, str(path))
+    except (InputError, JsonlError) as exc:
+        raise DataError(str(exc)) from None
     rows: list[Labelled] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {n}: not JSON ({exc.msg})") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("query"), str) or not isinstance(obj.get("tools"), list):
+    for n, obj in records:
+        tools = obj.get("tools")
+        if not isinstance(obj.get("query"), str) or not isinstance(tools, list):
             raise DataError(f"{path}, line {n}: expected an object with a text 'query' and a list 'tools'")
-        unknown = [t for t in obj["tools"] if t not in REGISTRY]
+        if not all(isinstance(t, str) for t in tools):
+            raise DataError(f"{path}, line {n}: 'tools' must be a list of tool names")
+        unknown = [t for t in tools if t not in REGISTRY]
         if unknown:
-            raise DataError(f"{path}, line {n}: unknown tool(s) {', '.join(map(str, unknown))}")
+            raise DataError(f"{path}, line {n}: unknown tool(s) {', '.join(unknown)}"[:500])
         row = Labelled(str(obj.get("id", "")), obj["query"], frozenset(obj["tools"]))
         if split == "all" or split_of(row.id) == split:
             rows.append(row)

@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from core.config import config_dir
+from core.config import UnsafeYaml, check_yaml_events, config_dir
+from core.jsonl import InputError, read_limited
 from core.parser import PlanError, load_plan
 from core.toolrag.embed import EmbeddingIndex, default_encoder
 from tools.registry import TOOL_NAMES
@@ -70,7 +71,9 @@ def make_example(query: Any, plan_text: Any, source: str = "user") -> Example:
 
 def read_examples(path: Path, source: str) -> list[Example]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        check_yaml_events(text)  # aliases, tags and deep nesting: refused before PyYAML builds
+        data = yaml.safe_load(text)
     except FileNotFoundError:
         raise ExampleError(f"no such file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -79,6 +82,11 @@ def read_examples(path: Path, source: str) -> list[Example]:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         raise ExampleError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except UnsafeYaml as exc:
+        where = f", line {exc.line}" if exc.line else ""
+        raise ExampleError(f"{path}{where}: {exc.problem}") from None
+    except RecursionError:  # a backstop: check_yaml_events refuses deep nesting first
+        raise ExampleError(f"{path}: nested too deeply") from None
     if data is None:
         return []
     if not isinstance(data, list):
@@ -252,12 +260,10 @@ def read_jsonl_examples(path: Path, source: str = "user") -> tuple[list[Example]
 
     Extra keys are ignored, so a data file such as the TinyAgent plans can be read as it is.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ExampleError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExampleError(f"{path}: cannot read it: {exc}") from None
+    try:  # at most 64 MiB of UTF-8 ("./-": a file named "-", not standard input)
+        text = read_limited(str(path) if str(path) != "-" else "./-")
+    except InputError as exc:
+        raise ExampleError(str(exc)) from None
     good: list[Example] = []
     bad: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), 1):
@@ -265,8 +271,8 @@ def read_jsonl_examples(path: Path, source: str = "user") -> tuple[list[Example]
             continue
         try:
             record = json.loads(line)
-        except ValueError as exc:
-            bad.append((number, f"not JSON ({exc})"))
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting (as core.jsonl)
+            bad.append((number, f"not JSON ({exc if isinstance(exc, ValueError) else 'nested too deeply'})"))
             continue
         if not isinstance(record, dict):
             bad.append((number, "expected a JSON object with 'query' and 'plan'"))

@@ -255,3 +255,23 @@ def test_timeouts_plan_does_not_count_the_time_a_person_takes_to_approve():
     ex = Executor(Sleepy(), approver=slow_person, task_timeout=5, plan_timeout=1.0)  # tools take 0.8 s
     summary = asyncio.run(ex.run(plan.tasks))
     assert summary.statuses == {1: TaskStatus.DONE, 2: TaskStatus.DONE}
+
+
+@pytest.mark.parametrize("command", [["sandbox", "show"], ["models", "list"], ["examples", "list"],
+                                     ["check-plans", "/dev/null"]])
+def test_a_bad_config_given_is_refused_by_every_command(command, tmp_path, capsys):
+    # These commands read no setting, and once ran as if --config had not been given.
+    assert main(["--config", str(tmp_path / "missing.yaml"), *command]) == 2
+    assert "bad config" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("planner: {threads: 100000}\n")
+    assert main(["--config", str(tmp_path / "bad.yaml"), *command]) == 2
+    assert "planner.threads" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, key", [("planner: {chat_template: bogus}", "planner.chat_template"),
+                                       ("voice: {threads: 4096}", "voice.threads")])
+def test_config_refuses_what_would_fail_later(text, key):
+    # A bogus chat template once passed the config and raised at plan time; a huge thread
+    # count made llama.cpp / whisper.cpp abort (std::bad_alloc) or stall.
+    with pytest.raises(ConfigError, match=key):
+        parse_config(text, "c.yaml")

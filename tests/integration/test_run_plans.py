@@ -84,6 +84,14 @@ def test_run_plan_cli_yes_json_and_exit_codes(tmp_path):
     assert "Sync at 3" in json.dumps(dump)
 
 
+def test_run_plan_cli_json_keeps_the_plans_warnings_as_events():
+    out = _cli("run-plan", "-", "--dry-run", "--json", "--backend", "sandbox", stdin=PLAN + "a stray line\n")
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]  # still one JSON object a line
+    warnings = [e["message"] for e in events if e["event"] == "notice" and e["level"] == "warning"]
+    assert any("ignored text after <END_OF_PLAN>" in w for w in warnings), events[:3]  # once dropped
+
+
 def test_run_plan_cli_dry_run_from_stdin_changes_nothing():
     before = _cli("sandbox", "dump", "--json").stdout
     out = _cli("run-plan", "-", "--dry-run", "--backend", "sandbox", stdin=PLAN)

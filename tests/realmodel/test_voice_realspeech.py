@@ -150,3 +150,29 @@ def test_listen_ask_dry_run_plans_a_spoken_request(tiny_en, tmp_path):
     tools = [e["task"]["tool"] for e in events if e["event"] == "task_added"]
     assert {"get_phone_number", "get_email_address"} & set(tools), (tools, err[-2000:])  # a contact lookup
     assert proc.returncode in (0, 1), err[-2000:]
+
+
+def test_ctrl_c_ends_a_long_transcription_at_once(tiny_en, tmp_path):
+    """whisper.cpp's call cannot be interrupted: the command waits for it on another thread, so
+    Ctrl-C ends it at once (it used to run on until the whole recording was transcribed)."""
+    import signal
+    import time
+
+    import numpy as np
+
+    from core.voice.audio import read_wav, write_wav
+
+    speech = read_wav(speak("Create a note called groceries with milk and eggs", tmp_path / "one.wav"))
+    write_wav(tmp_path / "long.wav", np.tile(speech, 60))  # ~3 minutes
+    env = {**os.environ, "TINYAGENT_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "transcribe", str(tmp_path / "long.wav"),
+                             "--model", str(tiny_en), "--threads", "1"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # past start-up and loading: well into the minute-long transcription
+    assert proc.poll() is None, proc.communicate()
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - sent < 5
+    assert "interrupted" in err and "Traceback" not in err
