@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -64,24 +64,21 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (listen --ask: ask's JSON event lines)")
 
 
-def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if not 0 <= value <= MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"must be from 0 (all cores) to {MAX_THREADS}, not {value}")
-    return value
+def _whole_number(low: int, high: int, meaning: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` ("0 (all cores)" says what low means)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low}{meaning} to {high}, not {value}")
+        return value
+    return parse
 
 
-def _beam_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if not 1 <= value <= MAX_BEAM:
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_BEAM}, not {value}")
-    return value
+_threads = _whole_number(0, MAX_THREADS, " (all cores)")
+_beam_size = _whole_number(1, MAX_BEAM)
 
 
 def _positive(text: str) -> float:

@@ -114,10 +114,12 @@ def test_timed_out_write_behind_a_held_lock_never_lands(sandbox):
 class SlowAfterCommit(SandboxBackend):
     """The SMS is stored, then the call dawdles past its timeout (slow bookkeeping, a slow disk)."""
 
+    dawdle = 2.5
+
     def run_tool(self, run, call, a):
         out = super().run_tool(run, call, a)
         if call.tool.name == "send_sms":
-            time.sleep(2.5)
+            time.sleep(self.dawdle)
         return out
 
 
