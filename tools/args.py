@@ -134,8 +134,8 @@ def format_date(value: datetime) -> str:
     return value.strftime(DATE_FORMAT)
 
 
-def human_date(value: datetime) -> str:
-    return value.strftime("%a %Y-%m-%d %H:%M")
+def human_date(value: datetime, day_only: bool = False) -> str:
+    return value.strftime("%a %Y-%m-%d" if day_only else "%a %Y-%m-%d %H:%M")
 
 
 def looks_like_email(text: str) -> bool:

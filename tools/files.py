@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -15,6 +16,9 @@ def _words(text: str) -> list[str]:
     return cleaned.split()
 
 
+_EXTENSION = re.compile(r"\.[a-z][a-z0-9]{1,4}$")  # ".pdf", ".docx"; not the ".2" of "v1.2"
+
+
 def pick_file(query: str, candidates: list[Path]) -> Path:
     """The one file `query` means: exact name, then exact stem, then all words in the name.
 
@@ -23,12 +27,14 @@ def pick_file(query: str, candidates: list[Path]) -> Path:
     """
     q = query.strip().lower()
     q_stem = os.path.splitext(q)[0] if "." in q else q
+    kind = _EXTENSION.search(q)  # "lease.docx" is not "Apartment Lease.pdf": a named type must match
+    typed = [p for p in candidates if p.suffix.lower() == kind.group(0)] if kind else candidates
     q_words = _words(q)
     tiers = (
-        [p for p in candidates if p.name.lower() == q],
-        [p for p in candidates if p.stem.lower() == q_stem],
-        [p for p in candidates if q_words and all(w in _words(p.name) for w in q_words)],
-        [p for p in candidates if q_stem and q_stem.replace(" ", "") in p.name.lower().replace(" ", "")],
+        [p for p in typed if p.name.lower() == q],
+        [p for p in typed if p.stem.lower() == q_stem],
+        [p for p in typed if q_words and all(w in _words(p.name) for w in q_words)],
+        [p for p in typed if q_stem and q_stem.replace(" ", "") in p.name.lower().replace(" ", "")],
     )
     for matches in tiers:
         unique = sorted(set(matches))

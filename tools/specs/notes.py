@@ -35,8 +35,10 @@ def _write_content(b: BaseBackend, a: Args, request: str) -> Extras:
     return {"content": b.writer.note_content(a["content"], name=a["name"], request=request)}
 
 
-def _find_note(conn: sqlite3.Connection, name: str, folder: str, tool: str) -> dict[str, Any]:
-    """The one note `name` means (exact name, else a unique part of one); ambiguity is an error."""
+def _find_note(conn: sqlite3.Connection, name: str, folder: str, tool: str, partial: bool = True) -> dict[str, Any]:
+    """The one note `name` means (exact name, else, where `partial`, a unique part of one);
+    ambiguity is an error. A write takes the exact name only, as the Notes script does: its
+    confirmation named that note, so it must not change another."""
     if folder:
         folder = pick_named(conn, "note_folders", folder, False, "folder", tool)
         rows = conn.execute("SELECT * FROM notes WHERE folder = ? ORDER BY id", (folder,)).fetchall()
@@ -44,8 +46,10 @@ def _find_note(conn: sqlite3.Connection, name: str, folder: str, tool: str) -> d
         rows = conn.execute("SELECT * FROM notes ORDER BY id").fetchall()
     notes = [dict(r) for r in rows]
     wanted = name.lower()
-    for matches in ([n for n in notes if n["name"].lower() == wanted],
-                    [n for n in notes if wanted in n["name"].lower()]):
+    tiers = [[n for n in notes if n["name"].lower() == wanted]]
+    if partial:
+        tiers.append([n for n in notes if wanted in n["name"].lower()])
+    for matches in tiers:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -135,7 +139,7 @@ def _append_summary(b: BaseBackend, a: Args, extras: Extras) -> str:
 
 def _append_sandbox(b: SandboxBackend, a: Args, extras: Extras) -> str:
     with b.store.write() as conn:
-        note = _find_note(conn, a["name"], a["folder"], "append_note_content")
+        note = _find_note(conn, a["name"], a["folder"], "append_note_content", partial=False)
         added = extras_text(extras, "content")
         content = f"{note['content']}\n{added}" if note["content"] else added
         conn.execute("UPDATE notes SET content = ?, modified_at = ? WHERE id = ?", (content, now_text(), note["id"]))

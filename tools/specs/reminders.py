@@ -20,7 +20,9 @@ def _check(a: Args) -> None:
 
 
 def _summary(b: BaseBackend, a: Args, extras: Extras) -> str:
-    due = f", due {A.human_date(a['due_date'])}" if a["due_date"] else ""
+    due = f", due {A.human_date(a['due_date'], day_only=a['all_day'])}" if a["due_date"] else ""
+    if a["due_date"] and a["all_day"]:  # stored as the day alone, as the confirmation must say
+        due += " (all day)"
     prio = A.priority_word(a["priority"])
     return (f"Add the reminder '{A.quote(a['name'])}' to {a['list_name'] or 'the default'} list"
             f"{due}{', ' + prio + ' priority' if prio else ''}")
