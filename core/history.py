@@ -47,10 +47,13 @@ class HistoryEntry:
     def from_json(cls, obj: dict[str, Any]) -> HistoryEntry:
         """An entry from one line's object; TypeError when a field has the wrong type (a line
         edited by hand or written by another version), so that line is skipped, not shown."""
-        known = {k: v for k, v in obj.items() if k in cls.__dataclass_fields__}
-        for key, value in known.items():
-            if not _FIELD_CHECKS[key](value):
+        fields = cls.__dataclass_fields__
+        known = {k: v for k, v in obj.items() if k in fields}
+        for key, value in known.items():  # each field's declared type says what it may hold
+            if not _TYPE_CHECKS[str(fields[key].type)](value):
                 raise TypeError(f"history field {key!r} has the wrong type: {type(value).__name__}")
+        if "id" in known and not known["id"]:
+            raise TypeError("history field 'id' is empty")
         return cls(**known)
 
 
@@ -62,12 +65,9 @@ def _is_time(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e11  # finite, a date
 
 
-_FIELD_CHECKS = {
-    "request": lambda v: isinstance(v, str), "plan": lambda v: isinstance(v, str),
-    "answer": lambda v: isinstance(v, str), "summary": lambda v: isinstance(v, str),
-    "source": lambda v: isinstance(v, str), "id": lambda v: isinstance(v, str) and bool(v),
-    "dry_run": lambda v: isinstance(v, bool), "ts": _is_time,
-    "statuses": _is_text_map, "outputs": _is_text_map, "errors": _is_text_map,
+_TYPE_CHECKS = {  # by HistoryEntry's annotations (strings, with postponed evaluation)
+    "str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool),
+    "float": _is_time, "dict[str, str]": _is_text_map,
 }
 
 

@@ -15,11 +15,13 @@ class InputError(ValueError):
     """A file (or standard input) that cannot be read as text; the message says which and why."""
 
 
-def read_limited(path: str, limit: int = MAX_INPUT_BYTES) -> str:
-    """Read FILE, or standard input for '-': at most `limit` bytes of UTF-8, whatever the locale."""
-    name = "standard input" if path == "-" else path
+def read_limited(path: str, limit: int = MAX_INPUT_BYTES, *, dash_is_stdin: bool = True) -> str:
+    """Read FILE, or standard input for '-' (unless `dash_is_stdin` is off: then a file named
+    "-"): at most `limit` bytes of UTF-8, whatever the locale."""
+    stdin = dash_is_stdin and path == "-"
+    name = "standard input" if stdin else path
     try:
-        if path == "-":
+        if stdin:
             stream = getattr(sys.stdin, "buffer", None)
             data = stream.read(limit + 1) if stream is not None else sys.stdin.read(limit + 1).encode("utf-8")
         else:

@@ -7,9 +7,9 @@ recording or transcribing starts (see core.cli: `tinyagent --help` stays instant
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,6 +19,7 @@ from core.cli import planner
 from core.cli.common import CliError, config_from, print_json
 from core.config import MAX_BEAM, MAX_THREADS
 from core.events import AudioLevel
+from core.executor import run_in_daemon_thread
 from core.voice.audio import AudioFileError, read_wav, write_wav
 from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
 from core.voice.hints import HINT_CHOICES
@@ -123,24 +124,14 @@ def _transcriber(args: argparse.Namespace) -> Transcriber:
 
 
 def _transcribe(transcriber: Transcriber, audio: np.ndarray) -> Transcript:
-    """On a daemon thread, waited for here: whisper.cpp's call cannot be interrupted, so Ctrl-C
-    ends the command at once instead of when a long recording is done (a pool's thread would
-    be joined at exit; whisper.cpp lets go of the GIL while it works)."""
-    outcome: list[Transcript | BaseException] = []
-    done = threading.Event()
+    """On a daemon thread (the executor's run_in_daemon_thread), waited for here: whisper.cpp's
+    call cannot be interrupted, so Ctrl-C ends the command at once instead of when a long
+    recording is done (whisper.cpp lets go of the GIL while it works)."""
+    async def in_background() -> Transcript:
+        return await run_in_daemon_thread(transcriber.transcribe, audio)
 
-    def work() -> None:
-        try:
-            outcome.append(transcriber.transcribe(audio))
-        except BaseException as exc:  # handed to the waiting thread, never lost in this one
-            outcome.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="whisper", daemon=True).start()
     try:
-        while not done.wait(0.1):
-            pass
+        return asyncio.run(in_background())
     except KeyboardInterrupt:
         # Exit now, past the interpreter's shutdown: it would wait for whisper.cpp (freeing the
         # model takes the lock the call holds), and whisper.cpp logging into a finalised
@@ -148,14 +139,10 @@ def _transcribe(transcriber: Transcriber, audio: np.ndarray) -> Transcript:
         print("tinyagent: interrupted", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(130)
-    result = outcome[0]
-    if isinstance(result, ModelFileError):
-        raise CliError(str(result), 2) from None
-    if isinstance(result, TranscriptionError):
-        raise CliError(str(result), 1) from None
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    except ModelFileError as exc:
+        raise CliError(str(exc), 2) from None
+    except TranscriptionError as exc:
+        raise CliError(str(exc), 1) from None
 
 
 def _ready_transcriber(args: argparse.Namespace) -> Transcriber:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from core.config import MAX_THREADS
 from tools.registry import REGISTRY
 
 # Output order of squeeze-ai-lab/TinyAgent-ToolRAG (not the registry's order).
@@ -71,7 +72,6 @@ def _check_labels(labels: Any, where: Path) -> tuple[str, ...]:
 
 
 MAX_LENGTH_LIMIT = 8192  # tokens; the encoders here take 128-512, and more would only waste memory
-MAX_THREADS = 1024  # 0 = onnxruntime's default
 
 
 def _check_int(meta: dict[str, Any], key: str, default: int, low: int, high: int, where: Path) -> int:
@@ -116,7 +116,7 @@ class ToolClassifier:
         meta = _read_meta(model_dir)
         labels = _check_labels(meta["labels"], model_dir / META_FILE) if "labels" in meta else LABELS
         max_length = _check_int(meta, "max_length", 256, 1, MAX_LENGTH_LIMIT, model_dir / META_FILE)
-        threads = _check_int(meta, "threads", 0, 0, MAX_THREADS, model_dir / META_FILE)
+        threads = _check_int(meta, "threads", 0, 0, MAX_THREADS, model_dir / META_FILE)  # 0: onnxruntime's default
 
         try:
             import onnxruntime as ort  # heavy: loaded only with a model

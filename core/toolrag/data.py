@@ -41,8 +41,8 @@ def load_labelled(path: Path | str, split: str = "all") -> list[Labelled]:
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     path = Path(path)
-    try:  # the CLI's reader: at most 64 MiB of UTF-8 ("./-": a file named "-", not standard input)
-        text = read_limited(str(path) if str(path) != "-" else "./-")
+    try:  # at most 64 MiB of UTF-8; "-" is a file here, not standard input
+        text = read_limited(str(path), dash_is_stdin=False)
         records = parse_jsonl(text, str(path))
     except (InputError, JsonlError) as exc:
         raise DataError(str(exc)) from None

@@ -260,8 +260,8 @@ def read_jsonl_examples(path: Path, source: str = "user") -> tuple[list[Example]
 
     Extra keys are ignored, so a data file such as the TinyAgent plans can be read as it is.
     """
-    try:  # at most 64 MiB of UTF-8 ("./-": a file named "-", not standard input)
-        text = read_limited(str(path) if str(path) != "-" else "./-")
+    try:  # at most 64 MiB of UTF-8; "-" is a file here, not standard input
+        text = read_limited(str(path), dash_is_stdin=False)
     except InputError as exc:
         raise ExampleError(str(exc)) from None
     good: list[Example] = []

@@ -112,6 +112,9 @@ def test_a_history_entry_of_the_right_types_round_trips(tmp_path):
     entry = HistoryEntry(request="r", plan=PLAN, dry_run=True, statuses={"1": "done"}, outputs={"1": "x"})
     store.append(entry)
     assert store.load() == [entry]
+    from core.history import _TYPE_CHECKS  # every field's type has its check, a new one too
+
+    assert {str(f.type) for f in HistoryEntry.__dataclass_fields__.values()} <= set(_TYPE_CHECKS)
 
 
 class SlowToOpen(FakeRecorder):
