@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "core.cli.planner",  # plan, ask, grammar
     "core.cli.eval",  # eval
     "core.cli.toolrag",  # toolrag, examples
+    "core.cli.train",  # train-planner
 )
 
 

@@ -1,0 +1,431 @@
+"""Training the planner adapter: LoRA on Qwen2.5-Coder-0.5B for TinyAgent's plans, on 2 CPU cores.
+
+    tinyagent train-planner --data ../shared/data/tinyagent_plans.jsonl --out runs/planner
+    tinyagent train-planner ... --export models/planner-lora/qwen2.5-coder-0.5b-tinyagent-lora.gguf
+
+Needs the `train` extra (torch CPU, transformers, peft, gguf). What makes it practical here:
+- the base weights are the planner GGUF the app runs, de-quantized by transformers at load;
+- the prompt is the `tuned` profile's (core/planner/tuned.py), rendered with the GGUF's own chat
+  template and tokenized by llama.cpp, so training reads exactly the tokens the app sends;
+- loss on the plan tokens only, and the 152k-word output head applied only at those positions;
+- batches of similar length (little padding), a token budget per batch;
+- a checkpoint every `--save-every` steps (atomic), resumed by running the same command again;
+- seeded: the same data, seed and settings give the same batches and the same initial adapter.
+
+Augmentation (drawn per epoch from the seed, never from held-out rows): the offered tools are
+the plan's own plus ToolRAG-like extras (none, a few, or every tool), in the profile's fixed
+order, and today's date in the prompt varies. Rows of the test and validation splits
+(core.toolrag.data.split_of) never enter training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.jsonl import parse_jsonl, read_limited
+from core.parser import PlanError, parse_plan
+from core.plan import END_OF_PLAN, Plan, serialize
+from core.planner.tuned import render
+from core.toolrag.data import split_of
+from tools.registry import REGISTRY, TOOLS
+
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class TrainError(RuntimeError):
+    """Something that stops training, said in one line (bad data, missing packages, a bad checkpoint)."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    rank: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.05
+    lr: float = 3e-4
+    epochs: float = 1.0
+    batch_tokens: int = 1400  # tokens per step, padding included
+    max_batch: int = 8
+    warmup: int = 8
+    seed: int = 0
+    threads: int = 0  # 0: every core
+    p_all_tools: float = 0.15  # share of prompts offering every tool
+    max_extra_tools: int = 2  # otherwise 0..this many tools beyond the plan's own
+
+    def fingerprint(self) -> str:
+        """What a checkpoint must match to be resumed (threads do not change the result)."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "threads"}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    query: str
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Sample:
+    prompt: list[int]
+    target: list[int]
+
+    def __len__(self) -> int:
+        return len(self.prompt) + len(self.target)
+
+
+# -- data --------------------------------------------------------------------------------------
+def load_rows(path: Path | str, splits: Sequence[str]) -> list[Row]:
+    """{id, query, plan} rows of the given splits whose plan parses and uses known tools."""
+    try:
+        records = parse_jsonl(read_limited(str(path), dash_is_stdin=False), str(path))
+    except (OSError, ValueError) as exc:
+        raise TrainError(str(exc)) from None
+    rows: list[Row] = []
+    for n, obj in records:
+        if not isinstance(obj.get("query"), str) or not isinstance(obj.get("plan"), str):
+            raise TrainError(f"{path}, line {n}: expected an object with text 'query' and 'plan'")
+        if split_of(str(obj.get("id", ""))) not in splits:
+            continue
+        try:
+            plan = parse_plan(obj["plan"])
+        except PlanError:
+            continue  # a reference the parser refuses teaches nothing right
+        if not plan.tasks or not plan.joined:
+            continue
+        rows.append(Row(str(obj.get("id", "")), obj["query"], plan))
+    return rows
+
+
+def target_text(plan: Plan) -> str:
+    """The plan as the model must write it: numbered calls, no thoughts or comments, join()<END_OF_PLAN>."""
+    text = serialize(plan, thoughts=False, comments=False).rstrip("\n")
+    if not text.endswith(END_OF_PLAN):
+        raise TrainError("a training plan must end with join()<END_OF_PLAN>")
+    return text
+
+
+def offered_tools(plan: Plan, rng: random.Random, settings: TrainSettings) -> list[Any]:
+    """The plan's tools plus ToolRAG-like extras: sometimes every tool, else up to a few more."""
+    needed = set(plan.tools)
+    if rng.random() < settings.p_all_tools:
+        return list(TOOLS)
+    others = [t.name for t in TOOLS if t.name not in needed]
+    extra = rng.sample(others, min(len(others), rng.randint(0, settings.max_extra_tools)))
+    return [REGISTRY[n] for n in sorted(needed | set(extra))]
+
+
+def random_day(rng: random.Random) -> dt.date:
+    return dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(3 * 365))
+
+
+class PromptCoder:
+    """The tuned profile's prompt as the app sends it: rendered, chat-templated and tokenized."""
+
+    def __init__(self, chat: Callable[[str, str], str], tokenize: Callable[[str, bool, bool], list[int]],
+                 eos_text: str):
+        self.chat = chat
+        self.tokenize = tokenize
+        self.eos_text = eos_text
+
+    @classmethod
+    def from_gguf(cls, path: Path | str) -> PromptCoder:
+        from core.planner.chat import choose, gguf_tokens
+        from core.planner.llm import LocalLLM
+
+        vocab = LocalLLM(path, vocab_only=True)
+        bos, eos = gguf_tokens(vocab)
+        template = choose("auto", metadata=vocab.metadata, bos_token=bos, eos_token=eos)
+        if template.plain:
+            raise TrainError(f"{path} has no chat template; the tuned profile is trained on a chat model")
+
+        def tokenize(text: str, bos_: bool, special: bool) -> list[int]:
+            return vocab.tokenize(text, bos=bos_, special=special)
+
+        return cls(template.chat, tokenize, eos)
+
+    def sample(self, row: Row, rng: random.Random, settings: TrainSettings) -> Sample:
+        prompt = render(row.query, offered_tools(row.plan, rng, settings), today=random_day(rng))
+        # The app tokenizes the templated prompt with BOS per the GGUF and special tokens read as such.
+        ids = self.tokenize(self.chat(prompt.system, prompt.user), True, True)
+        target = self.tokenize(target_text(row.plan) + self.eos_text, False, True)
+        return Sample(ids, target)
+
+
+def batches(samples: Sequence[Sample], rng: random.Random, settings: TrainSettings) -> list[list[Sample]]:
+    """Samples grouped by length under the token budget (padding counted), in a seeded order."""
+    order = sorted(range(len(samples)), key=lambda i: (len(samples[i]), rng.random()))
+    out: list[list[Sample]] = []
+    current: list[Sample] = []
+    for i in order:
+        s = samples[i]
+        longest = max([len(s)] + [len(c) for c in current])
+        if current and (longest * (len(current) + 1) > settings.batch_tokens or len(current) >= settings.max_batch):
+            out.append(current)
+            current = []
+        current.append(s)
+    if current:
+        out.append(current)
+    rng.shuffle(out)
+    return out
+
+
+# -- model -------------------------------------------------------------------------------------
+def _need_training_packages() -> None:
+    missing = []
+    for name in ("torch", "transformers", "peft", "gguf"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise TrainError(f"training needs {', '.join(missing)}: pip install -e '.[train]' (torch CPU: torch==2.13.0)")
+
+
+def load_base(gguf_path: Path) -> Any:
+    """The base model in float32, de-quantized from the GGUF the app runs (~15 s here)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32)
+
+
+def with_lora(model: Any, settings: TrainSettings) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha,  # type: ignore[arg-type]  # peft scales by alpha / r
+                        lora_dropout=settings.dropout, target_modules=list(TARGET_MODULES), bias="none",
+                        task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int) -> tuple[Any, int]:
+    """Mean cross-entropy over the plan tokens; the output head runs only where the loss is taken."""
+    import torch
+
+    width = max(len(s) for s in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    rows, cols, labels = [], [], []
+    for b, s in enumerate(batch):
+        seq = s.prompt + s.target
+        ids[b, : len(seq)] = torch.tensor(seq)
+        mask[b, : len(seq)] = 1
+        for j in range(len(s.prompt), len(seq)):  # the hidden state at j-1 predicts token j
+            rows.append(b)
+            cols.append(j - 1)
+            labels.append(seq[j])
+    inner = model.get_base_model()
+    hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    picked = hidden[torch.tensor(rows), torch.tensor(cols)]
+    logits = inner.lm_head(picked)
+    loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(labels))
+    return loss, len(labels)
+
+
+# -- the run -----------------------------------------------------------------------------------
+@dataclass
+class Progress:
+    step: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    losses: list[float] = dataclasses.field(default_factory=list)
+
+
+def _save(path: Path, payload: dict) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".part")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def train(data: Path, base_gguf: Path, out: Path, settings: TrainSettings, *, save_every: int = 20,
+          max_steps: int | None = None, log: Callable[[str], None] = print,
+          coder: PromptCoder | None = None, model: Any = None) -> dict:
+    """Train (or resume) the adapter in `out`; returns a summary. `coder`/`model` let a test
+    hand in a tiny model; otherwise they come from `base_gguf`."""
+    _need_training_packages()
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    if settings.threads > 0:
+        torch.set_num_threads(settings.threads)
+    rows = load_rows(data, ("train",))
+    val_rows = load_rows(data, ("val",))
+    if not rows:
+        raise TrainError(f"{data}: no usable training rows")
+    log(f"data: {len(rows)} training rows, {len(val_rows)} validation rows (test rows never read)")
+    coder = coder or PromptCoder.from_gguf(base_gguf)
+    if model is None:
+        model = load_base(base_gguf)
+    model = with_lora(model, settings)
+    pad_id = 0
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    log(f"LoRA rank {settings.rank}, alpha {settings.alpha}: {sum(p.numel() for p in trainable):,} trainable parameters")
+    optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=0.0)
+
+    # One sample per row per epoch, each epoch drawn from its own seed (so resuming redraws it).
+    epochs = max(1, math.ceil(settings.epochs))
+    plan_batches: list[list[Sample]] = []
+    for epoch in range(epochs):
+        rng = random.Random(f"{settings.seed}:{epoch}")
+        samples = [coder.sample(r, rng, settings) for r in rows]
+        plan_batches += batches(samples, rng, settings)
+    total = int(len(plan_batches) * settings.epochs / epochs)
+    if max_steps is not None:
+        total = min(total, max_steps)
+
+    def lr_at(step: int) -> float:
+        if step < settings.warmup:
+            return settings.lr * (step + 1) / settings.warmup
+        frac = (step - settings.warmup) / max(1, total - settings.warmup)
+        return settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+    ckpt = out / "checkpoint.pt"
+    progress = Progress()
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        if state.get("fingerprint") != settings.fingerprint():
+            raise TrainError(f"{ckpt} was made with other settings; use another --out or delete it")
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(model, state["adapter"])
+        optimizer.load_state_dict(state["optimizer"])
+        progress = Progress(**state["progress"])
+        log(f"resuming at step {progress.step} of {total}")
+    model.train()
+
+    def checkpoint() -> None:
+        from peft import get_peft_model_state_dict
+
+        _save(ckpt, {"fingerprint": settings.fingerprint(), "settings": dataclasses.asdict(settings),
+                     "adapter": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
+                     "progress": dataclasses.asdict(progress)})
+
+    while progress.step < total:
+        batch = plan_batches[progress.step]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(progress.step)
+        started = time.perf_counter()
+        loss, _ = batch_loss(model, batch, pad_id)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        progress.seconds += time.perf_counter() - started
+        progress.tokens += sum(len(s) for s in batch)
+        progress.step += 1
+        progress.losses.append(round(float(loss.detach()), 4))
+        rate = progress.tokens / max(progress.seconds, 1e-9)
+        eta = (total - progress.step) * progress.seconds / progress.step
+        recent = progress.losses[-10:]
+        log(f"step {progress.step}/{total}  loss {sum(recent) / len(recent):.3f}  {rate:.0f} tok/s  "
+            f"ETA {eta / 60:.0f} min")
+        if progress.step % save_every == 0 or progress.step == total:
+            checkpoint()
+    summary = {"steps": progress.step, "tokens": progress.tokens, "seconds": round(progress.seconds, 1),
+               "tokens_per_second": round(progress.tokens / max(progress.seconds, 1e-9), 1),
+               "final_loss": round(sum(progress.losses[-10:]) / max(1, len(progress.losses[-10:])), 4),
+               "settings": dataclasses.asdict(settings), "train_rows": len(rows)}
+    if val_rows:
+        summary["val_loss"] = round(validation_loss(model, coder, val_rows, settings, pad_id), 4)
+        log(f"validation loss {summary['val_loss']}")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def validation_loss(model: Any, coder: PromptCoder, rows: Sequence[Row], settings: TrainSettings, pad_id: int) -> float:
+    import torch
+
+    rng = random.Random(f"{settings.seed}:val")
+    samples = [coder.sample(r, rng, settings) for r in rows]
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in batches(samples, rng, settings):
+            loss, n = batch_loss(model, batch, pad_id)
+            total += float(loss) * n
+            count += n
+    model.train()
+    return total / max(1, count)
+
+
+def export(out: Path, adapter: Path, *, architecture: str = "qwen2", name: str = "") -> Path:
+    """The checkpoint in `out` written as a llama.cpp GGUF LoRA adapter."""
+    import torch
+
+    from core.planner.lora_gguf import write_adapter
+
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.exists():
+        raise TrainError(f"no checkpoint in {out}: train first")
+    state = torch.load(ckpt, weights_only=False)
+    settings = state["settings"]
+    meta = {"tinyagent.profile": "tuned", "tinyagent.trained_steps": str(state["progress"]["step"]),
+            "tinyagent.settings": json.dumps(settings, sort_keys=True)}
+    adapter.parent.mkdir(parents=True, exist_ok=True)
+    return write_adapter(adapter, state["adapter"], alpha=float(settings["alpha"]), architecture=architecture,
+                         name=name, metadata=meta)
+
+
+def add_arguments(p: Any) -> None:
+    """The command's options (an argparse parser): `tinyagent train-planner` and `python -m` share them."""
+    p.add_argument("--data", required=True, type=Path, help="JSONL of {id, query, plan}; only the train split is read")
+    p.add_argument("--base", type=Path, default=None, help="the base GGUF (default: the qwen2.5-coder-0.5b download)")
+    p.add_argument("--out", required=True, type=Path, help="run folder: checkpoint.pt and summary.json")
+    p.add_argument("--export", type=Path, default=None, metavar="ADAPTER.gguf",
+                   help="write the run's checkpoint as a llama.cpp LoRA adapter and stop")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (a smoke run)")
+    p.add_argument("--save-every", type=int, default=20, help="steps between checkpoints (default 20)")
+    for f in dataclasses.fields(TrainSettings):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                       help=f"(default {f.default})")
+
+
+def run_args(args: Any) -> int:
+    """Train or export as the parsed options say; errors are one line and exit status 2."""
+    try:
+        if args.export is not None:
+            path = export(args.out, args.export, name="qwen2.5-coder-0.5b tinyagent adapter")
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+            return 0
+        base = args.base
+        if base is None:
+            from core.modelstore import ModelStoreError, resolve
+
+            try:
+                base = Path(resolve("qwen2.5-coder-0.5b"))
+            except ModelStoreError as exc:
+                raise TrainError(str(exc)) from None
+        settings = TrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)})
+        summary = train(args.data, base, args.out, settings, save_every=args.save_every, max_steps=args.max_steps,
+                        log=lambda line: print(line, flush=True))
+    except TrainError as exc:
+        print(f"tinyagent: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m core.planner.finetune", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

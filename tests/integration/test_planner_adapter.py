@@ -1,0 +1,205 @@
+"""The planner adapter: written in llama.cpp's LoRA format and applied by real llama.cpp, and the
+training command run for a few steps on a tiny model made here (torch, transformers, peft)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from core.planner.llm import LocalLLM
+from core.planner.lora_gguf import AdapterError, gguf_tensors, read_adapter, write_adapter
+from core.toolrag.data import split_of
+
+
+def _random_adapter(n_layer: int, n_embd: int, n_ff: int, kv: int, rank: int, *, b_scale: float, seed: int = 1) -> dict:
+    """peft-style names and shapes (lora_A [rank, in], lora_B [out, rank]) for a tiny LLaMA."""
+    rng = np.random.default_rng(seed)
+    shapes = {"self_attn.q_proj": (n_embd, n_embd), "self_attn.k_proj": (kv, n_embd), "self_attn.v_proj": (kv, n_embd),
+              "self_attn.o_proj": (n_embd, n_embd), "mlp.gate_proj": (n_ff, n_embd), "mlp.up_proj": (n_ff, n_embd),
+              "mlp.down_proj": (n_embd, n_ff)}
+    state = {}
+    for layer in range(n_layer):
+        for module, (out, inp) in shapes.items():
+            key = f"base_model.model.model.layers.{layer}.{module}"
+            state[f"{key}.lora_A.weight"] = rng.standard_normal((rank, inp)).astype(np.float32)
+            state[f"{key}.lora_B.weight"] = (rng.standard_normal((out, rank)) * b_scale).astype(np.float32)
+    return state
+
+
+def _logits(model: LocalLLM, text: str) -> np.ndarray:
+    """The next-token logits after `text`, read from llama.cpp's context."""
+    import llama_cpp
+
+    llama = model.llama
+    llama.reset()
+    llama.eval(model.tokenize(text))
+    n_vocab = llama_cpp.llama_vocab_n_tokens(model.vocab)
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,)).copy()
+
+
+# tests/conftest.py's tiny_gguf: n_embd 64, 2 layers, 4 heads (2 for K/V), n_ff 128
+TINY = dict(n_layer=2, n_embd=64, n_ff=128, kv=32)
+
+
+def test_adapter_is_applied_by_llama_cpp(tiny_gguf, tmp_path):
+    base = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1)
+    zero = write_adapter(tmp_path / "zero.gguf", _random_adapter(**TINY, rank=4, b_scale=0.0), alpha=8,
+                         architecture="llama")
+    live = write_adapter(tmp_path / "live.gguf", _random_adapter(**TINY, rank=4, b_scale=0.5), alpha=8,
+                         architecture="llama")
+    with_zero = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1, adapter=zero)
+    with_live = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1, adapter=live)
+    try:
+        text = "get the email of Sarah"
+        plain = _logits(base, text)
+        # B = 0 adds nothing: llama.cpp read every tensor with the shapes it expects
+        assert np.allclose(_logits(with_zero, text), plain, atol=1e-3)
+        assert not np.allclose(_logits(with_live, text), plain, atol=1e-2)  # a real adapter changes the model
+        assert with_live.adapter_path == live and base.adapter_path is None
+    finally:
+        for m in (base, with_zero, with_live):
+            m.close()
+
+
+def test_adapter_file_says_what_it_is(tmp_path):
+    path = write_adapter(tmp_path / "a.gguf", _random_adapter(**TINY, rank=4, b_scale=0.1), alpha=8,
+                         architecture="llama", metadata={"tinyagent.profile": "tuned"})
+    info = read_adapter(path)
+    assert info == {"alpha": 8.0, "architecture": "llama", "rank": 4, "tensors": 2 * 7 * 2, "layers": 2}
+    assert not (tmp_path / "a.gguf.part").exists()
+
+
+def test_adapter_writer_refuses_what_llama_cpp_would_not_read(tmp_path):
+    state = _random_adapter(**TINY, rank=4, b_scale=0.1)
+    lone = {k: v for k, v in state.items() if "layers.0.self_attn.q_proj.lora_B" not in k}
+    with pytest.raises(AdapterError, match="pairs"):
+        gguf_tensors(lone)
+    with pytest.raises(AdapterError, match="unexpected adapter weight"):
+        gguf_tensors({"base_model.model.lm_head.lora_A.weight": np.zeros((4, 64), np.float32)})
+    from tests.support.gguf_model import write_random_llama_gguf
+
+    model = write_random_llama_gguf(tmp_path / "model.gguf", vocab_file=None, n_layer=1)
+    with pytest.raises(AdapterError, match="not a LoRA adapter"):
+        read_adapter(model)  # a whole model is not an adapter
+
+
+# -- training -----------------------------------------------------------------------------------
+def _training_rows(n: int) -> list[dict]:
+    """Requests written for this test, with ids that fall in the train split (and a few in val/test)."""
+    rows, i = [], 0
+    names = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fay"]
+    while len(rows) < n:
+        i += 1
+        row_id = f"t{i:04d}"
+        name = names[i % len(names)]
+        rows.append({"id": row_id, "query": f"Text {name} that I'm late",
+                     "plan": f'1. get_phone_number("{name}")\n2. send_sms(["$1"], "I\'m late")\n3. join()<END_OF_PLAN>\n'})
+    return rows
+
+
+class ByteCoder:
+    """A PromptCoder over bytes (ids 3..258) for a tiny model: the same rendering, no GGUF needed."""
+
+    def __new__(cls):
+        from core.planner.finetune import PromptCoder
+
+        def chat(system: str, user: str) -> str:
+            return f"<s>{system}\n{user}\n>"
+
+        def tokenize(text: str, bos: bool, special: bool) -> list[int]:
+            return ([1] if bos else []) + [3 + b for b in text.encode("utf-8")[-160:]]
+
+        return PromptCoder(chat, tokenize, "")
+
+
+def _tiny_qwen(seed: int = 0):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=260, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=False)
+    return Qwen2ForCausalLM(config)
+
+
+def test_training_runs_resumes_and_exports(tmp_path):
+    pytest.importorskip("peft", reason="the train extra (peft) is not installed")
+    from core.planner.finetune import TrainError, TrainSettings, export, train
+
+    data = tmp_path / "plans.jsonl"
+    rows = _training_rows(40)
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    train_ids = {r["id"] for r in rows if split_of(r["id"]) == "train"}
+    assert len(train_ids) >= 20
+    settings = TrainSettings(rank=4, alpha=8, lr=1e-2, epochs=3, batch_tokens=2000, max_batch=8, warmup=1, seed=3,
+                             threads=1)
+    out = tmp_path / "run"
+    lines: list[str] = []
+    summary = train(data, tmp_path / "unused.gguf", out, settings, save_every=2, max_steps=4, log=lines.append,
+                    coder=ByteCoder(), model=_tiny_qwen())
+    assert summary["steps"] == 4 and summary["train_rows"] == len(train_ids)
+    assert any("step 4/4" in line and "ETA" in line for line in lines)  # progress with an ETA
+    assert (out / "checkpoint.pt").exists() and "val_loss" in summary
+
+    # The same command again resumes from the checkpoint: nothing is trained twice.
+    lines.clear()
+    again = train(data, tmp_path / "unused.gguf", out, settings, save_every=2, max_steps=6, log=lines.append,
+                  coder=ByteCoder(), model=_tiny_qwen())
+    assert any("resuming at step 4" in line for line in lines)
+    assert again["steps"] == 6 and [s for s in lines if s.startswith("step ")][0].startswith("step 5/")
+    import torch
+
+    losses = torch.load(out / "checkpoint.pt", weights_only=False)["progress"]["losses"]
+    assert len(losses) == 6 and losses[-1] < losses[0]  # it learns the plans
+
+    # Other settings may not continue this run.
+    with pytest.raises(TrainError, match="other settings"):
+        train(data, tmp_path / "unused.gguf", out, TrainSettings(rank=8, seed=3), max_steps=7, log=lines.append,
+              coder=ByteCoder(), model=_tiny_qwen())
+
+    adapter = export(out, tmp_path / "adapter.gguf", architecture="qwen2")
+    info = read_adapter(adapter)
+    assert info["rank"] == 4 and info["alpha"] == 8.0 and info["layers"] == 2 and info["tensors"] == 2 * 7 * 2
+
+
+def test_training_is_seeded(tmp_path):
+    pytest.importorskip("peft", reason="the train extra (peft) is not installed")
+    from core.planner.finetune import TrainSettings, train
+
+    data = tmp_path / "plans.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
+    settings = TrainSettings(rank=4, alpha=8, lr=5e-3, epochs=1, batch_tokens=2000, warmup=1, seed=5, threads=1)
+    a = train(data, tmp_path / "x.gguf", tmp_path / "a", settings, max_steps=2, log=lambda _: None,
+              coder=ByteCoder(), model=_tiny_qwen())
+    b = train(data, tmp_path / "x.gguf", tmp_path / "b", settings, max_steps=2, log=lambda _: None,
+              coder=ByteCoder(), model=_tiny_qwen())
+    assert a["final_loss"] == pytest.approx(b["final_loss"], rel=1e-4)
+
+
+def test_training_reads_no_held_out_row(tmp_path):
+    from core.planner.finetune import load_rows
+
+    data = tmp_path / "plans.jsonl"
+    rows = _training_rows(60)
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = {r.id for r in load_rows(data, ("train",))}
+    assert got and all(split_of(i) == "train" for i in got)
+    assert got == {r["id"] for r in rows if split_of(r["id"]) == "train"}
+
+
+def test_offered_tools_always_hold_the_plans_own():
+    from core.parser import parse_plan
+    from core.planner.finetune import TrainSettings, offered_tools
+
+    plan = parse_plan('1. get_email_address("A")\n2. compose_new_email(["$1"], [], "Hi", "hello", [])\n3. join()<END_OF_PLAN>')
+    rng = random.Random(0)
+    sizes = set()
+    for _ in range(200):
+        names = {t.name for t in offered_tools(plan, rng, TrainSettings())}
+        assert {"get_email_address", "compose_new_email"} <= names
+        sizes.add(len(names))
+    assert 2 in sizes and 16 in sizes and 4 in sizes  # none extra, every tool, and a couple extra
