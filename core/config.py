@@ -105,7 +105,7 @@ class PlannerConfig:
     prompt_cache_states: int = 8  # KV states of recent prompts kept to reuse shared beginnings
     prompt_cache_mb: int = 256
     use_extra_bufts: str = "auto"  # "auto" turns them off on CPUs where they crash (AMX)
-    prompt: str = "auto"  # auto (the model manifest's, else by model) | tinyagent | compact
+    prompt: str = "auto"  # auto (the model manifest's, else by model) | tinyagent | compact | tuned
     chat_template: str = "auto"  # auto (the GGUF's, else the manifest's fallback) | none | a named layout
     grammar_kinds: bool = True  # dates, recipients and ints in their real shapes (measured: README, bench_realmodel)
 
@@ -267,8 +267,9 @@ def _validate(cfg: Config, path: Any) -> None:
             raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {_shown(choice)}")
     if not 0.0 < cfg.toolrag.threshold < 1.0:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
-    if cfg.planner.prompt not in ("auto", "tinyagent", "compact"):
-        raise ConfigError(path, "planner.prompt", None, f"must be auto, tinyagent or compact, not {cfg.planner.prompt!r}")
+    if cfg.planner.prompt not in ("auto", "tinyagent", "compact", "tuned"):
+        raise ConfigError(path, "planner.prompt", None,
+                          f"must be auto, tinyagent, compact or tuned, not {cfg.planner.prompt!r}")
     if cfg.voice.hint not in ("commands", "contacts", "none"):
         raise ConfigError(path, "voice.hint", None, f"must be commands, contacts or none, not {_shown(cfg.voice.hint)}")
     for name, threads in (("planner.threads", cfg.planner.threads), ("voice.threads", cfg.voice.threads)):

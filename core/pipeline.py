@@ -336,6 +336,8 @@ class Pipeline:
     def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec],
                   selection: ToolChoice) -> list[Any] | None:
         """In-context examples for the profile; None asks for the profile's built-in block."""
+        if not planner.setup.uses_examples:
+            return []
         if not planner.setup.tinyagent:
             return pick_examples(request, tools, self.config.planner.examples, self.example_pool or self._user_pool(),
                                  exclude=self.exclude_example)

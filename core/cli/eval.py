@@ -26,6 +26,7 @@ from core.evaluation import (
 )
 from core.pipeline import Pipeline
 from core.planner.profiles import PROFILES
+from core.toolrag.data import SPLITS, split_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,9 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: models.planner in config.yaml)")
     e.add_argument("--examples", metavar="POOL.jsonl", help="draw in-context examples from this {query, plan} "
                    "file instead of the built-in and user pool (never the question being asked)")
-    e.add_argument("--profile", metavar="NAME", help="prompt profile: tinyagent or compact (default: planner.prompt, auto)")
+    e.add_argument("--profile", metavar="NAME", help=f"prompt profile: {', '.join(PROFILES)} "
+                   "(default: planner.prompt, auto)")
     e.add_argument("--no-grammar", action="store_true", help="sample plans without the plan grammar")
     e.add_argument("--all-tools", action="store_true", help="skip ToolRAG: every enabled tool goes into the prompt")
+    e.add_argument("--split", choices=SPLITS, default="all",
+                   help="only the records of this split (core.toolrag.data.split_of: by id, ~20%% test, "
+                   "~10%% val); `test` is what training never saw (default: all)")
     e.add_argument("--limit", type=int, metavar="N", help="only the first N records (of the sample, if any)")
     e.add_argument("--sample", type=int, metavar="N", help="a random sample of N records")
     e.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --sample (default 0)")
@@ -76,9 +81,11 @@ def eval_command(args: argparse.Namespace) -> int:
         pool, _skipped = load_example_pool(args.examples) if args.examples else (None, 0)
     except EvalDataError as exc:
         raise CliError(str(exc)) from None
+    if args.split != "all":
+        records = [r for r in records if split_of(str(r.get("id", "") or "")) == args.split]
     chosen = choose(records, limit=args.limit, sample=args.sample, seed=args.seed)
     if not chosen:
-        raise CliError(f"{args.data} has no records")
+        raise CliError(f"{args.data} has no records" + ("" if args.split == "all" else f" in the {args.split} split"))
     try:
         earlier = load_results(args.out, {key for key, _ in chosen}) if args.out else {}
     except OSError as exc:  # a directory, or a file we may not read: say so before any model loads
@@ -109,7 +116,7 @@ def eval_command(args: argparse.Namespace) -> int:
     order = {key: i for i, (key, _) in enumerate(chosen)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
     report = summarize(results)
-    report.update(grammar=not args.no_grammar, all_tools=bool(args.all_tools), profile=args.profile,
+    report.update(split=args.split, grammar=not args.no_grammar, all_tools=bool(args.all_tools), profile=args.profile,
                   examples=args.examples, examples_in_pool=len(pool.examples) if pool else None)
     if args.json:
         print_json({**report, "records": [r.to_json() for r in results]})

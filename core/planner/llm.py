@@ -313,6 +313,8 @@ def _clear_kv(llama: Any) -> None:
 
 # -- the model -------------------------------------------------------------------------------
 class LocalLLM:
+    adapter_path: Path | None = None  # a LoRA adapter applied at load (a manifest entry's `adapter:`)
+
     def __init__(
         self,
         model_path: Path | str,
@@ -325,8 +327,10 @@ class LocalLLM:
         flash_attn: bool = True,
         prompt_cache_states: int = 8,
         prompt_cache_bytes: int = 256 << 20,
+        adapter: Path | str | None = None,
     ):
         path = check_gguf(model_path)
+        self.adapter_path = check_gguf(adapter) if adapter is not None else None
         try:
             import llama_cpp
         except ImportError as exc:
@@ -338,6 +342,8 @@ class LocalLLM:
         threads = n_threads if n_threads > 0 else max(1, os.cpu_count() or 1)
         kwargs: dict[str, Any] = dict(n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, seed=seed,
                                       flash_attn=flash_attn)
+        if self.adapter_path is not None:
+            kwargs.update(lora_path=str(self.adapter_path), lora_scale=1.0)  # applied to the weights at load
         if vocab_only:
             # The grammar checker tokenizes plan text exactly, without SentencePiece's leading space.
             kwargs = dict(vocab_only=True, kv_overrides={"tokenizer.ggml.add_space_prefix": False})
@@ -347,6 +353,8 @@ class LocalLLM:
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc} "
                                  "(is the file complete and a LLaMA-family GGUF?)") from None
         silence_llama_logs()  # llama-cpp-python re-installs its own callback on import
+        if self.adapter_path is not None:
+            self._check_adapter(path, self.adapter_path)
         self.vocab: Any = llama_cpp.llama_model_get_vocab(self._llama.model)
         self.n_ctx = n_ctx
         self.model_notice: str | None = None  # from_config: which planner stands in for a missing default
@@ -357,14 +365,31 @@ class LocalLLM:
         self._worker = threading.Thread(target=self._work, name="tinyagent-llm", daemon=True)
         self._worker.start()
 
+    def _check_adapter(self, path: Path, adapter: Path) -> None:
+        """The adapter fits the model and llama.cpp took it; else close and say why (never the bare model)."""
+        import llama_cpp
+
+        from core.planner.lora_gguf import AdapterError, check_fits
+
+        model = self._llama.model
+        try:
+            check_fits(adapter, architecture=str(self._llama.metadata.get("general.architecture", "")),
+                       n_layer=llama_cpp.llama_model_n_layer(model), n_embd=llama_cpp.llama_model_n_embd(model))
+            if not self._llama._lora_adapter:  # a NULL pointer: llama.cpp refused it (llama-cpp-python 0.3.36)
+                raise AdapterError(f"llama.cpp refused the adapter {adapter}")
+        except AdapterError as exc:
+            self._llama.close()
+            raise ModelLoadError(f"llama.cpp could not load {path} with its adapter: {exc}") from None
+
     @classmethod
     def from_config(cls, config: Any, model_override: str | Path | None = None) -> LocalLLM:
         """The planner model named by `--model`, or config `models.planner` (a path or a store name)."""
         planner = config.planner
-        path, notice = _configured_model(str(model_override or config.models.planner or ""), bool(model_override))
+        path, notice, adapter = _configured_model(str(model_override or config.models.planner or ""),
+                                                  bool(model_override))
         llm = cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts,
                   prompt_cache_states=int(planner.prompt_cache_states),
-                  prompt_cache_bytes=int(float(planner.prompt_cache_mb) * (1 << 20)))
+                  prompt_cache_bytes=int(float(planner.prompt_cache_mb) * (1 << 20)), adapter=adapter)
         llm.model_notice = notice  # e.g. "tinyagent-1.1b is not downloaded, so ... plans instead"
         return llm
 
@@ -671,19 +696,23 @@ def _find_stop(text: str, stop: Sequence[str]) -> int | None:
 
 
 # -- finding the model file -------------------------------------------------------------------
-def _configured_model(name: str, explicit: bool) -> tuple[Path, str | None]:
-    """--model as given; else the configured planner, or where the default is not downloaded,
-    a planner that is (the store decides and says so in a notice)."""
-    if not explicit:
-        try:
-            choice = planner_choice(name)
-        except ModelStoreError:  # e.g. a broken manifest: resolve_model_path says what is wrong
-            choice = None
-        if choice is not None and choice.path is not None:
-            return choice.path, choice.notice
-        if choice is not None and not name:
-            name = choice.name  # the default's name: the store says how to get it
-    return resolve_model_path(name), None
+def _configured_model(name: str, explicit: bool) -> tuple[Path, str | None, Path | None]:
+    """(model file, notice, adapter): --model as given; else the configured planner, or where the
+    default is not downloaded, a planner that is (the store decides and says so in a notice).
+    A manifest name brings its adapter (e.g. qwen2.5-coder-0.5b-tinyagent), given or configured."""
+    try:
+        choice = planner_choice(name) if not explicit or not _looks_like_path(name) else None
+    except ModelStoreError:  # e.g. a broken manifest: resolve_model_path says what is wrong
+        choice = None
+    if choice is not None and choice.path is not None and (not explicit or choice.name == name):
+        return choice.path, choice.notice, choice.adapter
+    if choice is not None and not name:
+        name = choice.name  # the default's name: the store says how to get it
+    return resolve_model_path(name), None, None
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith(".gguf") or os.sep in name or "/" in name or name.startswith((".", "~"))
 
 
 def resolve_model_path(name: str) -> Path:
@@ -691,8 +720,7 @@ def resolve_model_path(name: str) -> Path:
     if not name:
         raise ModelLoadError("no planner model is configured: pass --model PATH to a GGUF file, or download "
                              "one with `tinyagent models pull` and set models.planner in config.yaml")
-    looks_like_path = name.endswith(".gguf") or os.sep in name or "/" in name or name.startswith((".", "~"))
-    if looks_like_path or Path(name).expanduser().exists():
+    if _looks_like_path(name) or Path(name).expanduser().exists():
         return Path(name).expanduser()
     try:
         return Path(resolve(name))

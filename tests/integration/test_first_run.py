@@ -17,6 +17,15 @@ from tests.support.tui_helpers import make_app, sandbox_config, wait_for
 from tui.widgets.chat import Chat
 
 QWEN = "qwen2.5-coder-0.5b"
+TUNED = "qwen2.5-coder-0.5b-tinyagent"  # the same file with the shipped adapter: the offline stand-in
+
+
+@pytest.fixture
+def untuned_store(monkeypatch):
+    """A manifest without the adapter entry, for tests that load a random-weight GGUF under Qwen's
+    file name (the real adapter fits only the real Qwen)."""
+    entries = [e for e in modelstore.load_manifest() if e.name != TUNED]
+    monkeypatch.setattr(modelstore, "load_manifest", lambda: entries)
 
 
 def place(name: str, source: Path | None = None) -> Path:
@@ -40,10 +49,13 @@ def test_the_default_planner_when_it_is_here():
 def test_a_present_planner_stands_in_for_a_missing_default_with_one_line():
     path = place(QWEN)
     choice = modelstore.planner_choice("")
-    assert choice.name == QWEN and choice.path == path
-    assert choice.notice.startswith("tinyagent-1.1b is not downloaded, so qwen2.5-coder-0.5b plans instead")
+    # Qwen's file is here, so the tuned planner (that file + the adapter shipped in the repo) stands in.
+    assert choice.name == TUNED and choice.path == path
+    assert choice.adapter == modelstore.adapter_path(modelstore.find(TUNED)) and choice.adapter.is_file()
+    assert choice.notice.startswith(f"tinyagent-1.1b is not downloaded, so {TUNED} plans instead")
     assert "\n" not in choice.notice
     assert modelstore.planner_choice("tinyagent-1.1b").path == path  # naming the default is the same
+    assert modelstore.planner_choice(QWEN) == modelstore.PlannerChoice(QWEN, path)  # the bare model, no adapter
 
 
 def test_a_planner_named_on_purpose_is_never_swapped(tmp_path):
@@ -64,7 +76,7 @@ def test_nothing_here_names_the_default_and_how_to_get_it():
         LocalLLM.from_config(Config())
 
 
-def test_the_planner_loads_the_stand_in_and_carries_the_notice(tiny_gguf):
+def test_the_planner_loads_the_stand_in_and_carries_the_notice(tiny_gguf, untuned_store):
     from core.planner.llm import LocalLLM
 
     path = place(QWEN, tiny_gguf)  # a real (random-weight) GGUF under the stand-in's name
@@ -81,7 +93,7 @@ def test_the_planner_loads_the_stand_in_and_carries_the_notice(tiny_gguf):
         override.close()
 
 
-async def test_the_app_names_the_stand_in_and_does_not_call_the_planner_missing(tmp_path):
+async def test_the_app_names_the_stand_in_and_does_not_call_the_planner_missing(tmp_path, untuned_store):
     place(QWEN)
     app = make_app(tmp_path, store=modelstore)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -118,7 +130,7 @@ async def test_the_models_screen_says_which_model_tinyagent_is_built_for(tmp_pat
         await wait_for(pilot, lambda: bool(app.screen.query("#pull-qwen2-5-coder-0-5b")))
 
 
-async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf):
+async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf, untuned_store):
     from core.events import Notice
     from core.pipeline import Pipeline
 
@@ -134,3 +146,24 @@ async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf):
             pipeline.llm.close()
     notices = [e.message for e in events if isinstance(e, Notice) and "plans instead" in e.message]
     assert len(notices) == 1 and notices[0].startswith("tinyagent-1.1b is not downloaded, so qwen2.5-coder-0.5b")
+
+
+def test_the_tuned_stand_in_loads_with_its_adapter_or_says_why_not(tiny_gguf):
+    """A GGUF under Qwen's name that the adapter does not fit (here a random LLaMA) is one clear error."""
+    from core.planner.llm import LocalLLM, ModelLoadError
+
+    place(QWEN, tiny_gguf)
+    with pytest.raises(ModelLoadError, match="llama.cpp could not load"):
+        LocalLLM.from_config(Config())
+
+
+def test_verify_checks_the_shipped_adapter_too(monkeypatch):
+    place(QWEN)  # a bare header: the base file's own size check fails, the adapter's checksum holds
+    result = modelstore.verify(TUNED)
+    assert not any(p.startswith("adapter ") for p in result.problems), result.problems
+    entry = modelstore.find(TUNED)
+    broken = [e if e.name != TUNED else modelstore.ModelEntry(**{**e.__dict__, "adapter_sha256": "0" * 64})
+              for e in modelstore.load_manifest()]
+    monkeypatch.setattr(modelstore, "load_manifest", lambda: broken)
+    problems = modelstore.verify(TUNED).problems
+    assert any(p.startswith(f"adapter {entry.adapter}: sha256 is") for p in problems), problems

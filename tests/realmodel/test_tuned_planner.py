@@ -1,0 +1,102 @@
+"""The offline planner as shipped: Qwen2.5-Coder-0.5B (PyPI) + the LoRA adapter in models/planner-lora/,
+planning multi-step requests of the TinyAgent kind in the tuned profile.
+
+The references below were written for these tests (sandbox contacts: Sarah Lindqvist, John
+Carter, Lisa Tanaka); success is the paper's metric (same tools, same dependencies; arguments
+do not count). Greedy decoding, one model load for the module, one thread (see test_realmodel.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from core import modelstore
+from core.config import Config
+from core.dag import plans_isomorphic
+from core.parser import parse_plan
+from core.plan import serialize
+from tests.support.realmodels import real_model
+
+pytestmark = pytest.mark.realmodel
+TUNED = "qwen2.5-coder-0.5b-tinyagent"
+
+CASES = {
+    "text and email": (
+        "Text Sarah that I'm running late and email John the agenda for tomorrow",
+        '1. get_phone_number("Sarah")\n2. get_email_address("John")\n3. send_sms(["$1"], "I\'m running late")\n'
+        '4. compose_new_email(["$2"], [], "Agenda", "The agenda for tomorrow", [])\n5. join()<END_OF_PLAN>'),
+    "event with two": (
+        "Create a calendar event called Design review tomorrow at 3pm and invite John and Lisa",
+        '1. get_email_address("John")\n2. get_email_address("Lisa")\n'
+        '3. create_calendar_event("Design review", "2026-12-07 15:00:00", "2026-12-07 16:00:00", "", ["$1", "$2"], "", None)\n'
+        '4. join()<END_OF_PLAN>'),
+    "summarize and send": (
+        "Summarize the file budget.pdf and email the summary to Lisa",
+        '1. open_and_get_file_path("budget.pdf")\n2. summarize_pdf("$1")\n3. get_email_address("Lisa")\n'
+        '4. compose_new_email(["$3"], [], "Budget summary", "$2", [])\n5. join()<END_OF_PLAN>'),
+    "directions by text": (
+        "Text Sarah the directions to the airport",
+        '1. maps_show_directions("", "the airport", "d")\n2. get_phone_number("Sarah")\n'
+        '3. send_sms(["$2"], "Directions to the airport: $1")\n4. join()<END_OF_PLAN>'),
+    "zoom link": (
+        "Set up a Zoom meeting about the launch tomorrow at 10am for 30 minutes and text the link to John",
+        '1. get_zoom_meeting_link("Launch", "2026-12-07 10:00:00", 30, [])\n2. get_phone_number("John")\n'
+        '3. send_sms(["$2"], "Zoom link: $1")\n4. join()<END_OF_PLAN>'),
+    "note": ("Make a note called Groceries with eggs and milk",
+             '1. create_note("Groceries", "eggs and milk", "")\n2. join()<END_OF_PLAN>'),
+}
+
+
+def real_config() -> Config:
+    config = Config(backend="sandbox")
+    config.planner.threads = 1
+    return config
+
+
+@pytest.fixture(scope="module")
+def tuned_llm():
+    from core.planner.llm import LocalLLM
+
+    adapter = modelstore.adapter_path(modelstore.find(TUNED))
+    llm = LocalLLM(real_model("qwen2.5-coder-0.5b"), n_ctx=4096, n_threads=1, adapter=adapter)
+    yield llm
+    llm.close()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_tuned_planner_plans_multi_step_requests_like_the_reference(tuned_llm, case):
+    from core.pipeline import Pipeline
+
+    request, reference = CASES[case]
+    pipeline = Pipeline(real_config(), llm=tuned_llm)
+    response = asyncio.run(pipeline.plan_only(request, emit=lambda _: None))
+    assert response.setup.profile == "tuned", response.setup.why  # chosen by the manifest: file + adapter
+    assert response.plan.ok, f"invalid plan for {request!r}:\n{response.text}"
+    assert plans_isomorphic(response.plan, parse_plan(reference)), f"{request!r} planned as:\n{serialize(response.plan)}"
+
+
+def test_the_tuned_prompt_is_shorter_than_the_compact_one(tuned_llm):
+    """What the tuned planner reads per request, in Qwen's own tokens, against the compact profile's."""
+    from core.planner.profiles import PromptSetup
+    from core.planner.prompt import pick_examples
+    from core.toolrag.examples import ExamplePool
+    from tools.registry import REGISTRY
+
+    request = CASES["text and email"][0]
+    tools = [REGISTRY[n] for n in ("get_phone_number", "get_email_address", "send_sms", "compose_new_email")]
+    now = dt.datetime(2026, 12, 6, 9, 0)
+    examples = pick_examples(request, tools, 3, ExamplePool.load_for_planning())
+
+    def tokens(profile: str, shown) -> int:
+        from core.planner.chat import choose, gguf_tokens
+
+        bos, eos = gguf_tokens(tuned_llm)
+        setup = PromptSetup(profile, "test", choose("auto", metadata=tuned_llm.metadata, bos_token=bos, eos_token=eos))
+        prompt = setup.planner_prompt(request, tools, shown, now=now, instructions=None)
+        return len(tuned_llm.tokenize(prompt.text, special=True))
+
+    tuned, compact = tokens("tuned", None), tokens("compact", examples)
+    assert tuned < compact / 2, (tuned, compact)
