@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_fuzz.py            # the full run (~110,000 inputs, a few minutes)
     .venv/bin/python bench/bench_fuzz.py --scale 0.1
+    .venv/bin/python bench/bench_fuzz.py --only-tui --tui 120   # the TUI request box alone (pilot)
 
 Prints, per kind: inputs, accepted, refused cleanly, tracebacks (an unexpected exception),
 contract failures (bad JSON, a broken round trip, an undocumented exit code), hangs over
@@ -11,6 +12,7 @@ contract failures (bad JSON, a broken round trip, an undocumented exit code), ha
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import json
 import os
@@ -42,13 +44,27 @@ class Tally:
         started = time.perf_counter()
         try:
             outcome = fn(*args)
-        except F.FuzzFailure as exc:
-            outcome = "contract"
-            self._keep(f"{exc}"[:300])
         except Exception as exc:  # noqa: BLE001 - counting them is the point
-            outcome = "traceback"
-            self._keep(f"{type(exc).__name__}: {str(exc)[:200]} at {traceback.extract_tb(exc.__traceback__)[-1]}")
-        seconds = time.perf_counter() - started
+            outcome = self._failed(exc)
+        self._count(outcome, time.perf_counter() - started)
+
+    async def arun(self, fn, *args) -> None:
+        """`run` for a coroutine function (the TUI's inputs go through the app's own loop)."""
+        started = time.perf_counter()
+        try:
+            outcome = await fn(*args)
+        except Exception as exc:  # noqa: BLE001 - counting them is the point
+            outcome = self._failed(exc)
+        self._count(outcome, time.perf_counter() - started)
+
+    def _failed(self, exc: Exception) -> str:
+        if isinstance(exc, F.FuzzFailure):
+            self._keep(f"{exc}"[:300])
+            return "contract"
+        self._keep(f"{type(exc).__name__}: {str(exc)[:200]} at {traceback.extract_tb(exc.__traceback__)[-1]}")
+        return "traceback"
+
+    def _count(self, outcome: str | int, seconds: float) -> None:
         self.slowest = max(self.slowest, seconds)
         self.hangs += seconds > HANG_S
         if isinstance(outcome, int):
@@ -83,6 +99,8 @@ def main() -> int:
     ap.add_argument("--native", type=int, default=150,
                     help="GGUF mutants that pass the header check, then loaded by llama.cpp in a child process")
     ap.add_argument("--only-native", action="store_true", help="run only the llama.cpp loads")
+    ap.add_argument("--tui", type=int, default=300, help="lines pasted into the TUI's request box (pilot)")
+    ap.add_argument("--only-tui", action="store_true", help="run only the TUI request box")
     args = ap.parse_args()
     n = lambda full: max(1, int(full * args.scale))  # noqa: E731
     rng = random.Random(args.seed)
@@ -95,6 +113,8 @@ def main() -> int:
     began = time.perf_counter()
     if args.only_native:
         return print_report([native_loads(rng, work, args.native)], began)
+    if args.only_tui:
+        return print_report([tui_inputs(rng, work, n(args.tui))], began)
 
     t = Tally("plans (parser)")
     count = n(50_000)
@@ -188,9 +208,38 @@ def main() -> int:
         progress(t.kind, i, count)
     tallies.append(t)
 
+    if args.tui:
+        tallies.append(tui_inputs(rng, work, n(args.tui)))
     if args.native:
         tallies.append(native_loads(rng, work, args.native))
     return print_report(tallies, began)
+
+
+def tui_inputs(rng: random.Random, work: Path, count: int) -> Tally:
+    """Lines pasted into the request box of the real app (headless, Textual's pilot), each
+    followed by a keystroke: control characters, escape sequences, pastes up to 1 MB."""
+    t = Tally("TUI request box (paste + key, pilot)")
+
+    async def session() -> None:
+        from tests.support.tui_helpers import make_app
+
+        (work / "tui").mkdir(exist_ok=True)
+        app = make_app(work / "tui")
+        told: list[str] = []
+        notify = app.notify
+
+        def recording(message, **kwargs):
+            told.append(message)
+            notify(message, **kwargs)
+
+        app.notify = recording
+        async with app.run_test(size=(120, 36)) as pilot:
+            for i in range(1, count + 1):
+                await t.arun(F.run_tui_input, app, pilot, told, F.tui_input_text(rng))
+                progress(t.kind, i, count)
+
+    asyncio.run(session())
+    return t
 
 
 NATIVE_LOAD = """

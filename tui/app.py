@@ -21,9 +21,10 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from core.approval import ApprovalRequest, Decision
@@ -46,6 +47,7 @@ from core.history import HistoryEntry
 from core.parser import parse_plan
 from core.pipeline import Pipeline
 from core.plan import Plan
+from core.sanitize import visible
 from tui import actions, model_check
 from tui.errors import explain
 from tui.messages import CoreEvent, EventBridge, RunDone, TokensReady
@@ -58,6 +60,8 @@ from tui.services import Services, model_label
 from tui.widgets.chat import Chat
 from tui.widgets.plan_graph import PlanGraph, describe_node
 from tui.widgets.record import VoiceInput
+from tui.widgets.request import RequestInput
+from tui.widgets.safe_text import SafeStatic
 from tui.widgets.status import StatusLine
 from tui.widgets.tool_panel import ToolBars
 
@@ -118,13 +122,13 @@ class TinyAgentApp(App[int]):
                 with VerticalScroll(id="tools"):
                     yield ToolBars(id="toolbars")
                 with Horizontal(id="input-row"):
-                    yield Input(placeholder="Ask something, e.g. text Sid that I'm running late", id="ask")
+                    yield RequestInput(placeholder="Ask something, e.g. text Sid that I'm running late", id="ask")
                     yield VoiceInput(lambda on_level: services.recorder_factory(config, on_level),
                                      lambda: services.transcriber_factory(config), id="voice")
             with Vertical(id="right"):
                 yield PlanGraph(id="graph")
                 with VerticalScroll(id="detail"):
-                    yield Static(Text("Select a task (click, or arrows in the graph) to see its full arguments "
+                    yield SafeStatic(Text("Select a task (click, or arrows in the graph) to see its full arguments "
                                       "and output.", style="italic"), id="detail-text")
         yield StatusLine(id="status")
         yield Footer()
@@ -164,6 +168,13 @@ class TinyAgentApp(App[int]):
     def _activity(self, what: str) -> None:
         if self.screen_stack:
             self.main_screen.query_one(StatusLine).activity = what
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification, the screens' too, as plain text through the one sanitiser: many
+        quote data (an error, a plan's problem), and markup would read "[" in them as a tag."""
+        super().notify(visible(message, keep_newlines=True), title=visible(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     # -- actions --------------------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -272,7 +283,7 @@ class TinyAgentApp(App[int]):
     @on(PlanGraph.NodeSelected, "#graph")
     def _node_selected(self, event: PlanGraph.NodeSelected) -> None:
         node = event.graph.node(event.task_id)
-        self.main_screen.query_one("#detail-text", Static).update(
+        self.main_screen.query_one("#detail-text", SafeStatic).update(
             describe_node(node) if node is not None
             else Text("Select a task to see its full arguments and output.", style="italic"))
 

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from core.cli.common import CliError, config_from, open_tui
+from core.cli.common import CliError, config_from, open_tui, say
 
 COMMAND_MODULES = (
     "core.cli.plans",  # run-plan, check-plans
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             return open_tui(args)
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"tinyagent: {exc}", file=sys.stderr)
+        say(f"tinyagent: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         print("tinyagent: interrupted", file=sys.stderr)

@@ -6,11 +6,12 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from core.config import Config, ConfigError, load_config
 from core.events import Event
 from core.jsonl import MAX_INPUT_BYTES, InputError, read_limited
+from core.sanitize import visible
 
 
 class CliError(Exception):
@@ -19,6 +20,12 @@ class CliError(Exception):
     def __init__(self, message: str, status: int = 2):
         super().__init__(message)
         self.status = status
+
+
+def say(text: object = "", *, file: TextIO | None = None, end: str = "\n") -> None:
+    """print() for what holds data (names, notes, examples, a model's text, errors quoting them):
+    through the one sanitiser, line breaks kept, so no escape sequence in it reaches the terminal."""
+    print(visible(text, keep_newlines=True), end=end, file=file or sys.stdout, flush=True)
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -45,7 +52,8 @@ def read_text_arg(path: str, limit: int = MAX_INPUT_BYTES) -> str:
 
 
 def print_json(obj: Any) -> None:
-    """One JSON line: strict JSON (no NaN/Infinity), and one line to every reader (U+2028 escaped)."""
+    """One JSON line: strict JSON (no NaN/Infinity), one line to every reader (U+2028 escaped),
+    and no raw C1 control (CSI 0x9b): json.dumps escapes only C0."""
     try:
         text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
     except ValueError:  # inf/nan would print as Infinity/NaN, which JSON readers reject
@@ -54,11 +62,12 @@ def print_json(obj: Any) -> None:
         text.encode(sys.stdout.encoding or "utf-8")
     except (UnicodeEncodeError, LookupError):  # a lone surrogate, or a terminal that is not UTF-8
         text = json.dumps(json.loads(text), ensure_ascii=True)
-    print(text.translate(_LINE_BREAKS), flush=True)
+    print(text.translate(_RAW_IN_JSON), flush=True)
 
 
-# Characters str.splitlines() and JavaScript treat as line ends; json.dumps leaves them raw.
-_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+# What json.dumps leaves raw that a reader must not get raw: characters str.splitlines() and
+# JavaScript treat as line ends, DEL and the C1 controls a terminal may obey (0x85 is both).
+_RAW_IN_JSON = {code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), 0x2028, 0x2029)}
 
 
 def _finite(obj: Any) -> Any:

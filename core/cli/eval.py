@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from core.cli.common import CliError, config_from, print_json, read_text_arg
+from core.cli.common import CliError, config_from, print_json, read_text_arg, say
 from core.cli.planner import run_model_command
 from core.config import Config
 from core.evaluation import (
@@ -97,7 +97,7 @@ def eval_command(args: argparse.Namespace) -> int:
     pipeline.use_grammar = not args.no_grammar
     progress = Progress(len(todo), _stderr, tty=sys.stderr.isatty())
     if earlier:
-        print(f"resuming: {len(earlier)} of {len(chosen)} records already in {args.out}", file=sys.stderr)
+        say(f"resuming: {len(earlier)} of {len(chosen)} records already in {args.out}", file=sys.stderr)
     results: list[RecordResult] = list(earlier.values())
 
     async def run_all() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from core import modelstore
-from core.cli.common import CliError, print_json
+from core.cli.common import CliError, print_json, say
 from core.converters import CONVERTERS
 from core.events import DownloadProgress
 from core.modelstore import ModelStoreError, TermsNotAccepted
@@ -89,7 +89,7 @@ def list_command(args: argparse.Namespace) -> int:
         mark = "*" if entry.default else " "
         where = str(path) if path else "not downloaded"
         src = "+".join(modelstore.sources(entry))
-        print(f"{mark} {entry.name:<{width}}  {entry.kind:<8} {entry.approx_size or '?':>9}  {src:<7}  {where}")
+        say(f"{mark} {entry.name:<{width}}  {entry.kind:<8} {entry.approx_size or '?':>9}  {src:<7}  {where}")
     print(f"\n* default for its kind. Cache: {modelstore.models_dir()}")
     return 0
 
@@ -125,7 +125,7 @@ class ProgressBar:
 
 
 def _notice(line: str) -> None:
-    print(f"tinyagent: {line}", file=sys.stderr, flush=True)
+    say(f"tinyagent: {line}", file=sys.stderr)
 
 
 def _terms_prompt(accepted: bool) -> modelstore.AcceptTerms:
@@ -134,7 +134,7 @@ def _terms_prompt(accepted: bool) -> modelstore.AcceptTerms:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         if not accepted and not interactive:
             return False  # nobody to ask: the store refuses, and we exit 2
-        print(text, file=sys.stderr)
+        say(text, file=sys.stderr)
         print(f"-- the {title}, kept at {kept}", file=sys.stderr, flush=True)
         if accepted:
             _notice(f"accepted the {title} (--accept-license)")
@@ -156,16 +156,16 @@ def pull_command(args: argparse.Namespace) -> int:
     path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force,
                        source=args.source, notice=_notice, accept_terms=_terms_prompt(args.accept_license),
                        pip_args=_pip_args(args), converters=CONVERTERS)
-    print(path)
+    say(path)
     if entry.kind == "toolrag":
-        print(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
+        say(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
     return 0
 
 
 def ensure_planner_command(args: argparse.Namespace) -> int:
     path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice,
                        pip_args=_pip_args(args))
-    print(path)
+    say(path)
     return 0
 
 
@@ -182,12 +182,12 @@ def verify_command(args: argparse.Namespace) -> int:
                      "checked": sorted(set(r.checked)), "problems": r.problems} for r in results])
     else:
         for r in results:
-            print(r.describe())
+            say(r.describe())
     return 0 if all(r.ok for r in results) else 1
 
 
 def path_command(args: argparse.Namespace) -> int:
-    print(_store_call(modelstore.resolve, args.name))
+    say(_store_call(modelstore.resolve, args.name))
     return 0
 
 
@@ -201,7 +201,7 @@ def convert_command(args: argparse.Namespace) -> int:
         raise CliError(_missing_deps(exc), status=1) from None
     except (OSError, ValueError, RuntimeError) as exc:
         raise CliError(f"cannot convert {src}: {exc}", status=1) from None
-    print(result if result is not None else out)
+    say(result if result is not None else out)
     return 0
 
 

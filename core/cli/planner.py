@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from core.backends import BackendUnavailable
 from core.cli import prompt
 from core.cli.approve import TerminalApprover
-from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
+from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg, say
 from core.cli.render import TextRenderer
 from core.config import Config
 from core.dag import critical_path, layers, plan_graph
@@ -107,7 +107,7 @@ def plan_command(args: argparse.Namespace) -> int:
 
     def emit(event: Event) -> None:
         if isinstance(event, PlanToken) and not args.json:
-            print(event.text, end="", flush=True)
+            say(event.text, end="")
         elif isinstance(event, StageTiming):
             timings[event.stage] = round(event.seconds, 6)
             timings.update({k: v for k, v in event.detail.items() if isinstance(v, int)})
@@ -116,7 +116,7 @@ def plan_command(args: argparse.Namespace) -> int:
             if not args.json:
                 print("tools: " + ", ".join(event.selected), file=sys.stderr)
         elif isinstance(event, Notice) and not args.json:
-            print(f"{event.level}: {event.message}", file=sys.stderr)
+            say(f"{event.level}: {event.message}", file=sys.stderr)
 
     try:
         response = run_model_command(pipeline.plan_only(args.request, emit=emit))
@@ -132,15 +132,15 @@ def plan_command(args: argparse.Namespace) -> int:
     else:
         if args.show_prompt and setup is not None:
             print(f"\n=== the prompt the model received ({setup.profile} profile, {setup.template.source}) ===")
-            print(prompt_text, end="" if prompt_text.endswith("\n") else "\n")
+            say(prompt_text, end="" if prompt_text.endswith("\n") else "\n")
             print("=== end of prompt ===", end="")
         print()
         print("DAG: " + " -> ".join("{" + ", ".join(f"{i}:{plan.task(i).tool}" for i in layer) + "}"
                                     for layer in layers(plan)) if plan.tasks else "DAG: (empty)")
         for d in plan.errors:
-            print(f"error: {d}")
+            say(f"error: {d}")
         for d in plan.warnings:
-            print(f"warning: {d}")
+            say(f"warning: {d}")
     return 0 if plan.ok and plan.tasks else 1
 
 

@@ -8,7 +8,7 @@ import json
 
 from core.backends import BackendUnavailable
 from core.cli.approve import TerminalApprover
-from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
+from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg, say
 from core.cli.render import TextRenderer
 from core.events import Notice
 from core.executor import DryRun
@@ -51,7 +51,7 @@ def run_plan_command(args: argparse.Namespace) -> int:
         if args.json:
             json_sink(Notice("warning", str(warning)))
         else:
-            print(f"warning: {warning}")
+            say(f"warning: {warning}")
     dry_run = DryRun.OFF if not args.dry_run else (DryRun.STRICT if args.strict else DryRun.SAFE)
     pipeline = Pipeline(config)  # no model is loaded: running a written plan needs none
     try:

@@ -18,7 +18,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
-from core.cli.common import CliError, config_from, print_json, read_text_arg
+from core.cli.common import CliError, config_from, print_json, read_text_arg, say
 from core.jsonl import JsonlError, parse_jsonl
 from core.modelstore import ModelStoreError, default_model
 from core.planner import tinyagent_join as tj
@@ -184,7 +184,7 @@ def prompt_command(args: argparse.Namespace) -> int:
             specs = [REGISTRY[n] for n in tools]
             pool, problem = ExamplePool.load_for_planning()
             if problem:
-                print(f"warning: {problem}", file=sys.stderr)
+                say(f"warning: {problem}", file=sys.stderr)
             examples = (pick_examples(args.query, specs, MAX_EXAMPLES, pool, within=True) if setup.tinyagent
                         else pick_examples(args.query, specs, config.planner.examples, pool))
         instructions = config.instructions if args.instructions is None else args.instructions
@@ -206,11 +206,11 @@ def prompt_command(args: argparse.Namespace) -> int:
         print_json(report)
         return 0
     print(f"=== system ({setup.profile} profile: {setup.why}) ===")
-    print(rendered.system, end="" if rendered.system.endswith("\n") else "\n")
+    say(rendered.system, end="" if rendered.system.endswith("\n") else "\n")
     print("=== user ===")
-    print(rendered.user)
+    say(rendered.user)
     if llm is not None:
         print(f"=== what the model receives ({setup.template.source}; {tokens} tokens, BOS added by llama.cpp "
               "where the model wants one) ===")
-        print(rendered.text)
+        say(rendered.text)
     return 0

@@ -39,7 +39,7 @@ class TextRenderer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, AnswerToken):  # the answer as the joiner writes it, on one growing line
-            print(("\n" if not self._streamed else "") + event.text, end="", file=self.out, flush=True)
+            self._print(("\n" if not self._streamed else "") + event.text, end="")
             self._streamed += event.text
             self._open = True
             return
@@ -48,12 +48,17 @@ class TextRenderer:
             self._end_line()
             if event.text.strip() == streamed.strip():
                 if self.verbose and event.case:
-                    print(f"  ({event.case})", file=self.out, flush=True)
+                    self._print(f"  ({event.case})")
                 return
         line = self.line(event)
         if line:
             self._end_line()
-            print(line, file=self.out, flush=True)
+            self._print(line)
+
+    def _print(self, text: str, end: str = "\n") -> None:
+        """Every line goes out through the one sanitiser: answers, notices and errors quote data
+        (a note titled "\\x1b]2;..." would set the terminal's title, "\\x1b]52;..." its clipboard)."""
+        print(visible(text, keep_newlines=True), end=end, file=self.out, flush=True)
 
     def _end_line(self) -> None:
         if self._open:

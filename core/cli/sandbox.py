@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.backends import sandbox_db_path
-from core.cli.common import CliError, print_json
+from core.cli.common import CliError, print_json, say
 from tools.sandbox import SandboxBackend
 
 
@@ -72,7 +72,7 @@ def show_lines(state: dict[str, Any], db_path: str) -> list[str]:
 
 def cmd_show(args: argparse.Namespace) -> int:
     backend = _backend()
-    print("\n".join(show_lines(_state(backend), str(backend.db_path))))
+    say("\n".join(show_lines(_state(backend), str(backend.db_path))))
     return 0
 
 

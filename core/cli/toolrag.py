@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.cli.common import CliError, config_from, print_json, read_text_arg
+from core.cli.common import CliError, config_from, print_json, read_text_arg, say
 from core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
 from core.toolrag.data import DataError, load_labelled
 from core.toolrag.evaluate import evaluate
@@ -83,8 +83,8 @@ def _toolrag(args: argparse.Namespace) -> int:
     chosen, added = set(selection.selected), set(selection.added_by_rules)
     for name, p in sorted(selection.probabilities.items(), key=lambda kv: -kv[1]):
         mark = "+ rule" if name in added else "*" if name in chosen else ""
-        print(f"{p:6.3f}  {'#' * round(p * 20):20s}  {name:24s} {mark}")
-    print(f"selected ({len(selection.selected)}, threshold {selection.threshold}): "
+        say(f"{p:6.3f}  {'#' * round(p * 20):20s}  {name:24s} {mark}")
+    say(f"selected ({len(selection.selected)}, threshold {selection.threshold}): "
           f"{', '.join(selection.selected) or 'none'}  [{selection.seconds * 1000:.2f} ms]")
     return 0
 
@@ -103,7 +103,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print_json(metrics)
     else:
         for key, value in metrics.items():
-            print(f"{key:20s} {value}")
+            say(f"{key:20s} {value}")
     return 0
 
 
@@ -121,8 +121,8 @@ def _examples_list(args: argparse.Namespace) -> int:
         if e.source == "user":
             user_n += 1
         label = f"user {user_n:3d}" if e.source == "user" else "builtin "
-        print(f"{label}  {e.query}\n          tools: {', '.join(e.tools)}")
-    print(f"{len(pool.examples)} examples ({user_n} yours, in {user_examples_file()})")
+        say(f"{label}  {e.query}\n          tools: {', '.join(e.tools)}")
+    say(f"{len(pool.examples)} examples ({user_n} yours, in {user_examples_file()})")
     return 0
 
 
@@ -131,7 +131,7 @@ def _examples_add(args: argparse.Namespace) -> int:
         example = add_user_example(args.query, read_text_arg(args.planfile))
     except ExampleError as exc:
         raise CliError(str(exc)) from None
-    print(f"saved to {user_examples_file()}: {example.query} ({', '.join(example.tools)})")
+    say(f"saved to {user_examples_file()}: {example.query} ({', '.join(example.tools)})")
     return 0
 
 
@@ -148,8 +148,8 @@ def _examples_import(args: argparse.Namespace) -> int:
                     "file": str(user_examples_file())})
     else:
         for number, error in bad:
-            print(f"skipped line {number}: {error}", file=sys.stderr)
-        print(f"imported {imported} examples into {user_examples_file()}" + (f"; skipped {len(bad)}" if bad else ""))
+            say(f"skipped line {number}: {error}", file=sys.stderr)
+        say(f"imported {imported} examples into {user_examples_file()}" + (f"; skipped {len(bad)}" if bad else ""))
     return 1 if bad else 0
 
 
@@ -158,5 +158,5 @@ def _examples_remove(args: argparse.Namespace) -> int:
         removed = remove_user_example(args.which)
     except ExampleError as exc:
         raise CliError(str(exc)) from None
-    print(f"removed: {removed.query}")
+    say(f"removed: {removed.query}")
     return 0

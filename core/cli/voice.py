@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from core.cli import planner
-from core.cli.common import CliError, config_from, print_json
+from core.cli.common import CliError, config_from, print_json, say
 from core.config import MAX_BEAM, MAX_THREADS
 from core.events import AudioLevel
 from core.executor import run_in_daemon_thread
@@ -119,7 +119,7 @@ def _transcriber(args: argparse.Namespace) -> Transcriber:
         cfg.voice.beam_size = args.beam
     transcriber = Transcriber.from_config(cfg, **({"temperature_inc": 0.0} if args.no_fallback else {}))
     if transcriber.hint_problem:
-        print(f"tinyagent: warning: {transcriber.hint_problem}", file=sys.stderr)
+        say(f"tinyagent: warning: {transcriber.hint_problem}", file=sys.stderr)
     return transcriber
 
 
@@ -166,7 +166,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": args.file, "model": str(transcriber.model_path), **result.to_json()})
     else:
-        print(result.text)
+        say(result.text)
     return 0
 
 
@@ -182,14 +182,14 @@ def cmd_listen(args: argparse.Namespace) -> int:
     except VoiceUnavailable as exc:
         raise CliError(f"cannot record: {exc}", 2 if isinstance(exc, NoSuchDevice) else 1) from None
     if recorder.problem:
-        print(f"tinyagent: warning: {recorder.problem}", file=sys.stderr)
+        say(f"tinyagent: warning: {recorder.problem}", file=sys.stderr)
     if args.save:
         _save(args.save, audio)
     result = _transcribe(transcriber, audio)
     if args.json and not args.ask:
         print_json({**result.to_json(), "stop_reason": recorder.stop_reason, "problem": recorder.problem})
     elif not args.ask:
-        print(result.text)
+        say(result.text)
     if not args.ask:
         return 0
     if not result.text:
@@ -205,7 +205,7 @@ def _list_devices(args: argparse.Namespace) -> int:
         print("no input devices found")
     for d in devices if not args.json else []:
         mark = "*" if d["default"] else " "
-        print(f"{mark} {d['index']:>3}  {d['name']}  ({d['channels']} ch, {d['rate']} Hz)")
+        say(f"{mark} {d['index']:>3}  {d['name']}  ({d['channels']} ch, {d['rate']} Hz)")
     return 0
 
 
@@ -276,7 +276,7 @@ def _save(path: str, audio: np.ndarray) -> None:
 
 def _ask(args: argparse.Namespace, text: str) -> int:
     """Hand the heard text to `tinyagent ask`, parsed by ask's own argument parser."""
-    print(f"> {text}", file=sys.stderr)
+    say(f"> {text}", file=sys.stderr)
     parser = argparse.ArgumentParser(prog="tinyagent")
     parser.add_argument("--config")
     planner.register(parser.add_subparsers(dest="command"))

@@ -116,6 +116,10 @@ PLAN_SEEDS = [
     '"2024-06-03", "", "", 1, True)\n3. join()<END_OF_PLAN>',
     '1. open_note("Packing", "")\n2. append_note_content("Packing", "more: ${1}", "")\n3. join()\n<END_OF_PLAN>',
 ]
+REQUEST_SEEDS = [
+    "text Sid that I'm running late", "email Sarah the notes from today's meeting and remind me at 5 to call Mike",
+    "open the note Packing list", "what is on my calendar tomorrow?", "send the Q3 report.pdf to Kai",
+]
 CONFIG_SEED = """backend: sandbox
 apps: [contacts, calendar, mail, notes, reminders, messages, maps, files, zoom]
 approval: {read: allow, ui: ask, draft: ask, send: ask, write: ask, network: ask}
@@ -195,6 +199,57 @@ def run_cli(argv: list[str]) -> int:
         if line.startswith("{"):
             json.loads(line, parse_constant=_no_constants)
     return code
+
+
+# One line of TUI input: what a person types or pastes into the request box.
+CONTROL_CHARACTERS = "".join(map(chr, (*range(0x20), *range(0x7F, 0xA0)))).replace("\n", "")
+
+
+def tui_input_text(rng: random.Random) -> str:
+    """A request mutated with hostile tokens, control characters (ESC, BEL, CSI 0x9b, OSC 0x9d) or
+    escape sequences, or now and then a paste of 100 KB to 1 MB."""
+    r = rng.random()
+    if r < 0.05:
+        unit = rng.choice(["x", "send Mike ", "\x1b[2J\x1b[41mFORGED", "日本", "\u202e\U0001F600"])
+        return unit * (rng.randint(100_000, 1_000_000) // len(unit))
+    if r < 0.35:
+        return "".join(rng.choice(CONTROL_CHARACTERS + CHARS) for _ in range(rng.randint(1, 200)))
+    text = rng.choice(REQUEST_SEEDS)
+    if r < 0.6:
+        at = rng.randint(0, len(text))
+        text = text[:at] + rng.choice(["\x1b]2;FORGED\x07", "\x1b]52;c;cm0gLXJmIH4=\x07", "\x9b2J",
+                                       "\x1b[2J\x1b[41mFORGED", "\r\x1b[2K", "\x9d0;t\x9c"]) + text[at:]
+    return mutate_text(rng, text)
+
+
+async def run_tui_input(app, pilot, told: list[str], text: str) -> str:
+    """Paste `text` into an empty request box, then type one key: the box must hold at most its
+    bound (a cut said so: `told` collects what app.notify was given), and nothing drawn may be a
+    control character."""
+    from textual import events
+
+    from tests.support.tui_helpers import screen_characters
+    from tui.widgets.request import MAX_REQUEST
+
+    box = app.query_one("#ask")
+    box.value = ""
+    before = len(told)
+    box.post_message(events.Paste(text))
+    await pilot.pause()
+    await pilot.press("z")
+    await pilot.pause()
+    if len(box.value) > MAX_REQUEST:
+        raise FuzzFailure(f"the request box holds {len(box.value):,} characters")
+    drawn = screen_characters(app)
+    bad = sorted({ch for ch in drawn if ch in CONTROL_CHARACTERS})
+    if bad:
+        raise FuzzFailure(f"control characters drawn: {bad!r} from {text[:80]!r}")
+    line = text.splitlines()[0] if text.splitlines() else ""
+    if len(line) >= MAX_REQUEST:
+        if len(told) == before:
+            raise FuzzFailure(f"a paste of {len(line):,} characters was cut without a word")
+        return "refused"  # cut at the bound, and told
+    return "ok"
 
 
 def _no_constants(name: str) -> None:

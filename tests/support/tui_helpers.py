@@ -154,3 +154,10 @@ async def type_text(pilot, text: str) -> None:
     keys = {" ": "space", "\n": "enter", "(": "left_parenthesis", ")": "right_parenthesis"}
     for ch in text:
         await pilot.press(keys.get(ch, ch))
+
+
+def screen_characters(app) -> str:
+    """The characters the screen on top would write to the terminal, without Textual's own
+    styling sequences: every widget's rendered text, line by line."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)

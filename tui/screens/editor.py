@@ -7,11 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Static, TextArea
+from textual.widgets import Footer, Label, TextArea
 
 from core.parser import parse_plan
 from core.plan import Plan
 from tui.widgets.plan_graph import PlanGraph
+from tui.widgets.safe_text import SafeStatic
 
 EXAMPLE = """1. get_email_address("Sarah")
 2. get_phone_number("Mike")
@@ -40,7 +41,7 @@ class EditorScreen(Screen[str | None]):
             with Vertical(id="editor-left"):
                 yield Label("Plan editor: one task per line, end with join()<END_OF_PLAN>", classes="pane-title")
                 yield TextArea(self.initial, id="plan-text", soft_wrap=False, show_line_numbers=True)
-                yield Static(id="plan-problems")
+                yield SafeStatic(id="plan-problems")  # problems quote the plan's text
             with Vertical(id="editor-right"):
                 yield Label("Preview", classes="pane-title")
                 yield PlanGraph(id="editor-graph")
@@ -57,7 +58,7 @@ class EditorScreen(Screen[str | None]):
         text = self.query_one(TextArea).text
         plan = parse_plan(text) if text.strip() else None
         self.plan = plan
-        problems = self.query_one("#plan-problems", Static)
+        problems = self.query_one("#plan-problems", SafeStatic)
         graph = self.query_one("#editor-graph", PlanGraph)
         if plan is None:
             problems.update(Text("Empty. Press ctrl+l for an example plan.", style="italic"))

@@ -9,10 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
 from core.history import HistoryEntry
+from core.sanitize import visible
+from tui.widgets.safe_text import SafeStatic
 
 
 class HistoryScreen(Screen[tuple[str, HistoryEntry] | None]):
@@ -33,21 +35,21 @@ class HistoryScreen(Screen[tuple[str, HistoryEntry] | None]):
         with Horizontal():
             options = [Option(self._label(e), id=e.id) for e in self.entries]
             yield OptionList(*options, id="history-list")
-            yield Static(id="history-detail")
+            yield SafeStatic(id="history-detail")
         yield Footer()
 
     @staticmethod
     def _label(e: HistoryEntry) -> Text:
         when = time.strftime("%m-%d %H:%M", time.localtime(e.ts))
         mark = " (dry run)" if e.dry_run else ""
-        return Text.assemble((when + "  ", "dim"), e.title[:60], (mark, "italic"))
+        return Text.assemble((when + "  ", "dim"), visible(e.title[:60]), (mark, "italic"))
 
     def on_mount(self) -> None:
         if self.entries:
             self.query_one(OptionList).highlighted = 0
             self._show(0)
         else:
-            self.query_one("#history-detail", Static).update("Nothing yet: past requests and plans appear here.")
+            self.query_one("#history-detail", SafeStatic).update("Nothing yet: past requests and plans appear here.")
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show(event.option_index)
@@ -58,18 +60,18 @@ class HistoryScreen(Screen[tuple[str, HistoryEntry] | None]):
         e = self.entries[index]
         out = Text()
         if e.request:
-            out.append("Request: ", "bold").append(e.request + "\n")
-        out.append("Plan:\n", "bold").append(e.plan.rstrip() + "\n")
+            out.append("Request: ", "bold").append(visible(e.request) + "\n")
+        out.append("Plan:\n", "bold").append(visible(e.plan.rstrip(), keep_newlines=True) + "\n")
         if e.summary:
-            out.append("Result: ", "bold").append(e.summary + "\n")
+            out.append("Result: ", "bold").append(visible(e.summary) + "\n")
         for tid, status in e.statuses.items():
-            out.append(f"  {tid}: {status}")
+            out.append(f"  {visible(tid)}: {visible(status)}")
             if e.errors.get(tid):
-                out.append(f" — {e.errors[tid]}", "italic")
+                out.append(f" — {visible(e.errors[tid])}", "italic")
             out.append("\n")
         if e.answer:
-            out.append("Answer: ", "bold").append(e.answer)
-        self.query_one("#history-detail", Static).update(out)
+            out.append("Answer: ", "bold").append(visible(e.answer, keep_newlines=True))
+        self.query_one("#history-detail", SafeStatic).update(out)
 
     def _current(self) -> HistoryEntry | None:
         index = self.query_one(OptionList).highlighted

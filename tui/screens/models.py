@@ -19,6 +19,7 @@ from core.events import DownloadProgress
 from core.modelstore import ModelStoreError
 from tui.messages import DownloadUpdate
 from tui.services import model_rows
+from tui.widgets.safe_text import SafeStatic
 
 
 class ModelRow(Horizontal):
@@ -35,7 +36,7 @@ class ModelRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         r = self.row
-        yield Static(self._label(r), classes="model-name")
+        yield SafeStatic(self._label(r), classes="model-name")  # names and paths from disk
         bar = ProgressBar(total=100, show_eta=True, id=f"bar-{_safe(r['name'])}")
         bar.display = False
         yield bar
@@ -49,7 +50,7 @@ class ModelRow(Horizontal):
     def show(self, row: dict[str, Any], pulling: bool) -> None:
         """Update in place: the row keeps its widgets (and ids) while other downloads go on."""
         self.row = row
-        self.query_one(".model-name", Static).update(self._label(row))
+        self.query_one(".model-name", SafeStatic).update(self._label(row))
         self.query_one(Button).disabled = row["present"] or pulling
         self.query_one(ProgressBar).display = pulling and not row["present"]
 
@@ -81,7 +82,7 @@ class ModelsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Label("Models", classes="pane-title")
         yield Static(Text(BUILT_FOR, style="dim"), id="models-about")
-        yield Static(id="models-note")
+        yield SafeStatic(id="models-note")
         yield VerticalScroll(id="models-list")
         yield Footer()
 
@@ -91,7 +92,7 @@ class ModelsScreen(Screen[None]):
     def refresh_rows(self) -> None:
         """Read the store again and show it: rows are made once, then updated in place (a
         rebuild would drop the progress of downloads still going)."""
-        note = self.query_one("#models-note", Static)
+        note = self.query_one("#models-note", SafeStatic)
         listing = self.query_one("#models-list", VerticalScroll)
         if self.store is None:
             note.update(Text(f"Cannot open the model store: {self.problem or 'unknown problem'}. "

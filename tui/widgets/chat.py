@@ -9,6 +9,7 @@ from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
 
 from core.events import RunSummary, TaskFinished, TaskStatus
+from tui.widgets.safe_text import SafeStatic, safe_text
 
 STREAM_INTERVAL = 0.08
 KINDS = ("user", "plan", "answer", "info", "warning", "error", "task")
@@ -18,7 +19,10 @@ NOT_DONE_WORDS = {
 }
 
 
-class ChatEntry(Static):
+class ChatEntry(SafeStatic):
+    """One entry: what it shows (requests, plans, answers, errors quoting notes) is data, so it
+    is drawn through the one sanitiser."""
+
     DEFAULT_CSS = """
     ChatEntry { padding: 0 1; margin: 0 0 1 0; }
     """
@@ -40,7 +44,7 @@ class Chat(VerticalScroll, can_focus=False):
     def add(self, kind: str, text: str | Text, title: str = "") -> ChatEntry:
         """Append one entry; `kind` is one of KINDS (its CSS class). A plan that is still
         streaming keeps growing in its own entry above."""
-        body = Text(text) if isinstance(text, str) else text
+        body = safe_text(text)  # before it is a Text: Rich would drop a BEL or CR unseen
         if title:
             body = Text.assemble((title + "  ", "bold"), body)
         entry = ChatEntry(body, classes=f"chat-{kind}")
@@ -97,7 +101,7 @@ class Chat(VerticalScroll, can_focus=False):
         self._dirty = False
         if self._plan is None:
             return
-        self._plan.update(Text(self._plan_text.rstrip("\n")))
+        self._plan.update(safe_text(self._plan_text.rstrip("\n")))
         if self._plan is self.children[-1]:  # to the new end, once the longer text is laid out
             self.call_after_refresh(self.scroll_end, animate=False)
 
@@ -113,7 +117,7 @@ class Chat(VerticalScroll, can_focus=False):
             self._answer_text = ""
             self._answer = self.add("answer", "", title="Writing the answer…")
         self._answer_text += text
-        self._answer.update(Text.assemble(("Writing the answer…  ", "bold"), self._answer_text))
+        self._answer.update(Text.assemble(("Writing the answer…  ", "bold"), safe_text(self._answer_text)))
         self.scroll_end(animate=False)
 
     def end_answer(self, text: str) -> None:
@@ -122,7 +126,7 @@ class Chat(VerticalScroll, can_focus=False):
         if entry is None:
             self.add("answer", text, title="Answer:")
         else:
-            entry.update(Text.assemble(("Answer:  ", "bold"), text))
+            entry.update(Text.assemble(("Answer:  ", "bold"), safe_text(text)))
 
     @property
     def pending(self) -> bool:

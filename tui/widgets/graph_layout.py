@@ -14,6 +14,7 @@ from typing import Any
 
 from core.events import TaskStatus
 from core.plan import Task, format_value
+from core.sanitize import visible
 
 BOX_H = 4
 MIN_BOX_W = 17
@@ -156,7 +157,7 @@ def status_role(status: TaskStatus) -> str:
 
 def args_line(task: Task, width: int) -> str:
     """A task's arguments on one line, cut to `width` with an ellipsis."""
-    text = ", ".join(format_value(a) for a in task.args)
+    text = visible(", ".join(format_value(a) for a in task.args))  # a note name can hold ESC
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 

@@ -31,6 +31,7 @@ from core.events import (
     TaskStatus,
 )
 from core.plan import Plan, Task, format_value
+from core.sanitize import visible
 from tui.widgets import theme_color
 from tui.widgets.graph_layout import BOX_H, LABELS, Canvas, NodeState, draw
 
@@ -247,7 +248,7 @@ def describe_node(node: NodeState) -> Text:
     def row(name: str, value: str, style: str = "") -> None:
         if out:
             out.append("\n")
-        out.append(f"{name}: ", "bold").append(value, style)
+        out.append(f"{name}: ", "bold").append(visible(value, keep_newlines=True), style)  # before Rich drops a BEL
 
     row("task", f"{task.id}. {task.tool}  ·  {LABELS[node.status]}")
     if node.args:

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from tui.widgets import theme_color
+from tui.widgets.safe_text import safe_text
 
 
 class StatusLine(Widget):
@@ -22,7 +23,7 @@ class StatusLine(Widget):
         warn = theme_color(self.app, "text-warning")
         ok = theme_color(self.app, "text-success")
         dry = ("DRY RUN on", f"bold reverse {warn}") if self.dry_run else ("dry run off", ok)
-        return Text.assemble(
+        return safe_text(Text.assemble(  # the model's name is a file name
             ("model ", "dim"), (self.model, "bold"), ("  │  backend ", "dim"), (self.backend, "bold"),
             ("  │  ", "dim"), dry, ("  │  ", "dim"), (self.activity, "italic"),
-        )
+        ))

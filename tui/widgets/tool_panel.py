@@ -8,6 +8,7 @@ from textual.widget import Widget
 
 from tools.registry import TOOL_NAMES
 from tui.widgets import theme_color
+from tui.widgets.safe_text import safe_text
 
 
 class ToolBars(Widget):
@@ -45,7 +46,7 @@ class ToolBars(Widget):
 
     def render(self) -> Text:
         if not self.probabilities:
-            return Text(self.note, style="italic")
+            return safe_text(Text(self.note, style="italic"))
         accent, muted = theme_color(self.app, "text-accent"), theme_color(self.app, "text-muted")
         warn = theme_color(self.app, "text-warning")
         width = max(self.size.width, 24)
@@ -70,4 +71,4 @@ class ToolBars(Widget):
             out.append(f" {p:4.2f}", style=style)
             if i < len(self._order()) - 1:
                 out.append("\n")
-        return out
+        return safe_text(out)  # tool names come from the ToolRAG model's folder
