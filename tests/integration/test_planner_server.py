@@ -55,7 +55,7 @@ class FakeServer:
                 if self.path == "/v1/models" and method == "GET":
                     status, ctype, payload = outer.models_reply()
                 elif self.path == "/props":
-                    status, ctype, payload = 404, "application/json", b'{"detail": "Not Found"}'
+                    status, ctype, payload = outer.props_reply()
                 else:
                     status, ctype, payload = reply(self.path, body)
                 self.send_response(status)
@@ -88,8 +88,11 @@ class FakeServer:
     def models_reply(self) -> tuple[int, str, object]:
         return 200, "application/json", json.dumps({"object": "list", "data": [{"id": self.model}]}).encode()
 
-    def completions(self) -> list[dict]:
-        return [body for method, path, body, _ in self.requests if path == "/v1/completions" and body]
+    def props_reply(self) -> tuple[int, str, object]:
+        return 404, "application/json", b'{"detail": "Not Found"}'  # not llama-server
+
+    def completions(self, path: str = "/v1/completions") -> list[dict]:
+        return [body for method, p, body, _ in self.requests if p == path and body]
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -179,6 +182,34 @@ async def test_the_server_receives_the_prompt_bytes_the_model_receives_in_proces
     assert sent[0]["stream"] is True
     assert remote.plan.to_text() == in_process.plan.to_text()
     assert [t.tool for t in remote.plan.tasks] == ["get_phone_number", "send_sms"]
+
+
+async def test_llama_server_shape_props_template_and_cache_counts():
+    """llama-server's API (a server of ours in its documented shape): the chat template from
+    /props, POST /completion with cache_prompt, and its cached-token count in the stats."""
+    text = PLAN
+    events = [{"content": text[i:i + 9], "stop": False} for i in range(0, len(text), 9)]
+    events.append({"content": "", "stop": True, "stop_type": "eos", "tokens_evaluated": 120,
+                   "timings": {"prompt_n": 20, "cache_n": 100, "predicted_n": 9, "prompt_ms": 5.0,
+                               "predicted_ms": 9.0}})
+    from core.planner.chat import NAMED_TEMPLATES
+
+    with fake_server(lambda p, b: (200, "text/event-stream", events)) as server:
+        server.props_reply = lambda: (200, "application/json", json.dumps({  # type: ignore[method-assign]
+            "default_generation_settings": {"n_ctx": 8192}, "model_path": "/srv/qwen2.5-coder.gguf",
+            "chat_template": NAMED_TEMPLATES["chatml"], "bos_token": "", "eos_token": "<|im_end|>"}).encode())
+        pipeline = Pipeline(server_config(server.url, "compact", "auto"))
+        try:
+            response = await pipeline.plan_only(REQUEST, emit=lambda e: None)
+            engine = pipeline.llm.engine  # type: ignore[union-attr]
+        finally:
+            pipeline.close()
+        sent = server.completions("/completion")
+    assert sent and sent[0]["cache_prompt"] is True and sent[0]["n_predict"] > 0 and sent[0]["grammar"]
+    assert sent[0]["prompt"].startswith("<|im_start|>system\n") and response.prompt.templated
+    assert [t.tool for t in response.plan.tasks] == ["get_phone_number", "send_sms"]
+    assert response.stats is not None and (response.stats.prompt_tokens, response.stats.cached_tokens) == (120, 100)
+    assert engine == f"qwen2.5-coder @ {server.url.removeprefix('http://')}"
 
 
 # -- the real server --------------------------------------------------------------------------
