@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.planner.chat import NAMED_TEMPLATES
+from core.planner.server_url import ServerURLError, check_env_name, parse_server_url
 from tools.registry import APPS, Effect
 
 APPROVAL_CHOICES = ("ask", "allow", "deny")
@@ -108,6 +109,9 @@ class PlannerConfig:
     prompt: str = "auto"  # auto (the model manifest's, else by model) | tinyagent | compact | tuned
     chat_template: str = "auto"  # auto (the GGUF's, else the manifest's fallback) | none | a named layout
     grammar_kinds: bool = True  # dates, recipients and ints in their real shapes (measured: README, bench_realmodel)
+    gpu_layers: str = "auto"  # layers llama.cpp offloads: auto (all where it has a GPU backend, else 0) | 0 | N
+    server: str = ""  # a llama.cpp server's URL: plan there instead of in-process (README "Planning on a server")
+    api_key_env: str = ""  # the environment variable holding the server's bearer token (never the token itself)
 
 
 @dataclass
@@ -278,6 +282,16 @@ def _validate(cfg: Config, path: Any) -> None:
     if cfg.planner.chat_template not in ("auto", "none", *NAMED_TEMPLATES):
         raise ConfigError(path, "planner.chat_template", None,
                           f"must be auto, none or one of {', '.join(NAMED_TEMPLATES)}, not {_shown(cfg.planner.chat_template)}")
+    gpu = cfg.planner.gpu_layers.strip()
+    if gpu != "auto" and not (gpu.isdigit() and int(gpu) <= MAX_NUMBER):
+        raise ConfigError(path, "planner.gpu_layers", None, f"must be auto or a whole number of layers, not {_shown(gpu)}")
+    for key, check, value in (("planner.server", parse_server_url, cfg.planner.server),
+                              ("planner.api_key_env", check_env_name, cfg.planner.api_key_env)):
+        try:
+            if value:
+                check(value)
+        except ServerURLError as exc:
+            raise ConfigError(path, key, None, str(exc)) from None
     if not 1 <= cfg.voice.beam_size <= MAX_BEAM:
         raise ConfigError(path, "voice.beam_size", None, f"must be a whole number from 1 to {MAX_BEAM}")
     for name in ("task", "applescript", "plan"):

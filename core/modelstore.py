@@ -1060,7 +1060,8 @@ def verify(name: str) -> VerifyResult:
         except ModelMissing as exc:
             result.problems.append(str(exc))
         else:
-            _check_file(result, adapter, None, entry.adapter_sha256, None, f"adapter {entry.adapter}")
+            if adapter is not None:
+                _check_file(result, adapter, None, entry.adapter_sha256, None, f"adapter {entry.adapter}")
     return result
 
 

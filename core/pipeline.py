@@ -39,9 +39,10 @@ from core.executor import DryRun, Executor
 from core.plan import Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
-from core.planner.llm import GenerationStats, LocalLLM, ModelError
+from core.planner.llm import GenerationStats, LocalLLM, ModelError, PlannerModel, ServerError
 from core.planner.planner import JoinResult, Planner, PlanResponse, deterministic_answer, observations, setup_for_llm
 from core.planner.prompt import pick_examples
+from core.planner.server import ServerLLM
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from core.planner.writer import ModelWriter
 from core.toolrag import Selection, ToolRAG, ToolRAGError
@@ -82,7 +83,7 @@ class PipelineResult:
 
 
 class Pipeline:
-    def __init__(self, config: Config, *, backend: Backend | None = None, llm: LocalLLM | None = None,
+    def __init__(self, config: Config, *, backend: Backend | None = None, llm: PlannerModel | None = None,
                  toolrag: ToolRAG | None = None,
                  model_override: str | None = None, limits: GrammarLimits = PLANNER_LIMITS):
         self.config = config
@@ -102,13 +103,20 @@ class Pipeline:
         self._pool_cache: tuple[int | None, ExamplePool] | None = None  # (user file's mtime, the pool)
 
     # -- parts -------------------------------------------------------------------------------
-    async def load_model(self, emit: EventSink | None = None) -> LocalLLM:
-        """The planner model (loaded once, off the event loop). Raises ModelLoadError."""
+    async def load_model(self, emit: EventSink | None = None) -> PlannerModel:
+        """The planner model (loaded once, off the event loop): in-process, or on `planner.server`.
+        Raises ModelLoadError, or ServerError for a server that cannot be used."""
         if self.llm is None:
-            self.llm = await asyncio.to_thread(LocalLLM.from_config, self.config, self.model_override)
-            notice = getattr(self.llm, "model_notice", None)
+            factory = ServerLLM.from_config if self.config.planner.server else LocalLLM.from_config
+            llm: PlannerModel = await asyncio.to_thread(factory, self.config, self.model_override)
+            self.llm = llm
+            notice = getattr(llm, "model_notice", None)
             if notice and emit is not None:  # another planner stands in for a missing default
                 emit(Notice("info", notice))
+            for level, text in getattr(llm, "notices", ()):  # e.g. a server over plain http
+                if emit is not None:
+                    emit(Notice(level, text))
+            return llm
         return self.llm
 
     def _get_backend(self) -> Backend:
@@ -166,6 +174,8 @@ class Pipeline:
         try:
             async for _task in response:
                 first = first or time.perf_counter() - started
+        except ServerError:  # the server is gone or broke off: one line, not a half plan
+            raise
         except (ModelError, GrammarError) as exc:
             emit(Notice("error", f"planning failed: {exc}"))
         self._emit_plan_timings(emit, response.stats, started, first)
@@ -235,7 +245,7 @@ class Pipeline:
         emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
         return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
 
-    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, LocalLLM]:
+    async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
         model = asyncio.ensure_future(self.load_model(emit))
         try:
@@ -299,6 +309,10 @@ class Pipeline:
                     echo.append(task)
                 else:
                     dispatch(task)
+        except ServerError:  # a server that broke off is a broken stream (below), not a plan to join or replan
+            executor.cancel()
+            await executor.finish()
+            raise
         except (ModelError, GrammarError) as exc:
             emit(Notice("error", f"planning failed: {exc}"))
         except BaseException:  # cancelled, or llama.cpp or a sink broke: no task outlives the request
@@ -400,7 +414,7 @@ class Pipeline:
             self.llm = None
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _new_planner(self, llm: LocalLLM) -> Planner:
+    def _new_planner(self, llm: PlannerModel) -> Planner:
         cls = Planner if self.use_grammar else _UnconstrainedPlanner
         return cls(llm, config=self.config, limits=self.limits)
 

@@ -30,7 +30,8 @@ def check_models(store: ModelStore | ModuleType | None, config: Config) -> Model
     except (ModelStoreError, OSError) as exc:
         return ModelCheck(f"Cannot read the model store ({exc}).", None)
     # a kind the config points elsewhere, or a planner standing in, is not missing
-    elsewhere = {"planner": bool(config.models.planner or choice.path), "whisper": bool(config.models.whisper)}
+    elsewhere = {"planner": bool(config.models.planner or choice.path or config.planner.server),
+                 "whisper": bool(config.models.whisper)}
     wanted = [r for r in rows if r["default"]] or rows
     missing = [f"{r['name']} ({KIND_WORDS.get(r['kind'], r['kind'])})"
                for r in wanted if not r["present"] and not elsewhere.get(r["kind"])]
@@ -42,6 +43,8 @@ def check_models(store: ModelStore | ModuleType | None, config: Config) -> Model
 
 
 def _planner_label(rows: list[dict], choice: PlannerChoice, config: Config) -> str | None:
+    if config.planner.server:
+        return model_label(config)  # planning on a server: whatever is downloaded here
     if choice.path is not None and choice.notice:
         return choice.name  # a stand-in for the missing default
     if config.models.planner:

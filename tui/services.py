@@ -18,6 +18,7 @@ from core.events import AudioLevel
 from core.history import HistoryStore
 from core.modelstore import ModelEntry, PlannerChoice
 from core.pipeline import Pipeline
+from core.planner.server_url import ServerURLError, parse_server_url
 from core.voice.capture import Recorder
 from core.voice.transcribe import Transcriber
 
@@ -55,11 +56,16 @@ class Services:
 
 
 def model_label(config: Config) -> str:
-    """A short name for the planner model in the status line."""
+    """A short name for the planner model in the status line ("qwen.gguf @ 127.0.0.1:8080" on a server)."""
     name = config.models.planner
-    if not name:
-        return "TinyAgent-1.1B"
-    return name.rsplit("/", 1)[-1]
+    label = name.rsplit("/", 1)[-1] if name else "TinyAgent-1.1B"
+    if config.planner.server:
+        try:
+            where = parse_server_url(config.planner.server).label
+        except ServerURLError:  # the config refuses it; the pipeline says so
+            where = config.planner.server
+        return f"{label if name else 'planner'} @ {where}"
+    return label
 
 
 def model_rows(store: ModelStore | ModuleType) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from core.config import Config, ConfigError, load_config
 from core.events import Event
 from core.jsonl import MAX_INPUT_BYTES, InputError, read_limited
+from core.planner.server_url import ServerURLError, parse_server_url
 from core.sanitize import visible
 
 
@@ -33,6 +34,28 @@ def config_from(args: argparse.Namespace) -> Config:
         return load_config(getattr(args, "config", None))
     except ConfigError as exc:
         raise CliError(f"bad config: {exc}") from None
+
+
+def server_url(text: str) -> str:
+    """argparse type of `--server URL`: a bad URL is a usage error (exit 2) before anything loads."""
+    try:
+        return str(parse_server_url(text))
+    except ServerURLError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", metavar="URL", type=server_url,
+                        help="plan on this llama.cpp server (llama-server or llama-cpp-python's) instead of "
+                        "in-process; default: planner.server. --model then names a local copy of its GGUF "
+                        "(read for the chat template and token counts only)")
+
+
+def with_server(args: argparse.Namespace, config: Config) -> Config:
+    """The config with `--server` applied (when given)."""
+    if getattr(args, "server", None):
+        config.planner.server = args.server
+    return config
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from core.cli.common import CliError, config_from, print_json, read_text_arg, say
+from core.cli.common import CliError, add_server_option, config_from, print_json, read_text_arg, say, with_server
 from core.cli.planner import run_model_command
 from core.config import Config
 from core.evaluation import (
@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data", metavar="DATA.jsonl")
     e.add_argument("--model", metavar="PATH", help="planner GGUF file or model-store name "
                    "(default: models.planner in config.yaml)")
+    add_server_option(e)
     e.add_argument("--examples", metavar="POOL.jsonl", help="draw in-context examples from this {query, plan} "
                    "file instead of the built-in and user pool (never the question being asked)")
     e.add_argument("--profile", metavar="NAME", help=f"prompt profile: {', '.join(PROFILES)} "
@@ -57,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _configured(args: argparse.Namespace) -> Config:
-    config = config_from(args)
+    config = with_server(args, config_from(args))
     config.backend = "sandbox"  # evaluation never touches the user's apps
     if args.all_tools:
         config.toolrag.enabled = False

@@ -16,7 +16,17 @@ from typing import Any, TypeVar
 from core.backends import BackendUnavailable
 from core.cli import prompt
 from core.cli.approve import TerminalApprover
-from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg, say
+from core.cli.common import (
+    CliError,
+    add_run_options,
+    add_server_option,
+    config_from,
+    json_sink,
+    print_json,
+    read_text_arg,
+    say,
+    with_server,
+)
 from core.cli.render import TextRenderer
 from core.config import Config
 from core.dag import critical_path, layers, plan_graph
@@ -27,7 +37,7 @@ from core.pipeline import Pipeline
 from core.plan import Plan
 from core.planner.grammar import GrammarError, limits_for, plan_grammar
 from core.planner.grammar_check import check_plans
-from core.planner.llm import ModelError, ModelLoadError
+from core.planner.llm import ModelError, ModelLoadError, ServerError
 from tools.backend import ToolError
 from tools.registry import REGISTRY, ToolSpec, tools_for_apps
 
@@ -69,11 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="planner GGUF file (default: models.planner in config.yaml)")
+    add_server_option(p)
 
 
 # -- shared -------------------------------------------------------------------------------------
 def _pipeline(args: argparse.Namespace, **kwargs: Any) -> Pipeline:
-    config = config_from(args)
+    config = with_server(args, config_from(args))
     if getattr(args, "backend", None):
         config.backend = args.backend
     return Pipeline(config, model_override=args.model, **kwargs)
@@ -83,7 +94,7 @@ def run_model_command(coro: Coroutine[Any, Any, T]) -> T:
     """Run the command's coroutine; model and backend problems become one clean line."""
     try:
         return asyncio.run(coro)
-    except ModelLoadError as exc:
+    except (ModelLoadError, ServerError) as exc:
         raise CliError(str(exc)) from None
     except (ModelError, GrammarError) as exc:
         raise CliError(f"the model failed: {exc}") from None
@@ -152,6 +163,8 @@ def ask_command(args: argparse.Namespace) -> int:
     try:
         result = run_model_command(pipeline.ask(args.request, emit=emit, approver=TerminalApprover(), dry_run=dry_run,
                                    yes=args.yes))
+        if args.verbose and not args.json and pipeline.llm is not None:
+            print(f"  planner: {getattr(pipeline.llm, 'engine', '')}")
     finally:
         pipeline.close()
     if not result.plan.tasks:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from core.cli import planner
-from core.cli.common import CliError, config_from, print_json, say
+from core.cli.common import CliError, config_from, print_json, say, server_url
 from core.config import MAX_BEAM, MAX_THREADS
 from core.events import AudioLevel
 from core.executor import run_in_daemon_thread
@@ -47,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="with --ask: plan, but run nothing with side effects")
     p.add_argument("--yes", action="store_true", help="with --ask: approve every action without asking")
     p.add_argument("--planner", metavar="PATH", help="with --ask: the planner GGUF (ask's --model; default: models.planner)")
+    p.add_argument("--server", metavar="URL", type=server_url, help="with --ask: plan on this llama.cpp server (ask's --server)")
     p.set_defaults(func=cmd_listen)
 
 
@@ -172,8 +173,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 # -- listening ----------------------------------------------------------------------------------
 def cmd_listen(args: argparse.Namespace) -> int:
-    if (args.dry_run or args.yes or args.planner) and not args.ask:
-        raise CliError("--dry-run, --yes and --planner go with --ask")
+    if (args.dry_run or args.yes or args.planner or args.server) and not args.ask:
+        raise CliError("--dry-run, --yes, --planner and --server go with --ask")
     try:
         if args.list_devices:
             return _list_devices(args)
@@ -283,5 +284,6 @@ def _ask(args: argparse.Namespace, text: str) -> int:
     argv = (["--config", args.config] if args.config else []) + ["ask"]
     argv += ["--dry-run"] * args.dry_run + ["--yes"] * args.yes + ["--json"] * args.json
     argv += ["--model", args.planner] if args.planner else []
+    argv += ["--server", args.server] if args.server else []
     ask_args = parser.parse_args([*argv, "--", text])  # "--": heard text that starts with "-" is still the request
     return int(ask_args.func(ask_args) or 0)

@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequen
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.gguf_file import GGUFError, check_gguf_file
 from core.modelstore import ModelStoreError, planner_choice, resolve
@@ -60,6 +60,11 @@ class ModelLoadError(Exception):
 
 class ModelError(Exception):
     """A generation failed (prompt too long, bad grammar, llama.cpp error)."""
+
+
+class ServerError(ModelError):
+    """The planner server cannot be used or broke off (core/planner/server.py): unlike a failed
+    generation, nothing more can be asked of it in this run, so the pipeline closes the run."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,38 @@ class TextStream:
         closer = getattr(self._chunks, "aclose", None)
         if closer is not None:
             await closer()
+
+
+class PlannerModel(Protocol):
+    """What the planner, the joiner and the writer use of a model: `LocalLLM` in-process, or
+    `ServerLLM` (core/planner/server.py) on a llama.cpp server."""
+
+    model_path: Path  # its file name finds the manifest entry (prompt profile, chat template fallback)
+    adapter_path: Path | None  # with the file name, finds the entry of an adapted model (the tuned profile)
+    model_notice: str | None
+    n_ctx: int
+    engine: str  # for people: "tiny.gguf in-process (CPU)", "qwen2.5-coder-0.5b @ 127.0.0.1:8080"
+
+    @property
+    def metadata(self) -> dict[str, str]: ...
+
+    def token_text(self, token: int) -> str: ...
+
+    def tokenize(self, text: str, *, bos: bool = True, special: bool = False) -> list[int]: ...
+
+    def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future: ...
+
+    def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
+               temperature: float = 0.0, stop: Sequence[str] | None = None,
+               special: bool = False, min_room: int = 8) -> TextStream: ...
+
+    def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
+                 temperature: float = 0.0, stop: Sequence[str] | None = None,
+                 timeout: float | None = None, special: bool = False) -> Completion: ...
+
+    def close(self) -> None: ...
 
 
 # -- prefix reuse ----------------------------------------------------------------------------
@@ -291,6 +328,30 @@ def load_llama(path: Path, *, extra_bufts: bool, **kwargs: Any) -> Any:
         return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
 
 
+def gpu_layers_for(setting: str | int) -> tuple[int, str]:
+    """`planner.gpu_layers` as llama.cpp's n_gpu_layers, and a line saying where the model runs.
+
+    auto: every layer (-1) where this llama.cpp was built with a GPU backend (CUDA, Metal,
+    Vulkan...), else 0, the CPU; a number is passed on as it is.
+    """
+    import llama_cpp
+
+    word = str(setting).strip().lower() or "auto"
+    gpu = bool(llama_cpp.llama_supports_gpu_offload())
+    if word == "auto":
+        if gpu:
+            return -1, "all layers on the GPU (planner.gpu_layers: auto)"
+        return 0, "CPU: this llama.cpp was built without a GPU backend (planner.gpu_layers: auto)"
+    if not word.isdigit():
+        raise ModelLoadError(f"planner.gpu_layers must be auto or a whole number, not {setting!r}")
+    layers = int(word)
+    if layers == 0:
+        return 0, "CPU (planner.gpu_layers: 0)"
+    if not gpu:
+        return 0, f"CPU: planner.gpu_layers is {layers} but this llama.cpp was built without a GPU backend"
+    return layers, f"{layers} layers on the GPU (planner.gpu_layers)"
+
+
 def grammar_is_valid(text: str, vocab: Any) -> bool:
     """Parse `text` with llama.cpp's grammar parser (a NULL sampler means a parse error)."""
     import llama_cpp
@@ -328,6 +389,8 @@ class LocalLLM:
         prompt_cache_states: int = 8,
         prompt_cache_bytes: int = 256 << 20,
         adapter: Path | str | None = None,
+        gpu_layers: str | int = 0,
+        plain_vocab: bool = False,
     ):
         path = check_gguf(model_path)
         self.adapter_path = check_gguf(adapter) if adapter is not None else None
@@ -340,13 +403,18 @@ class LocalLLM:
         self.vocab_only = vocab_only
         self.extra_bufts = want_extra_bufts(use_extra_bufts)
         threads = n_threads if n_threads > 0 else max(1, os.cpu_count() or 1)
+        n_gpu_layers, where = gpu_layers_for(gpu_layers)
+        self.engine = f"{path.name} in-process, {where}"
         kwargs: dict[str, Any] = dict(n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, seed=seed,
-                                      flash_attn=flash_attn)
+                                      flash_attn=flash_attn, n_gpu_layers=n_gpu_layers)
         if self.adapter_path is not None:
             kwargs.update(lora_path=str(self.adapter_path), lora_scale=1.0)  # applied to the weights at load
         if vocab_only:
-            # The grammar checker tokenizes plan text exactly, without SentencePiece's leading space.
-            kwargs = dict(vocab_only=True, kv_overrides={"tokenizer.ggml.add_space_prefix": False})
+            # The grammar checker tokenizes plan text exactly, without SentencePiece's leading space;
+            # `plain_vocab` tokenizes as the whole model does (a server's prompt, counted here).
+            kwargs = dict(vocab_only=True)
+            if not plain_vocab:
+                kwargs["kv_overrides"] = {"tokenizer.ggml.add_space_prefix": False}
         try:
             self._llama = load_llama(path, extra_bufts=self.extra_bufts, **kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
@@ -389,7 +457,9 @@ class LocalLLM:
                                                   bool(model_override))
         llm = cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts,
                   prompt_cache_states=int(planner.prompt_cache_states),
-                  prompt_cache_bytes=int(float(planner.prompt_cache_mb) * (1 << 20)), adapter=adapter)
+                  prompt_cache_bytes=int(float(planner.prompt_cache_mb) * (1 << 20)), adapter=adapter,
+                  gpu_layers=getattr(planner, "gpu_layers", "auto"))
+        log.info("planner: %s", llm.engine)  # the one line saying where it runs (ask -v shows it too)
         llm.model_notice = notice  # e.g. "tinyagent-1.1b is not downloaded, so ... plans instead"
         return llm
 

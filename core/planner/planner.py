@@ -25,7 +25,7 @@ from core.parser import PlanParser
 from core.plan import Diagnostic, Plan, Ref, Task, Template
 from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
-from core.planner.llm import GenerationStats, LocalLLM, ModelError, TextStream
+from core.planner.llm import GenerationStats, ModelError, PlannerModel, TextStream
 from core.planner.profiles import PlannerPrompt, PromptSetup, setup_for
 from core.planner.prompt import registry_order
 from tools.registry import ToolSpec
@@ -54,7 +54,7 @@ class JoinResult:
     steps: tuple[tj.Step, ...] = ()  # tinyagent profile: this round's tasks as the joiner saw them
 
 
-def setup_for_llm(llm: LocalLLM | None, config: Config) -> PromptSetup:
+def setup_for_llm(llm: PlannerModel | None, config: Config) -> PromptSetup:
     """The prompt profile and chat template for a loaded model (see core/planner/profiles.py)."""
     return setup_for(config, path=llm.model_path, model=llm) if llm is not None else setup_for(config)
 
@@ -127,7 +127,7 @@ class PlanResponse:
 
 
 class Planner:
-    def __init__(self, llm: LocalLLM | None, *, config: Config, limits: GrammarLimits = PLANNER_LIMITS,
+    def __init__(self, llm: PlannerModel | None, *, config: Config, limits: GrammarLimits = PLANNER_LIMITS,
                  setup: PromptSetup | None = None):
         self.llm = llm
         self.config = config
