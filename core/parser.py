@@ -278,7 +278,8 @@ class PlanParser:
         thought = _THOUGHT.match(text)
         if thought:
             said = thought.group(1).strip()
-            self._thought = f"{self._thought} {said}".strip() if self._thought else said
+            # An empty `Thought:` says nothing: no thought, as the writer leaves it out.
+            self._thought = f"{self._thought} {said}".strip() if self._thought else (said or None)
             return
 
         numbered = _NUMBERED.match(text)
