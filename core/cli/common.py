@@ -10,7 +10,7 @@ from typing import Any
 
 from core.config import Config, ConfigError, load_config
 from core.events import Event
-from core.jsonl import MAX_INPUT_BYTES, InputError, read_limited
+from core.jsonl import LINE_BREAKS, MAX_INPUT_BYTES, InputError, read_limited
 
 
 class CliError(Exception):
@@ -54,11 +54,7 @@ def print_json(obj: Any) -> None:
         text.encode(sys.stdout.encoding or "utf-8")
     except (UnicodeEncodeError, LookupError):  # a lone surrogate, or a terminal that is not UTF-8
         text = json.dumps(json.loads(text), ensure_ascii=True)
-    print(text.translate(_LINE_BREAKS), flush=True)
-
-
-# Characters str.splitlines() and JavaScript treat as line ends; json.dumps leaves them raw.
-_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+    print(text.translate(LINE_BREAKS), flush=True)
 
 
 def _finite(obj: Any) -> Any:

@@ -12,7 +12,6 @@ ToolRAG encoder's embeddings, see embed.py; BM25 over words without it).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -24,7 +23,7 @@ from typing import Any
 import yaml
 
 from core.config import UnsafeYaml, check_yaml_events, config_dir
-from core.jsonl import InputError, read_limited
+from core.jsonl import InputError, JsonlError, jsonl_lines, read_limited, read_record
 from core.parser import PlanError, load_plan
 from core.toolrag.embed import EmbeddingIndex, default_encoder
 from tools.registry import TOOL_NAMES
@@ -266,16 +265,11 @@ def read_jsonl_examples(path: Path, source: str = "user") -> tuple[list[Example]
         raise ExampleError(str(exc)) from None
     good: list[Example] = []
     bad: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, line in jsonl_lines(text):
         try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting (as core.jsonl)
-            bad.append((number, f"not JSON ({exc if isinstance(exc, ValueError) else 'nested too deeply'})"))
-            continue
-        if not isinstance(record, dict):
-            bad.append((number, "expected a JSON object with 'query' and 'plan'"))
+            record = read_record(line)
+        except JsonlError as exc:
+            bad.append((number, str(exc)))
             continue
         try:
             good.append(make_example(record.get("query"), record.get("plan"), source))
