@@ -85,8 +85,10 @@ class HistoryStore:
         line = dumps_line(asdict(entry), default=str)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            with self.path.open("a+b") as fh:
+                # a last line cut off (a crash mid-write, a hand edit) must not swallow this one
+                torn = fh.seek(0, 2) > 0 and fh.seek(-1, 2) >= 0 and fh.read(1) != b"\n"
+                fh.write(("\n" if torn else "").encode() + line.encode("utf-8") + b"\n")
             self._compact_if_needed()
 
     def load(self, limit: int | None = None) -> list[HistoryEntry]:

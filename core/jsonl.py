@@ -53,9 +53,15 @@ _JSON_SPACE = " \t\r"  # a line of only these is blank; "\r" is what is left of 
 
 
 def dumps_line(obj: Any, **options: Any) -> str:
-    """One JSONL record (no newline): UTF-8 text kept as it is, but the line breaks above escaped,
-    so line-by-line readers other than ours (splitlines, editors, JavaScript) see one record too."""
-    return json.dumps(obj, ensure_ascii=False, **options).translate(LINE_BREAKS)
+    """One JSONL record (no newline) that can be written as UTF-8: text kept as it is, but the
+    line breaks above escaped, so line-by-line readers other than ours (splitlines, editors,
+    JavaScript) see one record too."""
+    text = json.dumps(obj, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (pasted text): escaped, it reads back the same
+        text = json.dumps(obj, ensure_ascii=True, **options)
+    return text.translate(LINE_BREAKS)
 
 
 def jsonl_lines(text: str) -> Iterator[tuple[int, str]]:

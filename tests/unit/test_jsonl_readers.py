@@ -83,3 +83,17 @@ def test_eval_results_with_a_separator_are_found_again(tmp_path):
                           stages={})
     out.write_text(raw_line(result.to_json()) + "\n", encoding="utf-8")
     assert load_results(out, {"r1"}) == {"r1": result}
+
+
+def test_an_entry_appended_after_a_torn_last_line_is_kept(tmp_path):
+    path = tmp_path / "history.jsonl"
+    path.write_text('{"request": "first", "id": "a"}\n{"request": "cut off mid-wri', encoding="utf-8")
+    store = HistoryStore(path)
+    store.append(HistoryEntry(request="next"))
+    assert [e.request for e in store.load()] == ["first", "next"]
+
+
+def test_a_request_with_a_lone_surrogate_is_stored_and_read_back(tmp_path):
+    store = HistoryStore(tmp_path / "history.jsonl")
+    store.append(HistoryEntry(request="pasted \ud800 text"))
+    assert [e.request for e in store.load()] == ["pasted \ud800 text"]
