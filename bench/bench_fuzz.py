@@ -101,6 +101,7 @@ def main() -> int:
     ap.add_argument("--only-native", action="store_true", help="run only the llama.cpp loads")
     ap.add_argument("--tui", type=int, default=300, help="lines pasted into the TUI's request box (pilot)")
     ap.add_argument("--only-tui", action="store_true", help="run only the TUI request box")
+    ap.add_argument("--only-stores", action="store_true", help="run only history.jsonl and the examples file")
     args = ap.parse_args()
     n = lambda full: max(1, int(full * args.scale))  # noqa: E731
     rng = random.Random(args.seed)
@@ -115,6 +116,8 @@ def main() -> int:
         return print_report([native_loads(rng, work, args.native)], began)
     if args.only_tui:
         return print_report([tui_inputs(rng, work, n(args.tui))], began)
+    if args.only_stores:
+        return print_report(stores(rng, work, plans, n), began)
 
     t = Tally("plans (parser)")
     count = n(50_000)
@@ -210,6 +213,7 @@ def main() -> int:
 
     if args.tui:
         tallies.append(tui_inputs(rng, work, n(args.tui)))
+    tallies += stores(rng, work, plans, n)
     if args.native:
         tallies.append(native_loads(rng, work, args.native))
     return print_report(tallies, began)
@@ -240,6 +244,44 @@ def tui_inputs(rng: random.Random, work: Path, count: int) -> Tally:
 
     asyncio.run(session())
     return t
+
+
+def stores(rng: random.Random, work: Path, plans: list[str], n) -> list[Tally]:
+    """What the app keeps as text and reads again: history.jsonl, the user's examples file."""
+    def record() -> str:
+        line = json.dumps({"query": F.mutate_text(rng, F.EXAMPLE_QUERY, ops=1) if rng.random() < 0.5
+                           else F.EXAMPLE_QUERY + str(rng.random()),
+                           "plan": F.mutate_text(rng, rng.choice(plans), ops=1) if rng.random() < 0.5 else rng.choice(plans)},
+                          ensure_ascii=rng.random() < 0.5)
+        return F.mutate_text(rng, line, ops=1) if rng.random() < 0.2 else line
+
+    t = Tally("history.jsonl (load, append, load)")
+    count = n(5_000)
+    for i in range(1, count + 1):
+        lines = [F.mutate_text(rng, F.HISTORY_SEED, ops=rng.choice([1, 2])) if rng.random() < 0.6 else F.HISTORY_SEED
+                 .replace("abc123def456", f"id{j}") for j in range(rng.randint(1, 12))]
+        if rng.random() < 0.05:
+            lines.append('{"request": ' + "[" * 100_000)
+        t.run(F.run_history, work / "history.jsonl", lines, F.mutate_text(rng, "Text Sid I'm late"))
+        progress(t.kind, i, count)
+    tallies = [t]
+
+    t = Tally("examples add + list (CLI)")
+    count = n(1_500)
+    for i in range(1, count + 1):
+        query = F.mutate_text(rng, F.EXAMPLE_QUERY, ops=1) if rng.random() < 0.5 else F.EXAMPLE_QUERY
+        plan = rng.choice(plans) if rng.random() < 0.3 else F.mutate_text(rng, rng.choice(plans), ops=1)
+        t.run(F.run_examples_add, work, query, plan)
+        progress(t.kind, i, count)
+    tallies.append(t)
+
+    t = Tally("examples import + list (CLI)")
+    count = n(500)
+    for i in range(1, count + 1):
+        t.run(F.run_examples_import, work, [record() for _ in range(rng.randint(1, 8))])
+        progress(t.kind, i, count)
+    tallies.append(t)
+    return tallies
 
 
 NATIVE_LOAD = """

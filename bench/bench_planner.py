@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import statistics
 import sys
 import time
@@ -54,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     if not PLANS.exists() or not VOCAB.exists():
         print(f"skipped: shared data not found ({PLANS.name} and {VOCAB.name} in {DATA})")
         return 0
-    rows = [json.loads(line) for line in PLANS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from core.jsonl import parse_jsonl
+
+    rows = [row for _, row in parse_jsonl(PLANS.read_text(encoding="utf-8"), str(PLANS))]  # split on "\n" only
     config = _config()
     selections = prompt_sizes(rows, config)
     if args.no_model:

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.jsonl import parse_jsonl  # noqa: E402
 from core.toolrag import ToolClassifier, ToolRAG, builtin_model_dir  # noqa: E402
 from core.toolrag.data import load_labelled  # noqa: E402
 from core.toolrag.examples import Example, ExampleError, ExamplePool, builtin_examples, make_example  # noqa: E402
@@ -36,13 +37,11 @@ SHARED = ROOT.parent / "shared" / "data" / "tinyagent_plans.jsonl"
 
 def train_pool() -> list[Example]:
     """The shared train split as examples (the few plans that do not validate are left out)."""
-    import json
 
     from core.toolrag.data import split_of
 
     out = []
-    for line in SHARED.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for _, row in parse_jsonl(SHARED.read_text(encoding="utf-8"), str(SHARED)):  # split on "\n" only
         if split_of(row["id"]) != "train":
             continue
         try:

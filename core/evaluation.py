@@ -8,7 +8,6 @@ the seconds of each stage, so a run can be read record by record and resumed.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import time
@@ -22,7 +21,7 @@ from core.approval import deny_all
 from core.dag import plan_graph, plans_isomorphic, tool_recall
 from core.events import Event, StageTiming, ToolsSelected
 from core.executor import DryRun
-from core.jsonl import JsonlError, parse_jsonl
+from core.jsonl import JsonlError, jsonl_lines, parse_jsonl, read_record
 from core.parser import parse_plan
 from core.pipeline import Pipeline
 from core.plan import Plan
@@ -72,10 +71,10 @@ def load_results(path: Path | str, wanted: set[str]) -> dict[str, RecordResult]:
     found: dict[str, RecordResult] = {}
     if not p.exists():
         return found
-    for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+    for _, line in jsonl_lines(p.read_text(encoding="utf-8", errors="replace")):
         try:
-            result = RecordResult(**json.loads(line))
-        except (ValueError, TypeError):
+            result = RecordResult(**read_record(line))
+        except (JsonlError, TypeError):
             continue  # e.g. the last line cut off by an interruption
         if result.id in wanted:
             found[result.id] = result

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import data_dir
+from core.jsonl import JsonlError, dumps_line, jsonl_lines, read_record
 
 MAX_ENTRIES = 500  # older entries are dropped when the file is compacted
 
@@ -81,11 +82,13 @@ class HistoryStore:
         return cls(data_dir() / "history.jsonl")
 
     def append(self, entry: HistoryEntry) -> None:
-        line = json.dumps(asdict(entry), ensure_ascii=False, default=str)
+        line = dumps_line(asdict(entry), default=str)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            with self.path.open("a+b") as fh:
+                # a last line cut off (a crash mid-write, a hand edit) must not swallow this one
+                torn = fh.seek(0, 2) > 0 and fh.seek(-1, 2) >= 0 and fh.read(1) != b"\n"
+                fh.write(("\n" if torn else "").encode() + line.encode("utf-8") + b"\n")
             self._compact_if_needed()
 
     def load(self, limit: int | None = None) -> list[HistoryEntry]:
@@ -99,22 +102,15 @@ class HistoryStore:
             except OSError:
                 return []
         seen: set[str] = set()
-        for line in text.splitlines():
-            if not line.strip():
+        for _, line in jsonl_lines(text):
+            try:  # a torn, hand-edited or absurdly nested line is skipped like any bad line
+                entry = HistoryEntry.from_json(read_record(line))
+            except (JsonlError, TypeError):
                 continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
+            if entry.id in seen:  # a line written twice (a copied file): one entry
                 continue
-            if isinstance(obj, dict):
-                try:
-                    entry = HistoryEntry.from_json(obj)
-                except TypeError:
-                    continue
-                if entry.id in seen:  # a line written twice (a copied file): one entry
-                    continue
-                seen.add(entry.id)
-                entries.append(entry)
+            seen.add(entry.id)
+            entries.append(entry)
         return entries[-limit:] if limit else entries
 
     def clear(self) -> None:
@@ -123,7 +119,7 @@ class HistoryStore:
 
     def _compact_if_needed(self) -> None:
         try:
-            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = [line for _, line in jsonl_lines(self.path.read_text(encoding="utf-8", errors="replace"))]
         except OSError:
             return
         if len(lines) > MAX_ENTRIES * 2:

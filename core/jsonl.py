@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 MAX_INPUT_BYTES = 64 << 20  # plans and JSONL data sets; /dev/zero must not fill the memory
 
@@ -45,18 +47,48 @@ class JsonlError(ValueError):
     """A line that is not a JSON object (the message names where)."""
 
 
+# Characters str.splitlines() (and JavaScript) take for line ends but JSON keeps raw in strings.
+LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+_JSON_SPACE = " \t\r"  # a line of only these is blank; "\r" is what is left of a CRLF
+
+
+def dumps_line(obj: Any, **options: Any) -> str:
+    """One JSONL record (no newline) that can be written as UTF-8: text kept as it is, but the
+    line breaks above escaped, so line-by-line readers other than ours (splitlines, editors,
+    JavaScript) see one record too."""
+    text = json.dumps(obj, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (pasted text): escaped, it reads back the same
+        text = json.dumps(obj, ensure_ascii=True, **options)
+    return text.translate(LINE_BREAKS)
+
+
+def jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for each non-blank line of JSONL text.
+
+    Split on "\n" only: str.splitlines() also splits at U+0085, U+2028 and U+2029, which a
+    valid record may hold raw inside a string, and so lost such records (every JSONL reader
+    here goes through this one function).
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip(_JSON_SPACE):
+            yield number, line
+
+
+def read_record(line: str, where: str = "") -> dict:
+    """One line's JSON object; JsonlError saying why not, after `where` (e.g. "file, line 3")."""
+    said = f"{where}: " if where else ""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise JsonlError(f"{said}not JSON ({reason})") from None
+    if not isinstance(record, dict):
+        raise JsonlError(f"{said}expected a JSON object")
+    return record
+
+
 def parse_jsonl(text: str, where: str) -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line of `text`."""
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-            reason = exc if isinstance(exc, ValueError) else "nested too deeply"
-            raise JsonlError(f"{where}, line {number}: not JSON ({reason})") from None
-        if not isinstance(record, dict):
-            raise JsonlError(f"{where}, line {number}: expected a JSON object")
-        records.append((number, record))
-    return records
+    return [(number, read_record(line, f"{where}, line {number}")) for number, line in jsonl_lines(text)]

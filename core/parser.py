@@ -30,8 +30,11 @@ from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, ToolSpec
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.:)]\s*(.*)$")
 _CALL_START = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _THOUGHT = re.compile(r"^\s*thought\s*:\s*(.*)$", re.IGNORECASE)
-_JOIN = re.compile(r"^join\s*\(\s*\)\s*;?\s*(#.*)?$")
+# No two unbounded repeats in a row may match the same character: `\s*;?\s*` once tried every
+# split of a run of spaces (n^2 steps: 12 s for one 20 KB line, on every keystroke of the editor).
+_JOIN = re.compile(r"^join\s*\(\s*\)\s*(?:;\s*)?(?:#.*)?$")
 _MAX_LINE = 20_000  # longer lines are refused rather than parsed
+_MARKER_START = len(END_OF_PLAN) - 1  # how much of a line's end may hold the marker's first part
 MAX_INT = 2**63 - 1  # what SQLite and JSON readers hold exactly enough; larger numbers are refused
 
 
@@ -186,7 +189,8 @@ class PlanParser:
         self.errors: list[Diagnostic] = []
         self.joined = False
         self.ended = False  # <END_OF_PLAN> seen
-        self._buffer = ""
+        self._pending: list[str] = []  # the pieces of the line still being written
+        self._tail = ""  # its last characters, where a split END_OF_PLAN may have begun
         self._line_no = 0
         self._thought: str | None = None
         self._ids: set[int] = set()
@@ -200,16 +204,23 @@ class PlanParser:
         if self.ended:
             self._note_trailing(chunk)
             return []
-        # Scan the buffer with a moving position and cut it once at the end: linear in the
-        # plan's size (slicing the rest off after every line made big plans quadratic).
-        buffer = self._buffer + chunk
+        # A line still being written is kept in pieces and joined once, when it ends: only the
+        # new chunk (and the marker's possible start just before it) can end it. Joining and
+        # rescanning the whole line on every chunk made a long line, streamed a token at a
+        # time, quadratic; scanning with a moving position keeps many lines linear too.
+        window = self._tail + chunk
+        if "\n" not in chunk and END_OF_PLAN not in window:
+            self._pending.append(chunk)
+            self._tail = window[-_MARKER_START:]
+            return []
+        buffer = "".join(self._pending) + chunk
+        self._pending, self._tail = [], ""
         done: list[Task] = []
         pos = 0
         marker = buffer.find(END_OF_PLAN)
         while True:
             newline = buffer.find("\n", pos)
             if marker != -1 and (newline == -1 or marker < newline):
-                self._buffer = ""
                 self._line(buffer[pos:marker], done, end=True)
                 self.ended = True
                 self._note_trailing(buffer[marker + len(END_OF_PLAN):])
@@ -218,15 +229,18 @@ class PlanParser:
                 break
             self._line(buffer[pos:newline], done)
             pos = newline + 1
-        self._buffer = buffer[pos:]
+        rest = buffer[pos:]
+        if rest:
+            self._pending, self._tail = [rest], rest[-_MARKER_START:]
         return done
 
     def close(self) -> Plan:
         if not self.ended:
-            if self._buffer.strip():
+            rest = "".join(self._pending)
+            if rest.strip():
                 pending: list[Task] = []
-                self._line(self._buffer, pending)
-            self._buffer = ""
+                self._line(rest, pending)
+            self._pending, self._tail = [], ""
             if self.joined:
                 self.warnings.append(Diagnostic(self._join_line, f"join() is not followed by {END_OF_PLAN}", "warning"))
         if not self.joined:
@@ -264,7 +278,8 @@ class PlanParser:
         thought = _THOUGHT.match(text)
         if thought:
             said = thought.group(1).strip()
-            self._thought = f"{self._thought} {said}".strip() if self._thought else said
+            # An empty `Thought:` says nothing: no thought, as the writer leaves it out.
+            self._thought = f"{self._thought} {said}".strip() if self._thought else (said or None)
             return
 
         numbered = _NUMBERED.match(text)

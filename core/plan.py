@@ -75,9 +75,15 @@ def parse_string_value(s: str, earlier: Collection[int] | None = None) -> str | 
     return Template(tuple(parts))
 
 
-def escape_dollars(text: str) -> str:
-    """Text written so that parse_string_value reads it back as the same text (`$2` -> `$$2`)."""
-    return re.sub(r"\$(?=[\d{$])", "$$", text) if "$" in text else text
+def escape_dollars(text: str, ref_follows: bool = False) -> str:
+    """Text written so that parse_string_value reads it back as the same text (`$2` -> `$$2`).
+
+    `ref_follows`: a reference is written right after this text, so a `$` at its very end is
+    doubled too ("C$" then task 1's output is `C$$$1`, never `C$$1`, the literal text `$1`).
+    """
+    if "$" not in text:
+        return text
+    return re.sub(r"\$(?=[\d{$]|\Z)" if ref_follows else r"\$(?=[\d{$])", "$$", text)
 
 
 def iter_refs(value: Value) -> Iterator[int]:
@@ -167,7 +173,8 @@ def _format_str(s: str) -> str:
         else:
             out.append(ch)
     out.append('"')
-    return "".join(out)
+    # The parser ends a plan at the marker wherever it stands, inside a string too.
+    return "".join(out).replace(END_OF_PLAN, "\\x3c" + END_OF_PLAN[1:])
 
 
 def format_value(value: Value) -> str:
@@ -175,13 +182,13 @@ def format_value(value: Value) -> str:
     if isinstance(value, Ref):
         return f'"${value.task_id}"'
     if isinstance(value, Template):
-        # ${N} keeps the reference unambiguous when digits follow it in the text.
-        # ${N} keeps the reference unambiguous when digits follow it in the text.
-        parts = value.parts
-        text = "".join(
-            (f"${{{p.task_id}}}" if i + 1 < len(parts) and str(parts[i + 1])[:1].isdigit() else f"${p.task_id}")
-            if isinstance(p, Ref) else escape_dollars(p) for i, p in enumerate(parts))
-        return _format_str(text)
+        pieces = []
+        for part, after in zip(value.parts, (*value.parts[1:], None)):
+            if isinstance(part, Ref):  # ${N} keeps the reference unambiguous when digits follow it
+                pieces.append(f"${{{part.task_id}}}" if str(after or "")[:1].isdigit() else f"${part.task_id}")
+            else:
+                pieces.append(escape_dollars(part, ref_follows=isinstance(after, Ref)))
+        return _format_str("".join(pieces))
     if isinstance(value, str):
         return _format_str(escape_dollars(value))
     if isinstance(value, (list, tuple)):

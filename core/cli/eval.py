@@ -7,7 +7,6 @@ a missing or broken model.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from core.cli.common import CliError, add_server_option, config_from, print_json, read_text_arg, say, with_server
@@ -24,6 +23,7 @@ from core.evaluation import (
     read_jsonl,
     summarize,
 )
+from core.jsonl import dumps_line
 from core.pipeline import Pipeline
 from core.planner.profiles import PROFILES
 from core.toolrag.data import SPLITS, split_of
@@ -134,7 +134,7 @@ def _stderr(text: str) -> None:
 def _append(path: str, row: dict) -> None:
     try:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(dumps_line(row) + "\n")
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc}") from None
 

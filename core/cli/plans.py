@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 
 from core.backends import BackendUnavailable
 from core.cli.approve import TerminalApprover
@@ -12,6 +11,7 @@ from core.cli.common import CliError, add_run_options, config_from, json_sink, p
 from core.cli.render import TextRenderer
 from core.events import Notice
 from core.executor import DryRun
+from core.jsonl import JsonlError, jsonl_lines, read_record
 from core.parser import parse_plan
 from core.pipeline import Pipeline
 from core.sanitize import visible
@@ -66,20 +66,15 @@ def check_plans(path: str) -> dict:
     """Validate every record's plan: {total, valid, invalid: [{id, line, error}], warnings}."""
     text = read_text_arg(path)
     total, valid, invalid, warned = 0, 0, [], 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
+    for number, raw in jsonl_lines(text):
         total += 1
         try:
-            record = json.loads(raw)
+            record = read_record(raw)
             plan_text = record["plan"]
             if not isinstance(plan_text, str):
                 raise TypeError("`plan` is not a string")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (JsonlError, KeyError, TypeError) as exc:
             invalid.append({"id": None, "line": number, "error": f"not a record with a `plan`: {str(exc)[:200]}"})
-            continue
-        except RecursionError:
-            invalid.append({"id": None, "line": number, "error": "not a record with a `plan`: nested too deeply"})
             continue
         plan = parse_plan(plan_text)
         warned += bool(plan.warnings)

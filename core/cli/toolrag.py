@@ -108,8 +108,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _examples_list(args: argparse.Namespace) -> int:
-    try:
-        pool = ExamplePool.load()
+    try:  # listing shows no similarity: no encoder, so a large pool is not embedded just to list it
+        pool = ExamplePool.load(encoder=None)
     except ExampleError as exc:
         raise CliError(str(exc)) from None
     if args.json:

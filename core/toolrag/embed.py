@@ -20,6 +20,7 @@ from core.config import cache_dir
 from core.toolrag.classifier import MODEL_FILE, ToolClassifier, ToolRAGError, builtin_model_dir
 
 CACHE_SUBDIR = "toolrag-embeddings"
+EMBED_BATCH = 64  # texts per encoder call: the pool's size must not set the memory (30,000 at once took 24 GB)
 _memory: dict[str, np.ndarray] = {}
 _lock = threading.Lock()
 _fingerprints: dict[tuple[str, int, int], str] = {}
@@ -51,6 +52,21 @@ def _cache_file(key: str) -> Path:
     return cache_dir() / CACHE_SUBDIR / f"{key}.npy"
 
 
+def embed_in_batches(classifier: ToolClassifier, texts: Sequence[str], batch_size: int = EMBED_BATCH) -> np.ndarray:
+    """The embeddings of `texts`, `batch_size` of them per onnxruntime run: memory bounded by the
+    batch (the activations grow with batch x tokens), not by the pool."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    out: np.ndarray | None = None
+    for start in range(0, len(texts), batch_size):
+        part = classifier.embeddings(list(texts[start : start + batch_size]))
+        if out is None:  # one array for the whole pool (30,000 x 384 floats: 46 MB), filled in place
+            out = np.empty((len(texts), part.shape[1]), dtype=np.float32)
+        out[start : start + len(part)] = part
+    assert out is not None
+    return out
+
+
 def pool_vectors(classifier: ToolClassifier, texts: Sequence[str]) -> np.ndarray:
     """The embeddings of `texts`, from memory, the disk cache, or (once) the encoder."""
     key = pool_key(classifier, texts)
@@ -66,7 +82,7 @@ def pool_vectors(classifier: ToolClassifier, texts: Sequence[str]) -> np.ndarray
     except (OSError, ValueError):
         pass
     if vectors is None:
-        vectors = classifier.embeddings(list(texts))
+        vectors = embed_in_batches(classifier, texts, EMBED_BATCH)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npy")

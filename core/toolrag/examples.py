@@ -12,7 +12,6 @@ ToolRAG encoder's embeddings, see embed.py; BM25 over words without it).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -24,7 +23,7 @@ from typing import Any
 import yaml
 
 from core.config import UnsafeYaml, check_yaml_events, config_dir
-from core.jsonl import InputError, read_limited
+from core.jsonl import InputError, JsonlError, jsonl_lines, read_limited, read_record
 from core.parser import PlanError, load_plan
 from core.toolrag.embed import EmbeddingIndex, default_encoder
 from tools.registry import TOOL_NAMES
@@ -214,16 +213,45 @@ class ExamplePool:
 
 
 # -- the user's file ----------------------------------------------------------------------
-def _write_user(path: Path, examples: list[Example]) -> None:
-    class _Block(str):
-        pass
+# YAML reads these as line breaks in a block or single-quoted scalar (U+0085 even becomes "\n"),
+# so a text holding one is written double-quoted, the one style that escapes them.
+_YAML_BREAKS = frozenset("\x85\u2028\u2029")
 
-    yaml.SafeDumper.add_representer(
-        _Block, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", str(s), style="|"))
+
+class _Block(str):
+    """A plan written as a `|` block: readable, one plan line a file line."""
+
+
+class _Dumper(yaml.SafeDumper):
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        style = '"' if _YAML_BREAKS & set(data) else "|" if isinstance(data, _Block) else None
+        return self.represent_scalar("tag:yaml.org,2002:str", str(data), style=style)
+
+
+_Dumper.add_representer(str, _Dumper.represent_str)
+_Dumper.add_representer(_Block, _Dumper.represent_str)
+
+
+def _dump_user(examples: list[Example]) -> str:
     data = [{"query": e.query, "plan": _Block(e.plan)} for e in examples]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _write_user(path: Path, examples: list[Example]) -> None:
+    """Replace the user's file, but only with text that reads back as these very examples: a
+    file the next `examples list` refused would cost the user every example in it."""
+    text = _dump_user(examples)
     tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        back = read_examples(tmp, "user")
+    except ExampleError as exc:
+        back, why = None, str(exc).removeprefix(f"{tmp}")
+    if back != examples:
+        tmp.unlink(missing_ok=True)
+        why = why if back is None else "the examples read back differ from those written"
+        raise ExampleError(f"{path} was left as it was: the new file would not read back ({why.lstrip(':, ')})")
     tmp.replace(path)
 
 
@@ -266,16 +294,11 @@ def read_jsonl_examples(path: Path, source: str = "user") -> tuple[list[Example]
         raise ExampleError(str(exc)) from None
     good: list[Example] = []
     bad: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, line in jsonl_lines(text):
         try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting (as core.jsonl)
-            bad.append((number, f"not JSON ({exc if isinstance(exc, ValueError) else 'nested too deeply'})"))
-            continue
-        if not isinstance(record, dict):
-            bad.append((number, "expected a JSON object with 'query' and 'plan'"))
+            record = read_record(line)
+        except JsonlError as exc:
+            bad.append((number, str(exc)))
             continue
         try:
             good.append(make_example(record.get("query"), record.get("plan"), source))

@@ -323,3 +323,61 @@ def run_whisper(path: Path, data: bytes, size: int, in_place: bool = False) -> s
 
 
 Runner = Callable[..., str]
+
+
+# -- history.jsonl and the examples file ------------------------------------------------------------------
+HISTORY_SEED = json.dumps({"request": "Text Sid that I'm late", "plan": PLAN_SEEDS[0], "answer": "Sent.",
+                           "dry_run": False, "statuses": {"1": "done"}, "outputs": {"1": "+1 555"}, "errors": {},
+                           "summary": "1 done", "source": "request", "ts": 1700000000.5, "id": "abc123def456"})
+EXAMPLE_QUERY = "Text Sid that I'm running late"
+
+
+def run_history(path: Path, lines: list[str], request: str) -> str:
+    """A fuzzed history.jsonl loads without an exception (bad lines skipped), and an entry appended
+    to it with a fuzzed request reads back exactly as written."""
+    from core.history import HistoryEntry, HistoryStore
+
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+    store = HistoryStore(path)
+    kept = len(store.load())
+    entry = HistoryEntry(request=request, plan=request, answer=request, outputs={"1": request})
+    store.append(entry)
+    after = store.load()
+    if not after or after[-1] != entry:
+        raise FuzzFailure(f"a history entry does not read back as written: {request[:200]!r}")
+    if len(after) < kept:
+        raise FuzzFailure("appending an entry lost earlier ones")
+    return "ok" if kept == len([line for line in lines if line.strip()]) else "refused"
+
+
+def run_examples_add(work: Path, query: str, plan_text: str) -> int:
+    """`examples add` with a fuzzed request and plan; whatever it saved, `examples list` reads back."""
+    from core.toolrag.examples import user_examples_file
+
+    user_examples_file().unlink(missing_ok=True)
+    plan_file = work / "example-plan.txt"
+    plan_file.write_bytes(plan_text.encode("utf-8", "surrogatepass"))
+    code = run_cli(["examples", "add", query, str(plan_file)])
+    _examples_list_reads_back(1 if code == 0 else 0)
+    return code
+
+
+def run_examples_import(work: Path, lines: list[str]) -> int:
+    """`examples import` of a fuzzed JSONL file; whatever it saved, `examples list` reads back."""
+    from core.toolrag.examples import user_examples_file
+
+    user_examples_file().unlink(missing_ok=True)
+    data = work / "examples.jsonl"
+    data.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+    code = run_cli(["examples", "import", str(data), "--json"])
+    saved = json.loads(LAST_OUTPUT[0])["imported"] if code in (0, 1) and LAST_OUTPUT[0].startswith("{") else 0
+    _examples_list_reads_back(saved)
+    return code
+
+
+def _examples_list_reads_back(saved: int) -> None:
+    if run_cli(["examples", "list", "--json"]) != 0:
+        raise FuzzFailure("examples list refuses the file that add/import wrote")
+    mine = [e for e in json.loads(LAST_OUTPUT[0]) if e["source"] == "user"]
+    if len(mine) != saved:
+        raise FuzzFailure(f"{saved} examples saved, {len(mine)} listed")
