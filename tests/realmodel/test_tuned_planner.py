@@ -74,6 +74,7 @@ def test_the_tuned_planner_plans_multi_step_requests_like_the_reference(tuned_ll
     pipeline = Pipeline(real_config(), llm=tuned_llm)
     response = asyncio.run(pipeline.plan_only(request, emit=lambda _: None))
     assert response.setup.profile == "tuned", response.setup.why  # chosen by the manifest: file + adapter
+    assert len(response.prompt.tool_order) == 16  # every enabled tool: one cached prefix, none left out
     assert response.plan.ok, f"invalid plan for {request!r}:\n{response.text}"
     assert plans_isomorphic(response.plan, parse_plan(reference)), f"{request!r} planned as:\n{serialize(response.plan)}"
 
