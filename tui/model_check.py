@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from core.config import Config
-from core.modelstore import ModelStoreError, PlannerChoice
+from core.modelstore import ModelChoice, ModelStoreError, PlannerChoice
+from core.voice.transcribe import whisper_choice
 from tui.services import ModelStore, model_label, model_rows
 
 KIND_WORDS = {"planner": "planner", "whisper": "voice", "toolrag": "tool choice"}
@@ -26,20 +27,26 @@ def check_models(store: ModelStore | ModuleType | None, config: Config) -> Model
             "the plan editor (ctrl+e) works without one."), None)
     try:
         rows = model_rows(store)
-        choice = store.planner_choice(config.models.planner)
+        choice, voice = models_in_use(store, config)
     except (ModelStoreError, OSError) as exc:
         return ModelCheck(f"Cannot read the model store ({exc}).", None)
-    # a kind the config points elsewhere, or a planner standing in, is not missing
+    # a kind the config points elsewhere, or a model standing in, is not missing
     elsewhere = {"planner": bool(config.models.planner or choice.path or config.planner.server),
-                 "whisper": bool(config.models.whisper)}
+                 "whisper": bool(config.models.whisper or voice.path)}
     wanted = [r for r in rows if r["default"]] or rows
     missing = [f"{r['name']} ({KIND_WORDS.get(r['kind'], r['kind'])})"
                for r in wanted if not r["present"] and not elsewhere.get(r["kind"])]
     note = (f"Missing models: {', '.join(missing)}. Press ctrl+n (Models) to download them in the "
             "background; meanwhile the plan editor (ctrl+e) works without a model.") if missing else ""
-    if choice.notice:
-        note = f"{choice.notice}. {note}".strip()
+    stand_ins = " ".join(f"{c.notice}." for c in (choice, voice) if c.notice)
+    note = f"{stand_ins} {note}".strip()
     return ModelCheck(note, _planner_label(rows, choice, config))
+
+
+def models_in_use(store: ModelStore | ModuleType, config: Config) -> tuple[PlannerChoice, ModelChoice]:
+    """The planner and the whisper model the app loads for this config (a stand-in where the
+    default is missing); raises ModelStoreError / OSError where the store cannot be read."""
+    return store.planner_choice(config.models.planner), whisper_choice(config.models.whisper, store)
 
 
 def _planner_label(rows: list[dict], choice: PlannerChoice, config: Config) -> str | None:

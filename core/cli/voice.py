@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="whisper.cpp ggml model file or model-store name "
-                                                   "(default: models.whisper, else base.en)")
+                                                   "(default: models.whisper, else base.en, or where base.en is not "
+                                                   "downloaded a whisper model that is)")
     p.add_argument("--language", metavar="L", help="spoken language code, or auto (default: voice.language)")
     p.add_argument("--threads", type=_threads, metavar="N", help="CPU threads (default: voice.threads; 0 = auto)")
     p.add_argument("--no-fallback", action="store_true",
@@ -118,7 +119,9 @@ def _transcriber(args: argparse.Namespace) -> Transcriber:
         cfg.voice.threads = args.threads
     if args.beam is not None:
         cfg.voice.beam_size = args.beam
-    transcriber = Transcriber.from_config(cfg, **({"temperature_inc": 0.0} if args.no_fallback else {}))
+    # a model named with --model is taken as given; the configured default may have a stand-in
+    transcriber = Transcriber.from_config(cfg, stand_in=not args.model,
+                                          **({"temperature_inc": 0.0} if args.no_fallback else {}))
     if transcriber.hint_problem:
         say(f"tinyagent: warning: {transcriber.hint_problem}", file=sys.stderr)
     return transcriber
@@ -146,13 +149,21 @@ def _transcribe(transcriber: Transcriber, audio: np.ndarray) -> Transcript:
         raise CliError(str(exc), 1) from None
 
 
-def _ready_transcriber(args: argparse.Namespace) -> Transcriber:
-    """Check the model file now and load it in the background while the user speaks."""
-    transcriber = _transcriber(args)
+def _check_model(transcriber: Transcriber) -> None:
+    """Find and check the model file (a missing or broken one exits 2 here); a model standing
+    in for the missing default is named in one line."""
     try:
         transcriber.check()
     except ModelFileError as exc:
         raise CliError(str(exc), 2) from None
+    if transcriber.model_notice:
+        print(f"tinyagent: {transcriber.model_notice}", file=sys.stderr, flush=True)
+
+
+def _ready_transcriber(args: argparse.Namespace) -> Transcriber:
+    """Check the model file now and load it in the background while the user speaks."""
+    transcriber = _transcriber(args)
+    _check_model(transcriber)
     transcriber.preload()
     return transcriber
 
@@ -163,6 +174,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         audio = read_wav(args.file)
     except AudioFileError as exc:
         raise CliError(str(exc), 2) from None
+    _check_model(transcriber)
     result = _transcribe(transcriber, audio)
     if args.json:
         print_json({"file": args.file, "model": str(transcriber.model_path), **result.to_json()})

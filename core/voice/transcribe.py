@@ -32,7 +32,7 @@ from core.voice.ggml_file import ModelFileError, TranscriptionError, check_whisp
 from core.voice.hints import HintUnavailable, voice_hint
 
 __all__ = ["DEFAULT_MODEL", "ModelFileError", "Segment", "Transcriber", "Transcript", "TranscriptionError",
-           "check_whisper_model", "resolve_whisper_model"]
+           "check_whisper_model", "resolve_whisper_model", "whisper_choice"]
 
 DEFAULT_MODEL = "base.en"
 MIN_SECONDS = 1.05  # whisper.cpp returns nothing for input under 1 s, so short clips are padded
@@ -62,6 +62,18 @@ def resolve_whisper_model(spec: str | Path | None) -> Path:
         raise ModelFileError(f"whisper model {name!r} is not downloaded: pass --model PATH (a whisper.cpp ggml "
                              f".bin file) or run `tinyagent models pull {store}`")
     return found
+
+
+def whisper_choice(spec: str | Path | None, store: Any = modelstore) -> modelstore.ModelChoice:
+    """The whisper model the app loads for `models.whisper` (empty = the manifest's default):
+    where that default is not downloaded and another whisper model is, the store picks it and
+    says so in `notice`; a file or another model named on purpose is never swapped. `store` is
+    core.modelstore or a stand-in with its `model_choice`."""
+    name = str(spec or "").strip()
+    if name and (Path(name).expanduser().exists() or os.sep in name or "/" in name or name.endswith(".bin")):
+        path = Path(name).expanduser()
+        return modelstore.ModelChoice(path.name, path if path.is_file() else None)
+    return store.model_choice("whisper", _store_name(name) if name else "")
 
 
 # -- whisper.cpp log hook ------------------------------------------------------------------------
@@ -146,8 +158,12 @@ class Transcriber:
     """
 
     def __init__(self, model_path: str | Path | None = None, language: str = "en", threads: int = 0,
-                 hint: str = "", beam_size: int = 1, **params: Any):
+                 hint: str = "", beam_size: int = 1, *, stand_in: bool = False, **params: Any):
         self.model_spec = str(model_path or "") or DEFAULT_MODEL
+        # stand_in: where model_path is the default and it is not downloaded, load a whisper model
+        # that is (whisper_choice), and say which in model_notice; a model named on purpose never is
+        self.stand_in = stand_in
+        self.model_notice: str | None = None
         self.language = "" if language in ("", "auto") else language  # "" = detect; "auto" would print a warning
         self.threads = threads if threads > 0 else _default_threads()
         self.hint = hint
@@ -163,15 +179,18 @@ class Transcriber:
         self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
-    def from_config(cls, config: Config, **params: Any) -> Transcriber:
+    def from_config(cls, config: Config, *, stand_in: bool = True, **params: Any) -> Transcriber:
         """The configured model, language, threads and hint (`voice.hint`); a hint that cannot
-        be built leaves `hint_problem` set and transcribes without one."""
+        be built leaves `hint_problem` set and transcribes without one. Where the configured
+        model is the default and it is missing, a downloaded one stands in (`stand_in=False`:
+        never, for a model the user named on the command line)."""
         try:
             hint, problem = voice_hint(config), None
         except HintUnavailable as exc:
             hint, problem = "", str(exc)
         transcriber = cls(config.models.whisper or DEFAULT_MODEL, language=config.voice.language,
-                          threads=config.voice.threads, hint=hint, beam_size=config.voice.beam_size, **params)
+                          threads=config.voice.threads, hint=hint, beam_size=config.voice.beam_size,
+                          stand_in=stand_in, **params)
         transcriber.hint_problem = problem
         return transcriber
 
@@ -181,9 +200,21 @@ class Transcriber:
 
     def check(self) -> Path:
         """Find and check the model file without loading it (fast): fail before recording."""
-        path = resolve_whisper_model(self.model_spec)
+        path = self._find_model()
         check_whisper_model(path)
         return path
+
+    def _find_model(self) -> Path:
+        self.model_notice = None
+        if self.stand_in:
+            try:
+                choice = whisper_choice(self.model_spec)
+            except modelstore.ModelStoreError:  # e.g. a broken manifest: resolving says what is wrong
+                choice = None
+            if choice is not None and choice.path is not None:
+                self.model_notice = choice.notice
+                return choice.path
+        return resolve_whisper_model(self.model_spec)
 
     def preload(self) -> Future[Transcriber]:
         """Load on the worker thread, so the first transcription does not wait for it."""

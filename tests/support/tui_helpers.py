@@ -13,7 +13,7 @@ import numpy as np
 from core.config import Config
 from core.events import AudioLevel, DownloadProgress
 from core.history import HistoryStore
-from core.modelstore import ModelEntry, PlannerChoice
+from core.modelstore import ModelChoice, ModelEntry, PlannerChoice
 from core.voice.capture import Recorder
 from core.voice.transcribe import Transcriber, Transcript
 from tui.app import build_app
@@ -42,6 +42,9 @@ class FakeStore:
 
     def planner_choice(self, configured: str = "") -> PlannerChoice:
         return PlannerChoice(self.PLANNER.name, Path("/x") if self.present else None)
+
+    def model_choice(self, kind: str, configured: str = "") -> ModelChoice:
+        return self.planner_choice(configured) if kind == "planner" else ModelChoice(self.VOICE.name, Path("/y"))
 
     def pull(self, name, progress=None, **options):
         for done in (0, 25, 50, 75, 100):

@@ -14,10 +14,13 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, ProgressBar, Static
 
+from core.config import Config
 from core.converters import CONVERTERS
 from core.events import DownloadProgress
-from core.modelstore import ModelStoreError
+from core.modelstore import ModelChoice, ModelStoreError
+from core.sanitize import visible
 from tui.messages import DownloadUpdate
+from tui.model_check import KIND_WORDS, models_in_use
 from tui.services import model_rows
 from tui.widgets.safe_text import SafeStatic
 
@@ -45,7 +48,8 @@ class ModelRow(Horizontal):
     @staticmethod
     def _label(r: dict[str, Any]) -> Text:
         state = ("✓ present", "green") if r["present"] else ("✗ missing", "red")
-        return Text.assemble((r["name"], "bold"), "  ", state, ("  " + r["detail"], "dim"))
+        in_use = ("  ● in use", "bold cyan") if r.get("in_use") else ""
+        return Text.assemble((r["name"], "bold"), "  ", state, in_use, ("  " + r["detail"], "dim"))
 
     def show(self, row: dict[str, Any], pulling: bool) -> None:
         """Update in place: the row keeps its widgets (and ids) while other downloads go on."""
@@ -70,12 +74,13 @@ class ModelsScreen(Screen[None]):
         Binding("p", "pull_missing", "Download missing", id="models.pull_missing"),
     ]
 
-    def __init__(self, store: Any, problem: str = "") -> None:
+    def __init__(self, store: Any, problem: str = "", config: Config | None = None) -> None:
         """`store`: the model store (core.modelstore or a test's stand-in); None when it could not
-        be opened, with `problem` saying why."""
+        be opened, with `problem` saying why. `config`: the app's, to say which models it uses."""
         super().__init__()
         self.store = store
         self.problem = problem
+        self.config = config
         self.rows: list[dict[str, Any]] = []
         self.pulling: set[str] = set()  # names being downloaded now
 
@@ -83,6 +88,7 @@ class ModelsScreen(Screen[None]):
         yield Label("Models", classes="pane-title")
         yield Static(Text(BUILT_FOR, style="dim"), id="models-about")
         yield SafeStatic(id="models-note")
+        yield SafeStatic(id="models-in-use")
         yield VerticalScroll(id="models-list")
         yield Footer()
 
@@ -103,6 +109,7 @@ class ModelsScreen(Screen[None]):
         except (ModelStoreError, OSError) as exc:
             note.update(Text(f"Cannot read the model store: {exc}", style="red"))
             return
+        self._show_in_use()
         missing = [r["name"] for r in self.rows if not r["present"]]
         note.update(Text(("Missing: " + ", ".join(missing) + ". Press p to download them all, or one button each."
                           ) if missing else "All models are here.", style="italic"))
@@ -113,6 +120,28 @@ class ModelsScreen(Screen[None]):
                 listing.mount(ModelRow(r))
             else:
                 row.show(r, r["name"] in self.pulling)
+
+    def _show_in_use(self) -> None:
+        """Which planner and whisper model the app loads, and which of them stands in for a missing
+        default; their rows are marked."""
+        if self.config is None:
+            return
+        try:
+            choices = models_in_use(self.store, self.config)
+        except (ModelStoreError, OSError):
+            return  # the rows' own read says what is wrong
+        for r in self.rows:
+            r["in_use"] = any(r["name"] == c.name and c.path is not None for c in choices)
+        kinds = ("planner", "whisper")
+        said = "; ".join(f"{KIND_WORDS[kind]}: {self._describe(c, kind)}" for kind, c in zip(kinds, choices))
+        self.query_one("#models-in-use", Static).update(Text(f"In use: {said}.", style="italic"))
+
+    def _describe(self, choice: ModelChoice, kind: str) -> str:
+        name = visible(choice.name)  # a configured file's name is the user's text: shown, never obeyed
+        if choice.path is None:
+            return f"{name} (missing)"
+        default = next((r["name"] for r in self.rows if r["kind"] == kind and r["default"]), None)
+        return f"{name}, standing in for {default} (not downloaded)" if choice.notice and default else name
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id and event.button.id.startswith("pull-"):

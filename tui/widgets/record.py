@@ -83,6 +83,13 @@ class VoiceInput(Horizontal):
             super().__init__()
             self.error = error
 
+    class ModelNotice(Message):
+        """Which whisper model stands in for the missing default (said once, as the planner's is)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     def __init__(self, recorder: MakeRecorder, transcriber: MakeTranscriber, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.make_recorder = recorder
@@ -90,6 +97,7 @@ class VoiceInput(Horizontal):
         self.state = "idle"
         self._stop: threading.Event | None = None
         self._transcriber: Any = None  # loaded on first use, then kept
+        self._model_notice: str | None = None  # the stand-in notice said last
 
     def compose(self) -> ComposeResult:
         yield Button("● Rec", id="record", variant="default")
@@ -151,6 +159,10 @@ class VoiceInput(Horizontal):
         except (TranscriptionError, OSError) as exc:
             self._finish(error=f"Cannot transcribe: {exc}")
             return
+        notice = getattr(self._transcriber, "model_notice", None)  # set when its model was found
+        if notice and notice != self._model_notice:
+            self._model_notice = notice
+            self.post_message(self.ModelNotice(notice))
         if not text:
             self._finish(error=recorder.problem or "No speech was heard. Try again, closer to the microphone.")
             return
