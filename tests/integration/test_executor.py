@@ -79,8 +79,7 @@ FAN_IN = (
 def test_independent_tasks_overlap_and_dependents_get_typed_outputs():
     summary, events, backend = run(FAN_IN, RecordingBackend(delay=0.2))
     assert summary.all_done
-    assert backend.max_running == 3  # the three lookups ran at once
-    assert summary.duration < 0.2 * 3  # parallel, not serial
+    assert backend.max_running == 3  # the three lookups ran at once: parallel, not serial
     invitees = [args for tool, args in backend.invoked if tool == "create_calendar_event"][0]["invitees"]
     assert invitees == ["ann@example.com", "bob@example.com", "cy@example.com"]
     assert isinstance(events[-1], PlanFinished)

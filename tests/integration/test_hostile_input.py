@@ -169,7 +169,9 @@ def test_timeouts_plan_stops_a_run_that_takes_too_long():
     text = "".join(f'{i}. get_phone_number("P{i}")\n' for i in range(1, 4))
     chain = text + f'4. get_email_address("$3")\n5. {JOIN}'
     events = []
-    ex = Executor(Sleepy(), emit=events.append, task_timeout=5, max_workers=1, plan_timeout=0.6)
+    # Four 0.4 s tasks one after the other take 1.6 s at best: 1.2 s always stops the run, and
+    # leaves the first task 0.8 s to finish even on a loaded machine.
+    ex = Executor(Sleepy(), emit=events.append, task_timeout=5, max_workers=1, plan_timeout=1.2)
     summary = asyncio.run(ex.run(load_plan(chain).tasks))
     assert summary.count(TaskStatus.DONE) >= 1
     assert summary.count(TaskStatus.CANCELLED) >= 1
@@ -248,11 +250,12 @@ def test_timeouts_plan_does_not_count_the_time_a_person_takes_to_approve():
     from core.parser import load_plan
 
     async def slow_person(request):
-        await asyncio.sleep(1.5)  # longer than the whole plan may take
+        await asyncio.sleep(3.5)  # longer than the whole plan may take
         return "approve"
 
     plan = load_plan(f'1. get_phone_number("Sarah")\n2. send_sms(["$1"], "hi")\n3. {JOIN}')
-    ex = Executor(Sleepy(), approver=slow_person, task_timeout=5, plan_timeout=1.0)  # tools take 0.8 s
+    # The tools take 0.8 s: 3 s leaves room for a loaded machine, and the person takes longer.
+    ex = Executor(Sleepy(), approver=slow_person, task_timeout=5, plan_timeout=3.0)
     summary = asyncio.run(ex.run(plan.tasks))
     assert summary.statuses == {1: TaskStatus.DONE, 2: TaskStatus.DONE}
 

@@ -174,5 +174,7 @@ def test_ctrl_c_ends_a_long_transcription_at_once(tiny_en, tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert time.monotonic() - sent < 5
+    # What is left of the transcription takes over a minute: ending within 30 s means it was
+    # stopped, not finished (a bound loose enough for a loaded machine).
+    assert time.monotonic() - sent < 30
     assert "interrupted" in err and "Traceback" not in err

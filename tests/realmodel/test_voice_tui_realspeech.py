@@ -76,7 +76,7 @@ def test_tui_ctrl_r_fills_the_input_with_the_transcript(tmp_path):
             screen = t.wait_for("John Carter", timeout=180)
             assert "get_phone_number" not in screen  # not sent: send_after_transcribe is off
             t.keys("C-q")
-            t.wait_for("EXITED 0", timeout=15)
+            t.wait_for("EXITED 0", timeout=30)
         finally:
             t.close()
 

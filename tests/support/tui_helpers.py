@@ -127,7 +127,9 @@ def sandbox_rows(table: str) -> list[tuple]:
         return db.execute(f"SELECT * FROM {table}").fetchall()
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> None:
+async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.05) -> None:
+    """Until `predicate()` holds. The timeout only guards against a hang: a loaded machine
+    may take many times longer than a quiet one, and no test here measures speed."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -135,7 +137,7 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) 
         await pilot.pause(step)
 
 
-async def click_when_shown(pilot, widget, timeout: float = 10.0) -> None:
+async def click_when_shown(pilot, widget, timeout: float = 30.0) -> None:
     """Click `widget` once it is laid out and on screen. A widget mounted a moment ago has
     no region yet, and a chat scrolls to its end only after the next refresh: a click at
     once can land on whatever was there before."""

@@ -56,4 +56,4 @@ def test_tmux_plan_editor_dry_run_then_for_real(tmux_app):
     assert [h["dry_run"] for h in history] == [True, False]  # the dry run, then the same plan for real
     assert history[1]["statuses"] == {"1": "done", "2": "done"}
     t.keys("C-q")
-    t.wait_for("EXITED 0", timeout=15)
+    t.wait_for("EXITED 0", timeout=30)
