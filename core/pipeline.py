@@ -131,12 +131,19 @@ class Pipeline:
             try:
                 self.toolrag = ToolRAG.from_config(self.config)
             except ToolRAGError as exc:  # a missing or broken model: plan with every enabled tool
-                self._toolrag_failed = True
-                self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
+                self._toolrag_unavailable(exc)
         if self.toolrag is not None:
-            return self.toolrag.select(request)
+            try:
+                return self.toolrag.select(request)
+            except ToolRAGError as exc:  # it loaded but cannot score this request (a vocab without [UNK])
+                self._toolrag_unavailable(exc)
         enabled = tools_for_apps(set(self.config.apps))
         return AllTools({t.name: 1.0 for t in enabled}, tuple(t.name for t in enabled))
+
+    def _toolrag_unavailable(self, exc: ToolRAGError) -> None:
+        """From now on the planner gets every enabled tool, and the next events say why, once."""
+        self.toolrag, self._toolrag_failed = None, True
+        self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
 
     async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice]:
         started = time.perf_counter()
