@@ -277,6 +277,8 @@ def _validate(cfg: Config, path: Any) -> None:
     if cfg.planner.chat_template not in ("auto", "none", *NAMED_TEMPLATES):
         raise ConfigError(path, "planner.chat_template", None,
                           f"must be auto, none or one of {', '.join(NAMED_TEMPLATES)}, not {_shown(cfg.planner.chat_template)}")
+    if not cfg.voice.max_seconds > 0:  # a recording needs some length (0 is not "no limit")
+        raise ConfigError(path, "voice.max_seconds", None, "must be more than 0 seconds")
     if not 1 <= cfg.voice.beam_size <= MAX_BEAM:
         raise ConfigError(path, "voice.beam_size", None, f"must be a whole number from 1 to {MAX_BEAM}")
     for name in ("task", "applescript", "plan"):
