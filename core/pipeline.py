@@ -20,7 +20,7 @@ from typing import Any
 from core.answers import AnswerStream, decide, sentence_reason
 from core.approval import ApprovalPolicy, Approver, deny_all
 from core.backends import make_backend
-from core.config import Config
+from core.config import Config, ConfigError
 from core.events import (
     AnswerReady,
     AnswerToken,
@@ -137,8 +137,17 @@ class Pipeline:
                 return self.toolrag.select(request)
             except ToolRAGError as exc:  # it loaded but cannot score this request (a vocab without [UNK])
                 self._toolrag_unavailable(exc)
-        enabled = tools_for_apps(set(self.config.apps))
+        enabled = self._enabled_tools()
         return AllTools({t.name: 1.0 for t in enabled}, tuple(t.name for t in enabled))
+
+    def _enabled_tools(self) -> list[ToolSpec]:
+        """The tools of the apps config enables; none enabled is a settings problem, said before planning
+        (an empty list once meant every tool)."""
+        tools = list(tools_for_apps(set(self.config.apps)))
+        if not tools:
+            raise ConfigError(self.config.source, "apps", None, "no app is enabled, so a request has no tool to "
+                              "plan with; list the apps it may use (e.g. apps: [contacts, messages])")
+        return tools
 
     def _toolrag_unavailable(self, exc: ToolRAGError) -> None:
         """From now on the planner gets every enabled tool, and the next events say why, once."""
@@ -146,6 +155,7 @@ class Pipeline:
         self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
 
     async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice]:
+        self._enabled_tools()
         started = time.perf_counter()
         selection = await asyncio.to_thread(self._select_sync, request)
         seconds = time.perf_counter() - started
@@ -153,7 +163,7 @@ class Pipeline:
         names = set(selection.selected)
         tools = [t for t in TOOLS if t.name in names]
         if not tools:  # a plan needs at least one tool; let the model choose among all enabled
-            tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+            tools = self._enabled_tools()
             emit(Notice("warning", "no tool looked relevant; the planner may use any enabled tool"))
         emit(ToolsSelected(dict(selection.probabilities), tuple(t.name for t in tools), selection.threshold,
                            selection.seconds or seconds))
@@ -234,7 +244,7 @@ class Pipeline:
                 # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
                 contexts.append(tj.replan_context(result.steps, result.thought))
                 context = tj.format_contexts(contexts)
-                tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+                tools = self._enabled_tools()
             else:
                 context = _replan_context(plan, summary)
         timings["total"] = time.perf_counter() - began
@@ -243,6 +253,7 @@ class Pipeline:
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, LocalLLM]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
+        self._enabled_tools()  # before a model loads for nothing
         model = asyncio.ensure_future(self.load_model(emit))
         try:
             tools, selection = await self.select_tools(request, emit)

@@ -18,7 +18,7 @@ from core.cli import prompt
 from core.cli.approve import TerminalApprover
 from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg
 from core.cli.render import TextRenderer
-from core.config import Config
+from core.config import Config, ConfigError
 from core.dag import critical_path, layers, plan_graph
 from core.events import Event, Notice, PlanToken, StageTiming, ToolsSelected, _jsonable
 from core.executor import DryRun
@@ -87,7 +87,7 @@ def run_model_command(coro: Coroutine[Any, Any, T]) -> T:
         raise CliError(str(exc)) from None
     except (ModelError, GrammarError) as exc:
         raise CliError(f"the model failed: {exc}") from None
-    except (BackendUnavailable, ToolError) as exc:
+    except (BackendUnavailable, ToolError, ConfigError) as exc:  # ConfigError: e.g. no app enabled
         raise CliError(str(exc)) from None
 
 

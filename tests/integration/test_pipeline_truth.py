@@ -16,7 +16,7 @@ import pytest
 from core.approval import Decision
 from core.backends import sandbox_db_path
 from core.config import Config
-from core.events import Event, PlanFinished, StageTiming, TaskFinished, TaskStarted, TaskStatus
+from core.events import Event, PlanFinished, StageTiming, TaskFinished, TaskStarted, TaskStatus, ToolsSelected
 from core.pipeline import Pipeline
 from core.planner.llm import GenerationStats, LocalLLM
 from tools.sandbox import SandboxBackend
@@ -315,3 +315,36 @@ async def test_two_identical_sends_count_as_two_through_a_replan(tiny_gguf, numb
     assert result.attempts == 2
     assert len(done) <= sent, f"{len(done)} sends reported done, {sent} made: {result.answer}"
     assert any(s is not TaskStatus.DONE for s in result.summary.statuses.values()) or sent == 2
+
+
+@pytest.mark.parametrize("toolrag", [True, False])
+async def test_a_request_with_no_app_enabled_is_refused_and_offers_no_tool(tiny_gguf, toolrag):
+    """`apps: []` offered all 16 tools (an empty choice fell back to every tool): the request is
+    refused as a settings problem, naming `apps`, before anything is planned."""
+    c = config()
+    c.apps = []
+    c.toolrag.enabled = toolrag
+    llm = ScriptLLM(tiny_gguf, ['1. send_sms(["+1 415 555 0101"], "hi")\n2. join()<END_OF_PLAN>'])
+    events: list[Event] = []
+    pipeline = Pipeline(c, llm=llm)
+    try:
+        from core.config import ConfigError
+        with pytest.raises(ConfigError, match="no app is enabled") as info:
+            await pipeline.ask("Text +1 415 555 0101 hi", emit=events.append, yes=True)
+        with pytest.raises(ConfigError):
+            await pipeline.select_tools("Text +1 415 555 0101 hi", events.append)
+    finally:
+        llm.close()
+    assert info.value.key == "apps"
+    assert llm.replies and not [e for e in events if isinstance(e, (TaskStarted, ToolsSelected))]
+
+
+def test_ask_with_no_app_enabled_is_one_line_and_exit_2(tmp_path):
+    from tests.support.cli import tinyagent
+
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("backend: sandbox\napps: []\n")
+    out = tinyagent("ask", "Text Ann hi", "--yes", config=config_file)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "apps" in out.stderr and "no app is enabled" in out.stderr
