@@ -292,6 +292,8 @@ def _validate(cfg: Config, path: Any) -> None:
                 check(value)
         except ServerURLError as exc:
             raise ConfigError(path, key, None, str(exc)) from None
+    if not cfg.voice.max_seconds > 0:  # a recording needs some length (0 is not "no limit")
+        raise ConfigError(path, "voice.max_seconds", None, "must be more than 0 seconds")
     if not 1 <= cfg.voice.beam_size <= MAX_BEAM:
         raise ConfigError(path, "voice.beam_size", None, f"must be a whole number from 1 to {MAX_BEAM}")
     for name in ("task", "applescript", "plan"):

@@ -35,6 +35,7 @@ from core.events import (
     null_sink,
 )
 from core.plan import Ref, Task, Template, Value
+from core.work_ledger import AttemptLedger
 from tools.backend import Backend, CallStopped, OutcomeUnknown, ToolCall, ToolError
 from tools.registry import LIST_STR, REGISTRY, ToolSpec
 
@@ -105,14 +106,15 @@ class Executor:
         run_id: str | None = None,
         attempt: int = 1,
         plan_timeout: float | None = None,
-        changes_made: dict[str, tuple[str, Any]] | None = None,
+        earlier: AttemptLedger | None = None,
     ):
         self.backend = backend
         # Changes earlier attempts of the same request made (or may have made), by the call as
         # prepared: tool and resolved arguments. A replan that writes the same change another
         # way (a name where a lookup was) gets that outcome instead of making it twice.
-        self.changes_made = changes_made
-        self._earlier = dict(changes_made or {})  # this attempt's own changes are not repeats
+        self.earlier = earlier
+        self.changes: dict[int, str] = {}  # task id -> the change this run invoked (done or not)
+        self.reused: set[int] = set()  # tasks answered by an earlier attempt's change
         self.emit = emit
         self.approver = approver
         self.policy = policy or ApprovalPolicy()
@@ -281,28 +283,24 @@ class Executor:
             return
 
         call = await self._call(self.backend.prepare, call)
-        made = self.changes_made if spec.effect.changes_something else None
-        change = change_key(call) if made is not None else ""
-        if made is not None and change in self._earlier:
-            outcome, value = self._earlier[change]
-            if outcome == "done":
-                self._finish(task, TaskStatus.DONE, output=value, args=args)
-            else:
-                self._finish(task, TaskStatus.UNKNOWN, error=f"{value} (not repeated)", args=args)
-            return
+        change = change_key(call) if spec.effect.changes_something else None
+        if change is not None:
+            earlier = self.earlier.take_change(change) if self.earlier is not None else None
+            if earlier is not None:
+                self.reused.add(task.id)
+                if earlier.done:
+                    self._finish(task, TaskStatus.DONE, output=earlier.value, args=args)
+                else:
+                    self._finish(task, TaskStatus.UNKNOWN, error=f"{earlier.value} (not repeated)", args=args)
+                return
         decision, why = await self._approve(task, call)
         if decision is Decision.DENY:
             self._finish(task, TaskStatus.DENIED, error=why, args=args)  # it never ran
             return
         started = time.monotonic()  # the time spent waiting for a person is not the tool's
-        try:
-            output = await self._call(self.backend.invoke, call, changes=spec.effect.changes_something)
-        except OutcomeUnknown as exc:
-            if made is not None:
-                made[change] = ("unknown", str(exc))
-            raise
-        if made is not None:
-            made[change] = ("done", output)
+        if change is not None:
+            self.changes[task.id] = change
+        output = await self._call(self.backend.invoke, call, changes=spec.effect.changes_something)
         self._finish(task, TaskStatus.DONE, output=output, started=started, args=args)
 
     async def _call(self, fn: Callable[[ToolCall], Any], call: ToolCall, *, changes: bool = False) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from core.answers import AnswerStream, decide, sentence_reason
 from core.approval import ApprovalPolicy, Approver, deny_all
 from core.backends import make_backend
-from core.config import Config
+from core.config import Config, ConfigError
 from core.events import (
     AnswerReady,
     AnswerToken,
@@ -47,6 +47,7 @@ from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from core.planner.writer import ModelWriter
 from core.toolrag import Selection, ToolRAG, ToolRAGError
 from core.toolrag.examples import ExamplePool, user_examples_file
+from core.work_ledger import AttemptLedger, Work, WorkLedger
 from tools.backend import Backend, ForRequest
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
@@ -138,14 +139,31 @@ class Pipeline:
             try:
                 self.toolrag = ToolRAG.from_config(self.config)
             except ToolRAGError as exc:  # a missing or broken model: plan with every enabled tool
-                self._toolrag_failed = True
-                self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
+                self._toolrag_unavailable(exc)
         if self.toolrag is not None:
-            return self.toolrag.select(request)
-        enabled = tools_for_apps(set(self.config.apps))
+            try:
+                return self.toolrag.select(request)
+            except ToolRAGError as exc:  # it loaded but cannot score this request (a vocab without [UNK])
+                self._toolrag_unavailable(exc)
+        enabled = self._enabled_tools()
         return AllTools({t.name: 1.0 for t in enabled}, tuple(t.name for t in enabled))
 
+    def _enabled_tools(self) -> list[ToolSpec]:
+        """The tools of the apps config enables; none enabled is a settings problem, said before planning
+        (an empty list once meant every tool)."""
+        tools = list(tools_for_apps(set(self.config.apps)))
+        if not tools:
+            raise ConfigError(self.config.source, "apps", None, "no app is enabled, so a request has no tool to "
+                              "plan with; list the apps it may use (e.g. apps: [contacts, messages])")
+        return tools
+
+    def _toolrag_unavailable(self, exc: ToolRAGError) -> None:
+        """From now on the planner gets every enabled tool, and the next events say why, once."""
+        self.toolrag, self._toolrag_failed = None, True
+        self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
+
     async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice]:
+        self._enabled_tools()
         started = time.perf_counter()
         selection = await asyncio.to_thread(self._select_sync, request)
         seconds = time.perf_counter() - started
@@ -153,7 +171,7 @@ class Pipeline:
         names = set(selection.selected)
         tools = [t for t in TOOLS if t.name in names]
         if not tools:  # a plan needs at least one tool; let the model choose among all enabled
-            tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+            tools = self._enabled_tools()
             emit(Notice("warning", "no tool looked relevant; the planner may use any enabled tool"))
         emit(ToolsSelected(dict(selection.probabilities), tuple(t.name for t in tools), selection.threshold,
                            selection.seconds or seconds))
@@ -194,9 +212,8 @@ class Pipeline:
             self._examples, planner, request, tools, selection))
         self._say_degraded(emit)
         tinyagent = planner.setup.tinyagent
-        done_work: dict[Any, Any] = {}  # work key -> output of a task that succeeded
+        done_work = WorkLedger()  # what succeeded (or may have), one entry per task that ran
         failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
-        changes_made: dict[str, tuple[str, Any]] = {}  # what this request changed, by prepared call
         tried: list[tuple] = []  # each attempt's plan as sorted work keys
         timings: dict[str, float] = {}
         context, attempts, contexts = "", 0, []
@@ -210,8 +227,7 @@ class Pipeline:
             attempts = attempt
             run = await self._attempt(planner, request, tools, examples, context, backend, done_work,
                                       emit=emit, approver=approver, dry_run=dry_run, yes=yes,
-                                      attempt=attempt, timings=timings, failed_work=failed_work, tried=tried,
-                                      changes_made=changes_made)
+                                      attempt=attempt, timings=timings, failed_work=failed_work, tried=tried)
             plan, summary = run.plan, run.summary
             if run.stats is not None:
                 tokens += run.stats.prompt_tokens
@@ -240,7 +256,7 @@ class Pipeline:
                 # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
                 contexts.append(tj.replan_context(result.steps, result.thought))
                 context = tj.format_contexts(contexts)
-                tools = list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
+                tools = self._enabled_tools()
             else:
                 context = _replan_context(plan, summary)
         timings["total"] = time.perf_counter() - began
@@ -258,6 +274,7 @@ class Pipeline:
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
+        self._enabled_tools()  # before a model loads for nothing
         model = asyncio.ensure_future(self.load_model(emit))
         try:
             tools, selection = await self.select_tools(request, emit)
@@ -270,11 +287,10 @@ class Pipeline:
         return tools, selection, llm
 
     async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
-                       context: str, backend: Backend, done_work: dict[Any, Any], *, emit: EventSink,
+                       context: str, backend: Backend, done_work: WorkLedger, *, emit: EventSink,
                        approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
                        timings: dict[str, float], failed_work: set[Any] | None = None,
-                       tried: list[tuple] | None = None,
-                       changes_made: dict[str, tuple[str, Any]] | None = None) -> _Attempt:
+                       tried: list[tuple] | None = None) -> _Attempt:
         args: dict[int, dict[str, Any]] = {}
 
         def sink(event: Event) -> None:
@@ -282,9 +298,11 @@ class Pipeline:
                 args[event.task_id] = event.args
             emit(event)
 
-        executor = self._executor(backend, sink, approver, dry_run, yes, attempt, request, changes_made)
+        earlier = done_work.attempt()
+        executor = self._executor(backend, sink, approver, dry_run, yes, attempt, request, earlier)
         failed_work = set() if failed_work is None else failed_work
         keys: dict[int, Any] = {}
+        answered: set[int] = set()  # tasks an earlier attempt's work answered (they ran no work now)
         held: list[Task] = []  # work that failed before, and what needs it: run only if the plan is new
         # While the plan so far could still be one already tried (its work keys all among that
         # plan's), its new work waits: a repeated plan is not run again, not even in part.
@@ -312,10 +330,13 @@ class Pipeline:
                     for waiting in echo:
                         dispatch(waiting)
                     echo.clear()
-                if isinstance(done_work.get(key), _MayHaveRun):  # never risk doing it twice
-                    executor.preset(task, TaskStatus.UNKNOWN, error=done_work[key].why + " (not repeated)")
-                elif key in done_work:  # it already ran in an earlier attempt: never repeat it
-                    executor.preset(task, TaskStatus.DONE, done_work[key])
+                ran = earlier.take_work(key)  # it already ran in an earlier attempt: never repeat it
+                if ran is not None:
+                    answered.add(task.id)
+                    if ran.done:
+                        executor.preset(task, TaskStatus.DONE, ran.value)
+                    else:  # never risk doing it twice
+                        executor.preset(task, TaskStatus.UNKNOWN, error=ran.value + " (not repeated)")
                 elif could_repeat:
                     echo.append(task)
                 else:
@@ -349,12 +370,17 @@ class Pipeline:
         summary = await executor.finish()
         timings["execution"] = timings.get("execution", 0.0) + time.perf_counter() - exec_started
         emit(StageTiming("execution", time.perf_counter() - exec_started, {"attempt": attempt}))
+        answered |= executor.reused
         for task_id, status in summary.statuses.items():
-            if status is TaskStatus.DONE and task_id in keys:
-                done_work[keys[task_id]] = summary.outputs.get(task_id)
-            elif status is TaskStatus.UNKNOWN and task_id in keys:
-                done_work[keys[task_id]] = _MayHaveRun(summary.errors.get(task_id, "it may have happened"))
-            elif status is TaskStatus.FAILED and task_id in keys:
+            if task_id not in keys or task_id in answered:  # counted once, when it ran
+                continue
+            change = executor.changes.get(task_id)
+            if status is TaskStatus.DONE:
+                done_work.record(Work(keys[task_id], change, True, summary.outputs.get(task_id)))
+            elif status is TaskStatus.UNKNOWN:
+                done_work.record(Work(keys[task_id], change, False,
+                                      summary.errors.get(task_id, "it may have happened")))
+            elif status is TaskStatus.FAILED:
                 failed_work.add(keys[task_id])
         return _Attempt(plan, summary, args, repeated, response.text, response.stats)
 
@@ -430,13 +456,12 @@ class Pipeline:
         return cls(llm, config=self.config, limits=self.limits)
 
     def _executor(self, backend: Backend, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
-                  attempt: int, request: str = "", changes_made: dict[str, tuple[str, Any]] | None = None
-                  ) -> Executor:
+                  attempt: int, request: str = "", earlier: AttemptLedger | None = None) -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
             backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
                         dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt,
-                        plan_timeout=self.config.timeouts.plan, changes_made=changes_made)
+                        plan_timeout=self.config.timeouts.plan, earlier=earlier)
 
     @staticmethod
     def _emit_plan_timings(emit: EventSink, stats: GenerationStats | None, started: float, first: float | None,
@@ -455,13 +480,6 @@ class Pipeline:
         if timings is not None:
             for name, value in values.items():
                 timings[name] = timings.get(name, 0.0) + value
-
-
-@dataclass(frozen=True)
-class _MayHaveRun:
-    """done_work's mark for a write whose outcome is unknown (stopped mid-change)."""
-
-    why: str
 
 
 @dataclass

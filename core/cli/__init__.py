@@ -7,11 +7,13 @@ the command, never at import time, so that `tinyagent --help` stays instant.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import importlib
+import os
+import signal
 import sys
-
-from core.cli.common import CliError, config_from, open_tui, say
+from typing import NoReturn
 
 COMMAND_MODULES = (
     "core.cli.plans",  # run-plan, check-plans
@@ -25,8 +27,15 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, as every other bad input (argparse prints its usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinyagent",
         description="An on-device assistant that turns requests into plans of tool calls. "
         "Run without a command to open the terminal UI.",
@@ -39,6 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. Ctrl-C anywhere in it, the command modules' imports included, is exit 130."""
+    try:
+        if _as_program:  # a KeyboardInterrupt from here on: the command cleans up (asyncio.run needs this handler)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        return _command(argv)
+    except KeyboardInterrupt:
+        print("tinyagent: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if _as_program:
+            signal.signal(signal.SIGINT, _exit_interrupted)
+
+
+def _command(argv: list[str] | None) -> int:
+    from core.cli.common import CliError, config_from, open_tui, say  # heavy imports: inside main's try
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -50,12 +75,42 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         say(f"tinyagent: {exc}", file=sys.stderr)
         return exc.status
-    except KeyboardInterrupt:
-        print("tinyagent: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return 0
 
 
+_as_program = False  # run() started us: the process's Ctrl-C handling is ours
+
+
+def _exit_interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C outside main's try (before it, or on the way out while threads and atexit finish):
+    nothing to clean up, so end now, without a traceback."""
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - interrupted mid-write, or stdout closed: the exit matters more
+        pass
+    os.write(2, b"tinyagent: interrupted\n")
+    os._exit(130)
+
+
+def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    """A Ctrl-C that landed where Python cannot raise it (an import lock's weakref callback, a
+    __del__) was printed as "Exception ignored" and lost: deliver it again, where it can be raised."""
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _thread.interrupt_main()  # only marks it pending: raised at the main thread's next step
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def run() -> None:
-    sys.exit(main())
+    """The `tinyagent` program."""
+    global _as_program
+    _as_program = True
+    signal.signal(signal.SIGINT, _exit_interrupted)
+    sys.unraisablehook = _unraisable
+    try:
+        status = main()
+    except KeyboardInterrupt:  # in the few steps between main's try and its finally
+        print("tinyagent: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)

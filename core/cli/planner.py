@@ -28,7 +28,7 @@ from core.cli.common import (
     with_server,
 )
 from core.cli.render import TextRenderer
-from core.config import Config
+from core.config import Config, ConfigError
 from core.dag import critical_path, layers, plan_graph
 from core.events import Event, Notice, PlanToken, StageTiming, ToolsSelected, _jsonable
 from core.executor import DryRun
@@ -98,7 +98,7 @@ def run_model_command(coro: Coroutine[Any, Any, T]) -> T:
         raise CliError(str(exc)) from None
     except (ModelError, GrammarError) as exc:
         raise CliError(f"the model failed: {exc}") from None
-    except (BackendUnavailable, ToolError) as exc:
+    except (BackendUnavailable, ToolError, ConfigError) as exc:  # ConfigError: e.g. no app enabled
         raise CliError(str(exc)) from None
 
 

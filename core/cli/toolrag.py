@@ -76,7 +76,10 @@ def _toolrag(args: argparse.Namespace) -> int:
         return _evaluate(args)
     if not args.request.strip():
         raise CliError("the request is empty")
-    selection = _load_toolrag(args).select(args.request)
+    try:
+        selection = _load_toolrag(args).select(args.request)
+    except ToolRAGError as exc:  # it loaded but cannot score this request (a vocab without [UNK])
+        raise CliError(str(exc)) from None
     if args.json:
         print_json(selection.to_json())
         return 0
@@ -98,7 +101,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         rows = load_labelled(args.eval, split)
     except DataError as exc:
         raise CliError(str(exc)) from None
-    metrics = {"data": args.eval, "split": split, **evaluate(_load_toolrag(args), rows)}
+    try:
+        metrics = {"data": args.eval, "split": split, **evaluate(_load_toolrag(args), rows)}
+    except ToolRAGError as exc:  # a request of the data it cannot score
+        raise CliError(str(exc)) from None
     if args.json:
         print_json(metrics)
     else:

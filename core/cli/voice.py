@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ import numpy as np
 
 from core.cli import planner
 from core.cli.common import CliError, config_from, print_json, say, server_url
-from core.config import MAX_BEAM, MAX_THREADS
+from core.config import MAX_BEAM, MAX_NUMBER, MAX_THREADS
 from core.events import AudioLevel
 from core.executor import run_in_daemon_thread
 from core.voice.audio import AudioFileError, read_wav, write_wav
@@ -99,10 +100,15 @@ def _non_negative(text: str) -> float:
 
 
 def _number(text: str) -> float:
+    """Seconds, bounded as the config bounds them: nan and inf are no length (nan passed every
+    comparison, and inf seconds overflowed the count of samples)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds up to {MAX_NUMBER}, not {text!r}")
+    return value
 
 
 # -- transcription ------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ def _read_meta(model_dir: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ToolRAGError(f"{path}: cannot read it: {exc}") from None
+    except RecursionError:  # absurdly deep nesting exhausts the decoder's stack
+        raise ToolRAGError(f"{path}: cannot read it: nested too deeply") from None
     if not isinstance(meta, dict):
         raise ToolRAGError(f"{path}: expected a JSON object")
     return meta
@@ -96,7 +98,8 @@ def onnxruntime_errors(ort: Any) -> tuple[type[BaseException], ...]:
 class ToolClassifier:
     """Request text -> a probability per tool (sigmoid of the model's logits). Thread-safe."""
 
-    def __init__(self, session: Any, tokenizer: Any, labels: tuple[str, ...], max_length: int, model_dir: Path):
+    def __init__(self, session: Any, tokenizer: Any, labels: tuple[str, ...], max_length: int, model_dir: Path,
+                 errors: tuple[type[BaseException], ...] = ()):
         self._session = session
         self._tokenizer = tokenizer
         self.labels = labels
@@ -105,6 +108,7 @@ class ToolClassifier:
         self._inputs = {i.name for i in session.get_inputs()}
         self._outputs = [o.name for o in session.get_outputs()]
         self._lock = threading.Lock()  # one encode at a time: cheap, and safe from any thread
+        self._errors = errors  # what the runtime raises on a graph that cannot run an input
 
     @classmethod
     def load(cls, model_dir: Path | str | None = None) -> ToolClassifier:
@@ -132,25 +136,25 @@ class ToolClassifier:
         try:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
-            options.log_severity_level = 3
+            options.log_severity_level = 4  # fatal only: a graph that cannot load is reported once, by us
             session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         except errors as exc:
             raise ToolRAGError(f"{model_path}: onnxruntime cannot load it: {exc}") from None
         missing = {"input_ids", "attention_mask"} - {i.name for i in session.get_inputs()}
         if missing:
             raise ToolRAGError(f"{model_path}: the graph lacks input(s) {', '.join(sorted(missing))}")
-        classifier = cls(session, tokenizer, labels, max_length, model_dir)
-        try:
-            width = classifier._logits(["check"]).shape[-1]
-        except errors as exc:  # a graph that loads but cannot run on a request
-            raise ToolRAGError(f"{model_path}: onnxruntime cannot run it: {exc}") from None
-        if width != len(labels):
-            raise ToolRAGError(f"{model_path}: the graph gives {width} outputs but there are {len(labels)} labels")
+        if not session.get_outputs():
+            raise ToolRAGError(f"{model_path}: the graph has no output")
+        classifier = cls(session, tokenizer, labels, max_length, model_dir, errors)
+        classifier._logits(["check"])  # a graph that loads but cannot run on a request, or gives odd logits
         return classifier
 
     def _feed(self, queries: list[str]) -> dict[str, np.ndarray]:
-        with self._lock:
-            encodings = self._tokenizer.encode_batch(queries)
+        try:
+            with self._lock:
+                encodings = self._tokenizer.encode_batch(queries)
+        except Exception as exc:  # tokenizers raises a bare Exception, e.g. a WordPiece vocab without [UNK]
+            raise ToolRAGError(f"{self.model_dir / TOKENIZER_FILE}: cannot encode the request: {exc}"[:300]) from None
         width = max(1, max(len(e.ids) for e in encodings))
         ids = np.zeros((len(queries), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -163,7 +167,20 @@ class ToolClassifier:
         return feed
 
     def _logits(self, queries: list[str]) -> np.ndarray:
-        return np.asarray(self._session.run(self._outputs[:1], self._feed(queries))[0], dtype=np.float64)
+        """One row of len(labels) scores per query; any other shape is a broken graph, not a crash later."""
+        model_path = self.model_dir / MODEL_FILE
+        feed = self._feed(queries)
+        try:
+            logits = np.asarray(self._session.run(self._outputs[:1], feed)[0], dtype=np.float64)
+        except self._errors as exc:
+            raise ToolRAGError(f"{model_path}: onnxruntime cannot run it: {exc}"[:300]) from None
+        if logits.ndim != 2 or logits.shape[0] != len(queries):
+            raise ToolRAGError(f"{model_path}: the graph gives logits of shape {logits.shape}, not "
+                               f"one row of {len(self.labels)} scores per request")
+        if logits.shape[1] != len(self.labels):
+            raise ToolRAGError(f"{model_path}: the graph gives {logits.shape[1]} outputs but there are "
+                               f"{len(self.labels)} labels")
+        return logits
 
     @property
     def has_embeddings(self) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from core.config import MAX_NUMBER
 from core.events import AudioLevel
 from core.voice.audio import WHISPER_RATE, levels, resample, to_mono
 
@@ -190,8 +191,8 @@ class Recorder:
 
     def __init__(self, device: str | int | None = None, max_seconds: float = 30.0,
                  silence_seconds: float = 0.0, on_level: LevelCallback | None = None):
-        if max_seconds <= 0:
-            raise ValueError("max_seconds must be more than 0")
+        if not 0 < max_seconds <= MAX_NUMBER:  # nan fails this too; inf would overflow the sample count
+            raise ValueError(f"max_seconds must be more than 0 and at most {MAX_NUMBER}, not {max_seconds!r}")
         self.device = parse_device(device)
         self.max_seconds = float(max_seconds)
         self.silence_seconds = max(0.0, float(silence_seconds))

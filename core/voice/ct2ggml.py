@@ -17,6 +17,7 @@ Layout notes: ../shared/notes/whisper-ctranslate2.md and voice-testing.md.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import struct
@@ -64,7 +65,15 @@ class Variable:
         return raw.astype(np.float32)
 
     def scalar(self) -> int:
-        return int(np.frombuffer(self.data, _CT2_DTYPES[self.dtype_code])[0])
+        """A setting (a count or a code): one whole number, whatever type it was stored as."""
+        values = self.array().ravel() if self.dtype_code in (0, 4, _BF16) else \
+            np.frombuffer(self.data, _CT2_DTYPES[self.dtype_code])
+        if values.size != 1:
+            raise ConversionError(f"model.bin's {self.name} holds {values.size} values; a setting is one number")
+        value = values[0].item()
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise ConversionError(f"model.bin sets {self.name} = {value}; a setting is a whole number")
+        return int(value)
 
 
 class _Cursor:

