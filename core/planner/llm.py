@@ -697,38 +697,15 @@ class LocalLLM:
                                              min_room=min_room)
         return result
 
-    async def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        chunks: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
         cancel = threading.Event()
+        started: list[concurrent.futures.Future] = []
 
-        def push(kind: str, value: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(chunks.put_nowait, (kind, value))
-            except RuntimeError:  # the loop is gone: nobody is listening any more
-                cancel.set()
+        def produce(each: Callable[[str], Any]) -> GenerationStats | None:
+            return yield_each(self._generate(prompt, cancel=cancel, **options), each)
 
-        def job() -> None:
-            try:
-                result.stats = yield_each(self._generate(prompt, cancel=cancel, **options),
-                                          lambda piece: push("chunk", piece))
-                push("end", None)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's task
-                push("error", exc)
-
-        future = self.submit(job)
-        try:
-            while True:
-                kind, value = await chunks.get()
-                if kind == "chunk":
-                    yield value
-                elif kind == "end":
-                    return
-                else:
-                    raise value
-        finally:
-            cancel.set()
-            future.cancel()  # never started: never runs
+        return relay(result, produce, cancel, start=lambda job: started.append(self.submit(job)),
+                     on_close=lambda: [f.cancel() for f in started])  # never started: never runs
 
     def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
                  temperature: float = 0.0, stop: Sequence[str] | None = None,
@@ -749,6 +726,45 @@ class LocalLLM:
             cancel.set()
             future.cancel()
             raise ModelError(f"the model did not answer within {timeout:g} s") from None
+
+
+async def relay(result: TextStream, produce: Callable[[Callable[[str], Any]], GenerationStats | None],
+                cancel: threading.Event, *, start: Callable[[Callable[[], None]], Any],
+                on_close: Callable[[], Any] = lambda: None) -> AsyncIterator[str]:
+    """Text made on another thread (`produce(each)`, started by `start(job)`), yielded on the
+    caller's event loop as it comes; its stats land on `result`. Closing the iterator, or the loop
+    going away, sets `cancel` and calls `on_close` (LocalLLM: drop a job not yet started; the server
+    engine: shut its sockets so the server stops generating)."""
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def push(kind: str, value: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(chunks.put_nowait, (kind, value))
+        except RuntimeError:  # the loop is gone: nobody is listening any more
+            cancel.set()
+            on_close()
+
+    def job() -> None:
+        try:
+            result.stats = produce(lambda piece: push("chunk", piece))
+            push("end", None)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's task
+            push("error", exc)
+
+    start(job)
+    try:
+        while True:
+            kind, value = await chunks.get()
+            if kind == "chunk":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+    finally:
+        cancel.set()
+        on_close()
 
 
 def yield_each(gen: Generator[str, None, GenerationStats | None], each: Callable[[str], Any]) -> GenerationStats | None:

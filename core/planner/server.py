@@ -32,7 +32,6 @@ Standard library only: http.client in one daemon thread per streamed call.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import http.client
 import json
@@ -46,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from core.planner.llm import Completion, GenerationStats, LocalLLM, ModelLoadError, ServerError, TextStream
+from core.planner.llm import Completion, GenerationStats, LocalLLM, ModelLoadError, ServerError, TextStream, relay
 from core.planner.server_url import ServerURL, ServerURLError, parse_server_url
 from core.sanitize import visible
 
@@ -503,47 +502,26 @@ class ServerLLM:
                                              min_room=min_room)
         return result
 
-    async def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        chunks: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
         cancel = threading.Event()
         sockets: list[socket.socket] = []
-
-        def push(kind: str, value: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(chunks.put_nowait, (kind, value))
-            except RuntimeError:  # the loop is gone: nobody is listening any more
-                cancel.set()
-                for sock in sockets:
-                    _shut(sock)
 
         def on_socket(sock: socket.socket) -> None:
             sockets.append(sock)
             if cancel.is_set():
                 _shut(sock)
 
-        def job() -> None:
-            try:
-                result.stats = self._run(prompt, cancel=cancel, each=lambda piece: push("chunk", piece),
-                                         on_socket=on_socket, **options)
-                push("end", None)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's task
-                push("error", exc)
-
-        threading.Thread(target=job, name="tinyagent-server-stream", daemon=True).start()
-        try:
-            while True:
-                kind, value = await chunks.get()
-                if kind == "chunk":
-                    yield value
-                elif kind == "end":
-                    return
-                else:
-                    raise value
-        finally:
-            cancel.set()
-            for sock in sockets:  # the server sees the client go and stops generating
+        def shut_all() -> None:  # the server sees the client go and stops generating
+            for sock in sockets:
                 _shut(sock)
+
+        def produce(each: Callable[[str], Any]) -> GenerationStats | None:
+            return self._run(prompt, cancel=cancel, each=each, on_socket=on_socket, **options)
+
+        def start(job: Callable[[], None]) -> None:
+            threading.Thread(target=job, name="tinyagent-server-stream", daemon=True).start()
+
+        return relay(result, produce, cancel, start=start, on_close=shut_all)
 
     def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
                  temperature: float = 0.0, stop: Sequence[str] | None = None,
