@@ -143,7 +143,7 @@ class PromptCoder:
         from core.planner.chat import choose, gguf_tokens
         from core.planner.llm import LocalLLM
 
-        vocab = LocalLLM(path, vocab_only=True)
+        vocab = LocalLLM(path, vocab_only=True, plain_vocab=True)  # tokenized as the loaded model does
         bos, eos = gguf_tokens(vocab)
         template = choose("auto", metadata=vocab.metadata, bos_token=bos, eos_token=eos)
         if template.plain:

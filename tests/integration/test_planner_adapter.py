@@ -100,19 +100,17 @@ def _training_rows(n: int) -> list[dict]:
     return rows
 
 
-class ByteCoder:
+def byte_coder():
     """A PromptCoder over bytes (ids 3..258) for a tiny model: the same rendering, no GGUF needed."""
+    from core.planner.finetune import PromptCoder
 
-    def __new__(cls):
-        from core.planner.finetune import PromptCoder
+    def chat(system: str, user: str) -> str:
+        return f"<s>{system}\n{user}\n>"
 
-        def chat(system: str, user: str) -> str:
-            return f"<s>{system}\n{user}\n>"
+    def tokenize(text: str, bos: bool, special: bool) -> list[int]:
+        return ([1] if bos else []) + [3 + b for b in text.encode("utf-8")[-160:]]
 
-        def tokenize(text: str, bos: bool, special: bool) -> list[int]:
-            return ([1] if bos else []) + [3 + b for b in text.encode("utf-8")[-160:]]
-
-        return PromptCoder(chat, tokenize, "")
+    return PromptCoder(chat, tokenize, "")
 
 
 def _tiny_qwen(seed: int = 0):
@@ -140,7 +138,7 @@ def test_training_runs_resumes_and_exports(tmp_path):
     out = tmp_path / "run"
     lines: list[str] = []
     summary = train(data, tmp_path / "unused.gguf", out, settings, save_every=2, max_steps=4, log=lines.append,
-                    coder=ByteCoder(), model=_tiny_qwen())
+                    coder=byte_coder(), model=_tiny_qwen())
     assert summary["steps"] == 4 and summary["train_rows"] == len(train_ids)
     assert any("step 4/4" in line and "ETA" in line for line in lines)  # progress with an ETA
     assert (out / "checkpoint.pt").exists() and "val_loss" in summary
@@ -148,7 +146,7 @@ def test_training_runs_resumes_and_exports(tmp_path):
     # The same command again resumes from the checkpoint: nothing is trained twice.
     lines.clear()
     again = train(data, tmp_path / "unused.gguf", out, settings, save_every=2, max_steps=6, log=lines.append,
-                  coder=ByteCoder(), model=_tiny_qwen())
+                  coder=byte_coder(), model=_tiny_qwen())
     assert any("resuming at step 4" in line for line in lines)
     assert again["steps"] == 6 and [s for s in lines if s.startswith("step ")][0].startswith("step 5/")
     import torch
@@ -159,7 +157,7 @@ def test_training_runs_resumes_and_exports(tmp_path):
     # Other settings may not continue this run.
     with pytest.raises(TrainError, match="other settings"):
         train(data, tmp_path / "unused.gguf", out, TrainSettings(rank=8, seed=3), max_steps=7, log=lines.append,
-              coder=ByteCoder(), model=_tiny_qwen())
+              coder=byte_coder(), model=_tiny_qwen())
 
     adapter = export(out, tmp_path / "adapter.gguf", architecture="qwen2")
     info = read_adapter(adapter)
@@ -174,9 +172,9 @@ def test_training_is_seeded(tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
     settings = TrainSettings(rank=4, alpha=8, lr=5e-3, epochs=1, batch_tokens=2000, warmup=1, seed=5, threads=1)
     a = train(data, tmp_path / "x.gguf", tmp_path / "a", settings, max_steps=2, log=lambda _: None,
-              coder=ByteCoder(), model=_tiny_qwen())
+              coder=byte_coder(), model=_tiny_qwen())
     b = train(data, tmp_path / "x.gguf", tmp_path / "b", settings, max_steps=2, log=lambda _: None,
-              coder=ByteCoder(), model=_tiny_qwen())
+              coder=byte_coder(), model=_tiny_qwen())
     assert a["final_loss"] == pytest.approx(b["final_loss"], rel=1e-4)
 
 
