@@ -63,8 +63,10 @@ class TrainSettings:
     max_extra_tools: int = 2  # otherwise 0..this many tools beyond the plan's own
 
     def fingerprint(self) -> str:
-        """What a checkpoint must match to be resumed (threads do not change the result)."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "threads"}
+        """What a checkpoint must match to be resumed. Threads do not change the result, and
+        epochs only set how long the run is (each epoch's samples come from its own seed, so a
+        longer run draws the same first epochs): a run can be extended by asking for more."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -250,6 +252,18 @@ def _save(path: Path, payload: dict) -> None:
     tmp.replace(path)
 
 
+def _saved_fingerprint(state: dict) -> str | None:
+    """A checkpoint's settings fingerprint, worked out again from its saved settings (checkpoints
+    written before epochs left the fingerprint hold a hash that still counted them)."""
+    saved = state.get("settings")
+    if not isinstance(saved, dict):
+        return state.get("fingerprint")
+    try:
+        return TrainSettings(**saved).fingerprint()
+    except TypeError:
+        return None
+
+
 def train(data: Path, base_gguf: Path, out: Path, settings: TrainSettings, *, save_every: int = 20,
           max_steps: int | None = None, log: Callable[[str], None] = print,
           coder: PromptCoder | None = None, model: Any = None) -> dict:
@@ -297,7 +311,7 @@ def train(data: Path, base_gguf: Path, out: Path, settings: TrainSettings, *, sa
     progress = Progress()
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
-        if state.get("fingerprint") != settings.fingerprint():
+        if _saved_fingerprint(state) != settings.fingerprint():
             raise TrainError(f"{ckpt} was made with other settings; use another --out or delete it")
         from peft import set_peft_model_state_dict
 
