@@ -138,11 +138,11 @@ class PlannerModel(Protocol):
 
     def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
                temperature: float = 0.0, stop: Sequence[str] | None = None,
-               special: bool = False, min_room: int = 8) -> TextStream: ...
+               special: bool = False, min_room: int = 8, use_adapter: bool = True) -> TextStream: ...
 
     def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
                  temperature: float = 0.0, stop: Sequence[str] | None = None,
-                 timeout: float | None = None, special: bool = False) -> Completion: ...
+                 timeout: float | None = None, special: bool = False, use_adapter: bool = True) -> Completion: ...
 
     def close(self) -> None: ...
 
@@ -428,6 +428,11 @@ class LocalLLM:
         self.model_notice: str | None = None  # from_config: which planner stands in for a missing default
         self._grammars: dict[str, Any] = {}
         self.prompt_cache = PrefixCache(prompt_cache_states, prompt_cache_bytes)  # worker thread only
+        # KV states made without the adapter (joiner, writers) are another model's: kept apart, and
+        # swapped in with it, so no prefix is ever reused across the two (worker thread only).
+        self._other_cache = PrefixCache(max(1, prompt_cache_states // 4) if prompt_cache_states else 0,
+                                        prompt_cache_bytes // 4)
+        self._adapter_on = self.adapter_path is not None
         self._jobs: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None] = queue.Queue()
         self._closed = False
         self._worker = threading.Thread(target=self._work, name="tinyagent-llm", daemon=True)
@@ -512,6 +517,7 @@ class LocalLLM:
             self._worker.join(timeout=30)
         if not self._worker.is_alive() or threading.current_thread() is self._worker:
             self.prompt_cache.clear()  # the saved KV states (up to prompt_cache_bytes) go with the model
+            self._other_cache.clear()
         self._llama.close()
 
     def __enter__(self) -> LocalLLM:
@@ -682,26 +688,52 @@ class LocalLLM:
         self.prompt_cache.touch(entry)
         return True
 
+    def _use_adapter(self, on: bool) -> None:
+        """Switch the loaded adapter on or off for the next generation (worker thread only).
+
+        The adapter was trained to write plans; the joiner and the writers ask the base model,
+        which writes prose as it was taught. Switching makes the live KV cells another model's,
+        so they are dropped and the prompt cache for the other state is swapped in."""
+        import llama_cpp
+
+        if self.adapter_path is None or on == self._adapter_on:
+            return
+        llama = self._llama
+        if on:
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llama._lora_adapter)
+            scales = (ctypes.c_float * 1)(1.0)
+            failed = llama_cpp.llama_set_adapters_lora(llama.ctx, adapters, 1, scales)
+        else:
+            failed = llama_cpp.llama_set_adapters_lora(llama.ctx, None, 0, None)
+        if failed:
+            raise ModelError(f"llama.cpp could not switch the adapter {'on' if on else 'off'}")
+        _clear_kv(llama)
+        llama.n_tokens = 0
+        self.prompt_cache, self._other_cache = self._other_cache, self.prompt_cache
+        self._adapter_on = on
+
     # -- public API ---------------------------------------------------------------------------
     def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
                temperature: float = 0.0, stop: Sequence[str] | None = None,
-               special: bool = False, min_room: int = 8) -> TextStream:
+               special: bool = False, min_room: int = 8, use_adapter: bool = True) -> TextStream:
         """Text chunks as the model writes them (iterate the result with `async for`).
 
         Cancelling the consuming task, or closing the stream (`contextlib.aclosing` when
-        breaking out of `async for`), stops the model within a token or two.
+        breaking out of `async for`), stops the model within a token or two. `use_adapter=False`
+        asks the base model, without the planner adapter (if one is loaded).
         """
         result = TextStream()
-        result._chunks = self._stream_chunks(result, prompt, grammar=grammar, max_tokens=max_tokens,
+        result._chunks = self._stream_chunks(result, prompt, use_adapter, grammar=grammar, max_tokens=max_tokens,
                                              temperature=temperature, stop=tuple(stop or ()), special=special,
                                              min_room=min_room)
         return result
 
-    def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
+    def _stream_chunks(self, result: TextStream, prompt: str, use_adapter: bool, **options: Any) -> AsyncIterator[str]:
         cancel = threading.Event()
         started: list[concurrent.futures.Future] = []
 
         def produce(each: Callable[[str], Any]) -> GenerationStats | None:
+            self._use_adapter(use_adapter)
             return yield_each(self._generate(prompt, cancel=cancel, **options), each)
 
         return relay(result, produce, cancel, start=lambda job: started.append(self.submit(job)),
@@ -709,11 +741,12 @@ class LocalLLM:
 
     def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
                  temperature: float = 0.0, stop: Sequence[str] | None = None,
-                 timeout: float | None = None, special: bool = False) -> Completion:
+                 timeout: float | None = None, special: bool = False, use_adapter: bool = True) -> Completion:
         """The whole completion (blocking; from any thread except an event loop's)."""
         cancel = threading.Event()
 
         def job() -> Completion:
+            self._use_adapter(use_adapter)
             pieces: list[str] = []
             stats = yield_each(self._generate(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
                                               stop=tuple(stop or ()), cancel=cancel, special=special), pieces.append)

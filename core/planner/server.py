@@ -494,8 +494,9 @@ class ServerLLM:
 
     def stream(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 512,
                temperature: float = 0.0, stop: Sequence[str] | None = None,
-               special: bool = False, min_room: int = 8) -> TextStream:
-        """As LocalLLM.stream: closing the stream or cancelling its reader closes the connection."""
+               special: bool = False, min_room: int = 8, use_adapter: bool = True) -> TextStream:
+        """As LocalLLM.stream: closing the stream or cancelling its reader closes the connection.
+        (`use_adapter` is moot: a server runs whatever weights it was started with.)"""
         result = TextStream()
         result._chunks = self._stream_chunks(result, prompt, grammar=grammar, max_tokens=max_tokens,
                                              temperature=temperature, stop=tuple(stop or ()), special=special,
@@ -525,7 +526,7 @@ class ServerLLM:
 
     def complete(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 256,
                  temperature: float = 0.0, stop: Sequence[str] | None = None,
-                 timeout: float | None = None, special: bool = False) -> Completion:
+                 timeout: float | None = None, special: bool = False, use_adapter: bool = True) -> Completion:
         """The whole completion (blocking; from any thread except an event loop's)."""
         pieces: list[str] = []
         stats = self._run(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,

@@ -225,3 +225,31 @@ def test_a_run_is_extended_by_asking_for_more_epochs(tmp_path):
     with pytest.raises(TrainError, match="other settings"):
         train(data, tmp_path / "x.gguf", tmp_path / "run", dataclasses.replace(short, epochs=2.0, rank=8),
               log=lambda _: None, coder=byte_coder(), model=_tiny_qwen())
+
+
+def test_prose_is_written_without_the_adapter_and_plans_with_it(tiny_gguf, tmp_path):
+    """The planner adapter is switched off for the joiner's and writers' prose and on again for the
+    next plan; no KV cell or saved state of one weight set is ever reused by the other."""
+    live = write_adapter(tmp_path / "live.gguf", _random_adapter(**TINY, rank=4, b_scale=0.5), alpha=8,
+                         architecture="llama")
+    base = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1)
+    tuned = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1, adapter=live)
+    fresh = LocalLLM(tiny_gguf, n_ctx=256, n_threads=1, adapter=live)
+    text = "get the email of Sarah and text her that the meeting moved to Friday at noon, " * 2
+    try:
+        planned = tuned.complete(text, max_tokens=8)
+        prose = tuned.complete(text, max_tokens=8, use_adapter=False)
+        assert prose.stats and prose.stats.cached_tokens == 0  # the adapted context was not reused
+        assert prose.text == base.complete(text, max_tokens=8).text
+        again = tuned.complete(text, max_tokens=8)
+        assert again.stats and again.stats.restored_tokens > 0  # the plan's own saved state came back
+        assert again.text == planned.text == fresh.complete(text, max_tokens=8).text
+
+        # The switch is real: llama.cpp's logits are the base model's while it is off, not after.
+        tuned.complete(text, max_tokens=1, use_adapter=False)
+        assert np.allclose(_logits(tuned, text), _logits(base, text), atol=1e-3)
+        tuned.complete(text, max_tokens=1)
+        assert not np.allclose(_logits(tuned, text), _logits(base, text), atol=1e-2)
+    finally:
+        for m in (base, tuned, fresh):
+            m.close()
