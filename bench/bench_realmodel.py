@@ -71,12 +71,13 @@ def pick_queries(n: int, seed: int = 0) -> list[dict]:
     return random.Random(seed).sample(rows, min(n, len(rows)))
 
 
-async def one_request(pipeline: Any, record: dict) -> dict:
+async def one_request(pipeline: Any, record: dict, grammar: bool = True) -> dict:
     """One request end to end, scored, with its stage seconds and token counts."""
     from core.dag import plans_isomorphic, tool_recall
     from core.events import StageTiming
     from core.executor import DryRun
     from core.parser import parse_plan
+    from core.pipeline import RequestOptions
 
     stages: dict[str, float] = {}
     tokens = {"evaluated": 0, "generated": 0}
@@ -87,9 +88,9 @@ async def one_request(pipeline: Any, record: dict) -> dict:
             tokens["evaluated"] += int(event.detail.get("prompt_tokens_evaluated", 0))
             tokens["generated"] += int(event.detail.get("generated_tokens", 0))
 
-    pipeline.exclude_example = record["query"]
+    options = RequestOptions(DryRun.SAFE, yes=True, use_grammar=grammar, exclude_example=record["query"])
     started = time.perf_counter()
-    result = await pipeline.ask(record["query"], emit=emit, dry_run=DryRun.SAFE, yes=True)
+    result = await pipeline.ask(record["query"], emit=emit, options=options)
     stages["total"] = time.perf_counter() - started
     reference = parse_plan(record["plan"])
     return {"id": record.get("id"), "stages": stages, "valid": result.plan.ok,
@@ -178,13 +179,15 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
 
 async def planner_prompts(pipeline: Any, records: list[dict]) -> list[tuple[str, str]]:
     """The exact planner prompt text and grammar the pipeline would use for each record."""
+    from core.pipeline import RequestOptions
+
     out = []
     llm = await pipeline.load_model()
     for record in records:
         tools, selection = await pipeline.select_tools(record["query"], lambda e: None)
-        planner = pipeline._new_planner(llm)
-        pipeline.exclude_example = record["query"]
-        examples = pipeline._examples(planner, record["query"], tools, selection)
+        options = RequestOptions(exclude_example=record["query"])
+        planner = pipeline._new_planner(llm, options)
+        examples = pipeline._examples(planner, record["query"], tools, selection, options)
         rendered = planner.render(record["query"], tools, examples)
         out.append((rendered.text, planner.grammar(tools)))
     return out
@@ -264,21 +267,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{cold['warm']:.1f} s", flush=True)
     models = {name: LocalLLM(args.model, n_ctx=4096, n_threads=threads) for name in configs}
     llm = models[configs[0]]
-    pipelines = {}
+    pipelines, grammars = {}, {}
     for name, model in models.items():
-        profile, grammar = name.removesuffix("-ng").removesuffix("+k"), not name.endswith("-ng")
+        profile, grammars[name] = name.removesuffix("-ng").removesuffix("+k"), not name.endswith("-ng")
         pipelines[name] = Pipeline(_config(profile, threads, kinds=name.endswith("+k")), llm=model)
-        pipelines[name].use_grammar = grammar
     rows_by: dict[str, list[dict]] = {name: [] for name in configs}
     try:
         for name in configs:  # one warm-up request each: every configuration starts with a warm cache
-            asyncio.run(one_request(pipelines[name], warmup))
+            asyncio.run(one_request(pipelines[name], warmup, grammars[name]))
         speeds = [llama_speeds(llm, threads)]
         for i, record in enumerate(records, 1):
             order = configs[i % len(configs):] + configs[: i % len(configs)]  # rotated: load swings hit all
             round_rows = {}
             for name in order:
-                round_rows[name] = asyncio.run(one_request(pipelines[name], record))
+                round_rows[name] = asyncio.run(one_request(pipelines[name], record, grammars[name]))
                 print(f"  {i}/{len(records)} {name}: {round_rows[name]['stages']['total']:.1f} s, "
                       f"success {round_rows[name]['success']}", file=sys.stderr, flush=True)
             speeds.append(llama_speeds(llm, threads))

@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from core.jsonl import JsonlError, jsonl_lines, parse_jsonl, read_record
 from core.parser import parse_plan
 from core.pipeline import Pipeline
 from core.plan import Plan
+from core.request_run import DEFAULT_OPTIONS, RequestOptions
 from core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
 
 
@@ -142,8 +143,10 @@ class RecordResult:
         return out
 
 
-async def evaluate_record(pipeline: Pipeline, record_key: str, record: dict, *, execute: bool = True) -> RecordResult:
-    """Plan one record through `pipeline` and score it; with `execute`, dry-run the plan in the sandbox."""
+async def evaluate_record(pipeline: Pipeline, record_key: str, record: dict, *, execute: bool = True,
+                          options: RequestOptions = DEFAULT_OPTIONS) -> RecordResult:
+    """Plan one record through `pipeline` with `options` (examples, grammar) and score it; with
+    `execute`, dry-run the plan in the sandbox."""
     stages: dict[str, float] = {}
     seen: dict[str, Any] = {"selected": []}
 
@@ -158,8 +161,8 @@ async def evaluate_record(pipeline: Pipeline, record_key: str, record: dict, *, 
 
     query = str(record.get("query", ""))
     reference_text = str(record.get("plan", ""))
-    pipeline.exclude_example = query  # the model never sees the answer it is scored on
-    response = await pipeline.plan_only(query, emit=emit)
+    # the model never sees the answer it is scored on
+    response = await pipeline.plan_only(query, emit=emit, options=replace(options, exclude_example=query))
     plan = response.plan
     reference = parse_plan(reference_text)
     needed = sorted(set(record.get("tools") or reference.tools))

@@ -6,48 +6,48 @@ Tasks go to the executor the moment their line is parsed, so the first tool runs
 model is still writing the plan. After the run the same model writes the answer (or asks to
 replan, at most `planner.max_replans` times, carrying over every task that already
 succeeded). Blocking work (loading models, ToolRAG, example picking) runs off the loop.
+
+The pipeline keeps only what outlives a request: the model, ToolRAG, the tool backend and the
+example pool. How one request is run (dry run, approvals, grammar, examples) comes with it as
+`RequestOptions`; what its attempts share lives on its `RequestRun` (core/request_run.py), and
+the answer is written by core/answers.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.answers import AnswerStream, decide, sentence_reason
+from core.answers import Joiner
 from core.approval import ApprovalPolicy, Approver, deny_all
 from core.backends import make_backend
 from core.config import Config, ConfigError
 from core.events import (
     AnswerReady,
-    AnswerToken,
-    Event,
     EventSink,
     Notice,
     Replanning,
     RequestStarted,
     RunSummary,
     StageTiming,
-    TaskFinished,
-    TaskStatus,
     ToolsSelected,
 )
 from core.executor import DryRun, Executor
-from core.plan import Plan, Ref, Task, Template
-from core.planner import tinyagent_join as tj
+from core.plan import Plan
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from core.planner.llm import GenerationStats, LocalLLM, ModelError, PlannerModel, ServerError
-from core.planner.planner import JoinResult, Planner, PlanResponse, deterministic_answer, observations, setup_for_llm
+from core.planner.planner import Planner, PlanResponse, setup_for_llm
 from core.planner.prompt import pick_examples
 from core.planner.server import ServerLLM
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from core.planner.writer import ModelWriter
+from core.request_run import DEFAULT_OPTIONS, Attempt, RequestOptions, RequestRun
 from core.toolrag import Selection, ToolRAG, ToolRAGError
 from core.toolrag.examples import ExamplePool, user_examples_file
-from core.work_ledger import AttemptLedger, Work, WorkLedger
+from core.work_ledger import AttemptLedger
 from tools.backend import Backend, ForRequest
 from tools.registry import TOOLS, ToolSpec, tools_for_apps
 
@@ -98,9 +98,6 @@ class Pipeline:
         self._toolrag_failed = False
         self._degraded: list[str] = []  # what fell back (ToolRAG, examples): said once, as a Notice
         self._owns_llm = llm is None
-        self.exclude_example: str | None = None  # eval: never show the model the query it is scored on
-        self.example_pool: ExamplePool | None = None  # an ExamplePool to pick from instead of the built-in + user one
-        self.use_grammar = True  # False: the model writes plans unconstrained (eval --no-grammar)
         self._pool_cache: tuple[int | None, ExamplePool] | None = None  # (user file's mtime, the pool)
 
     # -- parts -------------------------------------------------------------------------------
@@ -179,13 +176,14 @@ class Pipeline:
         return tools, selection
 
     # -- requests ------------------------------------------------------------------------------
-    async def plan_only(self, request: str, *, emit: EventSink) -> PlanResponse:
+    async def plan_only(self, request: str, *, emit: EventSink, options: RequestOptions = DEFAULT_OPTIONS
+                        ) -> PlanResponse:
         """The streamed plan for a request, nothing run: its `plan`, `prompt`, `text` and `stats`."""
         emit(RequestStarted(request, True))
         tools, selection, llm = await self._prepare(request, emit)
-        planner = self._new_planner(llm)
+        planner = self._new_planner(llm, options)
         tools = self._offered(planner, tools)
-        examples = await asyncio.to_thread(self._examples, planner, request, tools, selection)
+        examples = await asyncio.to_thread(self._examples, planner, request, tools, selection, options)
         self._say_degraded(emit)
         started = time.perf_counter()
         first = None
@@ -201,67 +199,42 @@ class Pipeline:
         return response
 
     async def ask(self, request: str, *, emit: EventSink, approver: Approver = deny_all,
-                  dry_run: DryRun | str = DryRun.OFF, yes: bool = False) -> PipelineResult:
-        dry_run = DryRun(dry_run)
+                  options: RequestOptions = DEFAULT_OPTIONS, dry_run: DryRun | str | None = None,
+                  yes: bool | None = None) -> PipelineResult:
+        """Plan, run and answer one request. `dry_run` and `yes`, when given, stand for the same
+        fields of `options` (the way the CLI and the TUI ask)."""
+        options = _with(options, dry_run, yes)
         began = time.perf_counter()
-        emit(RequestStarted(request, dry_run is not DryRun.OFF))
+        emit(RequestStarted(request, options.dry_run is not DryRun.OFF))
         tools, selection, llm = await self._prepare(request, emit)
-        planner = self._new_planner(llm)
+        planner = self._new_planner(llm, options)
         tools = self._offered(planner, tools)
         backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
-            self._examples, planner, request, tools, selection))
+            self._examples, planner, request, tools, selection, options))
         self._say_degraded(emit)
         tinyagent = planner.setup.tinyagent
-        done_work = WorkLedger()  # what succeeded (or may have), one entry per task that ran
-        failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
-        tried: list[tuple] = []  # each attempt's plan as sorted work keys
-        timings: dict[str, float] = {}
-        context, attempts, contexts = "", 0, []
-        result = JoinResult("")
-        plan, summary = Plan((), False), None
-        tokens, evaluated = 0, 0
-        reason, case, joins = "", "", 0
         replans = max(0, int(self.config.planner.max_replans))
         rounds = min(replans, ROUNDS - 1) + 1 if tinyagent else replans + 1  # TinyAgent: 2 rounds at most
-        for attempt in range(1, rounds + 1):
-            attempts = attempt
-            run = await self._attempt(planner, request, tools, examples, context, backend, done_work,
-                                      emit=emit, approver=approver, dry_run=dry_run, yes=yes,
-                                      attempt=attempt, timings=timings, failed_work=failed_work, tried=tried)
-            plan, summary = run.plan, run.summary
-            if run.stats is not None:
-                tokens += run.stats.prompt_tokens
-                evaluated += run.stats.prompt_tokens_evaluated
-            if run.repeated:
-                result = JoinResult(f"{reason} The new plan was the same as the one that failed, so it was not "
-                                    "run again.", False, "")
-                case = "the new plan repeats one that failed"
+        run = RequestRun(request, options, tools=tools, examples=examples, rounds=rounds, tinyagent=tinyagent)
+        joiner = Joiner(llm, planner.setup)
+        while (attempt := run.next_attempt()) is not None:
+            response, summary = await self._attempt(planner, run, attempt, backend, emit, approver)
+            if not run.ran(attempt, response.plan, summary, text=response.text, stats=response.stats):
                 break
-            decision = decide(request, plan, summary, run.args)
-            case = decision.case.value
-            if not decision.needs_joiner:
-                result = JoinResult(decision.answer, False, "")
-                break
-            joins += 1
             started = time.perf_counter()
-            result = await self._join(planner, request, plan, summary, emit, final=attempt == rounds,
-                                      scratchpad=result.scratchpad, text=run.text)
-            timings["join"] = timings.get("join", 0.0) + time.perf_counter() - started
-            emit(StageTiming("join", time.perf_counter() - started, {"attempt": attempt}))
-            if not (result.replan and _failed(plan, summary)) or attempt >= rounds:
+            result = await joiner.answer(request, run.plan, run.summary, emit, final=run.final,
+                                         scratchpad=run.result.scratchpad, text=run.text)
+            seconds = time.perf_counter() - started
+            run.add_time("join", seconds)
+            emit(StageTiming("join", seconds, {"attempt": attempt.number}))
+            if not run.joined(result):
                 break
-            reason = sentence_reason(result.reason, plan, summary)
-            emit(Replanning(attempt + 1, reason))
-            if tinyagent:
-                # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
-                contexts.append(tj.replan_context(result.steps, result.thought))
-                context = tj.format_contexts(contexts)
-                tools = self._enabled_tools()
-            else:
-                context = _replan_context(plan, summary)
-        timings["total"] = time.perf_counter() - began
-        emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
-        return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
+            emit(Replanning(attempt.number + 1, run.reason))
+            run.replan(self._enabled_tools)
+        run.timings["total"] = time.perf_counter() - began
+        emit(AnswerReady(run.result.answer, case=run.answer_case))
+        return PipelineResult(run.result.answer, run.plan, run.summary, selection, run.timings, run.attempts,
+                              run.tokens, run.evaluated, run.joins)
 
     def _offered(self, planner: Planner, tools: list[ToolSpec]) -> list[ToolSpec]:
         """The tools the prompt describes. The tuned profile gets every enabled tool: one constant
@@ -286,61 +259,20 @@ class Pipeline:
             raise
         return tools, selection, llm
 
-    async def _attempt(self, planner: Planner, request: str, tools: Sequence[ToolSpec], examples: Sequence[Any],
-                       context: str, backend: Backend, done_work: WorkLedger, *, emit: EventSink,
-                       approver: Approver, dry_run: DryRun, yes: bool, attempt: int,
-                       timings: dict[str, float], failed_work: set[Any] | None = None,
-                       tried: list[tuple] | None = None) -> _Attempt:
-        args: dict[int, dict[str, Any]] = {}
-
-        def sink(event: Event) -> None:
-            if isinstance(event, TaskFinished) and event.args is not None:
-                args[event.task_id] = event.args
-            emit(event)
-
-        earlier = done_work.attempt()
-        executor = self._executor(backend, sink, approver, dry_run, yes, attempt, request, earlier)
-        failed_work = set() if failed_work is None else failed_work
-        keys: dict[int, Any] = {}
-        answered: set[int] = set()  # tasks an earlier attempt's work answered (they ran no work now)
-        held: list[Task] = []  # work that failed before, and what needs it: run only if the plan is new
-        # While the plan so far could still be one already tried (its work keys all among that
-        # plan's), its new work waits: a repeated plan is not run again, not even in part.
-        tried_work = [Counter(shape) for shape in tried or ()]
-        so_far: Counter[str] = Counter()
-        echo: list[Task] = []
-
-        def dispatch(task: Task) -> None:
-            if keys[task.id] in failed_work or any(d in {h.id for h in held} for d in task.deps):
-                held.append(task)
-            else:
-                executor.add(task)
-
+    async def _attempt(self, planner: Planner, run: RequestRun, attempt: Attempt, backend: Backend,
+                       emit: EventSink, approver: Approver) -> tuple[PlanResponse, RunSummary]:
+        """One plan, streamed into the executor task by task (`attempt` says which task runs,
+        which an earlier attempt answered, which waits), and its run."""
+        executor = self._executor(backend, attempt.watch(emit), approver, run.options, attempt.number,
+                                  request=run.request, earlier=attempt.earlier)
         started = time.perf_counter()
         first = None
-        response = planner.stream_plan(request, tools, examples, emit=emit, context=context)
+        response = planner.stream_plan(run.request, run.tools, run.examples, emit=emit, context=run.context)
         try:
             async for task in response:
                 if first is None:
                     first = time.perf_counter() - started
-                keys[task.id] = key = work_key(task, keys)
-                so_far[repr(key)] += 1
-                could_repeat = any(so_far <= work for work in tried_work)
-                if echo and not could_repeat:  # it is a new plan after all: what waited goes first
-                    for waiting in echo:
-                        dispatch(waiting)
-                    echo.clear()
-                ran = earlier.take_work(key)  # it already ran in an earlier attempt: never repeat it
-                if ran is not None:
-                    answered.add(task.id)
-                    if ran.done:
-                        executor.preset(task, TaskStatus.DONE, ran.value)
-                    else:  # never risk doing it twice
-                        executor.preset(task, TaskStatus.UNKNOWN, error=ran.value + " (not repeated)")
-                elif could_repeat:
-                    echo.append(task)
-                else:
-                    dispatch(task)
+                attempt.take(task, executor)
         except ServerError:  # a server that broke off is a broken stream (below), not a plan to join or replan
             executor.cancel()
             await executor.finish()
@@ -351,51 +283,28 @@ class Pipeline:
             executor.cancel()
             await executor.finish()
             raise
-        plan = response.plan
-        self._emit_plan_timings(emit, response.stats, started, first, timings)
-        shape = tuple(sorted(map(repr, keys.values())))
-        repeated = bool(keys) and tried is not None and shape in tried
-        if not repeated:
-            for task in echo:
-                dispatch(task)
-            echo.clear()
-        for task in echo + held:  # a plan already tried fails the same way: its work does not run again
-            if repeated:
-                executor.preset(task, TaskStatus.SKIPPED)
-            else:
-                executor.add(task)
-        if tried is not None:
-            tried.append(shape)
+        self._emit_plan_timings(emit, response.stats, started, first, run.timings)
+        attempt.plan_ended(executor)
         exec_started = time.perf_counter()
         summary = await executor.finish()
-        timings["execution"] = timings.get("execution", 0.0) + time.perf_counter() - exec_started
-        emit(StageTiming("execution", time.perf_counter() - exec_started, {"attempt": attempt}))
-        answered |= executor.reused
-        for task_id, status in summary.statuses.items():
-            if task_id not in keys or task_id in answered:  # counted once, when it ran
-                continue
-            change = executor.changes.get(task_id)
-            if status is TaskStatus.DONE:
-                done_work.record(Work(keys[task_id], change, True, summary.outputs.get(task_id)))
-            elif status is TaskStatus.UNKNOWN:
-                done_work.record(Work(keys[task_id], change, False,
-                                      summary.errors.get(task_id, "it may have happened")))
-            elif status is TaskStatus.FAILED:
-                failed_work.add(keys[task_id])
-        return _Attempt(plan, summary, args, repeated, response.text, response.stats)
+        seconds = time.perf_counter() - exec_started
+        run.add_time("execution", seconds)
+        emit(StageTiming("execution", seconds, {"attempt": attempt.number}))
+        attempt.settle(summary, executor.changes, executor.reused)
+        return response, summary
 
     def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec],
-                  selection: ToolChoice) -> list[Any] | None:
+                  selection: ToolChoice, options: RequestOptions) -> list[Any] | None:
         """In-context examples for the profile; None asks for the profile's built-in block."""
         if not planner.setup.uses_examples:
             return []
         if not planner.setup.tinyagent:
-            return pick_examples(request, tools, self.config.planner.examples, self.example_pool or self._user_pool(),
-                                 exclude=self.exclude_example)
-        if isinstance(selection, AllTools) and self.example_pool is None:  # TinyAgent without ToolRAG
+            return pick_examples(request, tools, self.config.planner.examples, options.example_pool or self._user_pool(),
+                                 exclude=options.exclude_example)
+        if isinstance(selection, AllTools) and options.example_pool is None:  # TinyAgent without ToolRAG
             return None
-        return pick_examples(request, tools, MAX_EXAMPLES, self.example_pool or self._user_pool(), within=True,
-                             exclude=self.exclude_example)
+        return pick_examples(request, tools, MAX_EXAMPLES, options.example_pool or self._user_pool(), within=True,
+                             exclude=options.exclude_example)
 
     def _user_pool(self) -> ExamplePool:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
@@ -416,33 +325,11 @@ class Pipeline:
         while self._degraded:
             emit(Notice("warning", self._degraded.pop(0)))
 
-    async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
-                    emit: EventSink, *, final: bool = False, scratchpad: str = "", text: str = "") -> JoinResult:
-        # TinyAgent's joiner also reads a plan that broke before its first task (the error is its observation).
-        if not plan.tasks and not (planner.setup.tinyagent and plan.errors):
-            return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
-                              scratchpad=scratchpad)
-        try:
-            stream = AnswerStream()
-
-            def on_text(chunk: str) -> None:
-                shown = stream.feed(chunk)
-                if shown:
-                    emit(AnswerToken(shown))
-
-            return await planner.join(request, plan, summary, final=final, scratchpad=scratchpad, on_text=on_text,
-                                      text=text)
-        except asyncio.CancelledError:
-            raise
-        except (ModelError, ValueError) as exc:  # grammar or template errors too: the answer must still come
-            emit(Notice("warning", f"the model could not write the answer ({exc}); showing what ran"))
-            return JoinResult(deterministic_answer(plan, summary), False, "")
-
     async def run_plan(self, plan: Plan, *, emit: EventSink, approver: Approver = deny_all,
                        dry_run: DryRun | str = DryRun.OFF, yes: bool = False) -> RunSummary:
         """Run a finished plan (no model needed): the plan editor and run-plan flows."""
         backend = await asyncio.to_thread(self._get_backend)
-        executor = self._executor(backend, emit, approver, DryRun(dry_run), yes, 1)
+        executor = self._executor(backend, emit, approver, RequestOptions(DryRun(dry_run), yes), 1)
         return await executor.run(plan.tasks)
 
     def close(self) -> None:
@@ -451,16 +338,17 @@ class Pipeline:
             self.llm = None
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _new_planner(self, llm: PlannerModel) -> Planner:
-        cls = Planner if self.use_grammar else _UnconstrainedPlanner
+    def _new_planner(self, llm: PlannerModel, options: RequestOptions) -> Planner:
+        cls = Planner if options.use_grammar else _UnconstrainedPlanner
         return cls(llm, config=self.config, limits=self.limits)
 
-    def _executor(self, backend: Backend, emit: EventSink, approver: Approver, dry_run: DryRun, yes: bool,
-                  attempt: int, request: str = "", earlier: AttemptLedger | None = None) -> Executor:
+    def _executor(self, backend: Backend, emit: EventSink, approver: Approver, options: RequestOptions,
+                  attempt: int, *, request: str = "", earlier: AttemptLedger | None = None) -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
             backend = ForRequest(backend, request)
-        return Executor(backend, emit=emit, approver=approver, policy=ApprovalPolicy(self.config.approval, yes=yes),
-                        dry_run=dry_run, task_timeout=self.config.timeouts.task, attempt=attempt,
+        return Executor(backend, emit=emit, approver=approver,
+                        policy=ApprovalPolicy(self.config.approval, yes=options.yes), dry_run=options.dry_run,
+                        task_timeout=self.config.timeouts.task, attempt=attempt,
                         plan_timeout=self.config.timeouts.plan, earlier=earlier)
 
     @staticmethod
@@ -482,16 +370,6 @@ class Pipeline:
                 timings[name] = timings.get(name, 0.0) + value
 
 
-@dataclass
-class _Attempt:
-    plan: Plan
-    summary: RunSummary
-    args: dict[int, dict[str, Any]]  # resolved arguments per task (from TaskFinished)
-    repeated: bool = False  # the same plan as an earlier attempt: its failed work was not run again
-    text: str = ""  # what the model wrote (the joiner quotes the line a broken plan stopped on)
-    stats: GenerationStats | None = None
-
-
 class _UnconstrainedPlanner(Planner):
     """A planner sampling without the plan grammar (to measure what the grammar does)."""
 
@@ -499,30 +377,11 @@ class _UnconstrainedPlanner(Planner):
         return None
 
 
-def work_key(task: Task, keys: dict[int, Any]) -> Any:
-    """What a task does, with `$N` replaced by what task N did: equal keys mean equal work."""
-
-    def value(v: Any) -> Any:
-        if isinstance(v, Ref):
-            return ("$", keys.get(v.task_id, v.task_id))
-        if isinstance(v, Template):
-            return ("T",) + tuple(value(p) for p in v.parts)
-        if isinstance(v, (list, tuple)):
-            return ("L",) + tuple(value(x) for x in v)
-        return v
-
-    return (task.tool,) + tuple(value(a) for a in task.args)
-
-
-def _failed(plan: Plan, summary: RunSummary | None) -> bool:
-    """Worth another plan: a step failed or the plan was broken (not: the user declined)."""
-    if summary is not None and summary.cancelled:
-        return False
-    if plan.errors:
-        return True
-    return summary is not None and any(s is TaskStatus.FAILED for s in summary.statuses.values())
-
-
-def _replan_context(plan: Plan, summary: RunSummary | None) -> str:
-    return ("\nA previous plan for this question did not fully work.\n" + observations(plan, summary)
-            + "\nWrite a new complete plan. Steps that already succeeded are not run again.\n")
+def _with(options: RequestOptions, dry_run: DryRun | str | None, yes: bool | None) -> RequestOptions:
+    """`options` with the fields a caller gave as keywords of `ask`."""
+    given: dict[str, Any] = {}
+    if dry_run is not None:
+        given["dry_run"] = DryRun(dry_run)
+    if yes is not None:
+        given["yes"] = yes
+    return replace(options, **given) if given else options

@@ -24,7 +24,7 @@ from core.evaluation import (
     summarize,
 )
 from core.jsonl import dumps_line
-from core.pipeline import Pipeline
+from core.pipeline import Pipeline, RequestOptions
 from core.planner.profiles import PROFILES
 from core.toolrag.data import SPLITS, split_of
 
@@ -94,8 +94,7 @@ def eval_command(args: argparse.Namespace) -> int:
     todo = [(key, r) for key, r in chosen if key not in earlier]
     config = _configured(args)
     pipeline = Pipeline(config, model_override=args.model)
-    pipeline.example_pool = pool
-    pipeline.use_grammar = not args.no_grammar
+    options = RequestOptions(example_pool=pool, use_grammar=not args.no_grammar)
     progress = Progress(len(todo), _stderr, tty=sys.stderr.isatty())
     if earlier:
         say(f"resuming: {len(earlier)} of {len(chosen)} records already in {args.out}", file=sys.stderr)
@@ -103,7 +102,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
     async def run_all() -> None:
         for key, record in todo:
-            result = await evaluate_record(pipeline, key, record)
+            result = await evaluate_record(pipeline, key, record, options=options)
             results.append(result)
             if args.out:
                 _append(args.out, result.to_json())

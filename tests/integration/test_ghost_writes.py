@@ -310,20 +310,20 @@ class StopsMidSend(SandboxBackend):
 def test_a_replan_never_repeats_a_write_whose_outcome_is_unknown(tmp_path):
     from core.config import Config
     from core.pipeline import Pipeline
-    from core.work_ledger import WorkLedger
+    from core.request_run import RequestOptions, RequestRun
 
     backend = StopsMidSend(tmp_path / "sandbox.db")
     pipeline = Pipeline(Config(backend="sandbox"), backend=backend)
     text = '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "Running late")\n3. join()<END_OF_PLAN>'
-    done_work = WorkLedger()
+    run = RequestRun("Text Sarah", RequestOptions(yes=True), tools=[], examples=[], rounds=2)
 
-    async def attempt(n):
-        return await pipeline._attempt(ScriptedPlanner(text), "Text Sarah", [], [], "", backend, done_work,
-                                       emit=lambda e: None, approver=approve, dry_run="off", yes=True,
-                                       attempt=n, timings={})
+    async def attempt():
+        _response, summary = await pipeline._attempt(ScriptedPlanner(text), run, run.next_attempt(), backend,
+                                                     lambda e: None, approve)
+        return summary
 
-    first = asyncio.run(attempt(1)).summary
+    first = asyncio.run(attempt())
     assert first.statuses == {1: TaskStatus.DONE, 2: TaskStatus.UNKNOWN}
-    second = asyncio.run(attempt(2)).summary
+    second = asyncio.run(attempt())
     assert second.statuses[2] is TaskStatus.UNKNOWN and "not repeated" in second.errors[2]
     assert StopsMidSend.sends == 1

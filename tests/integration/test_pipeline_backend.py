@@ -33,6 +33,6 @@ def test_a_backend_given_by_the_caller_is_kept_as_it_is(tmp_path):
     from tools.sandbox import SandboxBackend
 
     given = SandboxBackend(db_path=tmp_path / "s.db")
-    pipeline = Pipeline(Config(backend="sandbox"), backend=given)
-    pipeline.llm = object()  # even with a model, the caller's backend is not replaced
+    # even with a model, the caller's backend is not replaced
+    pipeline = Pipeline(Config(backend="sandbox"), backend=given, llm=object())
     assert pipeline._get_backend() is given

@@ -7,14 +7,15 @@ import datetime as dt
 
 import pytest
 
+from core.answers import deterministic_answer, parse_join
 from core.config import Config
 from core.events import AnswerReady, PlanToken, RunSummary, StageTiming, TaskStarted, TaskStatus, ToolsSelected
 from core.executor import DryRun
 from core.parser import parse_plan
-from core.pipeline import Pipeline, _failed, work_key
+from core.pipeline import Pipeline
 from core.planner.grammar import GrammarLimits
 from core.planner.llm import LocalLLM
-from core.planner.planner import Planner, deterministic_answer, parse_join
+from core.planner.planner import Planner
 from core.planner.prompt import (
     PROMPT_ORDER,
     build_prompt,
@@ -25,6 +26,7 @@ from core.planner.prompt import (
     useful_examples,
 )
 from core.planner.writer import ModelWriter
+from core.request_run import work_key, worth_another_plan
 from tests.support.scripted_llm import EndlessLLM, until_started
 from tools.registry import REGISTRY, TOOLS
 
@@ -158,7 +160,7 @@ def test_replan_only_after_a_failure():
     ok = RunSummary("r", {1: TaskStatus.DONE}, {1: "x"}, {}, 0.1)
     denied = RunSummary("r", {1: TaskStatus.DENIED}, {}, {1: "no"}, 0.1)
     failed = RunSummary("r", {1: TaskStatus.FAILED}, {}, {1: "boom"}, 0.1)
-    assert not _failed(plan, ok) and not _failed(plan, denied) and _failed(plan, failed)
+    assert not worth_another_plan(plan, ok) and not worth_another_plan(plan, denied) and worth_another_plan(plan, failed)
 
 
 # -- sub-agents ------------------------------------------------------------------------------------

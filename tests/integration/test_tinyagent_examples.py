@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from core.config import Config
-from core.pipeline import Pipeline
+from core.pipeline import Pipeline, RequestOptions
 from core.toolrag.examples import ExamplePool, import_user_examples, make_example, read_examples, read_jsonl_examples
 from tests.conftest import ROOT
 from tests.integration.test_tinyagent_pipeline import ScriptedLLM
@@ -79,12 +79,11 @@ def test_tinyagent_profile_shows_up_to_six_pool_examples_in_its_block(tiny_gguf)
     examples = [make_example(f"Text person {i} hello", SMS.format(n=f"P{i}", m="hello")) for i in range(9)]
     llm = ScriptedLLM(tiny_gguf, ["1. join()<END_OF_PLAN>"])
     pipeline = Pipeline(config, llm=llm)
-    pipeline.example_pool = ExamplePool(examples)
-    pipeline.exclude_example = "Text person 3 hello"
+    options = RequestOptions(example_pool=ExamplePool(examples), exclude_example="Text person 3 hello")
     try:
         import asyncio
 
-        asyncio.run(pipeline.plan_only("Text person 3 hello", emit=lambda e: None))
+        asyncio.run(pipeline.plan_only("Text person 3 hello", emit=lambda e: None, options=options))
     finally:
         pipeline.close()
         llm.close()

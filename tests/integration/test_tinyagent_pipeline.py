@@ -133,8 +133,7 @@ def test_a_prompt_that_does_not_fit_is_an_error_naming_planner_context(tiny_gguf
     config = tinyagent_config(tmp_path)
     config.planner.context = 1024  # TinyAgent's layout for 8 tools is ~2,500 tokens
     notices: list[str] = []
-    pipeline = Pipeline(config)
-    pipeline.model_override = str(tiny_gguf)
+    pipeline = Pipeline(config, model_override=str(tiny_gguf))
     try:
         plan = asyncio.run(pipeline.plan_only("Text Sarah hi", emit=lambda e: notices.append(e.message)
                                               if isinstance(e, Notice) else None)).plan
