@@ -22,9 +22,10 @@ from core.approval import ApprovalPolicy  # noqa: E402
 from core.config import ApprovalConfig  # noqa: E402
 from core.executor import Executor  # noqa: E402
 from core.plan import Ref, Task  # noqa: E402
+from tools.backend import Backend  # noqa: E402
 
 
-class NoOpBackend:
+class NoOpBackend(Backend):
     name = "noop"
     runs_inline = True  # no thread hop: measure the scheduler, not the thread pool
 

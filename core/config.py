@@ -8,17 +8,19 @@ all of the app's dirs (config, data, cache) under one folder (tests use it).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-from core.planner.chat import NAMED_TEMPLATES
+from core.chat_layouts import NAMED_TEMPLATES
 from core.planner.server_url import ServerURLError, check_env_name, parse_server_url
 from tools.registry import APPS, Effect
 
-APPROVAL_CHOICES = ("ask", "allow", "deny")
 MAX_CONFIG_BYTES = 1 << 20
 MAX_DEPTH = 16  # config.yaml nests two levels; deeper is a mistake (or an attack on the parser)
 MAX_NUMBER = 2**31 - 1  # every numeric setting is a count, a size or seconds: never negative or huge
@@ -65,53 +67,80 @@ def config_path() -> Path:
     return Path(os.environ.get("TINYAGENT_CONFIG") or config_dir() / "config.yaml")
 
 
+# -- choices ---------------------------------------------------------------------------------
+# Each setting's allowed values, written here once: validation (`_validate`), the CLI's
+# `choices=` and README's sample (`config_sample`) all read them (typing.get_args).
+BackendName = Literal["sandbox", "applescript"]
+BackendSetting = Literal["auto", BackendName]
+Approval = Literal["ask", "allow", "deny"]
+ProfileName = Literal["tinyagent", "compact", "tuned"]  # one per profile in core/planner/profiles.py (tested)
+PromptSetting = Literal["auto", ProfileName]
+VoiceHint = Literal["commands", "contacts", "none"]
+# A chat layout's names are its table's keys (core/chat_layouts.py), not a Literal of their own.
+CHAT_TEMPLATE_CHOICES = ("auto", "none", *NAMED_TEMPLATES)
+
+T = TypeVar("T")
+
+
+def setting(default: T, doc: str = "", *, choices: tuple[str, ...] = ()) -> T:
+    """A settings field: `doc` says what it means in README's sample; `choices` lists the values
+    of a text setting whose names come from a table (a Literal-typed field needs none)."""
+    return field(default=default, metadata={"doc": doc, "choices": choices})
+
+
+def section(kind: Callable[[], T], doc: str = "") -> T:
+    return field(default_factory=kind, metadata={"doc": doc})
+
+
 # -- sections ----------------------------------------------------------------------------------
 @dataclass
 class ApprovalConfig:
     """Per effect: ask before running, allow silently, or deny outright."""
 
-    read: str = "allow"
-    ui: str = "ask"
-    draft: str = "ask"
-    send: str = "ask"
-    write: str = "ask"
-    network: str = "ask"
+    read: Approval = setting("allow", "lookups")
+    ui: Approval = setting("ask", "opens an app or a map")
+    draft: Approval = setting("ask", "prepares an email you still send")
+    send: Approval = setting("ask", "sends a text message")
+    write: Approval = setting("ask", "creates or changes notes, events, reminders")
+    network: Approval = setting("ask", "calls an online service (Zoom)")
 
-    def for_effect(self, effect: Effect) -> str:
+    def for_effect(self, effect: Effect) -> Approval:
         return getattr(self, effect.value)
 
 
 @dataclass
 class TimeoutConfig:
-    task: float = 30.0  # seconds one tool call may take
-    applescript: float = 20.0
-    plan: float = 300.0
+    task: float = setting(30.0, "one tool call")
+    applescript: float = setting(20.0, "one osascript")
+    plan: float = setting(300.0, "a whole run (approval waits excluded)")
 
 
 @dataclass
 class ModelConfig:
-    planner: str = ""  # GGUF path or model-store name
-    whisper: str = ""
-    toolrag: str = ""  # ONNX dir; empty = the built-in MiniLM classifier
+    planner: str = setting("", "GGUF path or model-store name (default: tinyagent-1.1b)")
+    whisper: str = setting("", "ggml path or name (default: base.en; where it is missing, a downloaded whisper model)")
+    toolrag: str = setting("", "ONNX dir; empty = the built-in MiniLM classifier")
 
 
 @dataclass
 class PlannerConfig:
-    threads: int = 0  # 0 = all cores
+    threads: int = setting(0, f"0 = all cores; at most {MAX_THREADS}")
     context: int = 6144  # TinyAgent's layout, 16 tools + 6 examples: ~4,300 LLaMA tokens, plus the plan
     max_tokens: int = 768
     temperature: float = 0.0
     max_replans: int = 2
-    examples: int = 3  # in-context examples per request; 0-1 reuse more of the cached prompt (faster)
+    examples: int = setting(3, "in-context examples; 0-1 make warm requests faster (more prompt reuse)")
     prompt_cache_states: int = 8  # KV states of recent prompts kept to reuse shared beginnings
     prompt_cache_mb: int = 256
-    use_extra_bufts: str = "auto"  # "auto" turns them off on CPUs where they crash (AMX)
-    prompt: str = "auto"  # auto (the model manifest's, else by model) | tinyagent | compact | tuned
-    chat_template: str = "auto"  # auto (the GGUF's, else the manifest's fallback) | none | a named layout
-    grammar_kinds: bool = True  # dates, recipients and ints in their real shapes (measured: README, bench_realmodel)
-    gpu_layers: str = "auto"  # layers llama.cpp offloads: auto (all where it has a GPU backend, else 0) | 0 | N
-    server: str = ""  # a llama.cpp server's URL: plan there instead of in-process (README "Planning on a server")
-    api_key_env: str = ""  # the environment variable holding the server's bearer token (never the token itself)
+    use_extra_bufts: str = setting("auto", "auto: off on CPUs with AMX, where quantized models crash llama.cpp")
+    prompt: PromptSetting = setting("auto", 'auto: the model manifest\'s, else by model; see "Prompt layouts"')
+    chat_template: str = setting("auto", "auto: the GGUF's own, else the manifest's fallback",
+                                 choices=CHAT_TEMPLATE_CHOICES)
+    grammar_kinds: bool = setting(True, "the plan grammar also knows dates, recipients and ints; false: types only")
+    # (grammar_kinds measured: README, bench_realmodel)
+    gpu_layers: str = setting("auto", "layers offloaded: auto (all where llama.cpp has a GPU backend, else the CPU) | 0 | N")
+    server: str = setting("", 'a llama.cpp server\'s URL: plan there (see "Planning on a server")')
+    api_key_env: str = setting("", "the environment variable holding that server's bearer token (never the token)")
 
 
 @dataclass
@@ -122,43 +151,110 @@ class ToolRAGConfig:
 
 @dataclass
 class VoiceConfig:
-    device: str = ""  # PortAudio device name or index; empty = system default
+    device: str = setting("", "PortAudio device name or index; empty = the system default")
     language: str = "en"
-    threads: int = 0
-    max_seconds: float = 30.0
-    silence_seconds: float = 0.0  # >0: stop after this much trailing silence
-    send_after_transcribe: bool = False
-    hint: str = "commands"  # whisper is prompted with: commands = the apps' phrases + contacts' names | contacts | none
-    beam_size: int = 5  # whisper's beam search width; 1 = greedy (faster, hears less)
+    threads: int = setting(0, f"0 = all cores; at most {MAX_THREADS}")
+    max_seconds: float = setting(30.0, "a recording stops after this long")
+    silence_seconds: float = setting(0.0, "more than 0: stop after this much trailing silence")
+    send_after_transcribe: bool = setting(False, "the app sends what it heard without waiting for you")
+    hint: VoiceHint = setting("commands", "what whisper is prompted with; commands: the apps' phrases + your "
+                                          "contacts' names, contacts: the names only")
+    beam_size: int = setting(5, f"beam search width, 1-{MAX_BEAM}; 1 = greedy (faster, hears less)")
 
 
 @dataclass
 class ZoomConfig:
-    token: str = ""  # OAuth access token; empty = links are made up locally (sandbox)
+    token: str = setting("", "OAuth access token; without one the sandbox makes local links, AppleScript needs one")
     api_base: str = "https://api.zoom.us/v2"
 
 
 @dataclass
 class Config:
-    backend: str = "auto"  # auto (AppleScript on macOS, sandbox elsewhere), sandbox, applescript
-    apps: list[str] = field(default_factory=lambda: list(APPS))
-    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
-    timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
-    models: ModelConfig = field(default_factory=ModelConfig)
-    planner: PlannerConfig = field(default_factory=PlannerConfig)
-    toolrag: ToolRAGConfig = field(default_factory=ToolRAGConfig)
-    voice: VoiceConfig = field(default_factory=VoiceConfig)
-    zoom: ZoomConfig = field(default_factory=ZoomConfig)
-    instructions: str = ""  # the user's own words, added to every prompt
-    dry_run: bool = False
+    backend: BackendSetting = setting("auto", "auto: AppleScript on macOS, sandbox elsewhere")
+    apps: list[str] = field(default_factory=lambda: list(APPS),
+                            metadata={"doc": "the tools a request may use; [] refuses requests"})
+    approval: ApprovalConfig = section(ApprovalConfig, "per effect")
+    timeouts: TimeoutConfig = section(TimeoutConfig, "seconds")
+    models: ModelConfig = section(ModelConfig)
+    planner: PlannerConfig = section(PlannerConfig)
+    toolrag: ToolRAGConfig = section(ToolRAGConfig)
+    voice: VoiceConfig = section(VoiceConfig)
+    zoom: ZoomConfig = section(ZoomConfig)
+    instructions: str = setting("", "your own words, added to every prompt")
+    dry_run: bool = setting(False, "the app starts in dry-run mode: plans are shown, nothing is changed")
     source: str | None = field(default=None, compare=False)  # file it came from
 
-    def resolved_backend(self) -> str:
+    def resolved_backend(self) -> BackendName:
         if self.backend != "auto":
             return self.backend
         import sys
 
         return "applescript" if sys.platform == "darwin" else "sandbox"
+
+
+def choices(section: type, name: str) -> tuple[str, ...]:
+    """The values the setting `name` of a section class allows; () where any value of its type does."""
+    spec = next(f for f in dataclasses.fields(section) if f.name == name)
+    if spec.metadata.get("choices"):
+        return tuple(spec.metadata["choices"])
+    hint = get_type_hints(section)[name]
+    return get_args(hint) if get_origin(hint) is Literal else ()
+
+
+# -- README's sample ---------------------------------------------------------------------------
+COMMENT_COLUMN = 25
+_PLAIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}  # plain, these would not be text
+
+
+def _yaml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    text = str(value)
+    return text if _PLAIN_WORD.fullmatch(text) and text.lower() not in _YAML_WORDS else json.dumps(text)
+
+
+def _line(indent: str, key: str, value: str, comment: str) -> str:
+    text = f"{indent}{key}:" + (f" {value}" if value else "")
+    return text + " " * max(COMMENT_COLUMN - len(text), 2) + "# " + comment if comment else text
+
+
+def _joined(*parts: str, sep: str) -> str:
+    return sep.join(p for p in parts if p)
+
+
+def config_sample() -> str:
+    """config.yaml with every key at its default, its choices and what it means.
+
+    README's "Configuration" shows exactly this text (tests/unit/test_config.py), so a new
+    key or choice reaches the README by running this function, not by editing it twice.
+    """
+    defaults = Config()
+    lines = []
+    for top in dataclasses.fields(Config):
+        if top.name == "source":
+            continue
+        value, doc = getattr(defaults, top.name), top.metadata.get("doc", "")
+        if not dataclasses.is_dataclass(value):
+            lines.append(_line("", top.name, _yaml(value), _joined(" | ".join(choices(Config, top.name)), doc, sep="; ")))
+            continue
+        inner = dataclasses.fields(value)
+        if not any(f.metadata.get("doc") for f in inner):  # nothing to say per key: one line
+            flow = "{" + ", ".join(f"{f.name}: {_yaml(getattr(value, f.name))}" for f in inner) + "}"
+            lines.append(_line("", top.name, flow, doc))
+            continue
+        each = {choices(type(value), f.name) for f in inner}
+        shared = each.pop() if len(each) == 1 else ()  # e.g. approval: every effect takes ask | allow | deny
+        lines.append(_line("", top.name, "", _joined(doc, " | ".join(shared), sep=": ")))
+        for f in inner:
+            own = () if shared else choices(type(value), f.name)
+            lines.append(_line("  ", f.name, _yaml(getattr(value, f.name)),
+                               _joined(" | ".join(own), f.metadata.get("doc", ""), sep="; ")))
+    return "\n".join(lines) + "\n"
 
 
 def _shown(value: Any) -> str:
@@ -259,29 +355,34 @@ def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
         setattr(obj, key, _check_value(path, full, line, current, value))
 
 
+def _settings(cfg: Config) -> Iterator[tuple[str, type, str, Any]]:
+    """(key as written in the file, section class, field name, value) for every setting."""
+    for top in dataclasses.fields(cfg):
+        value = getattr(cfg, top.name)
+        if dataclasses.is_dataclass(value):
+            for inner in dataclasses.fields(value):
+                yield f"{top.name}.{inner.name}", type(value), inner.name, getattr(value, inner.name)
+        elif top.name != "source":
+            yield top.name, Config, top.name, value
+
+
+def _one_of(options: tuple[str, ...]) -> str:
+    return ", ".join(options[:-1]) + " or " + options[-1] if len(options) > 1 else options[0]
+
+
 def _validate(cfg: Config, path: Any) -> None:
-    if cfg.backend not in ("auto", "sandbox", "applescript"):
-        raise ConfigError(path, "backend", None, f"must be auto, sandbox or applescript, not {_shown(cfg.backend)}")
+    for key, owner, name, value in _settings(cfg):
+        allowed = choices(owner, name)
+        if allowed and value not in allowed:
+            raise ConfigError(path, key, None, f"must be {_one_of(allowed)}, not {_shown(value)}")
     unknown = [a for a in cfg.apps if a not in APPS]
     if unknown:
         raise ConfigError(path, "apps", None, f"unknown app(s) {_shown(', '.join(unknown))[1:-1]}; apps are {', '.join(APPS)}")
-    for effect in Effect:
-        choice = cfg.approval.for_effect(effect)
-        if choice not in APPROVAL_CHOICES:
-            raise ConfigError(path, f"approval.{effect.value}", None, f"must be ask, allow or deny, not {_shown(choice)}")
     if not 0.0 < cfg.toolrag.threshold < 1.0:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
-    if cfg.planner.prompt not in ("auto", "tinyagent", "compact", "tuned"):
-        raise ConfigError(path, "planner.prompt", None,
-                          f"must be auto, tinyagent, compact or tuned, not {cfg.planner.prompt!r}")
-    if cfg.voice.hint not in ("commands", "contacts", "none"):
-        raise ConfigError(path, "voice.hint", None, f"must be commands, contacts or none, not {_shown(cfg.voice.hint)}")
     for name, threads in (("planner.threads", cfg.planner.threads), ("voice.threads", cfg.voice.threads)):
         if not 0 <= threads <= MAX_THREADS:
             raise ConfigError(path, name, None, f"must be a whole number from 0 (all cores) to {MAX_THREADS}")
-    if cfg.planner.chat_template not in ("auto", "none", *NAMED_TEMPLATES):
-        raise ConfigError(path, "planner.chat_template", None,
-                          f"must be auto, none or one of {', '.join(NAMED_TEMPLATES)}, not {_shown(cfg.planner.chat_template)}")
     gpu = cfg.planner.gpu_layers.strip()
     if gpu != "auto" and not (gpu.isdigit() and int(gpu) <= MAX_NUMBER):
         raise ConfigError(path, "planner.gpu_layers", None, f"must be auto or a whole number of layers, not {_shown(gpu)}")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from core.plan import Plan, Ref, Task, Template, format_value
 
@@ -33,13 +33,24 @@ class TaskStatus(str, Enum):
         return self not in (TaskStatus.WAITING, TaskStatus.RUNNING, TaskStatus.AWAITING_APPROVAL)
 
 
+_BY_KIND: dict[str, type[Event]] = {}
+
+
 @dataclass(frozen=True)
 class Event:
+    """One thing that happened. Each event class names its kind once, in its class line
+    (`class Notice(Event, kind="notice")`): the "event" of its JSON line, which history files
+    and scripts read, so a kind is never renamed, and two classes cannot share one."""
+
+    kind: ClassVar[str]
     ts: float = field(default_factory=time.monotonic, kw_only=True, compare=False)
 
-    @property
-    def kind(self) -> str:
-        return _KIND[type(self)]
+    def __init_subclass__(cls, *, kind: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind in _BY_KIND:
+            raise TypeError(f"event kind {kind!r} is already {_BY_KIND[kind].__name__}'s")
+        cls.kind = kind
+        _BY_KIND[kind] = cls
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict with a "event" key naming the kind."""
@@ -53,13 +64,13 @@ class Event:
 
 # -- request pipeline ---------------------------------------------------------------------
 @dataclass(frozen=True)
-class RequestStarted(Event):
+class RequestStarted(Event, kind="request_started"):
     request: str
     dry_run: bool = False
 
 
 @dataclass(frozen=True)
-class ToolsSelected(Event):
+class ToolsSelected(Event, kind="tools_selected"):
     """ToolRAG's answer: a probability per tool and the tools that go into the prompt."""
 
     probabilities: dict[str, float]
@@ -69,21 +80,21 @@ class ToolsSelected(Event):
 
 
 @dataclass(frozen=True)
-class PlanToken(Event):
+class PlanToken(Event, kind="plan_token"):
     """Text the model just wrote. High rate: UIs may coalesce these."""
 
     text: str
 
 
 @dataclass(frozen=True)
-class StageTiming(Event):
+class StageTiming(Event, kind="stage_timing"):
     stage: str  # toolrag, prompt, first_dispatch, plan_complete, execution, join
     seconds: float
     detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Notice(Event):
+class Notice(Event, kind="notice"):
     """Something the user should read: level is info, warning or error."""
 
     level: str
@@ -91,7 +102,7 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
-class Replanning(Event):
+class Replanning(Event, kind="replanning"):
     """The joiner asked for another plan: attempt `attempt` starts, for `reason`."""
 
     attempt: int
@@ -103,14 +114,14 @@ class Replanning(Event):
 
 
 @dataclass(frozen=True)
-class AnswerReady(Event):
+class AnswerReady(Event, kind="answer"):
     text: str
     replan: bool = False  # the joiner asked for another plan
     case: str = ""  # why the joiner did or did not run, e.g. "no joiner: actions done"
 
 
 @dataclass(frozen=True)
-class AnswerToken(Event):
+class AnswerToken(Event, kind="answer_token"):
     """Answer text as the joiner writes it (AnswerReady follows with the whole answer)."""
 
     text: str
@@ -118,26 +129,26 @@ class AnswerToken(Event):
 
 # -- plan execution -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PlanStarted(Event):
+class PlanStarted(Event, kind="plan_started"):
     run_id: str
     dry_run: str  # "off", "safe" (read-only lookups run) or "strict" (nothing runs)
     attempt: int = 1
 
 
 @dataclass(frozen=True)
-class TaskAdded(Event):
+class TaskAdded(Event, kind="task_added"):
     task: Task
 
 
 @dataclass(frozen=True)
-class TaskStarted(Event):
+class TaskStarted(Event, kind="task_started"):
     task_id: int
     tool: str
     args: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class ApprovalRequested(Event):
+class ApprovalRequested(Event, kind="approval_requested"):
     task_id: int
     tool: str
     effect: str
@@ -147,13 +158,13 @@ class ApprovalRequested(Event):
 
 
 @dataclass(frozen=True)
-class ApprovalResolved(Event):
+class ApprovalResolved(Event, kind="approval_resolved"):
     task_id: int
     decision: str  # approve, deny, approve_all, or policy (allowed by the user's settings)
 
 
 @dataclass(frozen=True)
-class TaskFinished(Event):
+class TaskFinished(Event, kind="task_finished"):
     task_id: int
     tool: str
     status: TaskStatus
@@ -185,13 +196,13 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class PlanFinished(Event):
+class PlanFinished(Event, kind="plan_finished"):
     summary: RunSummary
 
 
 # -- voice and models ---------------------------------------------------------------------
 @dataclass(frozen=True)
-class AudioLevel(Event):
+class AudioLevel(Event, kind="audio_level"):
     """Input level while recording (RMS and peak, 0..1). High rate: UIs may coalesce these."""
 
     rms: float
@@ -200,19 +211,24 @@ class AudioLevel(Event):
 
 
 @dataclass(frozen=True)
-class TranscriptReady(Event):
+class TranscriptReady(Event, kind="transcript"):
     text: str
     seconds: float
 
 
 @dataclass(frozen=True)
-class DownloadProgress(Event):
+class DownloadProgress(Event, kind="download_progress"):
     name: str
     done_bytes: int
     total_bytes: int | None
 
 
 EventSink = Callable[[Event], None]
+
+
+def event_class(kind: str) -> type[Event]:
+    """The event class a JSON line's "event" names; KeyError for a kind this version does not know."""
+    return _BY_KIND[kind]
 
 
 def null_sink(event: Event) -> None:
@@ -241,13 +257,3 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-_KIND: dict[type, str] = {
-    RequestStarted: "request_started", ToolsSelected: "tools_selected", PlanToken: "plan_token",
-    StageTiming: "stage_timing", Notice: "notice", Replanning: "replanning", AnswerReady: "answer",
-    AnswerToken: "answer_token", PlanStarted: "plan_started", TaskAdded: "task_added", TaskStarted: "task_started",
-    ApprovalRequested: "approval_requested", ApprovalResolved: "approval_resolved", TaskFinished: "task_finished",
-    PlanFinished: "plan_finished", AudioLevel: "audio_level", TranscriptReady: "transcript",
-    DownloadProgress: "download_progress",
-}

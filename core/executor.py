@@ -134,12 +134,12 @@ class Executor:
         self._started_at: float | None = None
         self._summary: RunSummary | None = None
         self._cancelled = False
-        self._inline = bool(getattr(backend, "runs_inline", False))
+        self._inline = backend.runs_inline
         self._slots = threading.Semaphore(max_workers)
         self.plan_timeout = plan_timeout  # seconds the whole run may take (timeouts.plan)
         self._approval_seconds = 0.0  # time spent waiting for a person: not the plan's
         self._asking_since: float | None = None
-        self._honours_guard = bool(getattr(backend, "honours_guard", False))
+        self._honours_guard = backend.honours_guard
         self._last_args: dict[int, dict[str, Any]] = {}
 
     # -- feeding ------------------------------------------------------------------------------

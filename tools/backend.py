@@ -195,27 +195,49 @@ def extractive_summary(text: str, max_sentences: int = 3, max_chars: int = 600) 
 
 @runtime_checkable
 class Backend(Protocol):
+    """What the executor calls, and what it may count on. A backend subclasses this (BaseBackend
+    does) and so gets each capability's default; a capability is declared here, never guessed."""
+
     name: str  # "sandbox" or "applescript"
-    # A backend that sets `honours_guard = True` calls `begin_effect()` before every change, so
-    # an abandoned call is known to have changed nothing; for others a stopped write is "unknown".
+
+    @property
+    def runs_inline(self) -> bool:
+        """True when prepare/invoke never block: the executor calls them on its event loop,
+        without a worker thread (a benchmark's no-op backend). Then no timeout can stop them."""
+        return False
+
+    @property
+    def honours_guard(self) -> bool:
+        """True when the backend calls `begin_effect()` before every change, so an abandoned call
+        is known to have changed nothing; for others a stopped write is "unknown"."""
+        return False
 
     def prepare(self, call: ToolCall) -> ToolCall: ...
 
     def invoke(self, call: ToolCall) -> Any: ...
 
 
-class ForRequest:
+class ForRequest(Backend):
     """A backend as seen by one request's executor: every call carries the user's request.
 
-    Everything else is the wrapped backend's (attributes are looked up on it).
+    Its name and capabilities are the wrapped backend's.
     """
 
-    def __init__(self, backend: Any, request: str):
+    def __init__(self, backend: Backend, request: str):
         self._backend = backend
         self._request = request
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._backend, name)
+    @property
+    def name(self) -> str:  # type: ignore[override]  # read-only here: the wrapped backend's
+        return self._backend.name
+
+    @property
+    def runs_inline(self) -> bool:
+        return self._backend.runs_inline
+
+    @property
+    def honours_guard(self) -> bool:
+        return self._backend.honours_guard
 
     def prepare(self, call: ToolCall) -> ToolCall:
         call.request = call.request or self._request

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import args as A
-from tools.backend import WRITER_ERRORS, ContentWriter, PlainWriter, ToolCall, ToolError, guarded
+from tools.backend import WRITER_ERRORS, Backend, ContentWriter, PlainWriter, ToolCall, ToolError, guarded
 from tools.spec import EMAIL, PATH, PHONE, Args, Extras, Run, ToolSpec
 
 
@@ -34,7 +34,7 @@ def _is_file(text: str) -> bool:
     return os.path.isfile(os.path.expanduser(text))
 
 
-class BaseBackend:
+class BaseBackend(Backend):
     """prepare/invoke for every tool; a subclass names the ToolSpec field holding its handlers."""
 
     name = "base"

@@ -6,9 +6,9 @@ import argparse
 import json
 import math
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
-from core.config import Config, ConfigError, load_config
+from core.config import BackendName, Config, ConfigError, load_config
 from core.events import Event
 from core.jsonl import MAX_INPUT_BYTES, InputError, read_limited
 from core.planner.server_url import ServerURLError, parse_server_url
@@ -63,7 +63,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="change nothing: only read-only lookups run")
     parser.add_argument("--yes", "-y", action="store_true", help="approve every step without asking")
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
-    parser.add_argument("--backend", choices=("sandbox", "applescript"), help="override the configured backend")
+    parser.add_argument("--backend", choices=get_args(BackendName), help="override the configured backend")
 
 
 def read_text_arg(path: str, limit: int = MAX_INPUT_BYTES) -> str:

@@ -16,9 +16,10 @@ import datetime as dt
 import json
 import sys
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, get_args
 
 from core.cli.common import CliError, config_from, print_json, read_text_arg, say
+from core.config import PromptSetting
 from core.jsonl import JsonlError, parse_jsonl
 from core.modelstore import ModelStoreError, default_model
 from core.planner import tinyagent_join as tj
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--now", metavar="'YYYY-MM-DD HH:MM'", help="the date and time the prompt states (default: now)")
     p.add_argument("--examples", metavar="FILE.jsonl", help="in-context examples to show, one {query, plan} a line")
     p.add_argument("--instructions", metavar="TEXT", help="the user's instructions (default: config instructions)")
-    p.add_argument("--profile", choices=("auto", "tinyagent", "compact", "tuned"), default=None,
+    p.add_argument("--profile", choices=get_args(PromptSetting), default=None,
                    help="prompt layout (default: planner.prompt in config; auto = by model)")
     p.add_argument("--model", metavar="GGUF", help="also render through this model's chat template")
     p.add_argument("--cases", metavar="FILE.jsonl", help="render every planner/joiner case of this file")

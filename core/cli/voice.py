@@ -13,17 +13,17 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import get_args
 
 import numpy as np
 
 from core.cli import planner
 from core.cli.common import CliError, config_from, print_json, say, server_url
-from core.config import MAX_BEAM, MAX_NUMBER, MAX_THREADS
+from core.config import MAX_BEAM, MAX_NUMBER, MAX_THREADS, VoiceHint
 from core.events import AudioLevel
 from core.executor import run_in_daemon_thread
 from core.voice.audio import AudioFileError, read_wav, write_wav
 from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
-from core.voice.hints import HINT_CHOICES
 from core.voice.transcribe import ModelFileError, Transcriber, Transcript, TranscriptionError
 
 
@@ -60,7 +60,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_threads, metavar="N", help="CPU threads (default: voice.threads; 0 = auto)")
     p.add_argument("--no-fallback", action="store_true",
                    help="do not retry at higher temperatures when decoding looks poor (faster)")
-    p.add_argument("--hint", choices=HINT_CHOICES,
+    p.add_argument("--hint", choices=get_args(VoiceHint),
                    help="prompt whisper with the apps' phrases and your contacts' names (commands), the names "
                         "only, or nothing (default: voice.hint)")
     p.add_argument("--beam", type=_beam_size, metavar="N",

@@ -25,8 +25,6 @@ from core.config import Config
 from tools.sandbox import SandboxBackend
 from tools.sandbox.contacts import full_name
 
-HINT_CHOICES = ("commands", "contacts", "none")  # commands = the apps' phrases + the contacts' names
-
 # How each app is asked for aloud, in the words people use; short and common phrases work
 # best (all 16 tools' phrases, 2.5x as long, heard fewer key words).
 APP_PHRASES: dict[str, tuple[str, ...]] = {

@@ -13,10 +13,11 @@ from core.config import ApprovalConfig
 from core.events import ApprovalRequested, PlanFinished, TaskFinished, TaskStarted, TaskStatus
 from core.executor import DryRun, Executor, Pending
 from core.parser import PlanParser, load_plan
-from tools.backend import ToolCall, ToolError
+from tools.backend import Backend, ForRequest, ToolCall, ToolError
+from tools.base import BaseBackend
 
 
-class RecordingBackend:
+class RecordingBackend(Backend):
     """A tiny real backend: sleeps, records what ran and in which threads, fails on request."""
 
     name = "recording"
@@ -249,3 +250,26 @@ def test_adding_the_same_id_twice_is_refused():
         await ex.finish()
 
     asyncio.run(scenario())
+
+
+def test_capabilities_are_declared_on_the_backend_interface_and_kept_by_the_request_wrapper():
+    class Inline(RecordingBackend):
+        runs_inline = True
+
+        def __init__(self):
+            super().__init__()
+            self.threads: set[int] = set()
+
+        def invoke(self, call: ToolCall):
+            self.threads.add(threading.get_ident())
+            return super().invoke(call)
+
+    plain = RecordingBackend()
+    assert (plain.runs_inline, plain.honours_guard) == (False, False)  # the interface's defaults
+    assert BaseBackend.honours_guard is True  # every built-in backend claims its change first
+    inline = Inline()
+    wrapped = ForRequest(inline, "text Ann")
+    assert (wrapped.name, wrapped.runs_inline, wrapped.honours_guard) == ("recording", True, False)
+    summary, _, _ = run('1. get_email_address("Ann")\n2. get_email_address("Bob")\n3. join()<END_OF_PLAN>', wrapped)
+    assert summary.all_done
+    assert inline.threads == {threading.get_ident()}  # on the executor's own loop: no worker thread

@@ -21,6 +21,7 @@ from core.executor import Executor
 from core.parser import parse_plan
 from core.plan import Ref, Template, serialize
 from core.voice.audio import AudioFileError, read_wav, resample
+from tools.backend import Backend
 
 JOIN = "join()<END_OF_PLAN>"
 
@@ -148,7 +149,7 @@ def test_bad_config_through_the_cli_is_exit_2(tmp_path, capsys):
     assert "aliases" in capsys.readouterr().err
 
 
-class Sleepy:
+class Sleepy(Backend):
     """A backend whose lookups take a while (no writes: nothing to leave behind)."""
 
     name = "sleepy"

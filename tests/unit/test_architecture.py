@@ -93,6 +93,13 @@ def test_grammar_builder_runtime_and_checker_import_in_one_direction():
     assert not nx.has_path(graph, "core.planner.llm", "core.planner.grammar_check")
 
 
+def test_the_config_imports_nothing_of_the_planner_but_its_url_check():
+    """Every layer reads core.config, so it sits below the planner: the chat layouts it checks
+    names against live in core/chat_layouts.py; server_url is standard library only."""
+    planner = {b for b in import_graph().successors("core.config") if b.startswith("core.planner")}
+    assert planner <= {"core.planner", "core.planner.server_url"}
+
+
 def test_a_cycle_and_a_back_edge_would_be_seen(tmp_path, monkeypatch):
     """The checks above cannot pass vacuously: a planted cycle and tools -> core are found."""
     for pkg in PACKAGES:

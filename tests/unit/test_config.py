@@ -1,6 +1,27 @@
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import get_args
+
 import pytest
 
-from core.config import Config, ConfigError, config_path, load_config, parse_config
+from core.chat_layouts import NAMED_TEMPLATES
+from core.config import (
+    ApprovalConfig,
+    BackendName,
+    Config,
+    ConfigError,
+    PlannerConfig,
+    ProfileName,
+    PromptSetting,
+    VoiceConfig,
+    VoiceHint,
+    choices,
+    config_path,
+    config_sample,
+    load_config,
+    parse_config,
+)
 
 
 def test_defaults_without_a_file():
@@ -65,3 +86,78 @@ def test_unreadable_config_is_a_clear_error(tmp_path):
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(bad)
+
+
+# -- every choice written once: the types are the source, README and the CLI follow --------------
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_sample() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```yaml\n", text.index("## Configuration")) + len("```yaml\n")
+    return text[start:text.index("```", start)]
+
+
+def test_readme_config_sample_is_the_one_the_config_types_write():
+    assert _readme_sample() == config_sample(), (
+        "README's config sample and core/config.py disagree: paste the output of "
+        "python -c 'from core.config import config_sample; print(config_sample(), end=\"\")' into README")
+
+
+def test_the_sample_is_every_key_at_its_default():
+    assert parse_config(config_sample(), "sample.yaml") == Config()
+    keys = {line.split(":")[0].strip() for line in config_sample().splitlines()}
+    for f in dataclasses.fields(Config):
+        assert f.name in keys or f.name == "source"
+        section = getattr(Config(), f.name)
+        if dataclasses.is_dataclass(section) and f.name != "toolrag":  # toolrag's keys share one line
+            assert {g.name for g in dataclasses.fields(section)} <= keys
+
+
+@pytest.mark.parametrize("section, name, expected", [
+    (Config, "backend", ("auto", "sandbox", "applescript")),
+    (ApprovalConfig, "send", ("ask", "allow", "deny")),
+    (PlannerConfig, "prompt", ("auto", "tinyagent", "compact", "tuned")),
+    (PlannerConfig, "chat_template", ("auto", "none", *NAMED_TEMPLATES)),
+    (VoiceConfig, "hint", ("commands", "contacts", "none")),
+    (PlannerConfig, "gpu_layers", ()),
+])
+def test_choices_come_from_the_types(section, name, expected):
+    assert choices(section, name) == expected
+
+
+@pytest.mark.parametrize("section, key", [
+    (Config, "backend"), (ApprovalConfig, "approval.network"), (PlannerConfig, "planner.prompt"),
+    (PlannerConfig, "planner.chat_template"), (VoiceConfig, "voice.hint"),
+])
+def test_every_choice_is_accepted_and_nothing_else(section, key):
+    top, _, name = key.rpartition(".")
+    allowed = choices(section, name)
+    for value in allowed:
+        cfg = parse_config(f"{top}:\n  {name}: {value}\n" if top else f"{name}: {value}\n")
+        assert getattr(getattr(cfg, top) if top else cfg, name) == value
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"{top}:\n  {name}: nope\n" if top else f"{name}: nope\n", "config.yaml")
+    assert info.value.key == key
+    assert str(info.value).endswith(f"must be {', '.join(allowed[:-1])} or {allowed[-1]}, not 'nope'")
+
+
+def test_the_profile_choice_is_the_profile_table():
+    from core.planner.profiles import PROFILES
+
+    assert set(get_args(ProfileName)) == set(PROFILES)
+    assert get_args(PromptSetting) == ("auto", *get_args(ProfileName))
+
+
+def test_the_cli_offers_the_configs_choices():
+    from core.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    offered: dict[str, set] = {}
+    for command in commands.choices.values():
+        for arg in command._actions:
+            if arg.choices and arg.dest in ("backend", "profile", "hint"):
+                offered.setdefault(arg.dest, set()).add(tuple(arg.choices))
+    assert offered["backend"] == {get_args(BackendName)}
+    assert offered["hint"] == {get_args(VoiceHint)}
+    assert get_args(PromptSetting) in offered["profile"]
