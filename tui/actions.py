@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
+
+from tui.screens.confirm import ConfirmModal
+from tui.screens.main import MainScreen
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,18 @@ ACTIONS: tuple[AppAction, ...] = (
 MAIN_ONLY = frozenset(a.action for a in ACTIONS if a.main_only)
 OVER_CONFIRM = frozenset(a.action for a in ACTIONS if a.over_confirm)
 ENDS_ELSEWHERE = frozenset(a.action for a in ACTIONS if a.ends_elsewhere)
+
+
+def available(action: str, on_top: Screen, main: MainScreen) -> bool:
+    """Whether an action of the table works with `on_top` over the main screen, for its key and
+    in the palette."""
+    if action not in MAIN_ONLY or on_top is main:
+        return True
+    if action in OVER_CONFIRM and isinstance(on_top, ConfirmModal):
+        return True
+    if action in ENDS_ELSEWHERE:  # ctrl+r still ends a recording begun on the main screen
+        return main.voice.active
+    return False  # the key goes to the screen on top (e.g. ctrl+e in the editor's text)
 
 
 BindingType = Binding | tuple[str, str] | tuple[str, str, str]  # what App.BINDINGS holds

@@ -75,7 +75,7 @@ async def test_app_starts_with_no_model_store_at_all(tmp_path):
         app.query_one("#ask", Input).value = "text Mike"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "plan editor" in app.query_one(Chat).text().split("text Mike")[-1])
-        assert not app.busy
+        assert not app.runs.busy
 
 
 async def test_plan_editor_validates_live_and_draws(tmp_path):
@@ -116,7 +116,7 @@ async def test_editor_plan_runs_with_approve_and_deny(tmp_path):
             assert statuses(app)[modal.request.task.id] is TaskStatus.AWAITING_APPROVAL
             await pilot.press("y" if tool == "compose_new_email" else "n")
             await wait_for(pilot, lambda m=modal: app.screen is not m)
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         # the modal showed the change and every resolved argument in full
         assert "sarah.lindqvist@example.com" in seen["compose_new_email"]
         assert "I'm running 10 minutes late. Sorry!" in seen["compose_new_email"]
@@ -145,7 +145,7 @@ async def test_dry_run_then_run_the_same_plan_for_real(tmp_path):
         assert app.dry_run and app.query_one("#status").dry_run
         await open_editor_with(pilot, app, PLAN)
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not app.busy and app.last_run_dry)
+        await wait_for(pilot, lambda: not app.runs.busy and app.runs.last_run_dry)
         assert not isinstance(app.screen, ConfirmModal)  # nothing asked: nothing would change
         assert statuses(app) == {1: TaskStatus.DONE, 2: TaskStatus.DONE, 3: TaskStatus.DRY_RUN,
                                  4: TaskStatus.DRY_RUN}
@@ -155,7 +155,7 @@ async def test_dry_run_then_run_the_same_plan_for_real(tmp_path):
         await click_when_shown(pilot, app.query_one(".run-for-real", Button))
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("a")  # approve the rest of this plan
-        await wait_for(pilot, lambda: not app.busy and not app.last_run_dry)
+        await wait_for(pilot, lambda: not app.runs.busy and not app.runs.last_run_dry)
         assert all(s is TaskStatus.DONE for s in statuses(app).values()), statuses(app)
         assert len(sandbox_rows("sms")) == 1
         assert app.dry_run  # the toggle itself is unchanged
@@ -168,13 +168,13 @@ async def test_each_dry_run_has_its_own_button_and_a_new_run_retires_the_old(tmp
         for runs in (1, 2):  # a second dry run once mounted a second id and crashed the app
             await open_editor_with(pilot, app, PLAN)
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda n=runs: not app.busy and len(app.query(".run-for-real")) == n)
+            await wait_for(pilot, lambda n=runs: not app.runs.busy and len(app.query(".run-for-real")) == n)
         first, second = app.query(".run-for-real").results(Button)
         assert first.disabled and not second.disabled  # the first acted on a plan no longer on screen
         await click_when_shown(pilot, second)
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("a")
-        await wait_for(pilot, lambda: not app.busy and not app.last_run_dry)
+        await wait_for(pilot, lambda: not app.runs.busy and not app.runs.last_run_dry)
         assert len(sandbox_rows("sms")) == 1
         assert second.disabled
 
@@ -184,7 +184,7 @@ async def test_policy_allow_runs_without_modal_and_history_reruns(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await open_editor_with(pilot, app, PLAN)
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not app.busy and len(sandbox_rows("sms")) == 1)
+        await wait_for(pilot, lambda: not app.runs.busy and len(sandbox_rows("sms")) == 1)
         lines = (tmp_path / "history.jsonl").read_text().splitlines()
         entry = json.loads(lines[-1])
         assert entry["source"] == "editor" and "send_sms" in entry["plan"]
@@ -194,7 +194,7 @@ async def test_policy_allow_runs_without_modal_and_history_reruns(tmp_path):
         assert type(app.screen).__name__ == "HistoryScreen"
         assert "send_sms" in str(app.screen.query_one("#history-detail").render())
         await pilot.press("enter")
-        await wait_for(pilot, lambda: not app.busy and len(sandbox_rows("sms")) == 2)
+        await wait_for(pilot, lambda: not app.runs.busy and len(sandbox_rows("sms")) == 2)
         assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 2
 
 
@@ -312,11 +312,11 @@ async def test_a_replan_starts_a_new_plan_entry_in_the_chat(tmp_path):
     app = make_app(tmp_path, pipeline=ReplanningPipeline(sandbox_config()))
     async with app.run_test(size=(120, 36)) as pilot:
         app.ask("What is Mike's number?")
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         text = app.query_one(Chat).text()
         assert "replanning (attempt 2): No contact named Nobody." in text
         assert "Planning again (attempt 2)" in text
         first, second = text.index('get_phone_number("Nobody")'), text.index('get_phone_number("Mike")')
         assert first < text.index("replanning (attempt 2)") < second  # two plan entries, the notice between
         assert "Answer:  Mike's number is +1 415 555 0104." in text
-        assert app.current is not None and app.current.answer == "Mike's number is +1 415 555 0104."
+        assert app.runs.current is not None and app.runs.current.answer == "Mike's number is +1 415 555 0104."

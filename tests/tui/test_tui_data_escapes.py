@@ -62,7 +62,7 @@ async def test_chat_graph_and_task_pane_show_a_forged_note_visibly(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(160, 44)) as pilot:
         app.start_plan(parse_plan(PLAN), source="editor")
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         await pilot.pause()
         chat = app.query_one(Chat).text()
         assert "Known notes:" in chat and "\\x1b]2;FORGED\\x07 Budget" in chat  # open_note's error, in the chat

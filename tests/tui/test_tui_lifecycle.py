@@ -58,13 +58,13 @@ async def test_a_run_stopped_before_it_begins_frees_the_app(tmp_path):
         await pilot.press("ctrl+d")
         await open_editor_with(pilot, app, PLAN)
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not app.busy and app.last_run_dry)
+        await wait_for(pilot, lambda: not app.runs.busy and app.runs.last_run_dry)
         # one read from the terminal: both keys queued before the first is handled, so the
         # run's worker is cancelled before its first step
         app.post_message(events.Key("ctrl+g", None))
         app.post_message(events.Key("ctrl+x", None))
         await wait_for(pilot, lambda: "Run this plan for real." in app.query_one(Chat).text())
-        await wait_for(pilot, lambda: not app.workers and not app.busy)
+        await wait_for(pilot, lambda: not app.workers and not app.runs.busy)
         assert "stopped before it began" in app.query_one(Chat).text()
         assert sandbox_rows("sms") == []
         await pilot.press("ctrl+g")  # and the next run is taken
@@ -78,7 +78,7 @@ async def test_ctrl_x_stops_the_run_while_a_confirmation_asks(tmp_path):
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("ctrl+x")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal) and not app.busy)
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal) and not app.runs.busy)
         assert TaskStatus.DONE not in {statuses(app)[3], statuses(app)[4]}
         assert sandbox_rows("sms") == []
 
@@ -90,7 +90,7 @@ async def test_ctrl_x_in_the_editor_is_still_the_editors(tmp_path, gate):
         await open_editor_with(pilot, app, "1. join()<END_OF_PLAN>\n")
         await pilot.press("ctrl+x")
         await pilot.pause()
-        assert app.busy  # the run goes on: in the editor the key cuts text
+        assert app.runs.busy  # the run goes on: in the editor the key cuts text
 
 
 async def test_a_typed_request_refused_while_busy_stays_in_the_box(tmp_path, gate):
@@ -102,7 +102,7 @@ async def test_a_typed_request_refused_while_busy_stays_in_the_box(tmp_path, gat
         box.value = "text Mike that I'm late"
         await pilot.press("enter")
         await pilot.pause()
-        assert app.busy
+        assert app.runs.busy
         assert box.value == "text Mike that I'm late"  # to send once the run is over
         assert "text Mike that I'm late" not in app.query_one(Chat).text()
 
@@ -133,7 +133,7 @@ async def test_an_editor_plan_refused_while_busy_is_kept_not_shown_as_sent(tmp_p
         gate.set()
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("n")
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         await pilot.press("ctrl+e")  # the refused plan waits there
         await wait_for(pilot, lambda: type(app.screen).__name__ == "EditorScreen")
         assert 'get_email_address("Sarah")' in app.screen.query_one("TextArea").text
@@ -154,7 +154,7 @@ async def test_a_history_rerun_refused_while_busy_is_not_shown_as_sent(tmp_path,
     async with app.run_test(size=(120, 36)) as pilot:
         await open_editor_with(pilot, app, SLOW)  # one entry in the history
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not app.busy and len(sandbox_rows("sms")) == 1)
+        await wait_for(pilot, lambda: not app.runs.busy and len(sandbox_rows("sms")) == 1)
         gate.clear()
         await start_held_run(pilot, app)
         await pilot.press("ctrl+o")
@@ -176,7 +176,7 @@ async def test_dry_run_toggled_under_a_real_run_says_it_is_for_the_next(tmp_path
         assert not any("nothing will be changed" in m for m in said), said
         assert any("from the next run" in m and "stays real" in m for m in said), said
         await pilot.press("y")
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         assert len(sandbox_rows("sms")) == 1  # this run was real, as it said
 
 
@@ -185,7 +185,7 @@ async def test_a_denial_by_the_policy_says_it_was_the_policys(tmp_path):
     async with app.run_test(size=(120, 36)) as pilot:
         await open_editor_with(pilot, app, SLOW)
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         await pilot.pause()
         assert statuses(app)[2] is TaskStatus.DENIED  # no modal was ever shown
         chat = app.query_one(Chat).text()
@@ -199,7 +199,7 @@ async def test_a_stopped_dry_run_is_not_called_finished(tmp_path, gate):
         await pilot.press("ctrl+d")
         await start_held_run(pilot, app)
         await pilot.press("ctrl+x")
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         await pilot.pause()
         chat = app.query_one(Chat).text()
         assert "Dry run finished" not in chat and "Dry run stopped" in chat
@@ -213,6 +213,6 @@ async def test_enter_in_a_confirmation_that_pops_up_denies(tmp_path, gate):
         gate.set()
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("enter")  # meant for the request box the person was typing in
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
         assert sandbox_rows("sms") == []
         assert statuses(app)[2] is TaskStatus.DENIED

@@ -40,8 +40,8 @@ async def test_request_with_tiny_model_plans_draws_and_asks(tmp_path, tiny_gguf)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             app.ask("text Mike that I'm running late")
-            assert app.busy  # the request is under way at once
-            while app.busy:
+            assert app.runs.busy  # the request is under way at once
+            while app.runs.busy:
                 if isinstance(app.screen, ConfirmModal):
                     modal = app.screen
                     tid = modal.request.task.id

@@ -180,7 +180,7 @@ def test_snapshot_after_dry_run(snap_compare, tmp_path):
         await pilot.press("ctrl+e")
         app.screen.query_one(TextArea).load_text(PLAN)
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: not app.busy and app.last_run_dry)
+        await wait_for(pilot, lambda: not app.runs.busy and app.runs.last_run_dry)
         app.clear_notifications()
         app.query_one("#graph", PlanGraph).selected = 3
         await settle(pilot, app)

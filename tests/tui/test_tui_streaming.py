@@ -39,13 +39,13 @@ async def test_plan_streams_and_runs_while_the_loop_keeps_turning(tmp_path):
 
         probe_task = asyncio.create_task(probe())
         app.ask("tell everyone the meeting moved to 3pm")
-        await wait_for(pilot, lambda: not app.busy, timeout=60)
+        await wait_for(pilot, lambda: not app.runs.busy, timeout=60)
         stop.set()
         await probe_task
         graph = app.query_one(PlanGraph)
         assert len(graph.nodes) == TASKS and all(n.status.value == "done" for n in graph.nodes.values())
         assert app.query_one(Chat).streamed == PLAN  # every token arrived, in order
-        assert app.bridge is not None and app.bridge.tokens_seen == len(PLAN)
+        assert app.runs.bridge is not None and app.runs.bridge.tokens_seen == len(PLAN)
     midway = [n for n in seen_by_probe if 0 < n < len(PLAN)]
     assert midway, f"the loop did not turn while the plan streamed: {seen_by_probe[:5]}...{seen_by_probe[-5:]}"
 

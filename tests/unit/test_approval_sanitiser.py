@@ -76,7 +76,7 @@ async def test_tui_modal_shows_the_escapes_of_a_forged_note(tmp_path):
         summary = str(modal.query_one("#confirm-summary").render())  # shortened, whitespace folded
         assert "\x1b" not in summary and "\\x1b[2K" in summary
         await pilot.press("n")
-        await wait_for(pilot, lambda: not app.busy)
+        await wait_for(pilot, lambda: not app.runs.busy)
 
 
 @pytest.mark.parametrize("raw, shown", [

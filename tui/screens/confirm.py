@@ -4,6 +4,7 @@ resolved argument in full; approve, deny, or approve the rest of this plan. Keyb
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
@@ -103,3 +104,25 @@ async def ask_person(app: App, request: ApprovalRequest) -> Decision:
         if modal.is_attached and app.screen is modal:
             modal.dismiss(Decision.DENY)
         raise
+
+
+class PersonApprover:
+    """The core's approver in the app: each step that asks is shown in the confirmation modal,
+    and the run waits for the person. `activity` tells the status line while it waits."""
+
+    def __init__(self, app: App[Any], activity: Callable[[str], None]) -> None:
+        self.app = app
+        self.activity = activity
+        self.loop: asyncio.AbstractEventLoop | None = None  # the app's own, set once it runs
+
+    async def __call__(self, request: ApprovalRequest) -> Decision:
+        if asyncio.get_running_loop() is not self.loop:  # a pipeline on a loop of its own, in a thread
+            return await asyncio.to_thread(self.app.call_from_thread, self._confirm, request)
+        return await self._confirm(request)
+
+    async def _confirm(self, request: ApprovalRequest) -> Decision:
+        self.activity("waiting for your approval")
+        try:
+            return await ask_person(self.app, request)
+        finally:
+            self.activity("running")

@@ -134,6 +134,10 @@ class PlanGraph(ScrollView, can_focus=True):
         if self.selected is not None and getattr(event, "task_id", None) == self.selected:
             self.post_message(self.NodeSelected(self, self.selected))
 
+    def tasks(self) -> tuple[Task, ...]:
+        """The tasks drawn, in id order: the plan as it ran, replans included."""
+        return tuple(n.task for _, n in sorted(self.nodes.items()))
+
     @property
     def running(self) -> bool:
         return any(n.status is TaskStatus.RUNNING for n in self.nodes.values())
