@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from core import modelstore
+from core import model_manifest, modelstore
 from core.config import Config
 from tests.support.tui_helpers import make_app, sandbox_config, wait_for
 from tui.widgets.chat import Chat
@@ -25,7 +25,7 @@ def untuned_store(monkeypatch):
     """A manifest without the adapter entry, for tests that load a random-weight GGUF under Qwen's
     file name (the real adapter fits only the real Qwen)."""
     entries = [e for e in modelstore.load_manifest() if e.name != TUNED]
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: entries)
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: entries)
 
 
 def place(name: str, source: Path | None = None) -> Path:
@@ -164,6 +164,6 @@ def test_verify_checks_the_shipped_adapter_too(monkeypatch):
     entry = modelstore.find(TUNED)
     broken = [e if e.name != TUNED else modelstore.ModelEntry(**{**e.__dict__, "adapter_sha256": "0" * 64})
               for e in modelstore.load_manifest()]
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: broken)
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: broken)
     problems = modelstore.verify(TUNED).problems
     assert any(p.startswith(f"adapter {entry.adapter}: sha256 is") for p in problems), problems
