@@ -332,8 +332,9 @@ class ServerLLM:
                                             "network unencrypted (use https, an SSH tunnel or loopback)"))
 
     @classmethod
-    def from_config(cls, config: Any, model_override: str | Path | None = None) -> ServerLLM:
-        """The server named by config `planner.server`; `--model` names a local copy of its GGUF."""
+    def from_config(cls, config: Any, local_copy: Path | None = None) -> ServerLLM:
+        """The server named by config `planner.server`; `local_copy` is the local copy of its GGUF
+        that `--model` names (core/planner_model.py finds it)."""
         planner = config.planner
         try:
             url = parse_server_url(planner.server)
@@ -346,7 +347,7 @@ class ServerLLM:
                 raise ModelLoadError(f"planner.api_key_env names {planner.api_key_env}, which is not set "
                                      "(export it with the server's key)")
         llm = cls(url, api_key=key, timeout=float(config.timeouts.plan), n_ctx=int(planner.context),
-                  local_copy=_local_copy(model_override))
+                  local_copy=local_copy)
         if not llm.metadata.get("tokenizer.chat_template") and planner.chat_template == "auto":
             from core.planner.profiles import manifest_entry
 
@@ -556,12 +557,3 @@ def _shut(sock: socket.socket) -> None:
     except OSError:
         pass  # already closed
     sock.close()
-
-
-def _local_copy(model_override: str | Path | None) -> Path | None:
-    """`--model` with `--server`: the local copy of the served GGUF (a path or a store name)."""
-    if not model_override:
-        return None
-    from core.planner.llm import resolve_model_path
-
-    return resolve_model_path(str(model_override))
