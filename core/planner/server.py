@@ -206,6 +206,19 @@ def model_label(model: str) -> str:
 
 
 # -- streaming -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Request:
+    """One completion as stream() or complete() was asked for it."""
+    prompt: str
+    grammar: str | None
+    max_tokens: int
+    temperature: float
+    stop: tuple[str, ...]
+    special: bool
+    min_room: int = 8  # tokens the answer needs at least (LocalLLM's check)
+    timeout: float | None = None  # at most the client's own
+
+
 @dataclass
 class _Progress:
     """What one call has seen so far (filled by the reading thread)."""
@@ -440,17 +453,16 @@ class ServerLLM:
                               "fewer tools)")
         return tokens, max(1, min(max_tokens, room - 1))
 
-    def _run(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float, stop: Sequence[str],
-             special: bool, min_room: int, cancel: threading.Event, each: Callable[[str], Any],
-             timeout: float | None = None, on_socket: Callable[[socket.socket], None] | None = None
-             ) -> GenerationStats:
+    def _run(self, ask: _Request, cancel: threading.Event, each: Callable[[str], object],
+             on_socket: Callable[[socket.socket], None] | None = None) -> GenerationStats:
         """One streamed completion, piece by piece to `each` (on the calling thread)."""
         if self._closed:
             raise ServerError("the planner server's client was closed")
-        prompt_tokens, max_tokens = self._budget(prompt, special, max_tokens, min_room)
-        body = self.request_body(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature, stop=stop)
+        prompt_tokens, max_tokens = self._budget(ask.prompt, ask.special, ask.max_tokens, ask.min_room)
+        body = self.request_body(ask.prompt, grammar=ask.grammar, max_tokens=max_tokens, temperature=ask.temperature,
+                                 stop=ask.stop)
         started = time.perf_counter()
-        deadline = time.monotonic() + min(self.timeout, timeout or self.timeout)
+        deadline = time.monotonic() + min(self.timeout, ask.timeout or self.timeout)
         path = "/completion" if self.info.kind == LLAMA_SERVER else "/v1/completions"
         response, sock = self._http.open("POST", path, body, deadline)
         if on_socket is not None:
@@ -499,12 +511,11 @@ class ServerLLM:
         """As LocalLLM.stream: closing the stream or cancelling its reader closes the connection.
         (`use_adapter` is moot: a server runs whatever weights it was started with.)"""
         result = TextStream()
-        result._chunks = self._stream_chunks(result, prompt, grammar=grammar, max_tokens=max_tokens,
-                                             temperature=temperature, stop=tuple(stop or ()), special=special,
-                                             min_room=min_room)
+        result._chunks = self._stream_chunks(result, _Request(prompt, grammar, max_tokens, temperature,
+                                                              tuple(stop or ()), special, min_room))
         return result
 
-    def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
+    def _stream_chunks(self, result: TextStream, ask: _Request) -> AsyncIterator[str]:
         cancel = threading.Event()
         sockets: list[socket.socket] = []
 
@@ -518,7 +529,7 @@ class ServerLLM:
                 _shut(sock)
 
         def produce(each: Callable[[str], Any]) -> GenerationStats | None:
-            return self._run(prompt, cancel=cancel, each=each, on_socket=on_socket, **options)
+            return self._run(ask, cancel, each, on_socket)
 
         def start(job: Callable[[], None]) -> None:
             threading.Thread(target=job, name="tinyagent-server-stream", daemon=True).start()
@@ -530,9 +541,8 @@ class ServerLLM:
                  timeout: float | None = None, special: bool = False, use_adapter: bool = True) -> Completion:
         """The whole completion (blocking; from any thread except an event loop's)."""
         pieces: list[str] = []
-        stats = self._run(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
-                          stop=tuple(stop or ()), special=special, min_room=8, cancel=threading.Event(),
-                          each=pieces.append, timeout=timeout)
+        ask = _Request(prompt, grammar, max_tokens, temperature, tuple(stop or ()), special, timeout=timeout)
+        stats = self._run(ask, threading.Event(), pieces.append)
         return Completion("".join(pieces), stats)
 
     def close(self) -> None:
