@@ -208,23 +208,23 @@ def test_a_run_is_extended_by_asking_for_more_epochs(tmp_path):
     """Epochs only say how long the run is: a finished run resumes where it stopped when asked for
     more, while a setting that changes what is learned (here the rank) still may not continue it."""
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainError, TrainSettings, train
+    from core.planner.finetune import TrainBase, TrainError, TrainSettings, train
 
     data = tmp_path / "plans.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
     short = TrainSettings(rank=4, alpha=8, lr=5e-3, epochs=0.3, batch_tokens=2000, max_batch=2, warmup=1, seed=5,
                           threads=1)
-    first = train(data, tmp_path / "x.gguf", tmp_path / "run", short, log=lambda _: None,
-                  coder=byte_coder(), model=_tiny_qwen())
+    first = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run", short,
+                  log=lambda _: None)
     lines: list[str] = []
     assert first["steps"] > 0
-    longer = train(data, tmp_path / "x.gguf", tmp_path / "run", dataclasses.replace(short, epochs=1.0),
-                   log=lines.append, coder=byte_coder(), model=_tiny_qwen())
+    longer = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run",
+                   dataclasses.replace(short, epochs=1.0), log=lines.append)
     assert any(f"resuming at step {first['steps']}" in line for line in lines)
     assert longer["steps"] > first["steps"]
     with pytest.raises(TrainError, match="other settings"):
-        train(data, tmp_path / "x.gguf", tmp_path / "run", dataclasses.replace(short, epochs=2.0, rank=8),
-              log=lambda _: None, coder=byte_coder(), model=_tiny_qwen())
+        train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run",
+              dataclasses.replace(short, epochs=2.0, rank=8), log=lambda _: None)
 
 
 def test_prose_is_written_without_the_adapter_and_plans_with_it(tiny_gguf, tmp_path):
