@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, ParamSpec, TypeVar
 
 from core import modelstore
 from core.cli.common import CliError, print_json, say
@@ -17,6 +17,7 @@ from core.modelstore import ModelStoreError, PypiOptions, TermsNotAccepted
 from core.toolrag.convert import convert_toolrag
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     conv.set_defaults(func=convert_command)
 
 
-def _store_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def _store_call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     try:
         return fn(*args, **kwargs)
     except (TermsNotAccepted, modelstore.BadEndpoint) as exc:  # the user's to mend: a usage error

@@ -20,6 +20,7 @@ order, and today's date in the prompt varies. Rows of the test and validation sp
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import hashlib
@@ -38,7 +39,7 @@ from core.parser import PlanError, parse_plan
 from core.plan import END_OF_PLAN, Plan, serialize
 from core.planner.tuned import render
 from core.toolrag.data import split_of
-from tools.registry import REGISTRY, TOOLS
+from tools.registry import REGISTRY, TOOLS, ToolSpec
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -117,7 +118,7 @@ def target_text(plan: Plan) -> str:
     return text
 
 
-def offered_tools(plan: Plan, rng: random.Random, settings: TrainSettings) -> list[Any]:
+def offered_tools(plan: Plan, rng: random.Random, settings: TrainSettings) -> list[ToolSpec]:
     """The plan's tools plus ToolRAG-like extras: sometimes every tool, else up to a few more."""
     needed = set(plan.tools)
     if rng.random() < settings.p_all_tools:
@@ -399,7 +400,7 @@ def export(out: Path, adapter: Path, *, architecture: str = "qwen2", name: str =
                          name=name, metadata=meta)
 
 
-def add_arguments(p: Any) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     """`tinyagent train-planner`'s options (an argparse parser)."""
     p.add_argument("--data", required=True, type=Path, help="JSONL of {id, query, plan}; only the train split is read")
     p.add_argument("--base", type=Path, default=None, help="the base GGUF (default: the qwen2.5-coder-0.5b download)")
@@ -413,7 +414,7 @@ def add_arguments(p: Any) -> None:
                        help=f"(default {f.default})")
 
 
-def run_args(args: Any, default_base: Callable[[], Path]) -> int:
+def run_args(args: argparse.Namespace, default_base: Callable[[], Path]) -> int:
     """Train or export as the parsed options say; errors are one line and exit status 2.
     `default_base` finds the base GGUF where --base is not given (the CLI asks the model store:
     this layer is below it), raising TrainError where it is not there."""

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.config import Config
 from core.gguf_file import GGUFError, check_gguf_file
 from core.planner.grammar import GrammarError
 
@@ -463,7 +464,7 @@ class LocalLLM:
             raise ModelLoadError(f"llama.cpp could not load {path} with its adapter: {exc}") from None
 
     @classmethod
-    def from_config(cls, config: Any, model: PlannerFile) -> LocalLLM:
+    def from_config(cls, config: Config, model: PlannerFile) -> LocalLLM:
         """`model` loaded with config `planner`'s settings (core/planner_model.py finds the file)."""
         planner = config.planner
         llm = cls(model.path, n_ctx=planner.context, n_threads=planner.threads,

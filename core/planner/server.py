@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core.config import Config
 from core.planner.llm import Completion, GenerationStats, LocalLLM, ModelLoadError, ServerError, TextStream, relay
 from core.planner.server_url import ServerURL, ServerURLError, parse_server_url
 from core.sanitize import visible
@@ -68,7 +69,7 @@ class ServerInfo:
     eos_token: str = ""
 
 
-def _short(text: Any) -> str:
+def _short(text: object) -> str:
     line = visible(" ".join(str(text).split()))
     return line if len(line) <= _SHOWN else line[: _SHOWN - 1] + "…"
 
@@ -195,7 +196,7 @@ def probe(http_: _Http, deadline: float) -> ServerInfo:
     return ServerInfo(OPENAI, str(first.get("id") or ""), 0)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
@@ -307,7 +308,7 @@ def _pieces(kind: str, events: Iterator[Any], progress: _Progress, http_: _Http)
         raise ServerError(f"{http_.where()} closed the stream before the answer was finished")
 
 
-def _int(value: Any) -> int:
+def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
@@ -345,7 +346,7 @@ class ServerLLM:
                                             "network unencrypted (use https, an SSH tunnel or loopback)"))
 
     @classmethod
-    def from_config(cls, config: Any, local_copy: Path | None = None) -> ServerLLM:
+    def from_config(cls, config: Config, local_copy: Path | None = None) -> ServerLLM:
         """The server named by config `planner.server`; `local_copy` is the local copy of its GGUF
         that `--model` names (core/planner_model.py finds it)."""
         planner = config.planner
