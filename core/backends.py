@@ -12,6 +12,7 @@ from core.config import Config, data_dir
 from tools.applescript import AppleScriptBackend
 from tools.backend import Backend, ContentWriter, PlainWriter
 from tools.sandbox import SandboxBackend
+from tools.sandbox.contacts import full_name
 from tools.zoom import ZoomClient
 
 
@@ -22,6 +23,16 @@ class BackendUnavailable(RuntimeError):
 def sandbox_db_path() -> Path:
     """Where the sandbox's demo world is kept (`tinyagent sandbox show` reads it)."""
     return data_dir() / "sandbox" / "sandbox.db"
+
+
+def contact_names(config: Config) -> list[str]:
+    """The configured backend's contacts' full names ([] where it cannot list them: the
+    AppleScript backend has no cheap way to list the Contacts app). OSError or sqlite3.Error
+    where the sandbox's database cannot be read."""
+    if config.resolved_backend() != "sandbox":
+        return []
+    contacts = SandboxBackend(sandbox_db_path()).state()["contacts"]
+    return [full_name(c) for c in contacts]
 
 
 def _zoom_client(config: Config, timeout: float) -> ZoomClient | None:

@@ -38,12 +38,12 @@ from core.events import (
 from core.executor import DryRun, Executor
 from core.plan import Plan
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
-from core.planner.llm import GenerationStats, LocalLLM, ModelError, PlannerModel, ServerError
+from core.planner.llm import GenerationStats, ModelError, PlannerModel, ServerError
 from core.planner.planner import Planner, PlanResponse, setup_for_llm
 from core.planner.prompt import pick_examples
-from core.planner.server import ServerLLM
 from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from core.planner.writer import ModelWriter
+from core.planner_model import load_planner
 from core.request_run import DEFAULT_OPTIONS, Attempt, RequestOptions, RequestRun
 from core.toolrag import Selection, ToolRAG, ToolRAGError
 from core.toolrag.examples import ExamplePool, user_examples_file
@@ -105,8 +105,7 @@ class Pipeline:
         """The planner model (loaded once, off the event loop): in-process, or on `planner.server`.
         Raises ModelLoadError, or ServerError for a server that cannot be used."""
         if self.llm is None:
-            factory = ServerLLM.from_config if self.config.planner.server else LocalLLM.from_config
-            llm: PlannerModel = await asyncio.to_thread(factory, self.config, self.model_override)
+            llm: PlannerModel = await asyncio.to_thread(load_planner, self.config, self.model_override)
             self.llm = llm
             notice = getattr(llm, "model_notice", None)
             if notice and emit is not None:  # another planner stands in for a missing default

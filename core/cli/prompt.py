@@ -24,10 +24,11 @@ from core.jsonl import JsonlError, parse_jsonl
 from core.modelstore import ModelStoreError, default_model
 from core.planner import tinyagent_join as tj
 from core.planner.chat import ChatTemplateError
-from core.planner.llm import LocalLLM, ModelLoadError, resolve_model_path
+from core.planner.llm import LocalLLM, ModelLoadError
 from core.planner.profiles import ProfileError, PromptSetup, setup_for
 from core.planner.prompt import pick_examples
 from core.planner.tinyagent_text import MAX_EXAMPLES
+from core.planner_model import resolve_model_path
 from core.toolrag.examples import ExamplePool
 from tools.registry import REGISTRY, tools_for_apps
 

@@ -9,6 +9,9 @@ made with other settings.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+BASE_MODEL = "qwen2.5-coder-0.5b"  # the model store's name of the base GGUF (--base overrides it)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,4 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from core.planner.finetune import run_args
 
-    return run_args(args)
+    return run_args(args, default_base=_downloaded_base)
+
+
+def _downloaded_base() -> Path:
+    """The base the shipped adapter is trained on, as downloaded into the model store."""
+    from core.modelstore import ModelStoreError, resolve
+    from core.planner.finetune import TrainError
+
+    try:
+        return Path(resolve(BASE_MODEL))
+    except ModelStoreError as exc:
+        raise TrainError(str(exc)) from None

@@ -20,6 +20,7 @@ order, and today's date in the prompt varies. Rows of the test and validation sp
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import hashlib
@@ -38,7 +39,7 @@ from core.parser import PlanError, parse_plan
 from core.plan import END_OF_PLAN, Plan, serialize
 from core.planner.tuned import render
 from core.toolrag.data import split_of
-from tools.registry import REGISTRY, TOOLS
+from tools.registry import REGISTRY, TOOLS, ToolSpec
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -117,7 +118,7 @@ def target_text(plan: Plan) -> str:
     return text
 
 
-def offered_tools(plan: Plan, rng: random.Random, settings: TrainSettings) -> list[Any]:
+def offered_tools(plan: Plan, rng: random.Random, settings: TrainSettings) -> list[ToolSpec]:
     """The plan's tools plus ToolRAG-like extras: sometimes every tool, else up to a few more."""
     needed = set(plan.tools)
     if rng.random() < settings.p_all_tools:
@@ -264,11 +265,18 @@ def _saved_fingerprint(state: dict) -> str | None:
         return None
 
 
-def train(data: Path, base_gguf: Path, out: Path, settings: TrainSettings, *, save_every: int = 20,
-          max_steps: int | None = None, log: Callable[[str], None] = print,
-          coder: PromptCoder | None = None, model: Any = None) -> dict:
-    """Train (or resume) the adapter in `out`; returns a summary. `coder`/`model` let a test
-    hand in a tiny model; otherwise they come from `base_gguf`."""
+@dataclass(frozen=True)
+class TrainBase:
+    """What the adapter is trained on: the planner GGUF (its weights de-quantized, its tokens as
+    llama.cpp counts them), or a test's tiny model and prompt coder handed in instead."""
+    gguf: Path
+    coder: PromptCoder | None = None  # None: from the GGUF
+    model: Any = None  # a transformers causal LM (torch is an optional extra); None: from the GGUF
+
+
+def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, save_every: int = 20,
+          max_steps: int | None = None, log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) the adapter in `out`; returns a summary."""
     _need_training_packages()
     import torch
 
@@ -281,10 +289,8 @@ def train(data: Path, base_gguf: Path, out: Path, settings: TrainSettings, *, sa
     if not rows:
         raise TrainError(f"{data}: no usable training rows")
     log(f"data: {len(rows)} training rows, {len(val_rows)} validation rows (test rows never read)")
-    coder = coder or PromptCoder.from_gguf(base_gguf)
-    if model is None:
-        model = load_base(base_gguf)
-    model = with_lora(model, settings)
+    coder = base.coder or PromptCoder.from_gguf(base.gguf)
+    model = with_lora(base.model if base.model is not None else load_base(base.gguf), settings)
     pad_id = 0
     trainable = [p for p in model.parameters() if p.requires_grad]
     log(f"LoRA rank {settings.rank}, alpha {settings.alpha}: {sum(p.numel() for p in trainable):,} trainable parameters")
@@ -394,8 +400,8 @@ def export(out: Path, adapter: Path, *, architecture: str = "qwen2", name: str =
                          name=name, metadata=meta)
 
 
-def add_arguments(p: Any) -> None:
-    """The command's options (an argparse parser): `tinyagent train-planner` and `python -m` share them."""
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`tinyagent train-planner`'s options (an argparse parser)."""
     p.add_argument("--data", required=True, type=Path, help="JSONL of {id, query, plan}; only the train split is read")
     p.add_argument("--base", type=Path, default=None, help="the base GGUF (default: the qwen2.5-coder-0.5b download)")
     p.add_argument("--out", required=True, type=Path, help="run folder: checkpoint.pt and summary.json")
@@ -408,38 +414,21 @@ def add_arguments(p: Any) -> None:
                        help=f"(default {f.default})")
 
 
-def run_args(args: Any) -> int:
-    """Train or export as the parsed options say; errors are one line and exit status 2."""
+def run_args(args: argparse.Namespace, default_base: Callable[[], Path]) -> int:
+    """Train or export as the parsed options say; errors are one line and exit status 2.
+    `default_base` finds the base GGUF where --base is not given (the CLI asks the model store:
+    this layer is below it), raising TrainError where it is not there."""
     try:
         if args.export is not None:
             path = export(args.out, args.export, name="qwen2.5-coder-0.5b tinyagent adapter")
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
             return 0
-        base = args.base
-        if base is None:
-            from core.modelstore import ModelStoreError, resolve
-
-            try:
-                base = Path(resolve("qwen2.5-coder-0.5b"))
-            except ModelStoreError as exc:
-                raise TrainError(str(exc)) from None
+        base = args.base if args.base is not None else default_base()
         settings = TrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)})
-        summary = train(args.data, base, args.out, settings, save_every=args.save_every, max_steps=args.max_steps,
-                        log=lambda line: print(line, flush=True))
+        summary = train(args.data, TrainBase(base), args.out, settings, save_every=args.save_every,
+                        max_steps=args.max_steps, log=lambda line: print(line, flush=True))
     except TrainError as exc:
         print(f"tinyagent: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m core.planner.finetune", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

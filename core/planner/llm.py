@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.config import Config
 from core.gguf_file import GGUFError, check_gguf_file
-from core.modelstore import ModelStoreError, planner_choice, resolve
 from core.planner.grammar import GrammarError
 
 log = logging.getLogger("tinyagent.llm")
@@ -56,6 +56,15 @@ _LOG_CALLBACK: Any = None  # kept alive: llama.cpp holds a raw pointer to it
 
 class ModelLoadError(Exception):
     """The model file cannot be used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class PlannerFile:
+    """The GGUF to load and what comes with it. Whoever knows where models live finds it
+    (core/planner_model.py, through the model store): this layer only loads what it is handed."""
+    path: Path
+    adapter: Path | None = None  # a LoRA adapter applied at load
+    notice: str | None = None  # e.g. "tinyagent-1.1b is not downloaded, so ... plans instead"
 
 
 class ModelError(Exception):
@@ -455,17 +464,15 @@ class LocalLLM:
             raise ModelLoadError(f"llama.cpp could not load {path} with its adapter: {exc}") from None
 
     @classmethod
-    def from_config(cls, config: Any, model_override: str | Path | None = None) -> LocalLLM:
-        """The planner model named by `--model`, or config `models.planner` (a path or a store name)."""
+    def from_config(cls, config: Config, model: PlannerFile) -> LocalLLM:
+        """`model` loaded with config `planner`'s settings (core/planner_model.py finds the file)."""
         planner = config.planner
-        path, notice, adapter = _configured_model(str(model_override or config.models.planner or ""),
-                                                  bool(model_override))
-        llm = cls(path, n_ctx=planner.context, n_threads=planner.threads, use_extra_bufts=planner.use_extra_bufts,
-                  prompt_cache_states=int(planner.prompt_cache_states),
-                  prompt_cache_bytes=int(float(planner.prompt_cache_mb) * (1 << 20)), adapter=adapter,
+        llm = cls(model.path, n_ctx=planner.context, n_threads=planner.threads,
+                  use_extra_bufts=planner.use_extra_bufts, prompt_cache_states=int(planner.prompt_cache_states),
+                  prompt_cache_bytes=int(float(planner.prompt_cache_mb) * (1 << 20)), adapter=model.adapter,
                   gpu_layers=getattr(planner, "gpu_layers", "auto"))
         log.info("planner: %s", llm.engine)  # the one line saying where it runs (ask -v shows it too)
-        llm.model_notice = notice  # e.g. "tinyagent-1.1b is not downloaded, so ... plans instead"
+        llm.model_notice = model.notice  # e.g. "tinyagent-1.1b is not downloaded, so ... plans instead"
         return llm
 
     # -- plumbing --------------------------------------------------------------------------
@@ -812,36 +819,3 @@ def yield_each(gen: Generator[str, None, GenerationStats | None], each: Callable
 def _find_stop(text: str, stop: Sequence[str]) -> int | None:
     hits = [i for i in (text.find(s) for s in stop if s) if i != -1]
     return min(hits) if hits else None
-
-
-# -- finding the model file -------------------------------------------------------------------
-def _configured_model(name: str, explicit: bool) -> tuple[Path, str | None, Path | None]:
-    """(model file, notice, adapter): --model as given; else the configured planner, or where the
-    default is not downloaded, a planner that is (the store decides and says so in a notice).
-    A manifest name brings its adapter (e.g. qwen2.5-coder-0.5b-tinyagent), given or configured."""
-    try:
-        choice = planner_choice(name) if not explicit or not _looks_like_path(name) else None
-    except ModelStoreError:  # e.g. a broken manifest: resolve_model_path says what is wrong
-        choice = None
-    if choice is not None and choice.path is not None and (not explicit or choice.name == name):
-        return choice.path, choice.notice, choice.adapter
-    if choice is not None and not name:
-        name = choice.name  # the default's name: the store says how to get it
-    return resolve_model_path(name), None, None
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.endswith(".gguf") or os.sep in name or "/" in name or name.startswith((".", "~"))
-
-
-def resolve_model_path(name: str) -> Path:
-    """A GGUF path, or a model-store name resolved by `core.modelstore`."""
-    if not name:
-        raise ModelLoadError("no planner model is configured: pass --model PATH to a GGUF file, or download "
-                             "one with `tinyagent models pull` and set models.planner in config.yaml")
-    if _looks_like_path(name) or Path(name).expanduser().exists():
-        return Path(name).expanduser()
-    try:
-        return Path(resolve(name))
-    except ModelStoreError as exc:  # the store says what to download and where
-        raise ModelLoadError(str(exc)) from None

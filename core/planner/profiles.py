@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.modelstore import ModelEntry, ModelStoreError, load_manifest
+from core.model_manifest import ModelEntry, ModelStoreError, load_manifest
 from core.planner import tuned
 from core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
 from core.planner.prompt import prompt_order, prompt_prefix, request_part

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core.config import Config
 from core.planner.llm import Completion, GenerationStats, LocalLLM, ModelLoadError, ServerError, TextStream, relay
 from core.planner.server_url import ServerURL, ServerURLError, parse_server_url
 from core.sanitize import visible
@@ -68,7 +69,7 @@ class ServerInfo:
     eos_token: str = ""
 
 
-def _short(text: Any) -> str:
+def _short(text: object) -> str:
     line = visible(" ".join(str(text).split()))
     return line if len(line) <= _SHOWN else line[: _SHOWN - 1] + "…"
 
@@ -195,7 +196,7 @@ def probe(http_: _Http, deadline: float) -> ServerInfo:
     return ServerInfo(OPENAI, str(first.get("id") or ""), 0)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
@@ -206,6 +207,19 @@ def model_label(model: str) -> str:
 
 
 # -- streaming -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Request:
+    """One completion as stream() or complete() was asked for it."""
+    prompt: str
+    grammar: str | None
+    max_tokens: int
+    temperature: float
+    stop: tuple[str, ...]
+    special: bool
+    min_room: int = 8  # tokens the answer needs at least (LocalLLM's check)
+    timeout: float | None = None  # at most the client's own
+
+
 @dataclass
 class _Progress:
     """What one call has seen so far (filled by the reading thread)."""
@@ -294,7 +308,7 @@ def _pieces(kind: str, events: Iterator[Any], progress: _Progress, http_: _Http)
         raise ServerError(f"{http_.where()} closed the stream before the answer was finished")
 
 
-def _int(value: Any) -> int:
+def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
@@ -332,8 +346,9 @@ class ServerLLM:
                                             "network unencrypted (use https, an SSH tunnel or loopback)"))
 
     @classmethod
-    def from_config(cls, config: Any, model_override: str | Path | None = None) -> ServerLLM:
-        """The server named by config `planner.server`; `--model` names a local copy of its GGUF."""
+    def from_config(cls, config: Config, local_copy: Path | None = None) -> ServerLLM:
+        """The server named by config `planner.server`; `local_copy` is the local copy of its GGUF
+        that `--model` names (core/planner_model.py finds it)."""
         planner = config.planner
         try:
             url = parse_server_url(planner.server)
@@ -346,7 +361,7 @@ class ServerLLM:
                 raise ModelLoadError(f"planner.api_key_env names {planner.api_key_env}, which is not set "
                                      "(export it with the server's key)")
         llm = cls(url, api_key=key, timeout=float(config.timeouts.plan), n_ctx=int(planner.context),
-                  local_copy=_local_copy(model_override))
+                  local_copy=local_copy)
         if not llm.metadata.get("tokenizer.chat_template") and planner.chat_template == "auto":
             from core.planner.profiles import manifest_entry
 
@@ -439,17 +454,16 @@ class ServerLLM:
                               "fewer tools)")
         return tokens, max(1, min(max_tokens, room - 1))
 
-    def _run(self, prompt: str, *, grammar: str | None, max_tokens: int, temperature: float, stop: Sequence[str],
-             special: bool, min_room: int, cancel: threading.Event, each: Callable[[str], Any],
-             timeout: float | None = None, on_socket: Callable[[socket.socket], None] | None = None
-             ) -> GenerationStats:
+    def _run(self, ask: _Request, cancel: threading.Event, each: Callable[[str], object],
+             on_socket: Callable[[socket.socket], None] | None = None) -> GenerationStats:
         """One streamed completion, piece by piece to `each` (on the calling thread)."""
         if self._closed:
             raise ServerError("the planner server's client was closed")
-        prompt_tokens, max_tokens = self._budget(prompt, special, max_tokens, min_room)
-        body = self.request_body(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature, stop=stop)
+        prompt_tokens, max_tokens = self._budget(ask.prompt, ask.special, ask.max_tokens, ask.min_room)
+        body = self.request_body(ask.prompt, grammar=ask.grammar, max_tokens=max_tokens, temperature=ask.temperature,
+                                 stop=ask.stop)
         started = time.perf_counter()
-        deadline = time.monotonic() + min(self.timeout, timeout or self.timeout)
+        deadline = time.monotonic() + min(self.timeout, ask.timeout or self.timeout)
         path = "/completion" if self.info.kind == LLAMA_SERVER else "/v1/completions"
         response, sock = self._http.open("POST", path, body, deadline)
         if on_socket is not None:
@@ -498,12 +512,11 @@ class ServerLLM:
         """As LocalLLM.stream: closing the stream or cancelling its reader closes the connection.
         (`use_adapter` is moot: a server runs whatever weights it was started with.)"""
         result = TextStream()
-        result._chunks = self._stream_chunks(result, prompt, grammar=grammar, max_tokens=max_tokens,
-                                             temperature=temperature, stop=tuple(stop or ()), special=special,
-                                             min_room=min_room)
+        result._chunks = self._stream_chunks(result, _Request(prompt, grammar, max_tokens, temperature,
+                                                              tuple(stop or ()), special, min_room))
         return result
 
-    def _stream_chunks(self, result: TextStream, prompt: str, **options: Any) -> AsyncIterator[str]:
+    def _stream_chunks(self, result: TextStream, ask: _Request) -> AsyncIterator[str]:
         cancel = threading.Event()
         sockets: list[socket.socket] = []
 
@@ -517,7 +530,7 @@ class ServerLLM:
                 _shut(sock)
 
         def produce(each: Callable[[str], Any]) -> GenerationStats | None:
-            return self._run(prompt, cancel=cancel, each=each, on_socket=on_socket, **options)
+            return self._run(ask, cancel, each, on_socket)
 
         def start(job: Callable[[], None]) -> None:
             threading.Thread(target=job, name="tinyagent-server-stream", daemon=True).start()
@@ -529,9 +542,8 @@ class ServerLLM:
                  timeout: float | None = None, special: bool = False, use_adapter: bool = True) -> Completion:
         """The whole completion (blocking; from any thread except an event loop's)."""
         pieces: list[str] = []
-        stats = self._run(prompt, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
-                          stop=tuple(stop or ()), special=special, min_room=8, cancel=threading.Event(),
-                          each=pieces.append, timeout=timeout)
+        ask = _Request(prompt, grammar, max_tokens, temperature, tuple(stop or ()), special, timeout=timeout)
+        stats = self._run(ask, threading.Event(), pieces.append)
         return Completion("".join(pieces), stats)
 
     def close(self) -> None:
@@ -556,12 +568,3 @@ def _shut(sock: socket.socket) -> None:
     except OSError:
         pass  # already closed
     sock.close()
-
-
-def _local_copy(model_override: str | Path | None) -> Path | None:
-    """`--model` with `--server`: the local copy of the served GGUF (a path or a store name)."""
-    if not model_override:
-        return None
-    from core.planner.llm import resolve_model_path
-
-    return resolve_model_path(str(model_override))

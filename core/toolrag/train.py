@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,18 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def fit(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr: float = 0.01,
-        dropout: float = 0.3, weight_decay: float = 1e-4, batch: int = 32) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Hyper:
+    """The classifier's size and how it is trained (the command's --hidden, --epochs, --lr, --dropout)."""
+    hidden: int
+    epochs: int
+    lr: float = 0.01
+    dropout: float = 0.3
+    weight_decay: float = 1e-4
+    batch: int = 32
+
+
+def fit(x: np.ndarray, y: np.ndarray, hp: Hyper, *, seed: int) -> dict[str, np.ndarray]:
     """One hidden layer, sigmoid cross-entropy, Adam; input dropout drops whole words.
 
     The table is updated lazily (only the rows of words in the batch, as sparse Adam does):
@@ -52,6 +63,7 @@ def fit(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr
     """
     rng = np.random.default_rng(seed)
     n, f = x.shape
+    hidden, lr, dropout, weight_decay, batch = hp.hidden, hp.lr, hp.dropout, hp.weight_decay, hp.batch
     params = {
         "table": rng.normal(0, 0.05, (f, hidden)).astype(np.float32),
         "b1": np.zeros(hidden, np.float32),
@@ -75,7 +87,7 @@ def fit(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr
         else:
             params[name][rows], moments[name][0][rows], moments[name][1][rows] = p, m, v
 
-    for _ in range(epochs):
+    for _ in range(hp.epochs):
         order = rng.permutation(n)
         for start in range(0, n, batch):
             idx = order[start : start + batch]
@@ -95,10 +107,10 @@ def fit(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr
     return params
 
 
-def fit_ensemble(x: np.ndarray, y: np.ndarray, *, members: int, seed: int, **hp) -> dict[str, np.ndarray]:
+def fit_ensemble(x: np.ndarray, y: np.ndarray, hp: Hyper, *, members: int, seed: int) -> dict[str, np.ndarray]:
     """`members` models (seeds seed, seed + 101, ...) merged into one of `members` x hidden units
     whose logits are the average of theirs (see compact.py)."""
-    fits = [fit(x, y, seed=seed + 101 * m, **hp) for m in range(members)]
+    fits = [fit(x, y, hp, seed=seed + 101 * m) for m in range(members)]
     return {
         "table": np.concatenate([f["table"] for f in fits], axis=1),
         "b1": np.concatenate([f["b1"] for f in fits]),
@@ -212,14 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     ids = [e.ids for e in tokenizer.encode_batch([r.query for r in fit_rows])]
     x = compact.features(ids, vocab, args.pairs)
     y = _labels_matrix(fit_rows)
-    hp = dict(hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr)
+    hp = Hyper(hidden=args.hidden, epochs=args.epochs, lr=args.lr, dropout=args.dropout)
 
     shifts, miss_cost, oof_metrics = np.zeros(len(LABELS), np.float32), 0.0, {}
     if args.folds > 1:
         fold = np.random.default_rng(args.seed).permutation(len(fit_rows)) % args.folds
         oof = np.zeros_like(y)
         for k in range(args.folds):
-            params = fit_ensemble(x[fold != k], y[fold != k], members=args.ensemble, seed=args.seed + 1 + k, **hp)
+            params = fit_ensemble(x[fold != k], y[fold != k], hp, members=args.ensemble, seed=args.seed + 1 + k)
             oof[fold == k] = forward(params, x[fold == k])
         queries = [r.query for r in fit_rows]
         shifts, miss_cost = calibrate_for_budget(oof, y, args.extra_budget, queries)
@@ -227,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = oof + shifts >= 0
         oof_metrics = {"recall_model_only": round(float((chosen & (y == 1)).sum() / y.sum()), 4),
                        "tools_vs_needed": round(selected_count(oof + shifts, queries) / float(y.sum()), 3)}
-    params = fit_ensemble(x, y, members=args.ensemble, seed=args.seed, **hp)
+    params = fit_ensemble(x, y, hp, members=args.ensemble, seed=args.seed)
     params["b2"] = params["b2"] + shifts
 
     out = Path(args.out)

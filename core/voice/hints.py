@@ -10,9 +10,9 @@ Measured on espeak-ng requests, beam search 5 (bench/bench_voice.py, README "Voi
 word error rate with both 0.13 on the 12 the tests use and 0.20 on 24 others, with the names
 alone 0.26 and 0.31; all key words heard in 9 / 12 and 15 / 24 requests against 7 and 11.
 
-The names come from the user's own contacts, as the configured backend holds them: the
-sandbox's database. The AppleScript backend has no cheap way to list the Contacts app, so
-there the hint is empty.
+The names come from the user's own contacts, as the configured backend holds them
+(core/backends.py `contact_names`: the sandbox's database; the AppleScript backend has no
+cheap way to list the Contacts app, so there the hint has no names).
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from core.backends import sandbox_db_path
+from core.backends import contact_names
 from core.config import Config
-from tools.sandbox import SandboxBackend
-from tools.sandbox.contacts import full_name
 
 # How each app is asked for aloud, in the words people use; short and common phrases work
 # best (all 16 tools' phrases, 2.5x as long, heard fewer key words).
@@ -57,15 +55,11 @@ def names_hint(names: Iterable[str], limit: int = MAX_NAMES) -> str:
     return f"Contacts: {', '.join(seen.values())}." if seen else ""
 
 
-def contact_names(config: Config) -> list[str]:
-    """The configured backend's contacts' full names ([] where it cannot list them)."""
-    if config.resolved_backend() != "sandbox":
-        return []
+def _names(config: Config) -> list[str]:
     try:
-        contacts = SandboxBackend(sandbox_db_path()).state()["contacts"]
+        return contact_names(config)
     except (OSError, sqlite3.Error) as exc:
         raise HintUnavailable(f"cannot read the sandbox's contacts for the speech hint ({exc})") from None
-    return [full_name(c) for c in contacts]
 
 
 def commands_hint(apps: Iterable[str] | None) -> str:
@@ -78,7 +72,7 @@ def voice_hint(config: Config) -> str:
     """The initial prompt `voice.hint` asks for: "" for none."""
     if config.voice.hint == "none":
         return ""
-    names = names_hint(contact_names(config))
+    names = names_hint(_names(config))
     if config.voice.hint == "contacts":
         return names
     return " ".join(part for part in (commands_hint(config.apps), names) if part)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from core import modelstore
+from core import model_manifest, modelstore
 from core.config import Config
 from tests.support.tui_helpers import make_app, sandbox_config, wait_for
 from tui.widgets.chat import Chat
@@ -25,7 +25,7 @@ def untuned_store(monkeypatch):
     """A manifest without the adapter entry, for tests that load a random-weight GGUF under Qwen's
     file name (the real adapter fits only the real Qwen)."""
     entries = [e for e in modelstore.load_manifest() if e.name != TUNED]
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: entries)
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: entries)
 
 
 def place(name: str, source: Path | None = None) -> Path:
@@ -70,23 +70,24 @@ def test_a_planner_named_on_purpose_is_never_swapped(tmp_path):
 def test_nothing_here_names_the_default_and_how_to_get_it():
     choice = modelstore.planner_choice("")
     assert (choice.name, choice.path) == ("tinyagent-1.1b", None)
-    from core.planner.llm import LocalLLM, ModelLoadError
+    from core.planner.llm import ModelLoadError
+    from core.planner_model import load_planner
 
     with pytest.raises(ModelLoadError, match="tinyagent-1.1b is not downloaded.*models pull tinyagent-1.1b"):
-        LocalLLM.from_config(Config())
+        load_planner(Config())
 
 
 def test_the_planner_loads_the_stand_in_and_carries_the_notice(tiny_gguf, untuned_store):
-    from core.planner.llm import LocalLLM
+    from core.planner_model import load_planner
 
     path = place(QWEN, tiny_gguf)  # a real (random-weight) GGUF under the stand-in's name
-    llm = LocalLLM.from_config(Config())
+    llm = load_planner(Config())
     try:
         assert llm.model_path == path
         assert "plans instead" in llm.model_notice
     finally:
         llm.close()
-    override = LocalLLM.from_config(Config(), str(tiny_gguf))  # --model is taken as given
+    override = load_planner(Config(), str(tiny_gguf))  # --model is taken as given
     try:
         assert override.model_path == tiny_gguf and override.model_notice is None
     finally:
@@ -150,11 +151,12 @@ async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf, untuned_stor
 
 def test_the_tuned_stand_in_loads_with_its_adapter_or_says_why_not(tiny_gguf):
     """A GGUF under Qwen's name that the adapter does not fit (here a random LLaMA) is one clear error."""
-    from core.planner.llm import LocalLLM, ModelLoadError
+    from core.planner.llm import ModelLoadError
+    from core.planner_model import load_planner
 
     place(QWEN, tiny_gguf)
     with pytest.raises(ModelLoadError, match="llama.cpp could not load"):
-        LocalLLM.from_config(Config())
+        load_planner(Config())
 
 
 def test_verify_checks_the_shipped_adapter_too(monkeypatch):
@@ -164,6 +166,6 @@ def test_verify_checks_the_shipped_adapter_too(monkeypatch):
     entry = modelstore.find(TUNED)
     broken = [e if e.name != TUNED else modelstore.ModelEntry(**{**e.__dict__, "adapter_sha256": "0" * 64})
               for e in modelstore.load_manifest()]
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: broken)
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: broken)
     problems = modelstore.verify(TUNED).problems
     assert any(p.startswith(f"adapter {entry.adapter}: sha256 is") for p in problems), problems

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from textual.widgets import Input, Static
 
-from core import modelstore
+from core import model_manifest, modelstore
 from core.cli import main
 from core.config import Config
-from core.modelstore import ModelEntry, PypiSource
+from core.modelstore import ModelEntry, PypiSource, download, fetch
 from core.voice.audio import write_wav
 from core.voice.transcribe import ModelFileError, Transcriber, Transcript, check_whisper_model, whisper_choice
 from tests.integration.test_modelstore import FakeHub, closed_port_url
@@ -160,9 +160,9 @@ def voice_store(tmp_path, monkeypatch):
     small = ModelEntry("whisper-small", "whisper", None, "ggml-small.bin", None, None,
                        pypi=PypiSource((part,), convert="ct2-whisper"))
     planner = ModelEntry("planner", "planner", "acme/planner", "p.gguf", 4, "0" * 64, default=True)
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: [planner, big, small])
-    monkeypatch.setattr(modelstore, "OFFLINE_WHISPER", "whisper-small")
-    monkeypatch.setattr(modelstore, "RETRY_DELAY", 0.0)
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: [planner, big, small])
+    monkeypatch.setattr(fetch, "OFFLINE_WHISPER", "whisper-small")
+    monkeypatch.setattr(download, "RETRY_DELAY", 0.0)
     return links
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core import modelstore
+from core import model_manifest, modelstore
 from core.cli import main
 from core.cli import models as models_cli
-from core.modelstore import ChecksumMismatch, DownloadError, ManifestError, ModelEntry, ModelMissing
+from core.modelstore import ChecksumMismatch, DownloadError, ManifestError, ModelEntry, ModelMissing, download
 
 REPO = "acme/tiny-GGUF"
 PAYLOAD = b"GGUF" + bytes(range(256)) * 4096  # 1 MiB + 4 bytes: more than one download chunk
@@ -150,8 +150,8 @@ def manifest(monkeypatch):
     def use(*new: ModelEntry) -> None:
         entries[:] = new
 
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: list(entries))
-    monkeypatch.setattr(modelstore, "RETRY_DELAY", 0.0)
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: list(entries))
+    monkeypatch.setattr(download, "RETRY_DELAY", 0.0)
     return use
 
 

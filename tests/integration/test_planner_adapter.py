@@ -127,7 +127,7 @@ def _tiny_qwen(seed: int = 0):
 
 def test_training_runs_resumes_and_exports(tmp_path):
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainError, TrainSettings, export, train
+    from core.planner.finetune import TrainBase, TrainError, TrainSettings, export, train
 
     data = tmp_path / "plans.jsonl"
     rows = _training_rows(40)
@@ -138,16 +138,16 @@ def test_training_runs_resumes_and_exports(tmp_path):
                              threads=1)
     out = tmp_path / "run"
     lines: list[str] = []
-    summary = train(data, tmp_path / "unused.gguf", out, settings, save_every=2, max_steps=4, log=lines.append,
-                    coder=byte_coder(), model=_tiny_qwen())
+    summary = train(data, TrainBase(tmp_path / "unused.gguf", byte_coder(), _tiny_qwen()), out, settings,
+                    save_every=2, max_steps=4, log=lines.append)
     assert summary["steps"] == 4 and summary["train_rows"] == len(train_ids)
     assert any("step 4/4" in line and "ETA" in line for line in lines)  # progress with an ETA
     assert (out / "checkpoint.pt").exists() and "val_loss" in summary
 
     # The same command again resumes from the checkpoint: nothing is trained twice.
     lines.clear()
-    again = train(data, tmp_path / "unused.gguf", out, settings, save_every=2, max_steps=6, log=lines.append,
-                  coder=byte_coder(), model=_tiny_qwen())
+    again = train(data, TrainBase(tmp_path / "unused.gguf", byte_coder(), _tiny_qwen()), out, settings,
+                  save_every=2, max_steps=6, log=lines.append)
     assert any("resuming at step 4" in line for line in lines)
     assert again["steps"] == 6 and [s for s in lines if s.startswith("step ")][0].startswith("step 5/")
     import torch
@@ -157,8 +157,8 @@ def test_training_runs_resumes_and_exports(tmp_path):
 
     # Other settings may not continue this run.
     with pytest.raises(TrainError, match="other settings"):
-        train(data, tmp_path / "unused.gguf", out, TrainSettings(rank=8, seed=3), max_steps=7, log=lines.append,
-              coder=byte_coder(), model=_tiny_qwen())
+        train(data, TrainBase(tmp_path / "unused.gguf", byte_coder(), _tiny_qwen()), out,
+              TrainSettings(rank=8, seed=3), max_steps=7, log=lines.append)
 
     adapter = export(out, tmp_path / "adapter.gguf", architecture="qwen2")
     info = read_adapter(adapter)
@@ -167,15 +167,15 @@ def test_training_runs_resumes_and_exports(tmp_path):
 
 def test_training_is_seeded(tmp_path):
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainSettings, train
+    from core.planner.finetune import TrainBase, TrainSettings, train
 
     data = tmp_path / "plans.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
     settings = TrainSettings(rank=4, alpha=8, lr=5e-3, epochs=1, batch_tokens=2000, warmup=1, seed=5, threads=1)
-    a = train(data, tmp_path / "x.gguf", tmp_path / "a", settings, max_steps=2, log=lambda _: None,
-              coder=byte_coder(), model=_tiny_qwen())
-    b = train(data, tmp_path / "x.gguf", tmp_path / "b", settings, max_steps=2, log=lambda _: None,
-              coder=byte_coder(), model=_tiny_qwen())
+    a = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "a", settings,
+              max_steps=2, log=lambda _: None)
+    b = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "b", settings,
+              max_steps=2, log=lambda _: None)
     assert a["final_loss"] == pytest.approx(b["final_loss"], rel=1e-4)
 
 
@@ -208,23 +208,23 @@ def test_a_run_is_extended_by_asking_for_more_epochs(tmp_path):
     """Epochs only say how long the run is: a finished run resumes where it stopped when asked for
     more, while a setting that changes what is learned (here the rank) still may not continue it."""
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainError, TrainSettings, train
+    from core.planner.finetune import TrainBase, TrainError, TrainSettings, train
 
     data = tmp_path / "plans.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
     short = TrainSettings(rank=4, alpha=8, lr=5e-3, epochs=0.3, batch_tokens=2000, max_batch=2, warmup=1, seed=5,
                           threads=1)
-    first = train(data, tmp_path / "x.gguf", tmp_path / "run", short, log=lambda _: None,
-                  coder=byte_coder(), model=_tiny_qwen())
+    first = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run", short,
+                  log=lambda _: None)
     lines: list[str] = []
     assert first["steps"] > 0
-    longer = train(data, tmp_path / "x.gguf", tmp_path / "run", dataclasses.replace(short, epochs=1.0),
-                   log=lines.append, coder=byte_coder(), model=_tiny_qwen())
+    longer = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run",
+                   dataclasses.replace(short, epochs=1.0), log=lines.append)
     assert any(f"resuming at step {first['steps']}" in line for line in lines)
     assert longer["steps"] > first["steps"]
     with pytest.raises(TrainError, match="other settings"):
-        train(data, tmp_path / "x.gguf", tmp_path / "run", dataclasses.replace(short, epochs=2.0, rank=8),
-              log=lambda _: None, coder=byte_coder(), model=_tiny_qwen())
+        train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run",
+              dataclasses.replace(short, epochs=2.0, rank=8), log=lambda _: None)
 
 
 def test_prose_is_written_without_the_adapter_and_plans_with_it(tiny_gguf, tmp_path):

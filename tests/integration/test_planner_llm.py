@@ -19,10 +19,10 @@ from core.planner.llm import (
     PrefixCache,
     common_prefix,
     plan_reuse,
-    resolve_model_path,
     want_extra_bufts,
     yield_each,
 )
+from core.planner_model import resolve_model_path
 from tests.conftest import ROOT
 from tests.support.scripted_llm import EndlessLLM, until_started
 

@@ -67,9 +67,9 @@ def qwen_path() -> Path:
 
 @pytest.fixture(scope="session")
 def qwen_llm(qwen_path):
-    from core.planner.llm import LocalLLM
+    from core.planner_model import load_planner
 
-    llm = LocalLLM.from_config(real_config(), str(qwen_path))  # as the app loads it
+    llm = load_planner(real_config(), str(qwen_path))  # as the app loads it
     yield llm
     llm.close()
 

