@@ -4,7 +4,6 @@ status line names. Plain code (no widgets), run in a worker thread."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 
 from core.config import Config
 from core.modelstore import ModelChoice, ModelStoreError, PlannerChoice
@@ -20,7 +19,7 @@ class ModelCheck:
     planner: str | None  # what the status line names as the planner; None leaves it as it is
 
 
-def check_models(store: ModelStore | ModuleType | None, config: Config) -> ModelCheck:
+def check_models(store: ModelStore | None, config: Config) -> ModelCheck:
     if store is None:
         return ModelCheck("" if config.models.planner else (
             "No planner model is set up, so requests cannot be planned yet; "
@@ -43,7 +42,7 @@ def check_models(store: ModelStore | ModuleType | None, config: Config) -> Model
     return ModelCheck(note, _planner_label(rows, choice, config))
 
 
-def models_in_use(store: ModelStore | ModuleType, config: Config) -> tuple[PlannerChoice, ModelChoice]:
+def models_in_use(store: ModelStore, config: Config) -> tuple[PlannerChoice, ModelChoice]:
     """The planner and the whisper model the app loads for this config (a stand-in where the
     default is missing); raises ModelStoreError / OSError where the store cannot be read."""
     return store.planner_choice(config.models.planner), whisper_choice(config.models.whisper, store)

