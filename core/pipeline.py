@@ -37,13 +37,12 @@ from core.events import (
 )
 from core.executor import DryRun, Executor
 from core.plan import Plan, Ref, Task, Template
-from core.planner import tinyagent_join as tj
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
+from core.planner.joiner import JoinResult, deterministic_answer
 from core.planner.llm import GenerationStats, LocalLLM, ModelError, PlannerModel, ServerError
-from core.planner.planner import JoinResult, Planner, PlanResponse, deterministic_answer, observations, setup_for_llm
-from core.planner.prompt import pick_examples
+from core.planner.planner import Planner, PlanResponse, setup_for_llm
+from core.planner.profile import ExampleSource
 from core.planner.server import ServerLLM
-from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
 from core.planner.writer import ModelWriter
 from core.toolrag import Selection, ToolRAG, ToolRAGError
 from core.toolrag.examples import ExamplePool, user_examples_file
@@ -211,18 +210,19 @@ class Pipeline:
         backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
             self._examples, planner, request, tools, selection))
         self._say_degraded(emit)
-        tinyagent = planner.setup.tinyagent
+        profile = planner.setup.strategy
         done_work = WorkLedger()  # what succeeded (or may have), one entry per task that ran
         failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
         tried: list[tuple] = []  # each attempt's plan as sorted work keys
         timings: dict[str, float] = {}
-        context, attempts, contexts = "", 0, []
+        context, attempts = "", 0
+        contexts: tuple[str, ...] = ()  # each round's replan context, as the profile keeps them
         result = JoinResult("")
         plan, summary = Plan((), False), None
         tokens, evaluated = 0, 0
         reason, case, joins = "", "", 0
         replans = max(0, int(self.config.planner.max_replans))
-        rounds = min(replans, ROUNDS - 1) + 1 if tinyagent else replans + 1  # TinyAgent: 2 rounds at most
+        rounds = profile.rounds(replans)
         for attempt in range(1, rounds + 1):
             attempts = attempt
             run = await self._attempt(planner, request, tools, examples, context, backend, done_work,
@@ -252,25 +252,15 @@ class Pipeline:
                 break
             reason = sentence_reason(result.reason, plan, summary)
             emit(Replanning(attempt + 1, reason))
-            if tinyagent:
-                # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
-                contexts.append(tj.replan_context(result.steps, result.thought))
-                context = tj.format_contexts(contexts)
-                tools = self._enabled_tools()
-            else:
-                context = _replan_context(plan, summary)
+            step = profile.replan(plan, summary, result, contexts, tools, self._enabled_tools())
+            context, contexts, tools = step.context, step.rounds, step.tools
         timings["total"] = time.perf_counter() - began
         emit(AnswerReady(result.answer, case=("joiner: " if joins else "no joiner: ") + case))
         return PipelineResult(result.answer, plan, summary, selection, timings, attempts, tokens, evaluated, joins)
 
     def _offered(self, planner: Planner, tools: list[ToolSpec]) -> list[ToolSpec]:
-        """The tools the prompt describes. The tuned profile gets every enabled tool: one constant
-        prefix that llama.cpp keeps between requests, and no needed tool left out by ToolRAG
-        (measured on 60 held-out requests: 14 right plans vs 12, 64 vs 174 prompt tokens
-        evaluated); the tool panel still shows ToolRAG's probabilities."""
-        if planner.setup.offers_every_tool:
-            return list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
-        return tools
+        """The tools the prompt describes: the profile's choice between ToolRAG's and every enabled tool."""
+        return planner.setup.strategy.offered(tools, list(tools_for_apps(set(self.config.apps))) or list(TOOLS))
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
@@ -387,15 +377,9 @@ class Pipeline:
     def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec],
                   selection: ToolChoice) -> list[Any] | None:
         """In-context examples for the profile; None asks for the profile's built-in block."""
-        if not planner.setup.uses_examples:
-            return []
-        if not planner.setup.tinyagent:
-            return pick_examples(request, tools, self.config.planner.examples, self.example_pool or self._user_pool(),
-                                 exclude=self.exclude_example)
-        if isinstance(selection, AllTools) and self.example_pool is None:  # TinyAgent without ToolRAG
-            return None
-        return pick_examples(request, tools, MAX_EXAMPLES, self.example_pool or self._user_pool(), within=True,
-                             exclude=self.exclude_example)
+        return planner.setup.strategy.examples(request, tools, ExampleSource(
+            lambda: self.example_pool or self._user_pool(), self.config.planner.examples, self.exclude_example,
+            builtin=isinstance(selection, AllTools) and self.example_pool is None))
 
     def _user_pool(self) -> ExamplePool:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""
@@ -418,8 +402,7 @@ class Pipeline:
 
     async def _join(self, planner: Planner, request: str, plan: Plan, summary: RunSummary | None,
                     emit: EventSink, *, final: bool = False, scratchpad: str = "", text: str = "") -> JoinResult:
-        # TinyAgent's joiner also reads a plan that broke before its first task (the error is its observation).
-        if not plan.tasks and not (planner.setup.tinyagent and plan.errors):
+        if not planner.setup.strategy.asks_joiner(plan):
             return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
                               scratchpad=scratchpad)
         try:
@@ -521,8 +504,3 @@ def _failed(plan: Plan, summary: RunSummary | None) -> bool:
     if plan.errors:
         return True
     return summary is not None and any(s is TaskStatus.FAILED for s in summary.statuses.values())
-
-
-def _replan_context(plan: Plan, summary: RunSummary | None) -> str:
-    return ("\nA previous plan for this question did not fully work.\n" + observations(plan, summary)
-            + "\nWrite a new complete plan. Steps that already succeeded are not run again.\n")

@@ -13,8 +13,10 @@ from core.executor import DryRun
 from core.parser import parse_plan
 from core.pipeline import Pipeline, _failed, work_key
 from core.planner.grammar import GrammarLimits
+from core.planner.joiner import deterministic_answer
 from core.planner.llm import LocalLLM
-from core.planner.planner import Planner, deterministic_answer, parse_join
+from core.planner.planner import Planner
+from core.planner.profile_compact import parse_join
 from core.planner.prompt import (
     PROMPT_ORDER,
     build_prompt,
