@@ -147,10 +147,10 @@ def tinyagent_calls(rows: list[dict], selections: list[tuple[str, ...]], tokeniz
     evaluated query's own example excluded. The clock advances a minute per request, as it
     would in use: TinyAgent's prompt states the time before the examples.
     """
-    from core.answers import joiner_steps
     from core.parser import parse_plan
     from core.planner import tinyagent_join as tj
     from core.planner.chat import named
+    from core.planner.profile_tinyagent import joiner_steps
     from core.planner.tinyagent import render
     from core.planner.tinyagent_text import MAX_EXAMPLES
     from core.toolrag.examples import ExamplePool
@@ -236,8 +236,8 @@ def simulate_reuse(calls: list[tuple[list[int], list[int]]], *, states: int,
 
 def product_calls(rows: list[dict], planner_tokens: list[list[int]], tokenize) -> tuple[list, list[int]]:
     """The model calls of the product per request: the plan, then the joiner; and which calls are plans."""
-    from core.answers import join_prompt
     from core.parser import parse_plan
+    from core.planner.profile_compact import join_prompt
 
     calls, plan_index = [], []
     for row, prompt in zip(rows, planner_tokens):

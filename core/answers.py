@@ -23,8 +23,8 @@ from enum import Enum
 from typing import Any
 
 from core.events import AnswerToken, EventSink, Notice, RunSummary, TaskStatus
-from core.plan import Plan, Ref, Task, Template
-from core.planner import tinyagent_join as tj
+from core.plan import Plan, Task
+from core.planner.joiner import JoinResult, deterministic_answer
 from core.planner.llm import ModelError, PlannerModel
 from core.planner.profiles import PromptSetup
 from tools.registry import REGISTRY, TOOLS
@@ -203,34 +203,13 @@ def _and(items: list[str]) -> str:
 
 
 # -- the joiner --------------------------------------------------------------------------------
-_OUTPUT_CHARS = 300  # per task output shown to the joiner / replanner
-_ANSWER_CHARS = 600
-_JOIN_GRAMMAR = f"""root ::= "Thought: " [^\\n]{{0,200}} "\\nAction: " (finish | replan)
-finish ::= "Finish: " [^\\n]{{1,{_ANSWER_CHARS}}}
-replan ::= "Replan: " [^\\n]{{1,200}}
-"""
-_JOIN_RULES = """You have run a plan for the user's request. Read each step's result and decide:
-- if the results answer the request, write "Action: Finish: " and a short answer for the user, in one line;
-- if a step failed and a different plan could still do what was asked, write "Action: Replan: " and what went wrong.
-Start with "Thought: " and one line of reasoning.
-"""
-
-
-@dataclass(frozen=True)
-class JoinResult:
-    answer: str
-    replan: bool = False
-    reason: str = ""
-    thought: str = ""  # tinyagent profile: the joiner's Thought (the replanner reads it)
-    scratchpad: str = ""  # tinyagent profile: every round's actions and observations so far
-    steps: tuple[tj.Step, ...] = ()  # tinyagent profile: this round's tasks as the joiner saw them
-
-
 class Joiner:
     """The model's answer for the user from a run's results, or its request to replan.
 
     `setup` is the prompt profile and chat template the plan was written with: the joiner
-    speaks the same layout (tinyagent: TinyAgent's joiner prompt and scratchpad).
+    speaks the same layout (PromptProfile.join_call; tinyagent: TinyAgent's joiner prompt and
+    scratchpad). It asks the base model: a planner adapter was trained to write plans, not
+    answers (`use_adapter=False`; moot for models without one).
     """
 
     def __init__(self, llm: PlannerModel | None, setup: PromptSetup):
@@ -240,9 +219,8 @@ class Joiner:
     async def answer(self, query: str, plan: Plan, summary: RunSummary | None, emit: EventSink, *,
                      final: bool = False, scratchpad: str = "", text: str = "") -> JoinResult:
         """`join`, with the answer streamed as AnswerToken events as it is written; a model that
-        cannot write it (or a plan with nothing to join) gets the answer from what ran instead."""
-        # TinyAgent's joiner also reads a plan that broke before its first task (the error is its observation).
-        if not plan.tasks and not (self.setup.tinyagent and plan.errors):
+        cannot write it (or a plan the profile's joiner does not read) gets the answer from what ran instead."""
+        if not self.setup.strategy.asks_joiner(plan):
             return JoinResult(deterministic_answer(plan, summary), bool(plan.errors), "the plan could not be used",
                               scratchpad=scratchpad)
         try:
@@ -265,32 +243,18 @@ class Joiner:
                    scratchpad: str = "", on_text: Callable[[str], None] | None = None, text: str = "") -> JoinResult:
         """The answer for the user from the tasks' outputs, or a request to replan.
 
-        tinyagent profile: TinyAgent's joiner prompt over `scratchpad` (the earlier rounds) plus
-        this round; `final` is the last round, where the joiner may only finish; `text` is
-        what the planner wrote for `plan` (the joiner quotes the line a plan broke on).
+        The profile lays out the call: `scratchpad` is the earlier rounds as the last JoinResult
+        kept them, `final` the last round (where TinyAgent's joiner may only finish), `text` what
+        the planner wrote for `plan` (quoted where a plan broke).
         """
         if self.llm is None:
             raise ModelError("no planner model is loaded")
-        if not self.setup.tinyagent:
-            prompt = join_prompt(query, plan, summary)
-            chunks = [_seen(c, on_text) async for c in self.llm.stream(prompt, grammar=_JOIN_GRAMMAR, max_tokens=400,
-                                                                     temperature=0.0)]
-            return parse_join("".join(chunks), plan, summary)
-        steps = tuple(joiner_steps(plan, summary, text))
-        pad = tj.add_round(scratchpad, steps)
-        text, templated = self.setup.single(tj.joiner_prompt(query, pad, final=final))
-        stops = ["<END_OF_RESPONSE>", *self.setup.template.stops]
-        chunks = [_seen(c, on_text) async for c in self.llm.stream(text, grammar=tj.joiner_grammar(final=final),
-                                                                 max_tokens=400, temperature=0.0, stop=stops,
-                                                                 special=templated)]
-        said = tj.parse_joiner("".join(chunks), final=final)
-        if said.replan:
-            answer = deterministic_answer(plan, summary)
-        elif said.answer == tj.SUMMARY_RESULT:  # TinyAgent answers with the cached PDF summary
-            answer = last_summary(plan, summary) or deterministic_answer(plan, summary)
-        else:
-            answer = said.answer or deterministic_answer(plan, summary)
-        return JoinResult(answer, said.replan, said.thought if said.replan else "", said.thought, pad, steps)
+        call = self.setup.strategy.join_call(query, plan, summary, self.setup.template, final=final,
+                                             scratchpad=scratchpad, text=text)
+        chunks = [_seen(c, on_text) async for c in self.llm.stream(call.text, grammar=call.grammar, max_tokens=400,
+                                                                 temperature=0.0, stop=list(call.stop),
+                                                                 special=call.special, use_adapter=False)]
+        return call.read("".join(chunks))
 
 
 def _seen(chunk: str, on_text: Callable[[str], None] | None) -> str:
@@ -298,122 +262,6 @@ def _seen(chunk: str, on_text: Callable[[str], None] | None) -> str:
     if on_text is not None:
         on_text(chunk)
     return chunk
-
-
-def _resolved(value: Any, outputs: dict[int, Any]) -> Any:
-    """An argument with `$N` replaced by task N's output, as TinyAgent's executor passes it."""
-    if isinstance(value, Ref):
-        return str(outputs[value.task_id]) if value.task_id in outputs else f"${value.task_id}"
-    if isinstance(value, Template):
-        return "".join(str(_resolved(p, outputs)) for p in value.parts)
-    if isinstance(value, (list, tuple)):
-        return [_resolved(v, outputs) for v in value]
-    return value
-
-
-def _observation(task_id: int, summary: RunSummary | None) -> str | None:
-    status = summary.statuses.get(task_id) if summary else None
-    if summary is None or status is None:
-        return None
-    error = summary.errors.get(task_id, "")
-    if status in (TaskStatus.DONE, TaskStatus.DRY_RUN):
-        output = summary.outputs.get(task_id)
-        return str(output) if output is not None else "Not run: this is a dry run."
-    if status is TaskStatus.FAILED:
-        return tj.error_observation(error or "the step failed")
-    if status is TaskStatus.DENIED:
-        return "The user declined this step."
-    return f"{status.value.capitalize()}: {error}" if error else status.value.capitalize()
-
-
-def joiner_steps(plan: Plan, summary: RunSummary | None, text: str = "") -> list[tj.Step]:
-    """The run as TinyAgent's joiner sees it; a broken plan ends with the join that carries the error."""
-    outputs: dict[int, Any] = {}
-    if summary is not None:
-        outputs = {i: o for i, o in summary.outputs.items()
-                   if summary.statuses.get(i) in (TaskStatus.DONE, TaskStatus.DRY_RUN) and o is not None}
-    steps = [tj.Step(t.id, t.tool, tuple(_resolved(a, outputs) for a in t.args), _observation(t.id, summary),
-                     t.thought or "") for t in plan.tasks]
-    if plan.errors:
-        lines = text.splitlines()
-        first = plan.errors[0]
-        where = lines[first.line - 1].strip() if 0 < first.line <= len(lines) else ""
-        message = "; ".join(d.message for d in plan.errors)
-        steps.append(tj.Step(max((t.id for t in plan.tasks), default=0) + 1, "join", (),
-                             f"The plan generation was stopped due to an error in tool '{where}'! Error: {message}! "
-                             "You MUST correct this error and try again!"))
-    return steps
-
-
-def last_summary(plan: Plan, summary: RunSummary | None) -> str:
-    """The output of the last summarize_pdf that ran (TinyAgent's `Finish(Summary)`)."""
-    for task in reversed(plan.tasks):
-        if task.tool == "summarize_pdf" and summary and summary.statuses.get(task.id) is TaskStatus.DONE:
-            return str(summary.outputs.get(task.id) or "")
-    return ""
-
-
-def join_prompt(query: str, plan: Plan, summary: RunSummary | None) -> str:
-    """The joiner's prompt: fixed rules first, so consecutive joins share them in the KV cache."""
-    return f"{_JOIN_RULES}\nQuestion: {' '.join(query.split())}\n{observations(plan, summary)}\n"
-
-
-def parse_join(text: str, plan: Plan, summary: RunSummary | None) -> JoinResult:
-    match = re.search(r"Action:\s*(Finish|Replan):\s*(.*)", text)
-    if not match or not match.group(2).strip():
-        return JoinResult(deterministic_answer(plan, summary), False, "the model gave no answer")
-    kind, said = match.group(1), match.group(2).strip()
-    if kind == "Replan":
-        return JoinResult(deterministic_answer(plan, summary), True, said)
-    return JoinResult(said, False, "")
-
-
-
-# -- answers without a model ----------------------------------------------------------------------
-def _short(value: Any, width: int = _OUTPUT_CHARS) -> str:
-    text = " ".join(str(value).split()) if value is not None else ""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def observations(plan: Plan, summary: RunSummary | None) -> str:
-    """The plan with what each step did: the joiner's and the replanner's view of a run."""
-    lines = ["Plan and results:"]
-    for task in plan.tasks:
-        status = summary.statuses.get(task.id) if summary else None
-        if summary is not None and status in (TaskStatus.DONE, TaskStatus.DRY_RUN):
-            result = f"result: {_short(summary.outputs.get(task.id))}"
-        elif summary is not None and status is not None:
-            result = f"{status.value}: {_short(summary.errors.get(task.id, ''))}"
-        else:
-            result = "not run"
-        lines.append(f"{task.to_text()}\n   {result}")
-    for error in plan.errors:
-        lines.append(f"Plan problem: {error}")
-    return "\n".join(lines)
-
-
-def deterministic_answer(plan: Plan, summary: RunSummary | None) -> str:
-    """What ran and what came of it, without a model: always correct, never invented."""
-    if not plan.tasks:
-        problems = "; ".join(str(e) for e in plan.errors) or "the plan had no steps"
-        return f"Nothing was run: {problems}."
-    lines: list[str] = []
-    for task in plan.tasks:
-        status = summary.statuses.get(task.id) if summary else None
-        if summary is not None and status is TaskStatus.DONE:
-            lines.append(f"- {task.tool}: {_short(summary.outputs.get(task.id), 160)}")
-        elif status is TaskStatus.DRY_RUN:
-            lines.append(f"- {task.tool}: would run (dry run)")
-        elif status is None:
-            lines.append(f"- {task.tool}: not run")
-        else:
-            why = _short(summary.errors.get(task.id, ""), 160) if summary else ""
-            lines.append(f"- {task.tool}: {status.value}" + (f" ({why})" if why else ""))
-    done = summary.count(TaskStatus.DONE) if summary else 0
-    head = f"{done} of {len(plan.tasks)} steps done:"
-    tail = [f"Plan problem: {e}" for e in plan.errors]
-    return "\n".join([head, *lines, *tail])
-
 
 
 class AnswerStream:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from core.chat_layouts import NAMED_TEMPLATES
+from core.planner.profile_names import ProfileName
 from core.planner.server_url import ServerURLError, check_env_name, parse_server_url
 from tools.registry import APPS, Effect
 
@@ -73,7 +74,6 @@ def config_path() -> Path:
 BackendName = Literal["sandbox", "applescript"]
 BackendSetting = Literal["auto", BackendName]
 Approval = Literal["ask", "allow", "deny"]
-ProfileName = Literal["tinyagent", "compact", "tuned"]  # one per profile in core/planner/profiles.py (tested)
 PromptSetting = Literal["auto", ProfileName]
 VoiceHint = Literal["commands", "contacts", "none"]
 # A chat layout's names are its table's keys (core/chat_layouts.py), not a Literal of their own.

@@ -40,8 +40,7 @@ from core.plan import Plan
 from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from core.planner.llm import GenerationStats, ModelError, PlannerModel, ServerError
 from core.planner.planner import Planner, PlanResponse, setup_for_llm
-from core.planner.prompt import pick_examples
-from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
+from core.planner.profile import ExampleSource
 from core.planner.writer import ModelWriter
 from core.planner_model import load_planner
 from core.request_run import DEFAULT_OPTIONS, Attempt, RequestOptions, RequestRun
@@ -211,10 +210,8 @@ class Pipeline:
         backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
             self._examples, planner, request, tools, selection, options))
         self._say_degraded(emit)
-        tinyagent = planner.setup.tinyagent
-        replans = max(0, int(self.config.planner.max_replans))
-        rounds = min(replans, ROUNDS - 1) + 1 if tinyagent else replans + 1  # TinyAgent: 2 rounds at most
-        run = RequestRun(request, options, tools=tools, examples=examples, rounds=rounds, tinyagent=tinyagent)
+        run = RequestRun(request, options, tools=tools, examples=examples, profile=planner.setup.strategy,
+                         replans=max(0, int(self.config.planner.max_replans)))
         joiner = Joiner(llm, planner.setup)
         while (attempt := run.next_attempt()) is not None:
             response, summary = await self._attempt(planner, run, attempt, backend, emit, approver)
@@ -236,13 +233,8 @@ class Pipeline:
                               run.tokens, run.evaluated, run.joins)
 
     def _offered(self, planner: Planner, tools: list[ToolSpec]) -> list[ToolSpec]:
-        """The tools the prompt describes. The tuned profile gets every enabled tool: one constant
-        prefix that llama.cpp keeps between requests, and no needed tool left out by ToolRAG
-        (measured on 60 held-out requests: 14 right plans vs 12, 64 vs 174 prompt tokens
-        evaluated); the tool panel still shows ToolRAG's probabilities."""
-        if planner.setup.offers_every_tool:
-            return list(tools_for_apps(set(self.config.apps))) or list(TOOLS)
-        return tools
+        """The tools the prompt describes: the profile's choice between ToolRAG's and every enabled tool."""
+        return planner.setup.strategy.offered(tools, list(tools_for_apps(set(self.config.apps))) or list(TOOLS))
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
@@ -295,15 +287,9 @@ class Pipeline:
     def _examples(self, planner: Planner, request: str, tools: Sequence[ToolSpec],
                   selection: ToolChoice, options: RequestOptions) -> list[Any] | None:
         """In-context examples for the profile; None asks for the profile's built-in block."""
-        if not planner.setup.uses_examples:
-            return []
-        if not planner.setup.tinyagent:
-            return pick_examples(request, tools, self.config.planner.examples, options.example_pool or self._user_pool(),
-                                 exclude=options.exclude_example)
-        if isinstance(selection, AllTools) and options.example_pool is None:  # TinyAgent without ToolRAG
-            return None
-        return pick_examples(request, tools, MAX_EXAMPLES, options.example_pool or self._user_pool(), within=True,
-                             exclude=options.exclude_example)
+        return planner.setup.strategy.examples(request, tools, ExampleSource(
+            lambda: options.example_pool or self._user_pool(), self.config.planner.examples, options.exclude_example,
+            builtin=isinstance(selection, AllTools) and options.example_pool is None))
 
     def _user_pool(self) -> ExamplePool:
         """The built-in + user example pool, read again only when the user's file changed (~0.1 s a read)."""

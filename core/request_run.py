@@ -23,15 +23,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.answers import JoinResult, decide, observations, sentence_reason
+from core.answers import decide, sentence_reason
 from core.events import Event, EventSink, RunSummary, TaskFinished, TaskStatus
 from core.executor import DryRun
 from core.plan import Plan, Ref, Task, Template
-from core.planner import tinyagent_join as tj
+from core.planner.joiner import JoinResult
 from core.work_ledger import Work, WorkLedger
 
 if TYPE_CHECKING:
     from core.planner.llm import GenerationStats
+    from core.planner.profile import PromptProfile
     from core.toolrag.examples import ExamplePool
     from tools.registry import ToolSpec
 
@@ -83,12 +84,6 @@ def worth_another_plan(plan: Plan, summary: RunSummary | None) -> bool:
     if plan.errors:
         return True
     return summary is not None and any(s is TaskStatus.FAILED for s in summary.statuses.values())
-
-
-def replan_context(plan: Plan, summary: RunSummary | None) -> str:
-    """What the next plan is told about the last one (the compact profile's replan prompt)."""
-    return ("\nA previous plan for this question did not fully work.\n" + observations(plan, summary)
-            + "\nWrite a new complete plan. Steps that already succeeded are not run again.\n")
 
 
 class Attempt:
@@ -192,20 +187,20 @@ class RequestRun:
     """
 
     def __init__(self, request: str, options: RequestOptions, *, tools: Sequence[ToolSpec],
-                 examples: Sequence[Any] | None, rounds: int, tinyagent: bool = False):
+                 examples: Sequence[Any] | None, profile: PromptProfile, replans: int):
         self.request = request
         self.options = options
         self.tools = list(tools)  # the tools the next plan is offered
         self.examples = examples  # None: the profile's built-in block
-        self.rounds = rounds  # attempts at most
-        self.tinyagent = tinyagent
+        self.profile = profile  # how the next plan is told about this one
+        self.rounds = profile.rounds(replans)  # attempts at most
         self.done_work = WorkLedger()  # what succeeded (or may have), one entry per task that ran
         self.failed_work: set[Any] = set()  # work keys of tasks that failed: never run again in this request
         self.tried: list[tuple] = []  # each attempt's plan as sorted work keys
         self.timings: dict[str, float] = {}
         self.attempts = 0
         self.context = ""  # what the next plan is told about the earlier ones
-        self.contexts: list[str] = []  # tinyagent: each earlier round, for its replan prompt
+        self.contexts: tuple[str, ...] = ()  # each earlier round's context, as the profile keeps them
         self.result = JoinResult("")
         self.plan: Plan = Plan((), False)
         self.summary: RunSummary | None = None
@@ -265,11 +260,6 @@ class RequestRun:
         return True
 
     def replan(self, every_tool: Callable[[], list[ToolSpec]]) -> None:
-        """Set what the next plan is told, and offered, after this one failed."""
-        if self.tinyagent:
-            # TinyAgent's replanner: every enabled tool, its replan prompt, the Previous Plans.
-            self.contexts.append(tj.replan_context(self.result.steps, self.result.thought))
-            self.context = tj.format_contexts(self.contexts)
-            self.tools = every_tool()
-        else:
-            self.context = replan_context(self.plan, self.summary)
+        """Set what the next plan is told, and offered, after this one failed (the profile's replan)."""
+        step = self.profile.replan(self.plan, self.summary, self.result, self.contexts, self.tools, every_tool())
+        self.context, self.contexts, self.tools = step.context, step.rounds, step.tools

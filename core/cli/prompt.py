@@ -25,9 +25,8 @@ from core.modelstore import ModelStoreError, default_model
 from core.planner import tinyagent_join as tj
 from core.planner.chat import ChatTemplateError
 from core.planner.llm import LocalLLM, ModelLoadError
+from core.planner.profile import ExampleSource
 from core.planner.profiles import ProfileError, PromptSetup, setup_for
-from core.planner.prompt import pick_examples
-from core.planner.tinyagent_text import MAX_EXAMPLES
 from core.planner_model import resolve_model_path
 from core.toolrag.examples import ExamplePool
 from tools.registry import REGISTRY, tools_for_apps
@@ -187,8 +186,7 @@ def prompt_command(args: argparse.Namespace) -> int:
             pool, problem = ExamplePool.load_for_planning()
             if problem:
                 say(f"warning: {problem}", file=sys.stderr)
-            examples = (pick_examples(args.query, specs, MAX_EXAMPLES, pool, within=True) if setup.tinyagent
-                        else pick_examples(args.query, specs, config.planner.examples, pool))
+            examples = setup.strategy.examples(args.query, specs, ExampleSource(lambda: pool, config.planner.examples))
         instructions = config.instructions if args.instructions is None else args.instructions
         try:
             rendered = setup.planner_prompt(args.query, tools, examples, now=_now(args.now),

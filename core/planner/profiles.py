@@ -1,10 +1,10 @@
-"""Which prompt layout and chat template a planner model gets.
+"""Which prompt profile and chat template a planner model gets, and the one table of profiles.
 
-Profiles:
-  tinyagent  TinyAgent's own planner, joiner and replanner texts (core/planner/tinyagent*.py),
+Profiles (each one module behind the PromptProfile protocol of core/planner/profile.py):
+  tinyagent  TinyAgent's own planner, joiner and replanner texts (core/planner/profile_tinyagent.py),
              the layout TinyAgent-1.1B/7B were fine-tuned on; sent as [system, user] chat messages.
-  compact    this project's shorter layout (core/planner/prompt.py), laid out for prefix reuse.
-  tuned      the text the shipped planner adapter was trained on (core/planner/tuned.py): the tools'
+  compact    this project's shorter layout (core/planner/profile_compact.py), laid out for prefix reuse.
+  tuned      the text the shipped planner adapter was trained on (core/planner/profile_tuned.py): the tools'
              signatures and hints, the date and the request; no rules, no in-context examples.
 
 `planner.prompt: auto` takes the model manifest's `prompt:` for the model file, else
@@ -21,19 +21,24 @@ from pathlib import Path
 from typing import Any
 
 from core.model_manifest import ModelEntry, ModelStoreError, load_manifest
-from core.planner import tuned
 from core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
-from core.planner.prompt import prompt_order, prompt_prefix, request_part
-from core.planner.tinyagent import render
-from tools.registry import REGISTRY
+from core.planner.profile import PlannerPrompt, PromptProfile
+from core.planner.profile_compact import CompactProfile
+from core.planner.profile_names import COMPACT, TINYAGENT
+from core.planner.profile_tinyagent import TinyAgentProfile
+from core.planner.profile_tuned import TunedProfile
 
-PROFILES = ("tinyagent", "compact", "tuned")
+# The one table of profiles: a new profile is a module, a name in profile_names.py and a line here.
+PROFILE_TABLE: dict[str, PromptProfile] = {p.name: p for p in (TinyAgentProfile(), CompactProfile(), TunedProfile())}
+PROFILES = tuple(PROFILE_TABLE)  # == PROFILE_NAMES, which config checks settings against
+
+
 _TINYAGENT_NAME = re.compile(r"tiny[-_ ]?agent[-_ ]?(1\.1b|7b)", re.IGNORECASE)
 # The layout for models we know nothing about. One constant, so the real-model measurements
 # (which profile suits untuned small models better) can change it in one place.
 # Measured (bench/bench_realmodel.py, README): on Qwen2.5-Coder-0.5B compact evaluates a third of
 # the prompt tokens, is ~3x faster end to end and matched more reference plans than tinyagent.
-UNKNOWN_MODEL_PROFILE = "compact"
+UNKNOWN_MODEL_PROFILE = COMPACT
 
 
 class ProfileError(ValueError):
@@ -75,71 +80,45 @@ def choose_profile(setting: str, path: Path | str | None = None,
     if setting != "auto":
         raise ProfileError(f"planner.prompt must be auto, {', '.join(PROFILES)}, not {setting!r}")
     entry = manifest_entry(path, metadata, adapter)
-    if entry is not None and entry.prompt:
+    if entry is not None and entry.prompt in PROFILE_TABLE:
         return entry.prompt, f"the model manifest's entry {entry.name}"
+    if entry is not None and entry.prompt:  # a manifest naming no profile gets the unknown models' layout
+        return UNKNOWN_MODEL_PROFILE, f"the model manifest's entry {entry.name} names no profile ({entry.prompt!r})"
     return UNKNOWN_MODEL_PROFILE, "no manifest entry for this model (the default for unknown models)"
 
 
 @dataclass(frozen=True)
-class PlannerPrompt:
-    """One planner call: the two messages and the exact text the model receives."""
-
-    system: str
-    user: str
-    text: str
-    tool_order: tuple[str, ...]
-    templated: bool  # the text holds the template's special tokens (tokenize them as such)
-
-
-@dataclass(frozen=True)
 class PromptSetup:
+    """A model's profile (by name, and why it was chosen) and chat template."""
+
     profile: str
     why: str
     template: ChatTemplate = NONE
 
-    @property
-    def tinyagent(self) -> bool:
-        return self.profile == "tinyagent"
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILE_TABLE:
+            raise ProfileError(f"no prompt profile {self.profile!r}: use {', '.join(PROFILES)}")
 
     @property
-    def offers_every_tool(self) -> bool:
-        """The tuned profile plans over every enabled tool (core/pipeline.py `_offered`)."""
-        return self.profile == "tuned"
+    def strategy(self) -> PromptProfile:
+        """The profile object: ask it what differs between profiles (examples, tools, joiner, rounds)."""
+        return PROFILE_TABLE[self.profile]
+
+    @property
+    def tinyagent(self) -> bool:
+        """TinyAgent's own layout (the one the golden cases pin)."""
+        return self.profile == TINYAGENT
 
     @property
     def uses_examples(self) -> bool:
-        """The tuned profile was trained without in-context examples, so it is shown none."""
-        return self.profile != "tuned"
+        return self.strategy.shows_examples
 
     def planner_prompt(self, query: str, tools: Sequence[Any], examples: Sequence[Any] | None, *,
                        now: dt.datetime, instructions: str | None, context: str = "") -> PlannerPrompt:
         names = [getattr(t, "name", t) for t in tools]
-        if self.tinyagent:
-            r = render(query, names, now=now, examples=examples, instructions=instructions, context=context)
-            system, user, order = r.system, r.user, r.tool_order
-        elif self.profile == "tuned":
-            t = tuned.render(query, [REGISTRY[n] for n in names], today=now.date(), instructions=instructions or "",
-                             context=context)
-            return PlannerPrompt(t.system, t.user, self.template.chat(t.system, t.user), t.tool_order,
-                                 not self.template.plain)
-        else:
-            specs = [REGISTRY[n] for n in names]
-            system = prompt_prefix(specs, examples or ())
-            user = request_part(query, today=now.date(), instructions=instructions or "", context=context)
-            order = tuple(t.name for t in prompt_order(specs))
-        if self.template.plain:
-            # compact without a template is today's one raw completion; tinyagent's plain
-            # form is TinyAgent's completion-model path (system + blank line + user).
-            text = system + user if not self.tinyagent else self.template.chat(system, user)
-        else:
-            text = self.template.chat(system, user if self.tinyagent else user.lstrip("\n"))
-        return PlannerPrompt(system, user, text, order, not self.template.plain)
-
-    def single(self, prompt: str) -> tuple[str, bool]:
-        """A one-message prompt (the joiner) as the model receives it, and whether it is templated."""
-        if self.template.plain:
-            return prompt, False
-        return self.template.single(prompt), True
+        messages = self.strategy.render(query, names, examples, now=now, instructions=instructions, context=context)
+        return PlannerPrompt(messages.system, messages.user, self.strategy.lay_out(messages, self.template),
+                             messages.tool_order, not self.template.plain)
 
 
 def setup_for(config: Any, *, path: Path | str | None = None, model: Any = None,

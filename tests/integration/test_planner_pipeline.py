@@ -7,15 +7,16 @@ import datetime as dt
 
 import pytest
 
-from core.answers import deterministic_answer, parse_join
 from core.config import Config
 from core.events import AnswerReady, PlanToken, RunSummary, StageTiming, TaskStarted, TaskStatus, ToolsSelected
 from core.executor import DryRun
 from core.parser import parse_plan
 from core.pipeline import Pipeline
 from core.planner.grammar import GrammarLimits
+from core.planner.joiner import deterministic_answer
 from core.planner.llm import LocalLLM
 from core.planner.planner import Planner
+from core.planner.profile_compact import parse_join
 from core.planner.prompt import (
     PROMPT_ORDER,
     build_prompt,

@@ -93,11 +93,12 @@ def test_grammar_builder_runtime_and_checker_import_in_one_direction():
     assert not nx.has_path(graph, "core.planner.llm", "core.planner.grammar_check")
 
 
-def test_the_config_imports_nothing_of_the_planner_but_its_url_check():
+def test_the_config_imports_nothing_of_the_planner_but_its_url_check_and_profile_names():
     """Every layer reads core.config, so it sits below the planner: the chat layouts it checks
-    names against live in core/chat_layouts.py; server_url is standard library only."""
+    names against live in core/chat_layouts.py; server_url is standard library only, and
+    profile_names (the profiles' names as one Literal type) imports nothing."""
     planner = {b for b in import_graph().successors("core.config") if b.startswith("core.planner")}
-    assert planner <= {"core.planner", "core.planner.server_url"}
+    assert planner <= {"core.planner", "core.planner.server_url", "core.planner.profile_names"}
 
 
 def _inside(module: str, package: str) -> bool:
