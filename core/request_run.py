@@ -261,5 +261,5 @@ class RequestRun:
 
     def replan(self, every_tool: Callable[[], list[ToolSpec]]) -> None:
         """Set what the next plan is told, and offered, after this one failed (the profile's replan)."""
-        step = self.profile.replan(self.plan, self.summary, self.result, self.contexts, self.tools, every_tool())
+        step = self.profile.replan(self.plan, self.summary, self.result, self.contexts, self.tools, every_tool)
         self.context, self.contexts, self.tools = step.context, step.rounds, step.tools

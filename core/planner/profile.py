@@ -101,8 +101,9 @@ class PromptProfile(Protocol):
         ...
 
     def replan(self, plan: Plan, summary: RunSummary | None, join: JoinResult, earlier: tuple[str, ...],
-               tools: list[ToolSpec], enabled: list[ToolSpec]) -> Replan:
-        """The next round's context and tools; `earlier` is the last Replan's `rounds` (() at first)."""
+               tools: list[ToolSpec], enabled: Callable[[], list[ToolSpec]]) -> Replan:
+        """The next round's context and tools; `earlier` is the last Replan's `rounds` (() at first);
+        `enabled` gives every enabled tool, read only by a profile that offers them all."""
         ...
 
 

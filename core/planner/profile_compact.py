@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.events import RunSummary
@@ -91,6 +91,6 @@ class CompactProfile:
         return JoinCall(join_prompt(query, plan, summary), JOIN_GRAMMAR, lambda said: parse_join(said, plan, summary))
 
     def replan(self, plan: Plan, summary: RunSummary | None, join: JoinResult, earlier: tuple[str, ...],
-               tools: list[ToolSpec], enabled: list[ToolSpec]) -> Replan:
+               tools: list[ToolSpec], enabled: Callable[[], list[ToolSpec]]) -> Replan:
         context = replan_context(plan, summary)
         return Replan(context, (*earlier, context), tools)

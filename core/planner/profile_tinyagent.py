@@ -11,7 +11,7 @@ every enabled tool and each earlier round as a "Previous Plan".
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.events import RunSummary, TaskStatus
@@ -130,7 +130,7 @@ class TinyAgentProfile:
                         ("<END_OF_RESPONSE>", *template.stops), templated)
 
     def replan(self, plan: Plan, summary: RunSummary | None, join: JoinResult, earlier: tuple[str, ...],
-               tools: list[ToolSpec], enabled: list[ToolSpec]) -> Replan:
+               tools: list[ToolSpec], enabled: Callable[[], list[ToolSpec]]) -> Replan:
         # TinyAgent's replanner: every enabled tool, its replan prompt, every Previous Plan so far.
         rounds = (*earlier, tj.replan_context(join.steps, join.thought))
-        return Replan(tj.format_contexts(rounds), rounds, enabled)
+        return Replan(tj.format_contexts(rounds), rounds, enabled())

@@ -91,7 +91,7 @@ class ModelWriter:
             prompt, templated = self._prompt(system, user)
             text = self.llm.complete(prompt, max_tokens=max_tokens or self.max_tokens, temperature=0.0,
                                      stop=["\n###", "\nQuery:", *self.template.stops], timeout=self.timeout,
-                                     special=templated).text
+                                     special=templated, use_adapter=False).text
         # the model is a nicety here, never a reason to fail a tool (RuntimeError: llama.cpp's decode)
         except (ModelError, ChatTemplateError, RuntimeError) as exc:
             log.info("writer fell back to the plan's text: %s", exc)

@@ -73,7 +73,7 @@ def test_compact_join_call_and_replan():
     assert call.text.startswith("You have run a plan") and call.stop == () and not call.special
     result = call.read("Thought: no\nAction: Replan: no network")
     assert result.replan and result.reason == "no network" and "+1 555 0100" in result.answer
-    step = COMPACT.replan(PLAN, FAILED, result, (), SELECTED, list(TOOLS))
+    step = COMPACT.replan(PLAN, FAILED, result, (), SELECTED, lambda: list(TOOLS))
     assert step.tools == SELECTED and "did not fully work" in step.context and "no network" in step.context
     assert step.rounds == (step.context,)
 
@@ -84,9 +84,9 @@ def test_tinyagent_join_call_and_replan():
     assert call.text == tj.joiner_prompt("Text Sid", tj.add_round("", call.read("").steps), final=False)
     result = call.read("Thought: sending failed, fixable.\nAction: Replan")
     assert result.replan and result.thought == "sending failed, fixable." and result.scratchpad
-    first = TINYAGENT.replan(PLAN, FAILED, result, (), SELECTED, list(TOOLS))
+    first = TINYAGENT.replan(PLAN, FAILED, result, (), SELECTED, lambda: list(TOOLS))
     assert first.tools == list(TOOLS)  # TinyAgent's replanner gets every enabled tool
-    second = TINYAGENT.replan(PLAN, FAILED, result, first.rounds, SELECTED, list(TOOLS))
+    second = TINYAGENT.replan(PLAN, FAILED, result, first.rounds, SELECTED, lambda: list(TOOLS))
     assert len(second.rounds) == 2 and second.context == tj.format_contexts(second.rounds)
     done = call.read("Thought: all done.\nAction: Finish(Sent.)")
     assert isinstance(done, JoinResult) and done.answer == "Sent." and not done.replan

@@ -7,13 +7,16 @@ import dataclasses
 
 import pytest
 
-from core.answers import JoinResult, joiner_steps
 from core.events import RunSummary, TaskFinished, TaskStatus
 from core.executor import DryRun
 from core.pipeline import _with
 from core.plan import Plan, Ref, Task
 from core.planner import tinyagent_join as tj
+from core.planner.joiner import JoinResult
 from core.planner.llm import GenerationStats
+from core.planner.profile_names import COMPACT, TINYAGENT
+from core.planner.profile_tinyagent import joiner_steps
+from core.planner.profiles import PROFILE_TABLE
 from core.request_run import RequestOptions, RequestRun
 from tools.registry import REGISTRY, TOOLS
 
@@ -37,8 +40,10 @@ class Target:
 
 
 def new_run(rounds: int = 3, *, tinyagent: bool = False, request: str = "Text Zed hi") -> RequestRun:
+    """A run with the compact profile (`rounds` plans at most), or TinyAgent's (2 at most)."""
+    profile = PROFILE_TABLE[TINYAGENT if tinyagent else COMPACT]
     return RequestRun(request, RequestOptions(yes=True), tools=[REGISTRY["get_phone_number"], REGISTRY["send_sms"]],
-                      examples=[], rounds=rounds, tinyagent=tinyagent)
+                      examples=[], profile=profile, replans=rounds - 1)
 
 
 def summary(statuses, outputs=None, errors=None, cancelled=False) -> RunSummary:
@@ -184,17 +189,19 @@ def test_the_compact_replan_tells_the_next_plan_what_happened():
 
 def test_the_tinyagent_replan_offers_every_tool_and_keeps_every_previous_plan():
     run = new_run(tinyagent=True)
-    contexts = []
-    for name in ("Zed", "Zedd"):
-        lookup = Task(1, "get_phone_number", (name,))
-        attempt, _, result = attempt_with(run, [lookup], {1: F}, errors={1: f"no number for {name}"})
-        assert run.ran(attempt, Plan((lookup,)), result)
-        steps = tuple(joiner_steps(Plan((lookup,)), result))
-        assert run.joined(JoinResult("", True, "lookup failed", f"{name} has no number", "", steps))
-        run.replan(lambda: list(TOOLS))
-        contexts.append(tj.replan_context(steps, f"{name} has no number"))
-        assert run.context == tj.format_contexts(contexts)
-    assert run.tools == list(TOOLS) and len(contexts) == 2
+    assert run.rounds == 2  # TinyAgent's planner gets one replan at most
+    lookup = Task(1, "get_phone_number", ("Zed",))
+    attempt, _, result = attempt_with(run, [lookup], {1: F}, errors={1: "no number for Zed"})
+    assert run.ran(attempt, Plan((lookup,)), result)
+    steps = tuple(joiner_steps(Plan((lookup,)), result))
+    assert run.joined(JoinResult("", True, "lookup failed", "Zed has no number", "", steps))
+    run.replan(lambda: list(TOOLS))
+    first = tj.replan_context(steps, "Zed has no number")
+    assert run.context == tj.format_contexts([first]) and run.tools == list(TOOLS)
+    # A later round lists every earlier one (the profile keeps them; the run hands them back).
+    later = run.profile.replan(Plan((lookup,)), result, JoinResult("", True, "again", "still none", "", steps),
+                               run.contexts, run.tools, lambda: list(TOOLS))
+    assert later.context == tj.format_contexts([first, tj.replan_context(steps, "still none")])
 
 
 def test_request_options_are_one_frozen_value():
