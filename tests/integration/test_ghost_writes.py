@@ -310,12 +310,14 @@ class StopsMidSend(SandboxBackend):
 def test_a_replan_never_repeats_a_write_whose_outcome_is_unknown(tmp_path):
     from core.config import Config
     from core.pipeline import Pipeline
+    from core.planner.profiles import PROFILE_TABLE
     from core.request_run import RequestOptions, RequestRun
 
     backend = StopsMidSend(tmp_path / "sandbox.db")
     pipeline = Pipeline(Config(backend="sandbox"), backend=backend)
     text = '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "Running late")\n3. join()<END_OF_PLAN>'
-    run = RequestRun("Text Sarah", RequestOptions(yes=True), tools=[], examples=[], rounds=2)
+    run = RequestRun("Text Sarah", RequestOptions(yes=True), tools=[], examples=[], profile=PROFILE_TABLE["compact"],
+                     replans=1)
 
     async def attempt():
         _response, summary = await pipeline._attempt(ScriptedPlanner(text), run, run.next_attempt(), backend,
