@@ -153,7 +153,9 @@ def test_snapshot_plan_editor(snap_compare, tmp_path):
 
     async def run_before(pilot):
         await pilot.press("ctrl+e")
-        app.screen.query_one(TextArea).load_text(PLAN.replace("5. join()", "5. send_sms([\"$9\"], \"x\")\n6. join()"))
+        editor = app.screen.query_one(TextArea)
+        editor.load_text(PLAN.replace("5. join()", "5. send_sms([\"$9\"], \"x\")\n6. join()"))
+        await wait_for(pilot, lambda: editor.has_focus)  # focus comes after mount: the cursor is drawn only then
         await settle(pilot, app)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
