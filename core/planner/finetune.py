@@ -275,8 +275,10 @@ class TrainBase:
 
 
 def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, save_every: int = 20,
-          max_steps: int | None = None, log: Callable[[str], None] = print) -> dict:
-    """Train (or resume) the adapter in `out`; returns a summary."""
+          max_steps: int | None = None, stop_at: int | None = None, log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) the adapter in `out`; returns a summary. `max_steps` makes the run that
+    long (its schedule ends there); `stop_at` stops this call after that step and keeps the whole
+    run's schedule, so a long run can be trained in several sittings and resumed as if never stopped."""
     _need_training_packages()
     import torch
 
@@ -334,7 +336,8 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
                      "adapter": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
                      "progress": dataclasses.asdict(progress)})
 
-    while progress.step < total:
+    end = total if stop_at is None else min(total, stop_at)
+    while progress.step < end:
         batch = plan_batches[progress.step]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(progress.step)
@@ -353,7 +356,7 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
         recent = progress.losses[-10:]
         log(f"step {progress.step}/{total}  loss {sum(recent) / len(recent):.3f}  {rate:.0f} tok/s  "
             f"ETA {eta / 60:.0f} min")
-        if progress.step % save_every == 0 or progress.step == total:
+        if progress.step % save_every == 0 or progress.step == end:
             checkpoint()
     summary = {"steps": progress.step, "tokens": progress.tokens, "seconds": round(progress.seconds, 1),
                "tokens_per_second": round(progress.tokens / max(progress.seconds, 1e-9), 1),
@@ -407,7 +410,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="run folder: checkpoint.pt and summary.json")
     p.add_argument("--export", type=Path, default=None, metavar="ADAPTER.gguf",
                    help="write the run's checkpoint as a llama.cpp LoRA adapter and stop")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (a smoke run)")
+    p.add_argument("--max-steps", type=int, default=None, help="make the run this many steps long (a smoke run)")
+    p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                   help="stop after this step, keeping the whole run's schedule (train a long run in sittings)")
     p.add_argument("--save-every", type=int, default=20, help="steps between checkpoints (default 20)")
     for f in dataclasses.fields(TrainSettings):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
@@ -426,7 +431,7 @@ def run_args(args: argparse.Namespace, default_base: Callable[[], Path]) -> int:
         base = args.base if args.base is not None else default_base()
         settings = TrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)})
         summary = train(args.data, TrainBase(base), args.out, settings, save_every=args.save_every,
-                        max_steps=args.max_steps, log=lambda line: print(line, flush=True))
+                        max_steps=args.max_steps, stop_at=args.stop_at, log=lambda line: print(line, flush=True))
     except TrainError as exc:
         print(f"tinyagent: {exc}", file=sys.stderr)
         return 2

@@ -253,3 +253,23 @@ def test_prose_is_written_without_the_adapter_and_plans_with_it(tiny_gguf, tmp_p
     finally:
         for m in (base, tuned, fresh):
             m.close()
+
+def test_a_run_trained_in_sittings_keeps_one_schedule(tmp_path):
+    """--stop-at ends a sitting after that step; the next sitting resumes the same run: the same
+    total steps (so the same learning-rate schedule), unlike --max-steps, which shortens the run."""
+    pytest.importorskip("peft", reason="the train extra (peft) is not installed")
+    from core.planner.finetune import TrainBase, TrainSettings, train
+
+    data = tmp_path / "plans.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
+    settings = TrainSettings(rank=4, alpha=8, lr=5e-3, epochs=1.0, batch_tokens=2000, max_batch=2, warmup=1, seed=5,
+                             threads=1)
+    sittings: list[list[str]] = [[], []]
+    first = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run", settings,
+                  stop_at=2, log=sittings[0].append)
+    whole = train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / "run", settings,
+                  log=sittings[1].append)
+    total = whole["steps"]
+    assert first["steps"] == 2 and total > 3
+    assert [line.split()[1] for line in sittings[0] if line.startswith("step ")] == [f"1/{total}", f"2/{total}"]
+    assert any(f"resuming at step 2 of {total}" in line for line in sittings[1])
