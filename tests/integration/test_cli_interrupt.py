@@ -26,7 +26,7 @@ def test_ctrl_c_in_the_first_second_of_run_plan_exits_130_without_a_traceback(tm
     plan = tmp_path / "plan.txt"
     plan.write_text(PLAN)
     env = {**os.environ, "TINYAGENT_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run-plan", str(plan), "--yes", "--backend", "sandbox"],
+    proc = subprocess.Popen([sys.executable, "-m", "tinyagent.core.cli", "run-plan", str(plan), "--yes", "--backend", "sandbox"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(delay)
