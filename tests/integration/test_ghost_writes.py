@@ -167,7 +167,9 @@ def test_ctrl_c_exits_promptly_and_the_sandbox_shows_what_was_reported(tmp_path)
     plan = tmp_path / "plan.txt"
     plan.write_text(SMS_PLAN)
     lock = HeldLock(db)
-    env = {**os.environ, "TINYAGENT_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    # ROOT, and wherever this process found tinyagent on PYTHONPATH (when it is not installed)
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TINYAGENT_HOME": str(home), "PYTHONPATH": path}
     proc = subprocess.Popen([sys.executable, "-m", "tinyagent.core.cli", "run-plan", str(plan), "--yes", "--json",
                              "--backend", "sandbox"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
