@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.approval import ApprovalPolicy  # noqa: E402
-from core.config import ApprovalConfig  # noqa: E402
-from core.executor import Executor  # noqa: E402
-from core.plan import Ref, Task  # noqa: E402
-from tools.backend import Backend  # noqa: E402
+from tinyagent.core.approval import ApprovalPolicy  # noqa: E402
+from tinyagent.core.config import ApprovalConfig  # noqa: E402
+from tinyagent.core.executor import Executor  # noqa: E402
+from tinyagent.core.plan import Ref, Task  # noqa: E402
+from tinyagent.tools.backend import Backend  # noqa: E402
 
 
 class NoOpBackend(Backend):

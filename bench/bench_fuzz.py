@@ -287,7 +287,7 @@ def stores(rng: random.Random, work: Path, plans: list[str], n) -> list[Tally]:
 NATIVE_LOAD = """
 import sys
 sys.path.insert(0, sys.argv[2])
-from core.planner.llm import LocalLLM, ModelLoadError
+from tinyagent.core.planner.llm import LocalLLM, ModelLoadError
 try:
     LocalLLM(sys.argv[1], n_ctx=256, n_threads=1).close()
     print("ok")
@@ -301,8 +301,8 @@ def native_loads(rng: random.Random, work: Path, count: int) -> Tally:
     a signal (abort, segfault) there would take the user's process down, so it counts as a crash."""
     import subprocess
 
-    from core.planner.llm import ModelLoadError, check_gguf
     from tests.support.gguf_model import write_random_llama_gguf
+    from tinyagent.core.planner.llm import ModelLoadError, check_gguf
 
     seed = write_random_llama_gguf(work / "native-seed.gguf", vocab_file=None, n_embd=32, n_layer=1, n_head=2,
                                    n_head_kv=1, n_ff=32).read_bytes()

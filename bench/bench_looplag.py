@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.backends import make_backend  # noqa: E402
-from core.config import ApprovalConfig  # noqa: E402
 from tests.support.streaming_pipeline import PLAN, TASKS, StreamingPipeline  # noqa: E402
 from tests.support.tui_helpers import make_app, sandbox_config, wait_for  # noqa: E402
-from tui.widgets.chat import Chat  # noqa: E402
-from tui.widgets.plan_graph import PlanGraph  # noqa: E402
+from tinyagent.core.backends import make_backend  # noqa: E402
+from tinyagent.core.config import ApprovalConfig  # noqa: E402
+from tinyagent.tui.widgets.chat import Chat  # noqa: E402
+from tinyagent.tui.widgets.plan_graph import PlanGraph  # noqa: E402
 
 PROBE = 0.002  # seconds the probe sleeps each turn
 

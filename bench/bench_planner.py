@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if not PLANS.exists() or not VOCAB.exists():
         print(f"skipped: shared data not found ({PLANS.name} and {VOCAB.name} in {DATA})")
         return 0
-    from core.jsonl import parse_jsonl
+    from tinyagent.core.jsonl import parse_jsonl
 
     rows = [row for _, row in parse_jsonl(PLANS.read_text(encoding="utf-8"), str(PLANS))]  # split on "\n" only
     config = _config()
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _config():
-    from core.config import Config
+    from tinyagent.core.config import Config
 
     config = Config()
     config.planner.temperature = 0.0
@@ -86,10 +86,10 @@ KV_BYTES_PER_TOKEN = 22 * 2 * 4 * 64 * 2  # TinyLlama-1.1B: layers x (K, V) x KV
 
 def prompt_sizes(rows: list[dict], config) -> list[tuple[str, ...]]:
     """Print token counts and the simulated prefix reuse over all queries; returns ToolRAG's selection per row."""
-    from core.planner.prompt import build_prompt
-    from core.toolrag import ToolRAG
-    from core.toolrag.examples import ExamplePool
-    from tools.registry import REGISTRY, TOOLS
+    from tinyagent.core.planner.prompt import build_prompt
+    from tinyagent.core.toolrag import ToolRAG
+    from tinyagent.core.toolrag.examples import ExamplePool
+    from tinyagent.tools.registry import REGISTRY, TOOLS
 
     k = config.planner.examples
     pool = ExamplePool.load(None)  # built-in examples only: the user's file must not change the figure
@@ -147,13 +147,13 @@ def tinyagent_calls(rows: list[dict], selections: list[tuple[str, ...]], tokeniz
     evaluated query's own example excluded. The clock advances a minute per request, as it
     would in use: TinyAgent's prompt states the time before the examples.
     """
-    from core.parser import parse_plan
-    from core.planner import tinyagent_join as tj
-    from core.planner.chat import named
-    from core.planner.profile_tinyagent import joiner_steps
-    from core.planner.tinyagent import render
-    from core.planner.tinyagent_text import MAX_EXAMPLES
-    from core.toolrag.examples import ExamplePool
+    from tinyagent.core.parser import parse_plan
+    from tinyagent.core.planner import tinyagent_join as tj
+    from tinyagent.core.planner.chat import named
+    from tinyagent.core.planner.profile_tinyagent import joiner_steps
+    from tinyagent.core.planner.tinyagent import render
+    from tinyagent.core.planner.tinyagent_text import MAX_EXAMPLES
+    from tinyagent.core.toolrag.examples import ExamplePool
 
     pool = ExamplePool.load(None)
     layout = named("tinyllama-32k-instruct")
@@ -174,7 +174,7 @@ def tinyagent_calls(rows: list[dict], selections: list[tuple[str, ...]], tokeniz
 
 def profiles_side_by_side(rows, selections, planner_tokens, tokenize) -> None:
     """Prompt tokens and tokens evaluated per warm request: compact vs tinyagent, one run."""
-    from core.planner.llm import LocalLLM
+    from tinyagent.core.planner.llm import LocalLLM
 
     states = LocalLLM.__init__.__kwdefaults__["prompt_cache_states"]
     max_bytes = LocalLLM.__init__.__kwdefaults__["prompt_cache_bytes"]
@@ -199,7 +199,7 @@ def vocab_tokenizer():
     """Tokenize exactly like the planner model does (LocalLLM.tokenize: BOS, SentencePiece space prefix)."""
     import llama_cpp
 
-    from core.planner.llm import silence_llama_logs
+    from tinyagent.core.planner.llm import silence_llama_logs
 
     silence_llama_logs()
     vocab = llama_cpp.Llama(model_path=str(VOCAB), vocab_only=True, verbose=False)
@@ -214,7 +214,7 @@ def simulate_reuse(calls: list[tuple[list[int], list[int]]], *, states: int,
     call's prompt + generated tokens, and the prefix cache (`states` states, `max_bytes`)
     keeps those of recent calls, exactly as LocalLLM does after each generation.
     """
-    from core.planner.llm import _MIN_SAVED_TOKENS, CachedState, PrefixCache, plan_reuse
+    from tinyagent.core.planner.llm import _MIN_SAVED_TOKENS, CachedState, PrefixCache, plan_reuse
 
     cache = PrefixCache(states, max_bytes)
     live: list[int] = []
@@ -236,8 +236,8 @@ def simulate_reuse(calls: list[tuple[list[int], list[int]]], *, states: int,
 
 def product_calls(rows: list[dict], planner_tokens: list[list[int]], tokenize) -> tuple[list, list[int]]:
     """The model calls of the product per request: the plan, then the joiner; and which calls are plans."""
-    from core.parser import parse_plan
-    from core.planner.profile_compact import join_prompt
+    from tinyagent.core.parser import parse_plan
+    from tinyagent.core.planner.profile_compact import join_prompt
 
     calls, plan_index = [], []
     for row, prompt in zip(rows, planner_tokens):
@@ -249,7 +249,7 @@ def product_calls(rows: list[dict], planner_tokens: list[list[int]], tokenize) -
 
 
 def simulate_all(rows: list[dict], planner_tokens: list[list[int]], tokenize, config) -> None:
-    from core.planner.llm import LocalLLM
+    from tinyagent.core.planner.llm import LocalLLM
 
     states = LocalLLM.__init__.__kwdefaults__["prompt_cache_states"]
     max_bytes = LocalLLM.__init__.__kwdefaults__["prompt_cache_bytes"]
@@ -290,7 +290,7 @@ def literal_grammar(text: str) -> str:
 
 def pick_rows(rows: list[dict], selections: list[tuple[str, ...]], n: int) -> list[tuple[dict, tuple[str, ...]]]:
     """Evenly spread queries whose reference plan parses and whose tools ToolRAG all selected."""
-    from core.parser import parse_plan
+    from tinyagent.core.parser import parse_plan
 
     good = [(r, s) for r, s in zip(rows, selections)
             if set(r["tools"]) <= set(s) and not parse_plan(r["plan"]).errors]
@@ -299,12 +299,12 @@ def pick_rows(rows: list[dict], selections: list[tuple[str, ...]], n: int) -> li
 
 
 async def model_measures(rows, selections, config, model: Path, args) -> None:
-    from core.planner.grammar import PLANNER_LIMITS, plan_grammar
-    from core.planner.llm import LocalLLM
-    from core.planner.planner import Planner
-    from core.planner.prompt import pick_examples
-    from core.toolrag.examples import ExamplePool
-    from tools.registry import REGISTRY
+    from tinyagent.core.planner.grammar import PLANNER_LIMITS, plan_grammar
+    from tinyagent.core.planner.llm import LocalLLM
+    from tinyagent.core.planner.planner import Planner
+    from tinyagent.core.planner.prompt import pick_examples
+    from tinyagent.core.toolrag.examples import ExamplePool
+    from tinyagent.tools.registry import REGISTRY
 
     chosen = pick_rows(rows, selections, args.queries)
     llm = LocalLLM(model, n_ctx=4096, n_threads=args.threads, use_extra_bufts="auto")
@@ -315,7 +315,7 @@ async def model_measures(rows, selections, config, model: Path, args) -> None:
         def grammar(self, tools):  # the reference plan, token by token, at the model's real speed
             return literal_grammar(self.forced)
 
-    from core.planner.profiles import PromptSetup
+    from tinyagent.core.planner.profiles import PromptSetup
 
     planner = ReplayPlanner(llm, config=config, setup=PromptSetup("compact", "the benchmark's own layout"))
     print(f"\n== Planner on {model.name}, {len(chosen)} queries, {args.threads} threads, "

@@ -51,7 +51,7 @@ STAGES = ("toolrag", "prompt", "first_dispatch", "plan_complete", "join", "total
 
 
 def _config(profile: str, threads: int, kinds: bool = False) -> Any:
-    from core.config import Config
+    from tinyagent.core.config import Config
 
     config = Config(backend="sandbox")
     config.planner.prompt = profile
@@ -62,7 +62,7 @@ def _config(profile: str, threads: int, kinds: bool = False) -> Any:
 
 
 def pick_queries(n: int, seed: int = 0) -> list[dict]:
-    from core.evaluation import read_jsonl
+    from tinyagent.core.evaluation import read_jsonl
 
     def steps(record: dict) -> int:
         return sum(1 for line in str(record.get("plan", "")).splitlines() if line.strip() and "join()" not in line)
@@ -73,11 +73,11 @@ def pick_queries(n: int, seed: int = 0) -> list[dict]:
 
 async def one_request(pipeline: Any, record: dict, grammar: bool = True) -> dict:
     """One request end to end, scored, with its stage seconds and token counts."""
-    from core.dag import plans_isomorphic, tool_recall
-    from core.events import StageTiming
-    from core.executor import DryRun
-    from core.parser import parse_plan
-    from core.pipeline import RequestOptions
+    from tinyagent.core.dag import plans_isomorphic, tool_recall
+    from tinyagent.core.events import StageTiming
+    from tinyagent.core.executor import DryRun
+    from tinyagent.core.parser import parse_plan
+    from tinyagent.core.pipeline import RequestOptions
 
     stages: dict[str, float] = {}
     tokens = {"evaluated": 0, "generated": 0}
@@ -101,7 +101,7 @@ async def one_request(pipeline: Any, record: dict, grammar: bool = True) -> dict
 
 
 def pct(values: list[float], q: float) -> float:
-    from core.evaluation import percentile
+    from tinyagent.core.evaluation import percentile
 
     return percentile(values, q) if values else float("nan")
 
@@ -143,7 +143,7 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
     from llama_cpp import LlamaGrammar
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
-    from core.planner.llm import load_llama
+    from tinyagent.core.planner.llm import load_llama
 
     # logits for every position (drafts are checked against them): n_ctx x vocab floats, so a small context
     drafted = load_llama(model, extra_bufts=llm.extra_bufts, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
@@ -179,7 +179,7 @@ def lookup_compare(model: Path, llm: Any, prompts: list[tuple[str, str]], thread
 
 async def planner_prompts(pipeline: Any, records: list[dict]) -> list[tuple[str, str]]:
     """The exact planner prompt text and grammar the pipeline would use for each record."""
-    from core.pipeline import RequestOptions
+    from tinyagent.core.pipeline import RequestOptions
 
     out = []
     llm = await pipeline.load_model()
@@ -237,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.exists():
         print(f"skipped: no model at {args.model} (pass --model, or run the realmodel tests once to cache Qwen)")
         return 0
-    from core.pipeline import Pipeline
-    from core.planner.llm import LocalLLM
+    from tinyagent.core.pipeline import Pipeline
+    from tinyagent.core.planner.llm import LocalLLM
 
     threads = args.threads or max(1, os.cpu_count() or 1)
     *records, warmup = pick_queries(args.queries + 1, args.seed)
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def lookup_rows(model: Path, llm: Any, config_name: str, threads: int, records: list[dict]) -> list[dict]:
-    from core.pipeline import Pipeline
+    from tinyagent.core.pipeline import Pipeline
 
     base = Pipeline(_config(config_name.removesuffix("-ng").removesuffix("+k"), threads), llm=llm)
     return lookup_compare(model, llm, asyncio.run(planner_prompts(base, records)), threads, 160)

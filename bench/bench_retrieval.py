@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.jsonl import parse_jsonl  # noqa: E402
-from core.toolrag import ToolClassifier, ToolRAG, builtin_model_dir  # noqa: E402
-from core.toolrag.data import load_labelled  # noqa: E402
-from core.toolrag.examples import Example, ExampleError, ExamplePool, builtin_examples, make_example  # noqa: E402
+from tinyagent.core.jsonl import parse_jsonl  # noqa: E402
+from tinyagent.core.toolrag import ToolClassifier, ToolRAG, builtin_model_dir  # noqa: E402
+from tinyagent.core.toolrag.data import load_labelled  # noqa: E402
+from tinyagent.core.toolrag.examples import Example, ExampleError, ExamplePool, builtin_examples, make_example  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "tinyagent_plans.jsonl"
 
@@ -38,7 +38,7 @@ SHARED = ROOT.parent / "shared" / "data" / "tinyagent_plans.jsonl"
 def train_pool() -> list[Example]:
     """The shared train split as examples (the few plans that do not validate are left out)."""
 
-    from core.toolrag.data import split_of
+    from tinyagent.core.toolrag.data import split_of
 
     out = []
     for _, row in parse_jsonl(SHARED.read_text(encoding="utf-8"), str(SHARED)):  # split on "\n" only

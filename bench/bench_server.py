@@ -41,7 +41,7 @@ REQUESTS = [
 
 
 def config(threads: int, max_tokens: int, server: str = ""):
-    from core.config import Config
+    from tinyagent.core.config import Config
 
     c = Config(backend="sandbox")
     c.apps = ["contacts", "messages", "notes", "reminders", "mail"]
@@ -55,7 +55,7 @@ def config(threads: int, max_tokens: int, server: str = ""):
 
 async def time_plans(pipeline, requests: list[str]) -> list[tuple[float, float | None]]:
     """(complete plan, first dispatch) seconds per request, after one warm-up request."""
-    from core.events import StageTiming
+    from tinyagent.core.events import StageTiming
 
     out: list[tuple[float, float | None]] = []
     for i, request in enumerate([requests[0], *requests]):
@@ -83,8 +83,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-tokens", type=int, default=48)
     args = p.parse_args()
-    from core.pipeline import Pipeline
     from tests.support.llama_server import llama_cpp_server, server_available
+    from tinyagent.core.pipeline import Pipeline
 
     why = server_available()
     if why:

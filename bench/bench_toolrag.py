@@ -35,13 +35,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.toolrag import LABELS, ToolClassifier, ToolRAG  # noqa: E402
-from core.toolrag.convert import convert_toolrag  # noqa: E402
-from core.toolrag.data import load_labelled  # noqa: E402
-from core.toolrag.evaluate import evaluate, format_curve, threshold_curve  # noqa: E402
-from core.toolrag.examples import builtin_examples  # noqa: E402
-from core.toolrag.select import companions_for  # noqa: E402
-from tools.registry import REGISTRY  # noqa: E402
+from tinyagent.core.toolrag import LABELS, ToolClassifier, ToolRAG  # noqa: E402
+from tinyagent.core.toolrag.convert import convert_toolrag  # noqa: E402
+from tinyagent.core.toolrag.data import load_labelled  # noqa: E402
+from tinyagent.core.toolrag.evaluate import evaluate, format_curve, threshold_curve  # noqa: E402
+from tinyagent.core.toolrag.examples import builtin_examples  # noqa: E402
+from tinyagent.core.toolrag.select import companions_for  # noqa: E402
+from tinyagent.tools.registry import REGISTRY  # noqa: E402
 
 MODELS = ROOT / "models"
 

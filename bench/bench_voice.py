@@ -48,17 +48,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.config import Config  # noqa: E402
-from core.events import TaskAdded, TaskStarted  # noqa: E402
-from core.pipeline import Pipeline  # noqa: E402
-from core.voice.audio import WHISPER_RATE, read_wav  # noqa: E402
-from core.voice.hints import commands_hint, names_hint  # noqa: E402
-from core.voice.transcribe import Transcriber  # noqa: E402
-from core.voice.wer import word_error_rate  # noqa: E402
 from tests.support.realmodels import real_model  # noqa: E402
 from tests.support.speech_requests import MORE_REQUESTS, REQUESTS, VOICES, missing_key_words, speak  # noqa: E402
 from tests.support.whisper_model import real_whisper_ggml  # noqa: E402
-from tools.sandbox.seed import CONTACTS  # noqa: E402
+from tinyagent.core.config import Config  # noqa: E402
+from tinyagent.core.events import TaskAdded, TaskStarted  # noqa: E402
+from tinyagent.core.pipeline import Pipeline  # noqa: E402
+from tinyagent.core.voice.audio import WHISPER_RATE, read_wav  # noqa: E402
+from tinyagent.core.voice.hints import commands_hint, names_hint  # noqa: E402
+from tinyagent.core.voice.transcribe import Transcriber  # noqa: E402
+from tinyagent.core.voice.wer import word_error_rate  # noqa: E402
+from tinyagent.tools.sandbox.seed import CONTACTS  # noqa: E402
 
 
 def _real(what: str, getter: Callable[[], Path]) -> Path | None:

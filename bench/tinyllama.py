@@ -17,7 +17,7 @@ FILE_NAME = "tinyllama-1.1b-random-Q4_K_M.gguf"
 
 
 def default_dir() -> Path:
-    from core.config import cache_dir
+    from tinyagent.core.config import cache_dir
 
     return cache_dir() / "bench"
 

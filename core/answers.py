@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from core.events import AnswerToken, EventSink, Notice, RunSummary, TaskStatus
-from core.plan import Plan, Task
-from core.planner.joiner import JoinResult, deterministic_answer
-from core.planner.llm import ModelError, PlannerModel
-from core.planner.profiles import PromptSetup
-from tools.registry import REGISTRY, TOOLS
-from tools.spec import Effect
+from tinyagent.core.events import AnswerToken, EventSink, Notice, RunSummary, TaskStatus
+from tinyagent.core.plan import Plan, Task
+from tinyagent.core.planner.joiner import JoinResult, deterministic_answer
+from tinyagent.core.planner.llm import ModelError, PlannerModel
+from tinyagent.core.planner.profiles import PromptSetup
+from tinyagent.tools.registry import REGISTRY, TOOLS
+from tinyagent.tools.spec import Effect
 
 _OK = (TaskStatus.DONE, TaskStatus.DRY_RUN)
 # Tools that only fetch something: their output is the answer when nothing else uses it.

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from core.config import ApprovalConfig
-from core.plan import Task
-from tools.backend import ToolCall
-from tools.registry import Effect
+from tinyagent.core.config import ApprovalConfig
+from tinyagent.core.plan import Task
+from tinyagent.tools.backend import ToolCall
+from tinyagent.tools.registry import Effect
 
 
 class Decision(str, Enum):

@@ -8,12 +8,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.config import Config, data_dir
-from tools.applescript import AppleScriptBackend
-from tools.backend import Backend, ContentWriter, PlainWriter
-from tools.sandbox import SandboxBackend
-from tools.sandbox.contacts import full_name
-from tools.zoom import ZoomClient
+from tinyagent.core.config import Config, data_dir
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import Backend, ContentWriter, PlainWriter
+from tinyagent.tools.sandbox import SandboxBackend
+from tinyagent.tools.sandbox.contacts import full_name
+from tinyagent.tools.zoom import ZoomClient
 
 
 class BackendUnavailable(RuntimeError):

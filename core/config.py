@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-from core.chat_layouts import NAMED_TEMPLATES
-from core.planner.profile_names import ProfileName
-from core.planner.server_url import ServerURLError, check_env_name, parse_server_url
-from tools.registry import APPS, Effect
+from tinyagent.core.chat_layouts import NAMED_TEMPLATES
+from tinyagent.core.planner.profile_names import ProfileName
+from tinyagent.core.planner.server_url import ServerURLError, check_env_name, parse_server_url
+from tinyagent.tools.registry import APPS, Effect
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_DEPTH = 16  # config.yaml nests two levels; deeper is a mistake (or an attack on the parser)

@@ -6,7 +6,7 @@ model store, so the store never imports them: callers of `modelstore.pull` hand 
 
 from __future__ import annotations
 
-from core.modelstore import Converter
-from core.voice.ct2ggml import convert_ct2_whisper
+from tinyagent.core.modelstore import Converter
+from tinyagent.core.voice.ct2ggml import convert_ct2_whisper
 
 CONVERTERS: dict[str, Converter] = {"ct2-whisper": convert_ct2_whisper}

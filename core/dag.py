@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from core.plan import Plan, Ref, Task, Template
+from tinyagent.core.plan import Plan, Ref, Task, Template
 
 if TYPE_CHECKING:
     import networkx as nx

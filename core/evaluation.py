@@ -17,16 +17,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core.approval import deny_all
-from core.dag import plan_graph, plans_isomorphic, tool_recall
-from core.events import Event, StageTiming, ToolsSelected
-from core.executor import DryRun
-from core.jsonl import JsonlError, jsonl_lines, parse_jsonl, read_record
-from core.parser import parse_plan
-from core.pipeline import Pipeline
-from core.plan import Plan
-from core.request_run import DEFAULT_OPTIONS, RequestOptions
-from core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
+from tinyagent.core.approval import deny_all
+from tinyagent.core.dag import plan_graph, plans_isomorphic, tool_recall
+from tinyagent.core.events import Event, StageTiming, ToolsSelected
+from tinyagent.core.executor import DryRun
+from tinyagent.core.jsonl import JsonlError, jsonl_lines, parse_jsonl, read_record
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.plan import Plan
+from tinyagent.core.request_run import DEFAULT_OPTIONS, RequestOptions
+from tinyagent.core.toolrag.examples import ExampleError, ExamplePool, read_jsonl_examples
 
 
 class EvalDataError(ValueError):

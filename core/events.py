@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
-from core.plan import Plan, Ref, Task, Template, format_value
+from tinyagent.core.plan import Plan, Ref, Task, Template, format_value
 
 
 class TaskStatus(str, Enum):

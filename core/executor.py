@@ -19,8 +19,8 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any
 
-from core.approval import ApprovalPolicy, ApprovalRequest, Approver, Decision, deny_all
-from core.events import (
+from tinyagent.core.approval import ApprovalPolicy, ApprovalRequest, Approver, Decision, deny_all
+from tinyagent.core.events import (
     ApprovalRequested,
     ApprovalResolved,
     EventSink,
@@ -34,10 +34,10 @@ from core.events import (
     TaskStatus,
     null_sink,
 )
-from core.plan import Ref, Task, Template, Value
-from core.work_ledger import AttemptLedger
-from tools.backend import Backend, CallStopped, OutcomeUnknown, ToolCall, ToolError
-from tools.registry import LIST_STR, REGISTRY, ToolSpec
+from tinyagent.core.plan import Ref, Task, Template, Value
+from tinyagent.core.work_ledger import AttemptLedger
+from tinyagent.tools.backend import Backend, CallStopped, OutcomeUnknown, ToolCall, ToolError
+from tinyagent.tools.registry import LIST_STR, REGISTRY, ToolSpec
 
 
 class DryRun(str, Enum):

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import data_dir
-from core.jsonl import JsonlError, dumps_line, jsonl_lines, read_record
+from tinyagent.core.config import data_dir
+from tinyagent.core.jsonl import JsonlError, dumps_line, jsonl_lines, read_record
 
 MAX_ENTRIES = 500  # older entries are dropped when the file is compacted
 

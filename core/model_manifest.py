@@ -108,7 +108,7 @@ _REQUIRED = ("name", "kind", "repo", "filename")
 def load_manifest() -> list[ModelEntry]:
     """The manifest shipped in the `models` package."""
     try:
-        text = resources.files("models").joinpath("manifest.yaml").read_text(encoding="utf-8")
+        text = resources.files("tinyagent.models").joinpath("manifest.yaml").read_text(encoding="utf-8")
     except (OSError, ModuleNotFoundError) as exc:
         raise ManifestError(f"cannot read the model manifest (models/manifest.yaml): {exc}") from None
     return parse_manifest(text, "models/manifest.yaml")
@@ -225,7 +225,7 @@ def adapter_path(entry: ModelEntry) -> Path | None:
     """The entry's LoRA adapter, shipped in the `models` package (None: the entry has none)."""
     if not entry.adapter:
         return None
-    path = Path(str(resources.files("models").joinpath(entry.adapter)))
+    path = Path(str(resources.files("tinyagent.models").joinpath(entry.adapter)))
     if not path.is_file():
         raise ModelMissing(f"{entry.name}'s adapter {entry.adapter} is missing from the installed models package")
     return path

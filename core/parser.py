@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Collection, Mapping
 
-from core.plan import (
+from tinyagent.core.plan import (
     END_OF_PLAN,
     MAX_TASK_ID,
     Diagnostic,
@@ -25,7 +25,7 @@ from core.plan import (
     iter_refs,
     parse_string_value,
 )
-from tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, ToolSpec
+from tinyagent.tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, ToolSpec
 
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.:)]\s*(.*)$")
 _CALL_START = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\(")

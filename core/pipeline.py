@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.answers import Joiner
-from core.approval import ApprovalPolicy, Approver, deny_all
-from core.backends import make_backend
-from core.config import Config, ConfigError
-from core.events import (
+from tinyagent.core.answers import Joiner
+from tinyagent.core.approval import ApprovalPolicy, Approver, deny_all
+from tinyagent.core.backends import make_backend
+from tinyagent.core.config import Config, ConfigError
+from tinyagent.core.events import (
     AnswerReady,
     EventSink,
     Notice,
@@ -35,20 +35,20 @@ from core.events import (
     StageTiming,
     ToolsSelected,
 )
-from core.executor import DryRun, Executor
-from core.plan import Plan
-from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
-from core.planner.llm import GenerationStats, ModelError, PlannerModel, ServerError
-from core.planner.planner import Planner, PlanResponse, setup_for_llm
-from core.planner.profile import ExampleSource
-from core.planner.writer import ModelWriter
-from core.planner_model import load_planner
-from core.request_run import DEFAULT_OPTIONS, Attempt, RequestOptions, RequestRun
-from core.toolrag import Selection, ToolRAG, ToolRAGError
-from core.toolrag.examples import ExamplePool, user_examples_file
-from core.work_ledger import AttemptLedger
-from tools.backend import Backend, ForRequest
-from tools.registry import TOOLS, ToolSpec, tools_for_apps
+from tinyagent.core.executor import DryRun, Executor
+from tinyagent.core.plan import Plan
+from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
+from tinyagent.core.planner.llm import GenerationStats, ModelError, PlannerModel, ServerError
+from tinyagent.core.planner.planner import Planner, PlanResponse, setup_for_llm
+from tinyagent.core.planner.profile import ExampleSource
+from tinyagent.core.planner.writer import ModelWriter
+from tinyagent.core.planner_model import load_planner
+from tinyagent.core.request_run import DEFAULT_OPTIONS, Attempt, RequestOptions, RequestRun
+from tinyagent.core.toolrag import Selection, ToolRAG, ToolRAGError
+from tinyagent.core.toolrag.examples import ExamplePool, user_examples_file
+from tinyagent.core.work_ledger import AttemptLedger
+from tinyagent.tools.backend import Backend, ForRequest
+from tinyagent.tools.registry import TOOLS, ToolSpec, tools_for_apps
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.config import Config
-from core.modelstore import ModelStoreError, planner_choice, resolve
-from core.planner.llm import LocalLLM, ModelLoadError, PlannerFile, PlannerModel
-from core.planner.server import ServerLLM
+from tinyagent.core.config import Config
+from tinyagent.core.modelstore import ModelStoreError, planner_choice, resolve
+from tinyagent.core.planner.llm import LocalLLM, ModelLoadError, PlannerFile, PlannerModel
+from tinyagent.core.planner.server import ServerLLM
 
 
 def load_planner(config: Config, model_override: str | Path | None = None) -> PlannerModel:

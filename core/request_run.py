@@ -23,18 +23,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.answers import decide, sentence_reason
-from core.events import Event, EventSink, RunSummary, TaskFinished, TaskStatus
-from core.executor import DryRun
-from core.plan import Plan, Ref, Task, Template
-from core.planner.joiner import JoinResult
-from core.work_ledger import Work, WorkLedger
+from tinyagent.core.answers import decide, sentence_reason
+from tinyagent.core.events import Event, EventSink, RunSummary, TaskFinished, TaskStatus
+from tinyagent.core.executor import DryRun
+from tinyagent.core.plan import Plan, Ref, Task, Template
+from tinyagent.core.planner.joiner import JoinResult
+from tinyagent.core.work_ledger import Work, WorkLedger
 
 if TYPE_CHECKING:
-    from core.planner.llm import GenerationStats
-    from core.planner.profile import PromptProfile
-    from core.toolrag.examples import ExamplePool
-    from tools.registry import ToolSpec
+    from tinyagent.core.planner.llm import GenerationStats
+    from tinyagent.core.planner.profile import PromptProfile
+    from tinyagent.core.toolrag.examples import ExamplePool
+    from tinyagent.tools.registry import ToolSpec
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 PLANS_FILE = SHARED_DATA / "tinyagent_plans.jsonl"
 VOCAB_FILE = SHARED_DATA / "ggml-vocab-llama-spm.gguf"
+
+
+# The source folders, installed as tinyagent.core, tinyagent.tools, ... (pyproject's package-dir).
+SOURCE_FOLDERS = ("core", "tools", "tui", "models", "applescripts")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_name_per_module():
+    """After the run, no module of ours was loaded under its bare folder name (`core.plan` beside
+    `tinyagent.core.plan` would be one file as two modules, with two sets of globals)."""
+    yield
+    bare = sorted(m for m in sys.modules if m.split(".")[0] in SOURCE_FOLDERS)
+    assert bare == [], f"loaded under a bare name, not as tinyagent.<folder>: {bare}"
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +67,7 @@ def tiny_gguf(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def vocab_llm(vocab_file):
     """The LLaMA vocabulary as a vocab-only LocalLLM: tokenizes, and checks texts against grammars."""
-    from core.planner.llm import LocalLLM
+    from tinyagent.core.planner.llm import LocalLLM
 
     model = LocalLLM(vocab_file, vocab_only=True)
     yield model

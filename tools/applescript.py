@@ -19,11 +19,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tools.backend import ContentWriter, OutcomeUnknown, ToolError, current_guard
-from tools.base import BaseBackend, date_text
-from tools.files import pick_file
-from tools.spec import Run, ToolSpec
-from tools.zoom import ZoomClient
+from tinyagent.tools.backend import ContentWriter, OutcomeUnknown, ToolError, current_guard
+from tinyagent.tools.base import BaseBackend, date_text
+from tinyagent.tools.files import pick_file
+from tinyagent.tools.spec import Run, ToolSpec
+from tinyagent.tools.zoom import ZoomClient
 
 LIST_SEPARATOR = "\x1f"
 MAX_ARG_BYTES = 100 * 1024

@@ -11,8 +11,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tools.backend import ToolError
-from tools.spec import BOOL, INT, LIST_STR, STR, ToolSpec
+from tinyagent.tools.backend import ToolError
+from tinyagent.tools.spec import BOOL, INT, LIST_STR, STR, ToolSpec
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 _DATE_FORMATS = (DATE_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")

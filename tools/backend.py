@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from tools.spec import ToolSpec
+from tinyagent.tools.spec import ToolSpec
 
 
 class ToolError(Exception):

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tools import args as A
-from tools.backend import WRITER_ERRORS, Backend, ContentWriter, PlainWriter, ToolCall, ToolError, guarded
-from tools.spec import EMAIL, PATH, PHONE, Args, Extras, Run, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.backend import WRITER_ERRORS, Backend, ContentWriter, PlainWriter, ToolCall, ToolError, guarded
+from tinyagent.tools.spec import EMAIL, PATH, PHONE, Args, Extras, Run, ToolSpec
 
 
 def checked_args(call: ToolCall) -> Args:

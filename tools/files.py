@@ -8,7 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from tools.backend import ToolError
+from tinyagent.tools.backend import ToolError
 
 
 def _words(text: str) -> list[str]:

@@ -7,8 +7,8 @@ grammar, ToolRAG and the prompts read their facts from here.
 
 from __future__ import annotations
 
-from tools.spec import BOOL, INT, LIST_STR, STR, Effect, Param, ToolSpec
-from tools.specs import calendar, contacts, files, mail, maps, messages, notes, reminders, zoom
+from tinyagent.tools.spec import BOOL, INT, LIST_STR, STR, Effect, Param, ToolSpec
+from tinyagent.tools.specs import calendar, contacts, files, mail, maps, messages, notes, reminders, zoom
 
 __all__ = ["APPS", "BOOL", "INT", "LIST_STR", "REGISTRY", "STR", "TOOLS", "TOOL_NAMES", "Effect", "Param",
            "ToolSpec", "get_tool", "tools_for_apps"]

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 
-from tools.backend import ToolError
+from tinyagent.tools.backend import ToolError
 
 _WHERE = "get_zoom_meeting_link"
 

@@ -10,8 +10,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tui.screens.confirm import ConfirmModal
-from tui.screens.main import MainScreen
+from tinyagent.tui.screens.confirm import ConfirmModal
+from tinyagent.tui.screens.main import MainScreen
 
 
 @dataclass(frozen=True)

@@ -24,21 +24,21 @@ from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState, WorkType
 
-from core.config import ConfigError, load_config
-from core.history import HistoryEntry
-from core.parser import parse_plan
-from core.plan import Plan
-from core.sanitize import visible
-from tui import actions, model_check
-from tui.errors import explain
-from tui.messages import CoreEvent, RunDone, TokensReady
-from tui.run_controller import RunController
-from tui.screens.confirm import PersonApprover
-from tui.screens.editor import EditorScreen
-from tui.screens.history import HistoryScreen
-from tui.screens.main import MainScreen
-from tui.screens.models import ModelsScreen
-from tui.services import Services
+from tinyagent.core.config import ConfigError, load_config
+from tinyagent.core.history import HistoryEntry
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import Plan
+from tinyagent.core.sanitize import visible
+from tinyagent.tui import actions, model_check
+from tinyagent.tui.errors import explain
+from tinyagent.tui.messages import CoreEvent, RunDone, TokensReady
+from tinyagent.tui.run_controller import RunController
+from tinyagent.tui.screens.confirm import PersonApprover
+from tinyagent.tui.screens.editor import EditorScreen
+from tinyagent.tui.screens.history import HistoryScreen
+from tinyagent.tui.screens.main import MainScreen
+from tinyagent.tui.screens.models import ModelsScreen
+from tinyagent.tui.services import Services
 
 
 def freeze_startup_objects() -> None:

@@ -15,7 +15,7 @@ import time
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from core.events import AudioLevel, DownloadProgress, Event, PlanToken
+from tinyagent.core.events import AudioLevel, DownloadProgress, Event, PlanToken
 
 LEVEL_INTERVAL = 1 / 30
 

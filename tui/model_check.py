@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.config import Config
-from core.modelstore import ModelChoice, ModelStoreError, PlannerChoice
-from core.voice.transcribe import whisper_choice
-from tui.services import ModelStore, model_label, model_rows
+from tinyagent.core.config import Config
+from tinyagent.core.modelstore import ModelChoice, ModelStoreError, PlannerChoice
+from tinyagent.core.voice.transcribe import whisper_choice
+from tinyagent.tui.services import ModelStore, model_label, model_rows
 
 KIND_WORDS = {"planner": "planner", "whisper": "voice", "toolrag": "tool choice"}
 

@@ -16,15 +16,15 @@ from typing import Protocol
 
 from textual.message_pump import MessagePump
 
-from core.approval import Approver
-from core.events import AnswerReady, Event, PlanFinished, StageTiming
-from core.executor import DryRun
-from core.history import HistoryEntry
-from core.pipeline import Pipeline
-from core.plan import Plan, Task
-from tui.messages import EventBridge, RunDone
-from tui.run_record import RunRecord
-from tui.services import Services
+from tinyagent.core.approval import Approver
+from tinyagent.core.events import AnswerReady, Event, PlanFinished, StageTiming
+from tinyagent.core.executor import DryRun
+from tinyagent.core.history import HistoryEntry
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.plan import Plan, Task
+from tinyagent.tui.messages import EventBridge, RunDone
+from tinyagent.tui.run_record import RunRecord
+from tinyagent.tui.services import Services
 
 TOKEN_INTERVAL = 1 / 30  # plan text is drawn at most this often; tokens in between are batched
 HISTORY_SHOWN = 200  # entries the history screen lists

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.events import RunSummary
-from core.history import HistoryEntry, short_text
+from tinyagent.core.events import RunSummary
+from tinyagent.core.history import HistoryEntry, short_text
 
 
 @dataclass

@@ -11,19 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from core import modelstore
-from core.config import Config
-from core.events import AudioLevel
-from core.history import HistoryStore
-from core.modelstore import ModelChoice, ModelEntry, PlannerChoice, Progress, PypiOptions
-from core.pipeline import Pipeline
-from core.planner.server_url import ServerURLError, parse_server_url
-from core.voice.capture import Recorder
-from core.voice.transcribe import Transcriber
+from tinyagent.core import modelstore
+from tinyagent.core.config import Config
+from tinyagent.core.events import AudioLevel
+from tinyagent.core.history import HistoryStore
+from tinyagent.core.modelstore import ModelChoice, ModelEntry, PlannerChoice, Progress, PypiOptions
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.server_url import ServerURLError, parse_server_url
+from tinyagent.core.voice.capture import Recorder
+from tinyagent.core.voice.transcribe import Transcriber
 
 
 class ModelStore(Protocol):
-    """core.modelstore's functions the app uses. The module itself is the default store (a module
+    """tinyagent.core.modelstore's functions the app uses. The module itself is the default store (a module
     satisfies a protocol of functions), a test's fake is a class of these methods."""
 
     def status(self) -> list[tuple[ModelEntry, Path | None]]: ...

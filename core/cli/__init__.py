@@ -16,14 +16,14 @@ import sys
 from typing import NoReturn
 
 COMMAND_MODULES = (
-    "core.cli.plans",  # run-plan, check-plans
-    "core.cli.sandbox",  # sandbox show|dump|reset
-    "core.cli.models",  # models list|pull|verify|path|convert-toolrag
-    "core.cli.voice",  # transcribe, listen
-    "core.cli.planner",  # plan, ask, grammar
-    "core.cli.eval",  # eval
-    "core.cli.toolrag",  # toolrag, examples
-    "core.cli.train",  # train-planner
+    "tinyagent.core.cli.plans",  # run-plan, check-plans
+    "tinyagent.core.cli.sandbox",  # sandbox show|dump|reset
+    "tinyagent.core.cli.models",  # models list|pull|verify|path|convert-toolrag
+    "tinyagent.core.cli.voice",  # transcribe, listen
+    "tinyagent.core.cli.planner",  # plan, ask, grammar
+    "tinyagent.core.cli.eval",  # eval
+    "tinyagent.core.cli.toolrag",  # toolrag, examples
+    "tinyagent.core.cli.train",  # train-planner
 )
 
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(argv: list[str] | None) -> int:
-    from core.cli.common import CliError, config_from, open_tui, say  # heavy imports: inside main's try
+    from tinyagent.core.cli.common import CliError, config_from, open_tui, say  # heavy imports: inside main's try
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from core.approval import ApprovalRequest, Decision
-from core.executor import run_in_daemon_thread
-from core.plan import format_value
-from core.sanitize import visible
+from tinyagent.core.approval import ApprovalRequest, Decision
+from tinyagent.core.executor import run_in_daemon_thread
+from tinyagent.core.plan import format_value
+from tinyagent.core.sanitize import visible
 
 _ANSWERS = {"y": Decision.APPROVE, "yes": Decision.APPROVE, "n": Decision.DENY, "no": Decision.DENY,
             "a": Decision.APPROVE_ALL, "all": Decision.APPROVE_ALL}

@@ -8,11 +8,11 @@ import math
 import sys
 from typing import Any, TextIO, get_args
 
-from core.config import BackendName, Config, ConfigError, load_config
-from core.events import Event
-from core.jsonl import MAX_INPUT_BYTES, InputError, read_limited
-from core.planner.server_url import ServerURLError, parse_server_url
-from core.sanitize import visible
+from tinyagent.core.config import BackendName, Config, ConfigError, load_config
+from tinyagent.core.events import Event
+from tinyagent.core.jsonl import MAX_INPUT_BYTES, InputError, read_limited
+from tinyagent.core.planner.server_url import ServerURLError, parse_server_url
+from tinyagent.core.sanitize import visible
 
 
 class CliError(Exception):
@@ -109,7 +109,7 @@ def json_sink(event: Event) -> None:
 
 def open_tui(args: argparse.Namespace) -> int:
     try:
-        from tui.app import run_app
+        from tinyagent.tui.app import run_app
     except ImportError as exc:
         raise CliError(f"the terminal UI cannot start: {exc}") from None
     return run_app(config_path=getattr(args, "config", None))

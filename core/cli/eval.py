@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli.common import CliError, add_server_option, config_from, print_json, read_text_arg, say, with_server
-from core.cli.planner import run_model_command
-from core.config import Config
-from core.evaluation import (
+from tinyagent.core.cli.common import CliError, add_server_option, config_from, print_json, read_text_arg, say, with_server
+from tinyagent.core.cli.planner import run_model_command
+from tinyagent.core.config import Config
+from tinyagent.core.evaluation import (
     EvalDataError,
     Progress,
     RecordResult,
@@ -23,10 +23,10 @@ from core.evaluation import (
     read_jsonl,
     summarize,
 )
-from core.jsonl import dumps_line
-from core.pipeline import Pipeline, RequestOptions
-from core.planner.profiles import PROFILES
-from core.toolrag.data import SPLITS, split_of
+from tinyagent.core.jsonl import dumps_line
+from tinyagent.core.pipeline import Pipeline, RequestOptions
+from tinyagent.core.planner.profiles import PROFILES
+from tinyagent.core.toolrag.data import SPLITS, split_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, ParamSpec, TypeVar
 
-from core import modelstore
-from core.cli.common import CliError, print_json, say
-from core.converters import CONVERTERS
-from core.events import DownloadProgress
-from core.modelstore import ModelStoreError, PypiOptions, TermsNotAccepted
-from core.toolrag.convert import convert_toolrag
+from tinyagent.core import modelstore
+from tinyagent.core.cli.common import CliError, print_json, say
+from tinyagent.core.converters import CONVERTERS
+from tinyagent.core.events import DownloadProgress
+from tinyagent.core.modelstore import ModelStoreError, PypiOptions, TermsNotAccepted
+from tinyagent.core.toolrag.convert import convert_toolrag
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -13,10 +13,10 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from core.backends import BackendUnavailable
-from core.cli import prompt
-from core.cli.approve import TerminalApprover
-from core.cli.common import (
+from tinyagent.core.backends import BackendUnavailable
+from tinyagent.core.cli import prompt
+from tinyagent.core.cli.approve import TerminalApprover
+from tinyagent.core.cli.common import (
     CliError,
     add_run_options,
     add_server_option,
@@ -27,19 +27,19 @@ from core.cli.common import (
     say,
     with_server,
 )
-from core.cli.render import TextRenderer
-from core.config import Config, ConfigError
-from core.dag import critical_path, layers, plan_graph
-from core.events import Event, Notice, PlanToken, StageTiming, ToolsSelected, _jsonable
-from core.executor import DryRun
-from core.jsonl import JsonlError, parse_jsonl
-from core.pipeline import Pipeline
-from core.plan import Plan
-from core.planner.grammar import GrammarError, limits_for, plan_grammar
-from core.planner.grammar_check import check_plans
-from core.planner.llm import ModelError, ModelLoadError, ServerError
-from tools.backend import ToolError
-from tools.registry import REGISTRY, ToolSpec, tools_for_apps
+from tinyagent.core.cli.render import TextRenderer
+from tinyagent.core.config import Config, ConfigError
+from tinyagent.core.dag import critical_path, layers, plan_graph
+from tinyagent.core.events import Event, Notice, PlanToken, StageTiming, ToolsSelected, _jsonable
+from tinyagent.core.executor import DryRun
+from tinyagent.core.jsonl import JsonlError, parse_jsonl
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.plan import Plan
+from tinyagent.core.planner.grammar import GrammarError, limits_for, plan_grammar
+from tinyagent.core.planner.grammar_check import check_plans
+from tinyagent.core.planner.llm import ModelError, ModelLoadError, ServerError
+from tinyagent.tools.backend import ToolError
+from tinyagent.tools.registry import REGISTRY, ToolSpec, tools_for_apps
 
 T = TypeVar("T")
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from core.backends import BackendUnavailable
-from core.cli.approve import TerminalApprover
-from core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg, say
-from core.cli.render import TextRenderer
-from core.events import Notice
-from core.executor import DryRun
-from core.jsonl import JsonlError, jsonl_lines, read_record
-from core.parser import parse_plan
-from core.pipeline import Pipeline
-from core.sanitize import visible
-from tools.backend import ToolError
+from tinyagent.core.backends import BackendUnavailable
+from tinyagent.core.cli.approve import TerminalApprover
+from tinyagent.core.cli.common import CliError, add_run_options, config_from, json_sink, print_json, read_text_arg, say
+from tinyagent.core.cli.render import TextRenderer
+from tinyagent.core.events import Notice
+from tinyagent.core.executor import DryRun
+from tinyagent.core.jsonl import JsonlError, jsonl_lines, read_record
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.sanitize import visible
+from tinyagent.tools.backend import ToolError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

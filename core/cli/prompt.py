@@ -18,18 +18,18 @@ import sys
 from types import SimpleNamespace
 from typing import Any, get_args
 
-from core.cli.common import CliError, config_from, print_json, read_text_arg, say
-from core.config import PromptSetting
-from core.jsonl import JsonlError, parse_jsonl
-from core.modelstore import ModelStoreError, default_model
-from core.planner import tinyagent_join as tj
-from core.planner.chat import ChatTemplateError
-from core.planner.llm import LocalLLM, ModelLoadError
-from core.planner.profile import ExampleSource
-from core.planner.profiles import ProfileError, PromptSetup, setup_for
-from core.planner_model import resolve_model_path
-from core.toolrag.examples import ExamplePool
-from tools.registry import REGISTRY, tools_for_apps
+from tinyagent.core.cli.common import CliError, config_from, print_json, read_text_arg, say
+from tinyagent.core.config import PromptSetting
+from tinyagent.core.jsonl import JsonlError, parse_jsonl
+from tinyagent.core.modelstore import ModelStoreError, default_model
+from tinyagent.core.planner import tinyagent_join as tj
+from tinyagent.core.planner.chat import ChatTemplateError
+from tinyagent.core.planner.llm import LocalLLM, ModelLoadError
+from tinyagent.core.planner.profile import ExampleSource
+from tinyagent.core.planner.profiles import ProfileError, PromptSetup, setup_for
+from tinyagent.core.planner_model import resolve_model_path
+from tinyagent.core.toolrag.examples import ExamplePool
+from tinyagent.tools.registry import REGISTRY, tools_for_apps
 
 NOW_INPUT = "%Y-%m-%d %H:%M"
 

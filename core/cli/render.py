@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from core.events import (
+from tinyagent.core.events import (
     AnswerReady,
     AnswerToken,
     ApprovalResolved,
@@ -20,7 +20,7 @@ from core.events import (
     TaskStatus,
     ToolsSelected,
 )
-from core.sanitize import visible
+from tinyagent.core.sanitize import visible
 
 _MARK = {TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "↷", TaskStatus.DENIED: "⊘",
          TaskStatus.CANCELLED: "■", TaskStatus.DRY_RUN: "◌", TaskStatus.UNKNOWN: "‽"}

@@ -7,9 +7,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from core.backends import sandbox_db_path
-from core.cli.common import CliError, print_json, say
-from tools.sandbox import SandboxBackend
+from tinyagent.core.backends import sandbox_db_path
+from tinyagent.core.cli.common import CliError, print_json, say
+from tinyagent.tools.sandbox import SandboxBackend
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.cli.common import CliError, config_from, print_json, read_text_arg, say
-from core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
-from core.toolrag.data import DataError, load_labelled
-from core.toolrag.evaluate import evaluate
-from core.toolrag.examples import (
+from tinyagent.core.cli.common import CliError, config_from, print_json, read_text_arg, say
+from tinyagent.core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
+from tinyagent.core.toolrag.data import DataError, load_labelled
+from tinyagent.core.toolrag.evaluate import evaluate
+from tinyagent.core.toolrag.examples import (
     ExampleError,
     ExamplePool,
     add_user_example,

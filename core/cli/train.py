@@ -15,7 +15,7 @@ BASE_MODEL = "qwen2.5-coder-0.5b"  # the model store's name of the base GGUF (--
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from core.planner.finetune import add_arguments
+    from tinyagent.core.planner.finetune import add_arguments
 
     p = sub.add_parser("train-planner", help="train the planner's LoRA adapter on {query, plan} data (CPU)",
                        description="LoRA on the qwen2.5-coder-0.5b planner for TinyAgent's plans, in the tuned "
@@ -25,15 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from core.planner.finetune import run_args
+    from tinyagent.core.planner.finetune import run_args
 
     return run_args(args, default_base=_downloaded_base)
 
 
 def _downloaded_base() -> Path:
     """The base the shipped adapter is trained on, as downloaded into the model store."""
-    from core.modelstore import ModelStoreError, resolve
-    from core.planner.finetune import TrainError
+    from tinyagent.core.modelstore import ModelStoreError, resolve
+    from tinyagent.core.planner.finetune import TrainError
 
     try:
         return Path(resolve(BASE_MODEL))

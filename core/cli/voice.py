@@ -17,14 +17,14 @@ from typing import get_args
 
 import numpy as np
 
-from core.cli import planner
-from core.cli.common import CliError, config_from, print_json, say, server_url
-from core.config import MAX_BEAM, MAX_NUMBER, MAX_THREADS, VoiceHint
-from core.events import AudioLevel
-from core.executor import run_in_daemon_thread
-from core.voice.audio import AudioFileError, read_wav, write_wav
-from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
-from core.voice.transcribe import ModelFileError, Transcriber, Transcript, TranscriptionError
+from tinyagent.core.cli import planner
+from tinyagent.core.cli.common import CliError, config_from, print_json, say, server_url
+from tinyagent.core.config import MAX_BEAM, MAX_NUMBER, MAX_THREADS, VoiceHint
+from tinyagent.core.events import AudioLevel
+from tinyagent.core.executor import run_in_daemon_thread
+from tinyagent.core.voice.audio import AudioFileError, read_wav, write_wav
+from tinyagent.core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices
+from tinyagent.core.voice.transcribe import ModelFileError, Transcriber, Transcript, TranscriptionError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ Files go to `cache_dir()/models/<filename>` (a whole-repository model such as To
 `cache_dir()/models/<repo name>/`). A user without a network puts the file there by hand, or
 passes any path instead of a name: `resolve` returns an existing path as is.
 
-One room per concern, and this module the one door (`from core.modelstore import pull`):
+One room per concern, and this module the one door (`from tinyagent.core.modelstore import pull`):
   core/model_manifest.py  the manifest read into ModelEntry (below the store: the planner reads it too)
   cache.py         where files live, what is present, the record of each download
   hub.py           the Hugging Face hub or a mirror: endpoint, URLs, HEAD probes, file lists
@@ -21,7 +21,7 @@ that module), and download retries' delay with `core.modelstore.download.RETRY_D
 
 from __future__ import annotations
 
-from core.model_manifest import (
+from tinyagent.core.model_manifest import (
     KINDS,
     ManifestError,
     ModelEntry,
@@ -35,8 +35,8 @@ from core.model_manifest import (
     load_manifest,
     parse_manifest,
 )
-from core.modelstore.cache import local_path, models_dir, onnx_dir, wheels_dir
-from core.modelstore.choice import (
+from tinyagent.core.modelstore.cache import local_path, models_dir, onnx_dir, wheels_dir
+from tinyagent.core.modelstore.choice import (
     ModelChoice,
     PlannerChoice,
     model_choice,
@@ -46,9 +46,9 @@ from core.modelstore.choice import (
     resolve,
     status,
 )
-from core.modelstore.download import Progress
-from core.modelstore.errors import BadEndpoint, ChecksumMismatch, DownloadError, TermsNotAccepted, Unreachable
-from core.modelstore.fetch import (
+from tinyagent.core.modelstore.download import Progress
+from tinyagent.core.modelstore.errors import BadEndpoint, ChecksumMismatch, DownloadError, TermsNotAccepted, Unreachable
+from tinyagent.core.modelstore.fetch import (
     OFFLINE_PLANNER,
     OFFLINE_WHISPER,
     SOURCES,
@@ -59,10 +59,10 @@ from core.modelstore.fetch import (
     pull,
     sources,
 )
-from core.modelstore.hub import DEFAULT_ENDPOINT, check_endpoint, hub_answers, manual_instructions, manual_step
-from core.modelstore.pypi import Converter, PypiOptions
-from core.modelstore.terms import AcceptTerms, terms_accepted
-from core.modelstore.verification import VerifyResult, verify
+from tinyagent.core.modelstore.hub import DEFAULT_ENDPOINT, check_endpoint, hub_answers, manual_instructions, manual_step
+from tinyagent.core.modelstore.pypi import Converter, PypiOptions
+from tinyagent.core.modelstore.terms import AcceptTerms, terms_accepted
+from tinyagent.core.modelstore.verification import VerifyResult, verify
 
 __all__ = [
     "DEFAULT_ENDPOINT", "KINDS", "OFFLINE_PLANNER", "OFFLINE_WHISPER", "SOURCES",

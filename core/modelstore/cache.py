@@ -12,8 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
-from core.config import cache_dir
-from core.model_manifest import ModelEntry
+from tinyagent.core.config import cache_dir
+from tinyagent.core.model_manifest import ModelEntry
 
 
 def models_dir() -> Path:

@@ -7,10 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import model_manifest
-from core.model_manifest import ModelEntry, ModelMissing, adapter_path
-from core.modelstore.cache import local_path, onnx_dir, present, usable
-from core.modelstore.hub import manual_instructions
+from tinyagent.core import model_manifest
+from tinyagent.core.model_manifest import ModelEntry, ModelMissing, adapter_path
+from tinyagent.core.modelstore.cache import local_path, onnx_dir, present, usable
+from tinyagent.core.modelstore.hub import manual_instructions
 
 
 def status() -> list[tuple[ModelEntry, Path | None]]:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from core.events import DownloadProgress
-from core.model_manifest import ModelEntry
-from core.modelstore import hub
-from core.modelstore.cache import local_path, write_record
-from core.modelstore.errors import ChecksumMismatch, DownloadError
+from tinyagent.core.events import DownloadProgress
+from tinyagent.core.model_manifest import ModelEntry
+from tinyagent.core.modelstore import hub
+from tinyagent.core.modelstore.cache import local_path, write_record
+from tinyagent.core.modelstore.errors import ChecksumMismatch, DownloadError
 
 CHUNK = 1 << 20
 RETRY_DELAY = 1.0  # seconds, times the attempt number

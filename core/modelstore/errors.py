@@ -5,7 +5,7 @@ The base `ModelStoreError` (and the manifest's own errors) live in core/model_ma
 
 from __future__ import annotations
 
-from core.model_manifest import ModelStoreError
+from tinyagent.core.model_manifest import ModelStoreError
 
 
 class DownloadError(ModelStoreError):

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core import model_manifest
-from core.model_manifest import ModelEntry
-from core.modelstore.cache import known_size, local_path, present
-from core.modelstore.choice import present_models
-from core.modelstore.download import HubPull, Progress, pull_hub
-from core.modelstore.errors import DownloadError, Unreachable
-from core.modelstore.hub import check_endpoint, endpoint_url, hub_answers
-from core.modelstore.pypi import PYPI_DEFAULTS, PypiOptions, pull_pypi
+from tinyagent.core import model_manifest
+from tinyagent.core.model_manifest import ModelEntry
+from tinyagent.core.modelstore.cache import known_size, local_path, present
+from tinyagent.core.modelstore.choice import present_models
+from tinyagent.core.modelstore.download import HubPull, Progress, pull_hub
+from tinyagent.core.modelstore.errors import DownloadError, Unreachable
+from tinyagent.core.modelstore.hub import check_endpoint, endpoint_url, hub_answers
+from tinyagent.core.modelstore.pypi import PYPI_DEFAULTS, PypiOptions, pull_pypi
 
 SOURCES = ("auto", "hf", "pypi")
 Notice = Callable[[str], None]

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import TypeGuard
 
-from core import model_manifest
-from core.model_manifest import HEX, ModelEntry
-from core.modelstore.cache import inside_folder, local_path, onnx_dir
-from core.modelstore.errors import BadEndpoint, DownloadError, Unreachable
+from tinyagent.core import model_manifest
+from tinyagent.core.model_manifest import HEX, ModelEntry
+from tinyagent.core.modelstore.cache import inside_folder, local_path, onnx_dir
+from tinyagent.core.modelstore.errors import BadEndpoint, DownloadError, Unreachable
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TIMEOUT = 30.0  # seconds without a byte before a download counts as stalled

@@ -10,14 +10,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.events import DownloadProgress
-from core.model_manifest import ModelEntry
-from core.modelstore import wheels
-from core.modelstore.cache import local_path, remove, wheels_dir, write_record
-from core.modelstore.download import FileInfo, Progress
-from core.modelstore.errors import ChecksumMismatch, DownloadError
-from core.modelstore.terms import AcceptTerms, ask_terms, terms_accepted
-from core.modelstore.verification import MAGIC, hash_file
+from tinyagent.core.events import DownloadProgress
+from tinyagent.core.model_manifest import ModelEntry
+from tinyagent.core.modelstore import wheels
+from tinyagent.core.modelstore.cache import local_path, remove, wheels_dir, write_record
+from tinyagent.core.modelstore.download import FileInfo, Progress
+from tinyagent.core.modelstore.errors import ChecksumMismatch, DownloadError
+from tinyagent.core.modelstore.terms import AcceptTerms, ask_terms, terms_accepted
+from tinyagent.core.modelstore.verification import MAGIC, hash_file
 
 # (source folder, output file, progress(done, total)): writes a model in the format its reader wants
 Converter = Callable[[Path, Path, Callable[[int, int], None]], object]

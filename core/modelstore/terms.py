@@ -13,10 +13,10 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
-from core.model_manifest import ModelEntry
-from core.modelstore import wheels
-from core.modelstore.cache import models_dir, wheels_dir
-from core.modelstore.errors import DownloadError, TermsNotAccepted
+from tinyagent.core.model_manifest import ModelEntry
+from tinyagent.core.modelstore import wheels
+from tinyagent.core.modelstore.cache import models_dir, wheels_dir
+from tinyagent.core.modelstore.errors import DownloadError, TermsNotAccepted
 
 AcceptTerms = Callable[[str, str, Path], bool]  # (title, plain text, where the text is kept) -> accepted?
 

@@ -6,9 +6,9 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import model_manifest
-from core.model_manifest import ModelEntry, ModelMissing, adapter_path
-from core.modelstore.cache import inside_folder, present, read_record
+from tinyagent.core import model_manifest
+from tinyagent.core.model_manifest import ModelEntry, ModelMissing, adapter_path
+from tinyagent.core.modelstore.cache import inside_folder, present, read_record
 
 CHUNK = 1 << 20
 MAGIC = {"planner": (b"GGUF", "GGUF"), "whisper": (b"lmgg", "ggml")}  # ggml: u32 0x67676d6c, little-endian

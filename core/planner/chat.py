@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.chat_layouts import NAMED_STOPS, NAMED_TEMPLATES
+from tinyagent.core.chat_layouts import NAMED_STOPS, NAMED_TEMPLATES
 
 
 class ChatTemplateError(ValueError):

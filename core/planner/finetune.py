@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.jsonl import parse_jsonl, read_limited
-from core.parser import PlanError, parse_plan
-from core.plan import END_OF_PLAN, Plan, serialize
-from core.planner.tuned import render
-from core.toolrag.data import split_of
-from tools.registry import REGISTRY, TOOLS, ToolSpec
+from tinyagent.core.jsonl import parse_jsonl, read_limited
+from tinyagent.core.parser import PlanError, parse_plan
+from tinyagent.core.plan import END_OF_PLAN, Plan, serialize
+from tinyagent.core.planner.tuned import render
+from tinyagent.core.toolrag.data import split_of
+from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -143,8 +143,8 @@ class PromptCoder:
 
     @classmethod
     def from_gguf(cls, path: Path | str) -> PromptCoder:
-        from core.planner.chat import choose, gguf_tokens
-        from core.planner.llm import LocalLLM
+        from tinyagent.core.planner.chat import choose, gguf_tokens
+        from tinyagent.core.planner.llm import LocalLLM
 
         vocab = LocalLLM(path, vocab_only=True, plain_vocab=True)  # tokenized as the loaded model does
         bos, eos = gguf_tokens(vocab)
@@ -389,7 +389,7 @@ def export(out: Path, adapter: Path, *, architecture: str = "qwen2", name: str =
     """The checkpoint in `out` written as a llama.cpp GGUF LoRA adapter."""
     import torch
 
-    from core.planner.lora_gguf import write_adapter
+    from tinyagent.core.planner.lora_gguf import write_adapter
 
     ckpt = out / "checkpoint.pt"
     if not ckpt.exists():

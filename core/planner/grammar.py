@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.planner import grammar_kinds as gk
-from tools.registry import BOOL, INT, LIST_STR, STR, ToolSpec
+from tinyagent.core.planner import grammar_kinds as gk
+from tinyagent.tools.registry import BOOL, INT, LIST_STR, STR, ToolSpec
 
 MAX_COMMENT = 120
 _PLAIN = r'[^"\\$\x00-\x1f]'  # any string character except quote, backslash, $ and controls

@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from core.parser import parse_plan
-from core.planner.grammar import PLANNER_LIMITS, GrammarError, plan_grammar
-from core.planner.llm import LocalLLM
-from tools.registry import REGISTRY, TOOLS, ToolSpec
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, plan_grammar
+from tinyagent.core.planner.llm import LocalLLM
+from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
 
 class GrammarMatcher:

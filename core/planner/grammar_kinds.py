@@ -16,7 +16,7 @@ narrower shape, taken from the forms in TinyAgent's 1,106 real plans (all of the
 
 from __future__ import annotations
 
-from tools.registry import Param, ToolSpec
+from tinyagent.tools.registry import Param, ToolSpec
 
 DATETIME, DUE, CONTACTS, PRIORITY, MINUTES = "datetime", "due", "contacts", "priority", "minutes"
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.events import RunSummary, TaskStatus
-from core.plan import Plan
-from core.planner import tinyagent_join as tj
+from tinyagent.core.events import RunSummary, TaskStatus
+from tinyagent.core.plan import Plan
+from tinyagent.core.planner import tinyagent_join as tj
 
 _OUTPUT_CHARS = 300  # per task output shown to the joiner / replanner
 

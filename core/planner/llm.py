@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.config import Config
-from core.gguf_file import GGUFError, check_gguf_file
-from core.planner.grammar import GrammarError
+from tinyagent.core.config import Config
+from tinyagent.core.gguf_file import GGUFError, check_gguf_file
+from tinyagent.core.planner.grammar import GrammarError
 
 log = logging.getLogger("tinyagent.llm")
 
@@ -451,7 +451,7 @@ class LocalLLM:
         """The adapter fits the model and llama.cpp took it; else close and say why (never the bare model)."""
         import llama_cpp
 
-        from core.planner.lora_gguf import AdapterError, check_fits
+        from tinyagent.core.planner.lora_gguf import AdapterError, check_fits
 
         model = self._llama.model
         try:

@@ -17,15 +17,15 @@ import datetime as dt
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
-from core.config import Config
-from core.events import EventSink, PlanToken, null_sink
-from core.parser import PlanParser
-from core.plan import Diagnostic, Plan, Task
-from core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
-from core.planner.llm import GenerationStats, ModelError, PlannerModel, TextStream
-from core.planner.profiles import PlannerPrompt, PromptSetup, setup_for
-from core.planner.prompt import registry_order
-from tools.registry import ToolSpec
+from tinyagent.core.config import Config
+from tinyagent.core.events import EventSink, PlanToken, null_sink
+from tinyagent.core.parser import PlanParser
+from tinyagent.core.plan import Diagnostic, Plan, Task
+from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
+from tinyagent.core.planner.llm import GenerationStats, ModelError, PlannerModel, TextStream
+from tinyagent.core.planner.profiles import PlannerPrompt, PromptSetup, setup_for
+from tinyagent.core.planner.prompt import registry_order
+from tinyagent.tools.registry import ToolSpec
 
 _PLAN_ROOM = 256  # tokens a plan needs at least after its prompt; less is an error naming planner.context
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.events import RunSummary
-from core.plan import Plan
-from core.planner.chat import ChatTemplate
-from core.planner.joiner import JoinCall, JoinResult
-from core.toolrag.examples import ExamplePool
-from tools.spec import ToolSpec
+from tinyagent.core.events import RunSummary
+from tinyagent.core.plan import Plan
+from tinyagent.core.planner.chat import ChatTemplate
+from tinyagent.core.planner.joiner import JoinCall, JoinResult
+from tinyagent.core.toolrag.examples import ExamplePool
+from tinyagent.tools.spec import ToolSpec
 
 
 @dataclass(frozen=True)

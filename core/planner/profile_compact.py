@@ -13,15 +13,15 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.events import RunSummary
-from core.plan import Plan
-from core.planner.chat import ChatTemplate
-from core.planner.joiner import JoinCall, JoinResult, deterministic_answer, observations
-from core.planner.profile import ExampleSource, Messages, Replan
-from core.planner.profile_names import COMPACT
-from core.planner.prompt import pick_examples, prompt_order, prompt_prefix, request_part
-from tools.registry import REGISTRY
-from tools.spec import ToolSpec
+from tinyagent.core.events import RunSummary
+from tinyagent.core.plan import Plan
+from tinyagent.core.planner.chat import ChatTemplate
+from tinyagent.core.planner.joiner import JoinCall, JoinResult, deterministic_answer, observations
+from tinyagent.core.planner.profile import ExampleSource, Messages, Replan
+from tinyagent.core.planner.profile_names import COMPACT
+from tinyagent.core.planner.prompt import pick_examples, prompt_order, prompt_prefix, request_part
+from tinyagent.tools.registry import REGISTRY
+from tinyagent.tools.spec import ToolSpec
 
 _ANSWER_CHARS = 600
 JOIN_GRAMMAR = f"""root ::= "Thought: " [^\\n]{{0,200}} "\\nAction: " (finish | replan)

@@ -14,17 +14,17 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.events import RunSummary, TaskStatus
-from core.plan import Plan, Ref, Template
-from core.planner import tinyagent_join as tj
-from core.planner.chat import ChatTemplate
-from core.planner.joiner import JoinCall, JoinResult, deterministic_answer
-from core.planner.profile import ExampleSource, Messages, Replan, one_message
-from core.planner.profile_names import TINYAGENT
-from core.planner.prompt import pick_examples
-from core.planner.tinyagent import render
-from core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
-from tools.spec import ToolSpec
+from tinyagent.core.events import RunSummary, TaskStatus
+from tinyagent.core.plan import Plan, Ref, Template
+from tinyagent.core.planner import tinyagent_join as tj
+from tinyagent.core.planner.chat import ChatTemplate
+from tinyagent.core.planner.joiner import JoinCall, JoinResult, deterministic_answer
+from tinyagent.core.planner.profile import ExampleSource, Messages, Replan, one_message
+from tinyagent.core.planner.profile_names import TINYAGENT
+from tinyagent.core.planner.prompt import pick_examples
+from tinyagent.core.planner.tinyagent import render
+from tinyagent.core.planner.tinyagent_text import MAX_EXAMPLES, ROUNDS
+from tinyagent.tools.spec import ToolSpec
 
 
 def _resolved(value: Any, outputs: dict[int, Any]) -> Any:

@@ -12,13 +12,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from core.planner import tuned
-from core.planner.chat import ChatTemplate
-from core.planner.profile import Messages
-from core.planner.profile_compact import CompactProfile
-from core.planner.profile_names import TUNED
-from tools.registry import REGISTRY
-from tools.spec import ToolSpec
+from tinyagent.core.planner import tuned
+from tinyagent.core.planner.chat import ChatTemplate
+from tinyagent.core.planner.profile import Messages
+from tinyagent.core.planner.profile_compact import CompactProfile
+from tinyagent.core.planner.profile_names import TUNED
+from tinyagent.tools.registry import REGISTRY
+from tinyagent.tools.spec import ToolSpec
 
 
 class TunedProfile(CompactProfile):

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.model_manifest import ModelEntry, ModelStoreError, load_manifest
-from core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
-from core.planner.profile import PlannerPrompt, PromptProfile
-from core.planner.profile_compact import CompactProfile
-from core.planner.profile_names import COMPACT, TINYAGENT
-from core.planner.profile_tinyagent import TinyAgentProfile
-from core.planner.profile_tuned import TunedProfile
+from tinyagent.core.model_manifest import ModelEntry, ModelStoreError, load_manifest
+from tinyagent.core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
+from tinyagent.core.planner.profile import PlannerPrompt, PromptProfile
+from tinyagent.core.planner.profile_compact import CompactProfile
+from tinyagent.core.planner.profile_names import COMPACT, TINYAGENT
+from tinyagent.core.planner.profile_tinyagent import TinyAgentProfile
+from tinyagent.core.planner.profile_tuned import TunedProfile
 
 # The one table of profiles: a new profile is a module, a name in profile_names.py and a line here.
 PROFILE_TABLE: dict[str, PromptProfile] = {p.name: p for p in (TinyAgentProfile(), CompactProfile(), TunedProfile())}

@@ -14,9 +14,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from core.plan import END_OF_PLAN
-from core.toolrag.examples import Example, ExamplePool
-from tools.registry import TOOLS, ToolSpec
+from tinyagent.core.plan import END_OF_PLAN
+from tinyagent.core.toolrag.examples import Example, ExamplePool
+from tinyagent.tools.registry import TOOLS, ToolSpec
 
 RULES = f"""Given a user query, create a plan to solve it with the utmost parallelizability.
 Each step of the plan is one call to one of the tools listed below, or join().

@@ -45,10 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from core.config import Config
-from core.planner.llm import Completion, GenerationStats, LocalLLM, ModelLoadError, ServerError, TextStream, relay
-from core.planner.server_url import ServerURL, ServerURLError, parse_server_url
-from core.sanitize import visible
+from tinyagent.core.config import Config
+from tinyagent.core.planner.llm import Completion, GenerationStats, LocalLLM, ModelLoadError, ServerError, TextStream, relay
+from tinyagent.core.planner.server_url import ServerURL, ServerURLError, parse_server_url
+from tinyagent.core.sanitize import visible
 
 LLAMA_SERVER = "llama-server"
 OPENAI = "openai"
@@ -363,7 +363,7 @@ class ServerLLM:
         llm = cls(url, api_key=key, timeout=float(config.timeouts.plan), n_ctx=int(planner.context),
                   local_copy=local_copy)
         if not llm.metadata.get("tokenizer.chat_template") and planner.chat_template == "auto":
-            from core.planner.profiles import manifest_entry
+            from tinyagent.core.planner.profiles import manifest_entry
 
             entry = manifest_entry(llm.model_path, llm.metadata)
             if entry is None or not entry.chat_template:

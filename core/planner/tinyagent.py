@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.planner import tinyagent_text as T
+from tinyagent.core.planner import tinyagent_text as T
 
 NOW_FORMAT = "%A %Y-%m-%d %H:%M"
 

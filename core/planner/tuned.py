@@ -17,9 +17,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.plan import END_OF_PLAN
-from core.planner.prompt import prompt_order, request_part
-from tools.spec import ToolSpec
+from tinyagent.core.plan import END_OF_PLAN
+from tinyagent.core.planner.prompt import prompt_order, request_part
+from tinyagent.tools.spec import ToolSpec
 
 INSTRUCTION = (f'Plan the request as numbered tool calls, one a line, then join(){END_OF_PLAN}. '
                '"$N" is the output of step N.\nTools:\n')

@@ -22,9 +22,9 @@ import logging
 import re
 from typing import Any
 
-from core.planner.chat import NONE, ChatTemplate, ChatTemplateError
-from core.planner.llm import ModelError
-from tools.backend import PlainWriter
+from tinyagent.core.planner.chat import NONE, ChatTemplate, ChatTemplateError
+from tinyagent.core.planner.llm import ModelError
+from tinyagent.tools.backend import PlainWriter
 
 log = logging.getLogger("tinyagent.writer")
 

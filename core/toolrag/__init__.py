@@ -7,7 +7,7 @@ for the in-context example pool and embed.py for ranking it by the MiniLM's embe
 train_encoder.py for the MiniLM model, train.py for the compact one, convert.py for the DeBERTa.
 """
 
-from core.toolrag.classifier import LABELS, ToolClassifier, ToolRAGError, builtin_model_dir
-from core.toolrag.select import Selection, ToolRAG
+from tinyagent.core.toolrag.classifier import LABELS, ToolClassifier, ToolRAGError, builtin_model_dir
+from tinyagent.core.toolrag.select import Selection, ToolRAG
 
 __all__ = ["LABELS", "Selection", "ToolClassifier", "ToolRAG", "ToolRAGError", "builtin_model_dir"]

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from core.config import MAX_THREADS
-from tools.registry import REGISTRY
+from tinyagent.core.config import MAX_THREADS
+from tinyagent.tools.registry import REGISTRY
 
 # Output order of squeeze-ai-lab/TinyAgent-ToolRAG (not the registry's order).
 LABELS: tuple[str, ...] = (
@@ -43,7 +43,7 @@ class ToolRAGError(RuntimeError):
 def builtin_model_dir() -> Path:
     """models/toolrag-minilm, shipped inside the `models` package."""
     try:
-        root = Path(str(resources.files("models")))
+        root = Path(str(resources.files("tinyagent.models")))
     except (ModuleNotFoundError, TypeError):
         root = Path(__file__).resolve().parents[2] / "models"
     return root / BUILTIN_NAME

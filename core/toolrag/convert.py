@@ -1,7 +1,7 @@
 """Convert a Hugging Face DeBERTa-v2 sequence classifier (squeeze-ai-lab/TinyAgent-ToolRAG)
 to a ToolRAG model dir: model.onnx + tokenizer.json + toolrag.json.
 
-    python -m core.toolrag.convert SRC_DIR OUT_DIR     (or: tinyagent models convert-toolrag)
+    python -m tinyagent.core.toolrag.convert SRC_DIR OUT_DIR     (or: tinyagent models convert-toolrag)
 
 Needs the `convert` extra (torch, transformers, onnx); the app only needs onnxruntime and
 tokenizers to run the result. Reads local files only. The export has dynamic batch and
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE, ToolRAGError
+from tinyagent.core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE, ToolRAGError
 
 CHECK_QUERIES = (
     "Text Omar that I'm running late.",
@@ -108,7 +108,7 @@ def convert_toolrag(source: Path, output: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m core.toolrag.convert", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tinyagent.core.toolrag.convert", description=__doc__.split("\n\n")[0])
     ap.add_argument("source", help="local dir of the PyTorch model (config.json, weights, tokenizer files)")
     ap.add_argument("output", help="dir to write model.onnx, tokenizer.json and toolrag.json")
     args = ap.parse_args(argv)

@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.jsonl import InputError, JsonlError, parse_jsonl, read_limited
-from tools.registry import REGISTRY
+from tinyagent.core.jsonl import InputError, JsonlError, parse_jsonl, read_limited
+from tinyagent.tools.registry import REGISTRY
 
 SPLITS = ("train", "val", "test", "all")
 

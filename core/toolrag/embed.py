@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import cache_dir
-from core.toolrag.classifier import MODEL_FILE, ToolClassifier, ToolRAGError, builtin_model_dir
+from tinyagent.core.config import cache_dir
+from tinyagent.core.toolrag.classifier import MODEL_FILE, ToolClassifier, ToolRAGError, builtin_model_dir
 
 CACHE_SUBDIR = "toolrag-embeddings"
 EMBED_BATCH = 64  # texts per encoder call: the pool's size must not set the memory (30,000 at once took 24 GB)

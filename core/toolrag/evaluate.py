@@ -11,8 +11,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from core.toolrag.data import Labelled
-from core.toolrag.select import ToolRAG
+from tinyagent.core.toolrag.data import Labelled
+from tinyagent.core.toolrag.select import ToolRAG
 
 
 def evaluate(toolrag: ToolRAG, rows: Sequence[Labelled]) -> dict[str, float | int]:

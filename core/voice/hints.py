@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from core.backends import contact_names
-from core.config import Config
+from tinyagent.core.backends import contact_names
+from tinyagent.core.config import Config
 
 # How each app is asked for aloud, in the words people use; short and common phrases work
 # best (all 16 tools' phrases, 2.5x as long, heard fewer key words).

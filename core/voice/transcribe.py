@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from core import modelstore
-from core.config import Config
-from core.voice.audio import WHISPER_RATE, to_mono
-from core.voice.ggml_file import ModelFileError, TranscriptionError, check_whisper_model
-from core.voice.hints import HintUnavailable, voice_hint
+from tinyagent.core import modelstore
+from tinyagent.core.config import Config
+from tinyagent.core.voice.audio import WHISPER_RATE, to_mono
+from tinyagent.core.voice.ggml_file import ModelFileError, TranscriptionError, check_whisper_model
+from tinyagent.core.voice.hints import HintUnavailable, voice_hint
 
 __all__ = ["DEFAULT_MODEL", "ModelFileError", "Segment", "Transcriber", "Transcript", "TranscriptionError",
            "check_whisper_model", "resolve_whisper_model", "whisper_choice"]

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tools.applescript import (
+from tinyagent.tools.applescript import (
     LIST_SEPARATOR,
     SCRIPTS_DIR,
     AppleScriptBackend,
     encode_arg,
     explain_osascript_error,
 )
-from tools.backend import ToolCall, ToolError
-from tools.registry import TOOLS, get_tool
-from tools.sandbox.pdf import pdf_bytes
+from tinyagent.tools.backend import ToolCall, ToolError
+from tinyagent.tools.registry import TOOLS, get_tool
+from tinyagent.tools.sandbox.pdf import pdf_bytes
 
 FAKE = f"""#!{sys.executable}
 import json, os, subprocess, sys, time

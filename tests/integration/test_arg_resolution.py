@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.test_applescript import fake  # noqa: F401 - the fake osascript fixture
-from tools.applescript import AppleScriptBackend
-from tools.backend import ToolCall, ToolError
-from tools.registry import REGISTRY
-from tools.sandbox.backend import SandboxBackend
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import ToolCall, ToolError
+from tinyagent.tools.registry import REGISTRY
+from tinyagent.tools.sandbox.backend import SandboxBackend
 
 SARAH_EMAIL, SARAH_PHONE = "sarah.lindqvist@example.com", "+1 415 555 0102"
 

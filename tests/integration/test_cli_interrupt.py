@@ -25,8 +25,10 @@ DELAYS = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.2)
 def test_ctrl_c_in_the_first_second_of_run_plan_exits_130_without_a_traceback(tmp_path, delay):
     plan = tmp_path / "plan.txt"
     plan.write_text(PLAN)
-    env = {**os.environ, "TINYAGENT_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run-plan", str(plan), "--yes", "--backend", "sandbox"],
+    # ROOT, and wherever this process found tinyagent on PYTHONPATH (when it is not installed)
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TINYAGENT_HOME": str(tmp_path / "home"), "PYTHONPATH": path}
+    proc = subprocess.Popen([sys.executable, "-m", "tinyagent.core.cli", "run-plan", str(plan), "--yes", "--backend", "sandbox"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(delay)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import re
 
-from core.backends import sandbox_db_path
-from core.cli.render import TextRenderer
-from core.events import AnswerReady, AnswerToken, Notice
 from tests.support.cli import tinyagent
-from tools.backend import ToolCall
-from tools.registry import get_tool
-from tools.sandbox import SandboxBackend
+from tinyagent.core.backends import sandbox_db_path
+from tinyagent.core.cli.render import TextRenderer
+from tinyagent.core.events import AnswerReady, AnswerToken, Notice
+from tinyagent.tools.backend import ToolCall
+from tinyagent.tools.registry import get_tool
+from tinyagent.tools.sandbox import SandboxBackend
 
 TITLE = "\x1b]2;FORGED\x07 Budget"
 BODY = "\x1b[2J\x1b[41mFORGED\x1b[0m \x1b]52;c;cm0gLXJmIH4=\x07 \x9b31m \x9d0;t\x9c"

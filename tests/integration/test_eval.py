@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from core.evaluation import RecordResult, choose, load_example_pool, load_results, plan_diff
-from core.parser import parse_plan
 from tests.support.cli import tinyagent
+from tinyagent.core.evaluation import RecordResult, choose, load_example_pool, load_results, plan_diff
+from tinyagent.core.parser import parse_plan
 
 REFERENCE = ('1. get_email_address("Sid")\n2. get_email_address("Lutfi")\n'
              '3. create_calendar_event("Sync", "2024-06-07 15:00:00", "2024-06-07 16:00:00", "", ["$1", "$2"], "", None)\n'

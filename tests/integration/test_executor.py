@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from core.approval import ApprovalPolicy, Decision
-from core.config import ApprovalConfig
-from core.events import ApprovalRequested, PlanFinished, TaskFinished, TaskStarted, TaskStatus
-from core.executor import DryRun, Executor, Pending
-from core.parser import PlanParser, load_plan
-from tools.backend import Backend, ForRequest, ToolCall, ToolError
-from tools.base import BaseBackend
+from tinyagent.core.approval import ApprovalPolicy, Decision
+from tinyagent.core.config import ApprovalConfig
+from tinyagent.core.events import ApprovalRequested, PlanFinished, TaskFinished, TaskStarted, TaskStatus
+from tinyagent.core.executor import DryRun, Executor, Pending
+from tinyagent.core.parser import PlanParser, load_plan
+from tinyagent.tools.backend import Backend, ForRequest, ToolCall, ToolError
+from tinyagent.tools.base import BaseBackend
 
 
 class RecordingBackend(Backend):

@@ -7,13 +7,13 @@ import asyncio
 
 import pytest
 
-from core.approval import Decision
-from core.events import Event, TaskStatus
-from core.executor import Executor
-from core.parser import load_plan
 from tests.integration import test_ghost_writes as ghost
 from tests.integration.test_ghost_writes import sms_count, wait_for_tool_threads
-from tools.sandbox import SandboxBackend
+from tinyagent.core.approval import Decision
+from tinyagent.core.events import Event, TaskStatus
+from tinyagent.core.executor import Executor
+from tinyagent.core.parser import load_plan
+from tinyagent.tools.sandbox import SandboxBackend
 
 
 class SlowAfterCommit(ghost.SlowAfterCommit):
@@ -109,8 +109,8 @@ def test_approver_raising_base_exception(tmp_path):
 
 
 def test_approve_all_does_not_override_a_policy_that_denies_sends(tmp_path):
-    from core.approval import ApprovalPolicy
-    from core.config import ApprovalConfig
+    from tinyagent.core.approval import ApprovalPolicy
+    from tinyagent.core.config import ApprovalConfig
 
     backend = SandboxBackend(tmp_path / "sandbox.db")
     backend.store.ensure_ready()

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from core import model_manifest, modelstore
-from core.config import Config
 from tests.support.tui_helpers import make_app, sandbox_config, wait_for
-from tui.widgets.chat import Chat
+from tinyagent.core import model_manifest, modelstore
+from tinyagent.core.config import Config
+from tinyagent.tui.widgets.chat import Chat
 
 QWEN = "qwen2.5-coder-0.5b"
 TUNED = "qwen2.5-coder-0.5b-tinyagent"  # the same file with the shipped adapter: the offline stand-in
@@ -70,15 +70,15 @@ def test_a_planner_named_on_purpose_is_never_swapped(tmp_path):
 def test_nothing_here_names_the_default_and_how_to_get_it():
     choice = modelstore.planner_choice("")
     assert (choice.name, choice.path) == ("tinyagent-1.1b", None)
-    from core.planner.llm import ModelLoadError
-    from core.planner_model import load_planner
+    from tinyagent.core.planner.llm import ModelLoadError
+    from tinyagent.core.planner_model import load_planner
 
     with pytest.raises(ModelLoadError, match="tinyagent-1.1b is not downloaded.*models pull tinyagent-1.1b"):
         load_planner(Config())
 
 
 def test_the_planner_loads_the_stand_in_and_carries_the_notice(tiny_gguf, untuned_store):
-    from core.planner_model import load_planner
+    from tinyagent.core.planner_model import load_planner
 
     path = place(QWEN, tiny_gguf)  # a real (random-weight) GGUF under the stand-in's name
     llm = load_planner(Config())
@@ -132,8 +132,8 @@ async def test_the_models_screen_says_which_model_tinyagent_is_built_for(tmp_pat
 
 
 async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf, untuned_store):
-    from core.events import Notice
-    from core.pipeline import Pipeline
+    from tinyagent.core.events import Notice
+    from tinyagent.core.pipeline import Pipeline
 
     place(QWEN, tiny_gguf)
     config = Config(backend="sandbox")
@@ -151,8 +151,8 @@ async def test_the_pipeline_says_which_planner_stands_in(tiny_gguf, untuned_stor
 
 def test_the_tuned_stand_in_loads_with_its_adapter_or_says_why_not(tiny_gguf):
     """A GGUF under Qwen's name that the adapter does not fit (here a random LLaMA) is one clear error."""
-    from core.planner.llm import ModelLoadError
-    from core.planner_model import load_planner
+    from tinyagent.core.planner.llm import ModelLoadError
+    from tinyagent.core.planner_model import load_planner
 
     place(QWEN, tiny_gguf)
     with pytest.raises(ModelLoadError, match="llama.cpp could not load"):

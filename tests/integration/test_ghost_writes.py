@@ -20,16 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from core.events import TaskStatus, null_sink
-from core.executor import Executor
-from core.parser import load_plan
-from core.plan import Task
-from core.planner.planner import Planner, PlanResponse
-from tools.applescript import AppleScriptBackend
-from tools.backend import CallGuard, CallStopped, OutcomeUnknown
-from tools.registry import REGISTRY
-from tools.sandbox import SandboxBackend
-from tools.sandbox.store import Store
+from tinyagent.core.events import TaskStatus, null_sink
+from tinyagent.core.executor import Executor
+from tinyagent.core.parser import load_plan
+from tinyagent.core.plan import Task
+from tinyagent.core.planner.planner import Planner, PlanResponse
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import CallGuard, CallStopped, OutcomeUnknown
+from tinyagent.tools.registry import REGISTRY
+from tinyagent.tools.sandbox import SandboxBackend
+from tinyagent.tools.sandbox.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SMS_PLAN = ('1. send_sms(["+1 415 555 0101"], "one")\n2. send_sms(["+1 415 555 0102"], "two")\n'
@@ -167,8 +167,10 @@ def test_ctrl_c_exits_promptly_and_the_sandbox_shows_what_was_reported(tmp_path)
     plan = tmp_path / "plan.txt"
     plan.write_text(SMS_PLAN)
     lock = HeldLock(db)
-    env = {**os.environ, "TINYAGENT_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "run-plan", str(plan), "--yes", "--json",
+    # ROOT, and wherever this process found tinyagent on PYTHONPATH (when it is not installed)
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "TINYAGENT_HOME": str(home), "PYTHONPATH": path}
+    proc = subprocess.Popen([sys.executable, "-m", "tinyagent.core.cli", "run-plan", str(plan), "--yes", "--json",
                              "--backend", "sandbox"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -268,8 +270,8 @@ def test_many_first_time_seeders_at_once_all_succeed(tmp_path):
 
 
 def test_status_unknown_has_a_mark_in_every_front_end():
-    from core.cli.render import _MARK
-    from tui.widgets.graph_layout import ICONS, LABELS
+    from tinyagent.core.cli.render import _MARK
+    from tinyagent.tui.widgets.graph_layout import ICONS, LABELS
 
     for status in TaskStatus:
         assert status in ICONS and status in LABELS
@@ -282,7 +284,7 @@ class ScriptedPlanner(Planner):
     """The real planner class, streaming a fixed plan instead of asking a model."""
 
     def __init__(self, text: str):
-        from core.config import Config
+        from tinyagent.core.config import Config
 
         super().__init__(None, config=Config(backend="sandbox"))
         self.scripted = text
@@ -308,10 +310,10 @@ class StopsMidSend(SandboxBackend):
 
 
 def test_a_replan_never_repeats_a_write_whose_outcome_is_unknown(tmp_path):
-    from core.config import Config
-    from core.pipeline import Pipeline
-    from core.planner.profiles import PROFILE_TABLE
-    from core.request_run import RequestOptions, RequestRun
+    from tinyagent.core.config import Config
+    from tinyagent.core.pipeline import Pipeline
+    from tinyagent.core.planner.profiles import PROFILE_TABLE
+    from tinyagent.core.request_run import RequestOptions, RequestRun
 
     backend = StopsMidSend(tmp_path / "sandbox.db")
     pipeline = Pipeline(Config(backend="sandbox"), backend=backend)

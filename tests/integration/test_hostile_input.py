@@ -14,14 +14,14 @@ import sys
 
 import pytest
 
-from core.cli import main
-from core.config import ConfigError, parse_config
-from core.events import TaskStatus
-from core.executor import Executor
-from core.parser import parse_plan
-from core.plan import Ref, Template, serialize
-from core.voice.audio import AudioFileError, read_wav, resample
-from tools.backend import Backend
+from tinyagent.core.cli import main
+from tinyagent.core.config import ConfigError, parse_config
+from tinyagent.core.events import TaskStatus
+from tinyagent.core.executor import Executor
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import Ref, Template, serialize
+from tinyagent.core.voice.audio import AudioFileError, read_wav, resample
+from tinyagent.tools.backend import Backend
 
 JOIN = "join()<END_OF_PLAN>"
 
@@ -165,7 +165,7 @@ class Sleepy(Backend):
 
 
 def test_timeouts_plan_stops_a_run_that_takes_too_long():
-    from core.parser import load_plan
+    from tinyagent.core.parser import load_plan
 
     text = "".join(f'{i}. get_phone_number("P{i}")\n' for i in range(1, 4))
     chain = text + f'4. get_email_address("$3")\n5. {JOIN}'
@@ -217,7 +217,7 @@ def test_odd_sample_rates_resample_with_a_bounded_filter():
 
 # -- model files ---------------------------------------------------------------------------------------
 def test_a_gguf_that_lies_about_its_sizes_is_a_clear_error(tmp_path):
-    from core.planner.llm import LocalLLM, ModelLoadError
+    from tinyagent.core.planner.llm import LocalLLM, ModelLoadError
 
     lies = tmp_path / "lies.gguf"
     lies.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 2**40, 1))
@@ -233,8 +233,8 @@ def test_a_gguf_that_lies_about_its_sizes_is_a_clear_error(tmp_path):
                          ids=["repeated-token", "malformed-byte-token"])
 def test_gguf_vocabularies_llama_cpp_would_abort_on_are_refused(tmp_path, replacement, fragment):
     """Both made llama.cpp abort the whole process (GGML_ASSERT) in bench_fuzz's child-process loads."""
-    from core.planner.llm import LocalLLM, ModelLoadError, check_gguf
     from tests.support.gguf_model import write_random_llama_gguf
+    from tinyagent.core.planner.llm import LocalLLM, ModelLoadError, check_gguf
 
     good = write_random_llama_gguf(tmp_path / "good.gguf", vocab_file=None, n_embd=32, n_layer=1, n_head=2,
                                    n_head_kv=1, n_ff=32)
@@ -248,7 +248,7 @@ def test_gguf_vocabularies_llama_cpp_would_abort_on_are_refused(tmp_path, replac
 
 
 def test_timeouts_plan_does_not_count_the_time_a_person_takes_to_approve():
-    from core.parser import load_plan
+    from tinyagent.core.parser import load_plan
 
     async def slow_person(request):
         await asyncio.sleep(3.5)  # longer than the whole plan may take

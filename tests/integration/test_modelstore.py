@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core import model_manifest, modelstore
-from core.cli import main
-from core.cli import models as models_cli
-from core.modelstore import ChecksumMismatch, DownloadError, ManifestError, ModelEntry, ModelMissing, download
+from tinyagent.core import model_manifest, modelstore
+from tinyagent.core.cli import main
+from tinyagent.core.cli import models as models_cli
+from tinyagent.core.modelstore import ChecksumMismatch, DownloadError, ManifestError, ModelEntry, ModelMissing, download
 
 REPO = "acme/tiny-GGUF"
 PAYLOAD = b"GGUF" + bytes(range(256)) * 4096  # 1 MiB + 4 bytes: more than one download chunk

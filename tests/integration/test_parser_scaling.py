@@ -18,7 +18,7 @@ HANG_GUARD_S = 60
 # The line patterns are matched on lines longer than any plan allows (200 KB, not 20 KB), so a
 # pattern that backtracks quadratically would need hours, not the seconds a 20 KB line took.
 PATTERNS = textwrap.dedent("""
-    from core import parser
+    from tinyagent.core import parser
     run = " " * 200_000
     for text in ("join()" + run + "x", "join()" + run + ";" + run + "x", "join" + run + "(" + run + "x",
                  "1" * 200_000 + run + "x", "thought" + run + ":" + run, "a" * 200_000 + run + "x"):
@@ -29,7 +29,7 @@ PATTERNS = textwrap.dedent("""
 
 # A 20 KB line of spaces after join(): the case that took 12 s, through the whole parser.
 WHOLE_LINE = textwrap.dedent("""
-    from core.parser import parse_plan
+    from tinyagent.core.parser import parse_plan
     plan = parse_plan('1. get_phone_number("Ann")\\n2. join()' + " " * 19_980 + "x\\n")
     assert not plan.joined
     print("ok")
@@ -38,7 +38,7 @@ WHOLE_LINE = textwrap.dedent("""
 # A 1 MB line streamed one character at a time, as a model streams tokens: once this rescanned
 # and copied the whole line on every chunk (n^2 / 2 characters).
 STREAMED = textwrap.dedent("""
-    from core.parser import PlanParser
+    from tinyagent.core.parser import PlanParser
     parser = PlanParser()
     for ch in '1. get_phone_number("' + "a" * 1_000_000 + '")\\n2. join()<END_OF_PLAN>':
         parser.feed(ch)

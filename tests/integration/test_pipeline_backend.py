@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from core.config import Config
-from core.parser import load_plan
-from core.pipeline import Pipeline
-from core.planner.writer import ModelWriter
-from tools.backend import PlainWriter
+from tinyagent.core.config import Config
+from tinyagent.core.parser import load_plan
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.writer import ModelWriter
+from tinyagent.tools.backend import PlainWriter
 
 PLAN = '1. get_phone_number("Sarah")\n2. join()<END_OF_PLAN>'
 
@@ -30,7 +30,7 @@ def test_a_plan_run_before_the_model_loads_does_not_keep_the_plain_writer(tiny_g
 
 
 def test_a_backend_given_by_the_caller_is_kept_as_it_is(tmp_path):
-    from tools.sandbox import SandboxBackend
+    from tinyagent.tools.sandbox import SandboxBackend
 
     given = SandboxBackend(db_path=tmp_path / "s.db")
     # even with a model, the caller's backend is not replaced

@@ -11,10 +11,10 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.config import Config
-from core.events import Event, Notice, Replanning
-from core.pipeline import Pipeline
-from core.planner.llm import GenerationStats, LocalLLM
+from tinyagent.core.config import Config
+from tinyagent.core.events import Event, Notice, Replanning
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.llm import GenerationStats, LocalLLM
 
 
 class RepliesLLM(LocalLLM):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.config import Config
-from core.pipeline import Pipeline
-from core.toolrag.examples import add_user_example, user_examples_file
+from tinyagent.core.config import Config
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.toolrag.examples import add_user_example, user_examples_file
 
 
 def test_the_example_pool_is_read_once_until_the_users_file_changes():

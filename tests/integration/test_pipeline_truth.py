@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from core.approval import Decision
-from core.backends import sandbox_db_path
-from core.config import Config
-from core.events import Event, PlanFinished, StageTiming, TaskFinished, TaskStarted, TaskStatus, ToolsSelected
-from core.pipeline import Pipeline
-from core.planner.llm import GenerationStats, LocalLLM
-from tools.sandbox import SandboxBackend
+from tinyagent.core.approval import Decision
+from tinyagent.core.backends import sandbox_db_path
+from tinyagent.core.config import Config
+from tinyagent.core.events import Event, PlanFinished, StageTiming, TaskFinished, TaskStarted, TaskStatus, ToolsSelected
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.llm import GenerationStats, LocalLLM
+from tinyagent.tools.sandbox import SandboxBackend
 
 
 class ScriptLLM(LocalLLM):
@@ -229,7 +229,7 @@ async def test_dry_run_changes_nothing_through_a_replan(tiny_gguf, mode):
         await pipeline.ask("Text Sarah hi and note it", emit=events.append, dry_run=mode, yes=True)
     finally:
         llm.close()
-    from tools.registry import REGISTRY
+    from tinyagent.tools.registry import REGISTRY
     changing = [t for t in invoked if REGISTRY[t].effect.changes_something]
     assert changing == [] and backend.fingerprint() == before
 
@@ -239,7 +239,7 @@ class MaybeSent(SandboxBackend):
 
     def run_tool(self, run, call, a):
         if call.tool.name == "send_sms":
-            from tools.backend import OutcomeUnknown
+            from tinyagent.tools.backend import OutcomeUnknown
             raise OutcomeUnknown("osascript was stopped mid-way: the message may or may not have been sent")
         return super().run_tool(run, call, a)
 
@@ -270,7 +270,7 @@ class SecondSendFails(SandboxBackend):
         if call.tool.name == "send_sms":
             self.sends += 1
             if self.sends == 2:
-                from tools.backend import ToolError
+                from tinyagent.tools.backend import ToolError
                 raise ToolError("Messages refused the message")
         return super().run_tool(run, call, a)
 
@@ -328,7 +328,7 @@ async def test_a_request_with_no_app_enabled_is_refused_and_offers_no_tool(tiny_
     events: list[Event] = []
     pipeline = Pipeline(c, llm=llm)
     try:
-        from core.config import ConfigError
+        from tinyagent.core.config import ConfigError
         with pytest.raises(ConfigError, match="no app is enabled") as info:
             await pipeline.ask("Text +1 415 555 0101 hi", emit=events.append, yes=True)
         with pytest.raises(ConfigError):

@@ -10,9 +10,9 @@ import random
 import numpy as np
 import pytest
 
-from core.planner.llm import LocalLLM
-from core.planner.lora_gguf import AdapterError, gguf_tensors, read_adapter, write_adapter
-from core.toolrag.data import split_of
+from tinyagent.core.planner.llm import LocalLLM
+from tinyagent.core.planner.lora_gguf import AdapterError, gguf_tensors, read_adapter, write_adapter
+from tinyagent.core.toolrag.data import split_of
 
 
 def _random_adapter(n_layer: int, n_embd: int, n_ff: int, kv: int, rank: int, *, b_scale: float, seed: int = 1) -> dict:
@@ -103,7 +103,7 @@ def _training_rows(n: int) -> list[dict]:
 
 def byte_coder():
     """A PromptCoder over bytes (ids 3..258) for a tiny model: the same rendering, no GGUF needed."""
-    from core.planner.finetune import PromptCoder
+    from tinyagent.core.planner.finetune import PromptCoder
 
     def chat(system: str, user: str) -> str:
         return f"<s>{system}\n{user}\n>"
@@ -127,7 +127,7 @@ def _tiny_qwen(seed: int = 0):
 
 def test_training_runs_resumes_and_exports(tmp_path):
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainBase, TrainError, TrainSettings, export, train
+    from tinyagent.core.planner.finetune import TrainBase, TrainError, TrainSettings, export, train
 
     data = tmp_path / "plans.jsonl"
     rows = _training_rows(40)
@@ -167,7 +167,7 @@ def test_training_runs_resumes_and_exports(tmp_path):
 
 def test_training_is_seeded(tmp_path):
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainBase, TrainSettings, train
+    from tinyagent.core.planner.finetune import TrainBase, TrainSettings, train
 
     data = tmp_path / "plans.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
@@ -180,7 +180,7 @@ def test_training_is_seeded(tmp_path):
 
 
 def test_training_reads_no_held_out_row(tmp_path):
-    from core.planner.finetune import load_rows
+    from tinyagent.core.planner.finetune import load_rows
 
     data = tmp_path / "plans.jsonl"
     rows = _training_rows(60)
@@ -191,8 +191,8 @@ def test_training_reads_no_held_out_row(tmp_path):
 
 
 def test_offered_tools_always_hold_the_plans_own():
-    from core.parser import parse_plan
-    from core.planner.finetune import TrainSettings, offered_tools
+    from tinyagent.core.parser import parse_plan
+    from tinyagent.core.planner.finetune import TrainSettings, offered_tools
 
     plan = parse_plan('1. get_email_address("A")\n2. compose_new_email(["$1"], [], "Hi", "hello", [])\n3. join()<END_OF_PLAN>')
     rng = random.Random(0)
@@ -208,7 +208,7 @@ def test_a_run_is_extended_by_asking_for_more_epochs(tmp_path):
     """Epochs only say how long the run is: a finished run resumes where it stopped when asked for
     more, while a setting that changes what is learned (here the rank) still may not continue it."""
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainBase, TrainError, TrainSettings, train
+    from tinyagent.core.planner.finetune import TrainBase, TrainError, TrainSettings, train
 
     data = tmp_path / "plans.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
@@ -258,7 +258,7 @@ def test_a_run_trained_in_sittings_keeps_one_schedule(tmp_path):
     """--stop-at ends a sitting after that step; the next sitting resumes the same run: the same
     total steps (so the same learning-rate schedule), unlike --max-steps, which shortens the run."""
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
-    from core.planner.finetune import TrainBase, TrainSettings, train
+    from tinyagent.core.planner.finetune import TrainBase, TrainSettings, train
 
     data = tmp_path / "plans.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))

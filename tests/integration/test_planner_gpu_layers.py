@@ -4,8 +4,8 @@ from __future__ import annotations
 import llama_cpp
 import pytest
 
-from core.config import ConfigError, parse_config
-from core.planner.llm import LocalLLM, ModelLoadError, gpu_layers_for
+from tinyagent.core.config import ConfigError, parse_config
+from tinyagent.core.planner.llm import LocalLLM, ModelLoadError, gpu_layers_for
 
 
 @pytest.mark.parametrize("gpu,setting,layers,words", [

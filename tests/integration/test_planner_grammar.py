@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.parser import parse_plan
-from core.planner.grammar import PLANNER_LIMITS, GrammarError, max_plan_bytes, plan_grammar
-from core.planner.grammar_check import check_plans, normalize_plan
-from core.planner.llm import LocalLLM, grammar_is_valid
 from tests.support.grammar_check import grammar_accepts as accepts
-from tools.registry import REGISTRY, TOOLS
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, max_plan_bytes, plan_grammar
+from tinyagent.core.planner.grammar_check import check_plans, normalize_plan
+from tinyagent.core.planner.llm import LocalLLM, grammar_is_valid
+from tinyagent.tools.registry import REGISTRY, TOOLS
 
 SMS = [REGISTRY["get_phone_number"], REGISTRY["send_sms"], REGISTRY["create_reminder"]]
 

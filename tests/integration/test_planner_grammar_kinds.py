@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import Config, parse_config
-from core.parser import parse_plan
-from core.planner.grammar import PLANNER_LIMITS, limits_for, max_plan_bytes, plan_grammar
-from core.planner.grammar_check import check_plans
-from core.planner.llm import LocalLLM, grammar_is_valid
 from tests.support.grammar_check import grammar_accepts as accepts
-from tools.registry import REGISTRY, TOOLS
+from tinyagent.core.config import Config, parse_config
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.planner.grammar import PLANNER_LIMITS, limits_for, max_plan_bytes, plan_grammar
+from tinyagent.core.planner.grammar_check import check_plans
+from tinyagent.core.planner.llm import LocalLLM, grammar_is_valid
+from tinyagent.tools.registry import REGISTRY, TOOLS
 
 TOOLSET = [REGISTRY[n] for n in ("get_email_address", "get_phone_number", "create_calendar_event", "compose_new_email",
                                  "create_reminder", "send_sms", "get_zoom_meeting_link", "create_note")]

@@ -10,8 +10,10 @@ import threading
 
 import pytest
 
-from core.planner.grammar import GrammarError
-from core.planner.llm import (
+from tests.conftest import ROOT
+from tests.support.scripted_llm import EndlessLLM, until_started
+from tinyagent.core.planner.grammar import GrammarError
+from tinyagent.core.planner.llm import (
     CachedState,
     LocalLLM,
     ModelError,
@@ -22,9 +24,7 @@ from core.planner.llm import (
     want_extra_bufts,
     yield_each,
 )
-from core.planner_model import resolve_model_path
-from tests.conftest import ROOT
-from tests.support.scripted_llm import EndlessLLM, until_started
+from tinyagent.core.planner_model import resolve_model_path
 
 LETTERS = "root ::= [a-z]{120}"  # a text of exactly 120 letters: no weights can end it sooner
 
@@ -78,7 +78,7 @@ def test_quantized_model_generates_without_crashing(tmp_path):
     code = (
         "import sys; sys.path.insert(0, '.')\n"
         "from tests.support.gguf_model import write_random_llama_gguf\n"
-        "from core.planner.llm import LocalLLM\n"
+        "from tinyagent.core.planner.llm import LocalLLM\n"
         f"p = write_random_llama_gguf({str(tmp_path / 'q4.gguf')!r}, vocab_file=None, dtype='q4_0')\n"
         "llm = LocalLLM(p, n_ctx=256, n_threads=1)\n"
         "done = llm.complete('hello', max_tokens=8)\n"
@@ -93,7 +93,7 @@ def test_quantized_model_generates_without_crashing(tmp_path):
 def test_llama_cpp_logs_stay_off_the_terminal(tiny_gguf):
     code = (
         "import sys; sys.path.insert(0, '.')\n"
-        "from core.planner.llm import LocalLLM\n"
+        "from tinyagent.core.planner.llm import LocalLLM\n"
         f"llm = LocalLLM({str(tiny_gguf)!r}, n_ctx=256, n_threads=1)\n"
         "llm.complete('hi', max_tokens=4)\n"
         "llm.close()\n"

@@ -7,17 +7,18 @@ import datetime as dt
 
 import pytest
 
-from core.config import Config
-from core.events import AnswerReady, PlanToken, RunSummary, StageTiming, TaskStarted, TaskStatus, ToolsSelected
-from core.executor import DryRun
-from core.parser import parse_plan
-from core.pipeline import Pipeline
-from core.planner.grammar import GrammarLimits
-from core.planner.joiner import deterministic_answer
-from core.planner.llm import LocalLLM
-from core.planner.planner import Planner
-from core.planner.profile_compact import parse_join
-from core.planner.prompt import (
+from tests.support.scripted_llm import EndlessLLM, until_started
+from tinyagent.core.config import Config
+from tinyagent.core.events import AnswerReady, PlanToken, RunSummary, StageTiming, TaskStarted, TaskStatus, ToolsSelected
+from tinyagent.core.executor import DryRun
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.grammar import GrammarLimits
+from tinyagent.core.planner.joiner import deterministic_answer
+from tinyagent.core.planner.llm import LocalLLM
+from tinyagent.core.planner.planner import Planner
+from tinyagent.core.planner.profile_compact import parse_join
+from tinyagent.core.planner.prompt import (
     PROMPT_ORDER,
     build_prompt,
     describe_tool,
@@ -26,10 +27,9 @@ from core.planner.prompt import (
     prompt_prefix,
     useful_examples,
 )
-from core.planner.writer import ModelWriter
-from core.request_run import work_key, worth_another_plan
-from tests.support.scripted_llm import EndlessLLM, until_started
-from tools.registry import REGISTRY, TOOLS
+from tinyagent.core.planner.writer import ModelWriter
+from tinyagent.core.request_run import work_key, worth_another_plan
+from tinyagent.tools.registry import REGISTRY, TOOLS
 
 SMALL = GrammarLimits(max_tasks=3, max_string=10, max_list=2, thoughts=False, comments=False)
 
@@ -85,7 +85,7 @@ def test_every_tool_has_one_compact_line_with_its_exact_signature():
 
 
 def test_examples_in_a_stable_order_and_only_when_they_show_something_new():
-    from core.toolrag.examples import make_example
+    from tinyagent.core.toolrag.examples import make_example
 
     sms = make_example("Text Ann hi", '1. get_phone_number("Ann")\n2. send_sms(["$1"], "hi")\n3. join()<END_OF_PLAN>')
     sms2 = make_example("Text Bo yo", '1. get_phone_number("Bo")\n2. send_sms(["$1"], "yo")\n3. join()<END_OF_PLAN>')

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Config, ConfigError, parse_config
-from core.events import Event, Notice, PlanFinished, TaskFinished, TaskStarted
-from core.pipeline import Pipeline
-from core.planner.llm import GenerationStats, LocalLLM, ModelError, ServerError
-from core.planner.server import ServerLLM
-from core.planner.server_url import ServerURLError, parse_server_url
 from tests.support.cli import tinyagent
 from tests.support.llama_server import free_port, llama_cpp_server, server_available
+from tinyagent.core.config import Config, ConfigError, parse_config
+from tinyagent.core.events import Event, Notice, PlanFinished, TaskFinished, TaskStarted
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.llm import GenerationStats, LocalLLM, ModelError, ServerError
+from tinyagent.core.planner.server import ServerLLM
+from tinyagent.core.planner.server_url import ServerURLError, parse_server_url
 
 REQUEST = "Text Zoë Okafor “running late” — 10 min"  # non-ASCII: the bytes must survive JSON and HTTP
 
@@ -192,7 +192,7 @@ async def test_llama_server_shape_props_template_and_cache_counts():
     events.append({"content": "", "stop": True, "stop_type": "eos", "tokens_evaluated": 120,
                    "timings": {"prompt_n": 20, "cache_n": 100, "predicted_n": 9, "prompt_ms": 5.0,
                                "predicted_ms": 9.0}})
-    from core.planner.chat import NAMED_TEMPLATES
+    from tinyagent.core.planner.chat import NAMED_TEMPLATES
 
     with fake_server(lambda p, b: (200, "text/event-stream", events)) as server:
         server.props_reply = lambda: (200, "application/json", json.dumps({  # type: ignore[method-assign]

@@ -7,13 +7,13 @@ import json
 import subprocess
 import sys
 
-from core.approval import ApprovalPolicy
-from core.events import TaskStatus
-from core.executor import DryRun, Executor
-from core.parser import parse_plan
 from tests.conftest import ROOT
-from tools.registry import REGISTRY, Effect
-from tools.sandbox import SandboxBackend
+from tinyagent.core.approval import ApprovalPolicy
+from tinyagent.core.events import TaskStatus
+from tinyagent.core.executor import DryRun, Executor
+from tinyagent.core.parser import parse_plan
+from tinyagent.tools.registry import REGISTRY, Effect
+from tinyagent.tools.sandbox import SandboxBackend
 
 PLAN = ('1. get_email_address("John")\n2. get_phone_number("Sarah")\n'
         '3. create_calendar_event("Sync", "2024-06-07 15:00:00", "2024-06-07 16:00:00", "", ["$1"], "", None)\n'
@@ -66,7 +66,7 @@ def test_every_plan_runs_for_real_without_a_crash(shared_plans, tmp_path):
 
 
 def _cli(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, input=stdin,
+    return subprocess.run([sys.executable, "-m", "tinyagent.core.cli", *args], cwd=ROOT, input=stdin,
                           capture_output=True, text=True, timeout=120)
 
 

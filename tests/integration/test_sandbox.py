@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from core.backends import BackendUnavailable, describe_backend, make_backend, sandbox_db_path
-from core.cli import main as cli_main
-from core.config import Config, data_dir
-from tools.backend import ToolCall, ToolError
-from tools.registry import TOOL_NAMES, get_tool
-from tools.sandbox import SandboxBackend
-from tools.sandbox.pdf import pdf_bytes
+from tinyagent.core.backends import BackendUnavailable, describe_backend, make_backend, sandbox_db_path
+from tinyagent.core.cli import main as cli_main
+from tinyagent.core.config import Config, data_dir
+from tinyagent.tools.backend import ToolCall, ToolError
+from tinyagent.tools.registry import TOOL_NAMES, get_tool
+from tinyagent.tools.sandbox import SandboxBackend
+from tinyagent.tools.sandbox.pdf import pdf_bytes
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import sys
 
 import networkx as nx
 
-from core.dag import plan_graph, plans_isomorphic, renumber
-from core.parser import parse_plan
-from core.plan import Plan, serialize
 from tests.conftest import PLANS_FILE, ROOT
+from tinyagent.core.dag import plan_graph, plans_isomorphic, renumber
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import Plan, serialize
 
 # The data's known malformed plans (extra arguments, a list for a string, a task after join()).
 MAX_INVALID = 4
@@ -57,7 +57,7 @@ def test_tools_field_matches_the_plan(shared_plans):
 
 
 def test_check_plans_command_reports_the_invalid_ones(shared_plans):
-    out = subprocess.run([sys.executable, "-m", "core.cli.__main__", "check-plans", str(PLANS_FILE), "--json"],
+    out = subprocess.run([sys.executable, "-m", "tinyagent.core.cli.__main__", "check-plans", str(PLANS_FILE), "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     report = json.loads(out.stdout)
     assert report["total"] == len(shared_plans)

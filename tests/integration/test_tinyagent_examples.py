@@ -6,11 +6,11 @@ import json
 import subprocess
 import sys
 
-from core.config import Config
-from core.pipeline import Pipeline, RequestOptions
-from core.toolrag.examples import ExamplePool, import_user_examples, make_example, read_examples, read_jsonl_examples
 from tests.conftest import ROOT
 from tests.integration.test_tinyagent_pipeline import ScriptedLLM
+from tinyagent.core.config import Config
+from tinyagent.core.pipeline import Pipeline, RequestOptions
+from tinyagent.core.toolrag.examples import ExamplePool, import_user_examples, make_example, read_examples, read_jsonl_examples
 
 SMS = '1. get_phone_number("{n}")\n2. send_sms(["$1"], "{m}")\n3. join()<END_OF_PLAN>'
 MAIL = '1. get_email_address("{n}")\n2. compose_new_email(["$1"], [], "{m}", "", [])\n3. join()<END_OF_PLAN>'
@@ -59,14 +59,14 @@ def test_examples_import_command(tmp_path):
     env_home = {"TINYAGENT_HOME": str(tmp_path / "home")}
     import os
 
-    run = subprocess.run([sys.executable, "-m", "core.cli", "examples", "import", str(src), "--json"], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "tinyagent.core.cli", "examples", "import", str(src), "--json"], cwd=ROOT,
                          capture_output=True, text=True, env={**os.environ, **env_home}, timeout=120)
     assert run.returncode == 1, run.stderr  # one line skipped
     report = json.loads(run.stdout)
     assert report["imported"] == 1 and report["skipped"][0]["line"] == 2
     empty = tmp_path / "empty.jsonl"
     empty.write_text("{}\n")
-    run = subprocess.run([sys.executable, "-m", "core.cli", "examples", "import", str(empty)], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "tinyagent.core.cli", "examples", "import", str(empty)], cwd=ROOT,
                          capture_output=True, text=True, env={**os.environ, **env_home}, timeout=120)
     assert run.returncode == 2 and "no usable examples" in run.stderr
 
@@ -105,7 +105,7 @@ def test_eval_with_an_example_pool(tiny_gguf, tmp_path):
     env = {**os.environ, "TINYAGENT_HOME": str(tmp_path / "home")}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "core.cli", "--config", str(config), "eval", str(data),
+        return subprocess.run([sys.executable, "-m", "tinyagent.core.cli", "--config", str(config), "eval", str(data),
                                "--model", str(tiny_gguf), "--json", *args], cwd=ROOT, capture_output=True, text=True,
                               env=env, timeout=300)
 

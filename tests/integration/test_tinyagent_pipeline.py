@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from core.config import Config
-from core.events import TaskStarted
-from core.pipeline import Pipeline
-from core.planner import tinyagent_join as tj
-from core.planner import tinyagent_text as T
-from core.planner.llm import GenerationStats, LocalLLM
+from tinyagent.core.config import Config
+from tinyagent.core.events import TaskStarted
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner import tinyagent_join as tj
+from tinyagent.core.planner import tinyagent_text as T
+from tinyagent.core.planner.llm import GenerationStats, LocalLLM
 
 
 class ScriptedLLM(LocalLLM):
@@ -128,7 +128,7 @@ def test_finish_summary_returns_the_pdf_summary(tiny_gguf, tmp_path):
 
 
 def test_a_prompt_that_does_not_fit_is_an_error_naming_planner_context(tiny_gguf, tmp_path):
-    from core.events import Notice
+    from tinyagent.core.events import Notice
 
     config = tinyagent_config(tmp_path)
     config.planner.context = 1024  # TinyAgent's layout for 8 tools is ~2,500 tokens
@@ -146,8 +146,8 @@ def test_the_default_context_fits_tinyagents_largest_prompt_and_a_plan(vocab_fil
     import datetime as dt
     from types import SimpleNamespace
 
-    from core.planner.chat import named
-    from core.planner.tinyagent import render
+    from tinyagent.core.planner.chat import named
+    from tinyagent.core.planner.tinyagent import render
 
     long_plan = "\n".join(f'{i}. create_calendar_event("Event {i}", "2024-06-0{i} 10:00:00", "", "", [], "", None)'
                           for i in range(1, 5)) + "\n5. join()<END_OF_PLAN>\n"

@@ -12,20 +12,20 @@ import asyncio
 import json
 import sys
 
-from core.approval import ApprovalPolicy, Decision
-from core.events import ApprovalRequested, TaskStatus
-from core.executor import DryRun, Executor
-from core.parser import parse_plan
-from core.planner.grammar import plan_grammar
-from core.planner.prompt import describe_tool, prompt_prefix
 from tests.support.grammar_check import grammar_accepts
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.backend import ToolError
-from tools.base import BaseBackend
-from tools.registry import REGISTRY, TOOLS
-from tools.sandbox import SandboxBackend
-from tools.spec import INT, STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.core.approval import ApprovalPolicy, Decision
+from tinyagent.core.events import ApprovalRequested, TaskStatus
+from tinyagent.core.executor import DryRun, Executor
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.planner.grammar import plan_grammar
+from tinyagent.core.planner.prompt import describe_tool, prompt_prefix
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import ToolError
+from tinyagent.tools.base import BaseBackend
+from tinyagent.tools.registry import REGISTRY, TOOLS
+from tinyagent.tools.sandbox import SandboxBackend
+from tinyagent.tools.spec import INT, STR, Args, Effect, Extras, Param, ToolSpec
 
 
 def _check(a: Args) -> None:

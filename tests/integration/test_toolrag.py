@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.toolrag import LABELS, ToolClassifier, ToolRAG, ToolRAGError, builtin_model_dir
-from core.toolrag.data import load_labelled, split_of
-from core.toolrag.evaluate import evaluate
 from tests.conftest import PLANS_FILE, load_shared_plans
-from tools.registry import APPS, REGISTRY, TOOL_NAMES
+from tinyagent.core.config import Config
+from tinyagent.core.toolrag import LABELS, ToolClassifier, ToolRAG, ToolRAGError, builtin_model_dir
+from tinyagent.core.toolrag.data import load_labelled, split_of
+from tinyagent.core.toolrag.evaluate import evaluate
+from tinyagent.tools.registry import APPS, REGISTRY, TOOL_NAMES
 
 REQUEST = "Text Omar that I'm running late and email Hana the summary of report.pdf"
 
@@ -38,8 +38,8 @@ def builtin() -> ToolClassifier:
 def make_constant_model(path: Path, probabilities: dict[str, float], labels=LABELS) -> Path:
     """A real (tiny) compact-model graph whose output ignores the words: logit = logit(p)."""
     pytest.importorskip("onnx", reason="building test graphs needs the onnx package (dev extra)")
-    from core.toolrag import compact as compact_model
-    from core.toolrag.classifier import META_FILE, MODEL_FILE, TOKENIZER_FILE
+    from tinyagent.core.toolrag import compact as compact_model
+    from tinyagent.core.toolrag.classifier import META_FILE, MODEL_FILE, TOKENIZER_FILE
 
     tok = compact_model.build_tokenizer(["text email note note", "text email"], min_frequency=1)
     vocab, pairs, hidden = tok.get_vocab_size(), 7, 4
@@ -220,7 +220,7 @@ def test_heldout_recall_floor_of_the_builtin_model(builtin):
 
 
 def test_threshold_curve_trades_tools_for_recall(compact):
-    from core.toolrag.evaluate import threshold_curve
+    from tinyagent.core.toolrag.evaluate import threshold_curve
 
     load_shared_plans()
     rows = load_labelled(PLANS_FILE, "test")
@@ -242,7 +242,7 @@ def test_choose_matches_select(compact):
 
 # -- the compact model's featurising: the same in training and in the runtime ------------------------
 def test_stem_tokenizer_shares_stems_and_uses_placeholders():
-    from core.toolrag import compact as compact_model
+    from tinyagent.core.toolrag import compact as compact_model
 
     texts = ["Summarize the report", "summary of the summarizing", "Email a@b.io the \"Q3 Plan.pdf\"",
              "open budget.xlsx", "note \"Shopping List\" now", "alphabetabcdefghijklmnopqrstuvwxyz"] * 2
@@ -261,9 +261,9 @@ def test_stem_tokenizer_shares_stems_and_uses_placeholders():
 def test_training_features_match_the_graph(tmp_path):
     """features() (what training sees) times the weights == the ONNX graph's logits."""
     pytest.importorskip("onnx", reason="building test graphs needs the onnx package (dev extra)")
-    from core.toolrag import compact as compact_model
-    from core.toolrag.classifier import META_FILE, MODEL_FILE, TOKENIZER_FILE
-    from core.toolrag.train import forward
+    from tinyagent.core.toolrag import compact as compact_model
+    from tinyagent.core.toolrag.classifier import META_FILE, MODEL_FILE, TOKENIZER_FILE
+    from tinyagent.core.toolrag.train import forward
 
     texts = ["summarize the report and email it", "text Omar the summary", "open the note \"Ideas\""]
     tok = compact_model.build_tokenizer(texts * 2, stem=6, placeholders=True)
@@ -286,7 +286,7 @@ def test_training_features_match_the_graph(tmp_path):
 
 # -- CLI -------------------------------------------------------------------------------------------
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    from core.cli import main
+    from tinyagent.core.cli import main
 
     status = main(list(argv))
     out = capsys.readouterr()

@@ -11,12 +11,13 @@ import shutil
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.events import Notice, ToolsSelected
-from core.pipeline import Pipeline
-from core.toolrag import ToolClassifier, ToolRAGError, builtin_model_dir
-from core.toolrag.data import DataError, load_labelled
-from core.toolrag.examples import (
+from tests.support.cli import tinyagent
+from tinyagent.core.config import Config
+from tinyagent.core.events import Notice, ToolsSelected
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.toolrag import ToolClassifier, ToolRAGError, builtin_model_dir
+from tinyagent.core.toolrag.data import DataError, load_labelled
+from tinyagent.core.toolrag.examples import (
     ExampleError,
     ExamplePool,
     add_user_example,
@@ -25,8 +26,7 @@ from core.toolrag.examples import (
     read_jsonl_examples,
     user_examples_file,
 )
-from tests.support.cli import tinyagent
-from tools.registry import tools_for_apps
+from tinyagent.tools.registry import tools_for_apps
 
 APPS = ["contacts", "messages", "reminders"]
 SMS = '1. get_phone_number("Ann")\n2. send_sms(["$1"], "hi")\n3. join()<END_OF_PLAN>'

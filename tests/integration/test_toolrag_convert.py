@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.toolrag import LABELS, ToolClassifier, ToolRAG, ToolRAGError
+from tinyagent.core.toolrag import LABELS, ToolClassifier, ToolRAG, ToolRAGError
 
 torch = pytest.importorskip("torch", reason="conversion tests need torch (pip install 'tinyagent[convert]')")
 transformers = pytest.importorskip("transformers", reason="conversion tests need transformers ('convert' extra)")
@@ -52,7 +52,7 @@ def make_tiny_deberta(path: Path, labels_named: bool = True) -> Path:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    from core.toolrag.convert import convert_toolrag
+    from tinyagent.core.toolrag.convert import convert_toolrag
 
     src = make_tiny_deberta(tmp_path_factory.mktemp("deberta-src"))
     out = convert_toolrag(src, tmp_path_factory.mktemp("deberta-onnx"))
@@ -92,7 +92,7 @@ def test_onnx_matches_pytorch_through_our_runtime(converted):
 
 
 def test_generic_label_names_mean_the_published_order(tmp_path):
-    from core.toolrag.convert import convert_toolrag
+    from tinyagent.core.toolrag.convert import convert_toolrag
 
     src = make_tiny_deberta(tmp_path / "src", labels_named=False)
     out = convert_toolrag(src, tmp_path / "out")
@@ -100,7 +100,7 @@ def test_generic_label_names_mean_the_published_order(tmp_path):
 
 
 def test_bad_source_is_a_clear_error(tmp_path):
-    from core.toolrag.convert import convert_toolrag, main
+    from tinyagent.core.toolrag.convert import convert_toolrag, main
 
     with pytest.raises(ToolRAGError, match="no config.json"):
         convert_toolrag(tmp_path, tmp_path / "out")

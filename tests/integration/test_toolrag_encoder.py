@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.toolrag import LABELS, ToolClassifier, ToolRAG, embed
-from core.toolrag.data import Labelled
-from core.toolrag.examples import ExamplePool, builtin_examples
 from tests.conftest import PLANS_FILE, load_shared_plans
-from tools.registry import APPS, REGISTRY
+from tinyagent.core.toolrag import LABELS, ToolClassifier, ToolRAG, embed
+from tinyagent.core.toolrag.data import Labelled
+from tinyagent.core.toolrag.examples import ExamplePool, builtin_examples
+from tinyagent.tools.registry import APPS, REGISTRY
 
 MINILM_DIR = Path(__file__).resolve().parents[2] / "models" / "toolrag-minilm"
 REQUEST = "Text Omar that I'm running late and email Hana the summary of report.pdf"
@@ -79,8 +79,8 @@ def test_plain_requests_and_selection_rules(minilm):
 
 
 def test_heldout_figures_match_the_meta_file(minilm):
-    from core.toolrag.data import load_labelled
-    from core.toolrag.evaluate import evaluate
+    from tinyagent.core.toolrag.data import load_labelled
+    from tinyagent.core.toolrag.evaluate import evaluate
 
     load_shared_plans()
     metrics = evaluate(ToolRAG(minilm), load_labelled(PLANS_FILE, "test"))
@@ -144,8 +144,8 @@ def test_load_uses_the_builtin_encoder_and_bm25_without_one():
 def test_training_one_step_on_a_tiny_subset(tmp_path, capsys):
     pytest.importorskip("torch", reason="training needs the convert extra (torch)")
     pytest.importorskip("transformers", reason="training needs the convert extra (transformers)")
-    from core.toolrag.train_encoder import main
     from tests.support.realmodels import real_model
+    from tinyagent.core.toolrag.train_encoder import main
 
     load_shared_plans()
     base = real_model("all-minilm-l6-v2-zip")
@@ -166,7 +166,7 @@ def test_training_one_step_on_a_tiny_subset(tmp_path, capsys):
 
 def test_training_rejects_a_bad_base(tmp_path, capsys):
     pytest.importorskip("torch", reason="training needs the convert extra (torch)")
-    from core.toolrag.train_encoder import main
+    from tinyagent.core.toolrag.train_encoder import main
 
     load_shared_plans()
     status = main(["--base", str(tmp_path), "--data", str(PLANS_FILE), "--out", str(tmp_path / "o")])
@@ -174,7 +174,7 @@ def test_training_rejects_a_bad_base(tmp_path, capsys):
 
 
 def test_pairs_are_two_requests_with_both_tool_sets_that_fit():
-    from core.toolrag.train_encoder import paired_rows
+    from tinyagent.core.toolrag.train_encoder import paired_rows
 
     rows = [Labelled(f"id{i}", f"request{i}", frozenset({LABELS[i]})) for i in range(10)]
     lengths = [40] * 9 + [120]  # the last one fits with none of the others in 128 tokens

@@ -7,15 +7,15 @@ import shutil
 
 import pytest
 
-from core.config import Config
-from core.events import Notice, ToolsSelected
-from core.pipeline import Pipeline
-from core.planner.grammar import GrammarLimits
-from core.planner.llm import LocalLLM
-from core.toolrag import builtin_model_dir
-from core.toolrag.examples import ExamplePool, builtin_examples, user_examples_file
 from tests.support.cli import tinyagent
-from tools.registry import tools_for_apps
+from tinyagent.core.config import Config
+from tinyagent.core.events import Notice, ToolsSelected
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.grammar import GrammarLimits
+from tinyagent.core.planner.llm import LocalLLM
+from tinyagent.core.toolrag import builtin_model_dir
+from tinyagent.core.toolrag.examples import ExamplePool, builtin_examples, user_examples_file
+from tinyagent.tools.registry import tools_for_apps
 
 SMALL = GrammarLimits(max_tasks=2, max_string=8, max_list=1, thoughts=False, comments=False)
 APPS = ["contacts", "messages", "reminders"]

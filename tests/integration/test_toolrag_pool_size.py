@@ -10,9 +10,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from core.toolrag import ToolClassifier, embed
-from core.toolrag import examples as examples_module
-from core.toolrag.examples import builtin_examples
+from tinyagent.core.toolrag import ToolClassifier, embed
+from tinyagent.core.toolrag import examples as examples_module
+from tinyagent.core.toolrag.examples import builtin_examples
 
 MINILM_DIR = Path(__file__).resolve().parents[2] / "models" / "toolrag-minilm"
 
@@ -68,7 +68,7 @@ def test_the_pool_is_embedded_in_batches_of_the_bound(recorded, minilm, monkeypa
 
 
 def test_listing_examples_embeds_nothing(monkeypatch, capsys):
-    from core.cli import main
+    from tinyagent.core.cli import main
 
     monkeypatch.setattr(examples_module, "default_encoder", lambda: pytest.fail("examples list loaded the encoder"))
     assert main(["examples", "list"]) == 0

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.backends import sandbox_db_path
-from tools.backend import ToolCall, ToolError
-from tools.registry import get_tool
-from tools.sandbox import SandboxBackend
+from tinyagent.core.backends import sandbox_db_path
+from tinyagent.tools.backend import ToolCall, ToolError
+from tinyagent.tools.registry import get_tool
+from tinyagent.tools.sandbox import SandboxBackend
 
 
 @pytest.fixture

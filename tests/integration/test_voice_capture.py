@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.voice.audio import levels, read_wav
-from core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices, rescan_devices
 from tests.support.pulse import pulse_server, speak_wav
 from tests.support.whisper_model import write_random_whisper_model
+from tinyagent.core.voice.audio import levels, read_wav
+from tinyagent.core.voice.capture import NoSuchDevice, Recorder, VoiceUnavailable, list_input_devices, rescan_devices
 
 pytestmark = pytest.mark.audio
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_toggle_and_stop_when_idle(pulse):
 
 
 def test_from_config_and_named_device(pulse):
-    from core.config import VoiceConfig
+    from tinyagent.core.config import VoiceConfig
 
     recorder = Recorder.from_config(VoiceConfig(device="pulse", max_seconds=0.5, silence_seconds=0.0))
     assert (recorder.device, recorder.max_seconds) == ("pulse", 0.5)
@@ -123,7 +123,7 @@ def test_device_that_disappears_ends_the_recording_cleanly(pulse):
 def test_recorder_dropped_while_recording_does_not_crash(pulse):
     # The stream's callback refers back to the recorder; if that cycle were collected while
     # PortAudio still runs, the next callback would jump into freed memory (SIGILL/SIGSEGV).
-    code = ("import gc, time\nfrom core.voice.capture import Recorder\n"
+    code = ("import gc, time\nfrom tinyagent.core.voice.capture import Recorder\n"
             "r = Recorder(max_seconds=0.3)\nr.start()\nassert r.wait_for_audio(10) and r.wait(10)\n"
             "del r\nfor _ in range(4):\n    gc.collect()\n    time.sleep(0.25)\nprint('alive')\n")
     result = _run_python(code)
@@ -136,7 +136,7 @@ def _run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_no_input_device_at_all():
-    code = ("from core.voice.capture import Recorder, VoiceUnavailable\n"
+    code = ("from tinyagent.core.voice.capture import Recorder, VoiceUnavailable\n"
             "try:\n    Recorder().start()\nexcept VoiceUnavailable as exc:\n    print(exc)\n")
     result = _run_python(code, PULSE_SERVER="unix:/nonexistent/socket")
     assert result.returncode == 0, result.stderr
@@ -147,7 +147,7 @@ def test_no_input_device_at_all():
 def test_missing_portaudio_library_is_explained():
     # sounddevice finds PortAudio only through ctypes.util.find_library: make that fail.
     code = ("import ctypes.util\nctypes.util.find_library = lambda name: None\n"
-            "from core.voice.capture import Recorder, VoiceUnavailable, list_input_devices\n"
+            "from tinyagent.core.voice.capture import Recorder, VoiceUnavailable, list_input_devices\n"
             "for call in (Recorder().start, list_input_devices):\n"
             "    try:\n        call()\n    except VoiceUnavailable as exc:\n        print(exc)\n")
     result = _run_python(code)
@@ -159,7 +159,7 @@ def test_missing_portaudio_library_is_explained():
 def test_cli_without_portaudio_fails_cleanly(tmp_path):
     model = write_random_whisper_model(tmp_path / "ggml-random.bin")
     code = ("import ctypes.util, sys\nctypes.util.find_library = lambda name: None\n"
-            f"from core.cli import main\nsys.exit(main(['listen', '--seconds', '1', '--model', {str(model)!r}]))\n")
+            f"from tinyagent.core.cli import main\nsys.exit(main(['listen', '--seconds', '1', '--model', {str(model)!r}]))\n")
     result = _run_python(code)
     assert result.returncode == 1
     assert result.stderr.startswith("tinyagent: cannot record: voice input needs PortAudio")
@@ -170,7 +170,7 @@ def test_cli_listen_records_and_transcribes(pulse, tmp_path):
     model = write_random_whisper_model(tmp_path / "ggml-random.bin")
     saved = tmp_path / "heard.wav"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "listen", "--seconds", "12", "--silence", "0.8", "--model", str(model),
+        [sys.executable, "-m", "tinyagent.core.cli", "listen", "--seconds", "12", "--silence", "0.8", "--model", str(model),
          "--no-fallback", "--json", "--save", str(saved)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stderr.readline()  # printed once the microphone delivers audio
@@ -188,12 +188,12 @@ def test_cli_listen_records_and_transcribes(pulse, tmp_path):
 def test_cli_listen_list_devices_and_bad_device(pulse, tmp_path):
     model = write_random_whisper_model(tmp_path / "ggml-random.bin")
     env = {**os.environ}
-    listed = subprocess.run([sys.executable, "-m", "core.cli", "listen", "--list-devices", "--json"], cwd=ROOT,
+    listed = subprocess.run([sys.executable, "-m", "tinyagent.core.cli", "listen", "--list-devices", "--json"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert {"pulse", "default"} <= {d["name"] for d in json.loads(listed.stdout)["devices"]}
-    bad = subprocess.run([sys.executable, "-m", "core.cli", "listen", "--device", "no-such-mic", "--model", str(model)], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([sys.executable, "-m", "tinyagent.core.cli", "listen", "--device", "no-such-mic", "--model", str(model)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.startswith("tinyagent: cannot record: no input device matches 'no-such-mic'")
 
@@ -201,7 +201,7 @@ def test_cli_listen_list_devices_and_bad_device(pulse, tmp_path):
 def test_cli_listen_ask_with_nothing_heard(pulse, tmp_path):
     model = write_random_whisper_model(tmp_path / "ggml-random.bin")
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "listen", "--seconds", "1", "--model", str(model), "--no-fallback",
+        [sys.executable, "-m", "tinyagent.core.cli", "listen", "--seconds", "1", "--model", str(model), "--no-fallback",
          "--ask", "--dry-run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "digital silence" in result.stderr and "heard nothing to ask" in result.stderr

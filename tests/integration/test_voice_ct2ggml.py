@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.voice.audio import read_wav
-from core.voice.ct2ggml import (
+from tests.support import ct2_model
+from tests.support.ct2_model import D, ct2_variables, vocabulary, write_ct2_folder
+from tests.support.whisper_model import real_base_ggml, real_tiny_en_ggml, tensor_specs
+from tinyagent.core.voice.audio import read_wav
+from tinyagent.core.voice.ct2ggml import (
     GPT2_TOKENS,
     ConversionError,
     convert_ct2_whisper,
@@ -24,10 +27,7 @@ from core.voice.ct2ggml import (
     text_tokens,
     token_bytes,
 )
-from core.voice.transcribe import Transcriber, check_whisper_model, is_annotation
-from tests.support import ct2_model
-from tests.support.ct2_model import D, ct2_variables, vocabulary, write_ct2_folder
-from tests.support.whisper_model import real_base_ggml, real_tiny_en_ggml, tensor_specs
+from tinyagent.core.voice.transcribe import Transcriber, check_whisper_model, is_annotation
 
 SMALL = dict(n_vocab=51864, n_audio_ctx=1500, n_audio_state=D, n_audio_head=1, n_audio_layer=1, n_text_ctx=448,
              n_text_state=D, n_text_head=1, n_text_layer=1, n_mels=80, ftype=1)

@@ -7,13 +7,13 @@ import types
 
 import pytest
 
-from core.backends import sandbox_db_path
-from core.config import Config, ConfigError, parse_config
-from core.voice.capture import VoiceUnavailable, restart_portaudio
-from core.voice.hints import APP_PHRASES, MAX_NAMES, commands_hint, names_hint, voice_hint
-from core.voice.transcribe import Transcriber
-from tools.registry import APPS
-from tools.sandbox import SandboxBackend
+from tinyagent.core.backends import sandbox_db_path
+from tinyagent.core.config import Config, ConfigError, parse_config
+from tinyagent.core.voice.capture import VoiceUnavailable, restart_portaudio
+from tinyagent.core.voice.hints import APP_PHRASES, MAX_NAMES, commands_hint, names_hint, voice_hint
+from tinyagent.core.voice.transcribe import Transcriber
+from tinyagent.tools.registry import APPS
+from tinyagent.tools.sandbox import SandboxBackend
 
 
 def test_names_hint_lists_distinct_names_once():

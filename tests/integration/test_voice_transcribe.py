@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.voice.audio import write_wav
-from core.voice.transcribe import ModelFileError, Transcriber, Transcript, check_whisper_model, resolve_whisper_model
 from tests.support.whisper_model import HPARAMS, write_random_whisper_model
+from tinyagent.core.config import Config
+from tinyagent.core.voice.audio import write_wav
+from tinyagent.core.voice.transcribe import ModelFileError, Transcriber, Transcript, check_whisper_model, resolve_whisper_model
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"temperature_inc": 0.0}  # a random model always "fails" quality checks: no retries
@@ -41,7 +41,7 @@ def noise(seconds: float, seed: int = 0) -> np.ndarray:
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tinyagent.core.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env={**os.environ, **env})
 
 
@@ -102,7 +102,7 @@ def test_model_that_passes_the_walk_but_whisper_rejects(model, tmp_path):
     bad = tmp_path / "renamed.bin"
     bad.write_bytes(model.read_bytes().replace(b"encoder.ln_post.bias", b"encoder.ln_post.bia_"))
     check_whisper_model(bad)  # structurally fine
-    code = ("import numpy as np\nfrom core.voice.transcribe import Transcriber, ModelFileError\n"
+    code = ("import numpy as np\nfrom tinyagent.core.voice.transcribe import Transcriber, ModelFileError\n"
             f"t = Transcriber({str(bad)!r}, temperature_inc=0.0)\n"
             "try:\n    t.transcribe(np.zeros(16000, np.float32))\nexcept ModelFileError as exc:\n    print(exc)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -184,7 +184,7 @@ def test_submit_runs_in_a_worker_thread_and_serialises_calls(transcriber):
 
 
 def test_whisper_cpp_prints_nothing_and_exit_is_clean(model):
-    code = ("import numpy as np\nfrom core.voice.transcribe import Transcriber\n"
+    code = ("import numpy as np\nfrom tinyagent.core.voice.transcribe import Transcriber\n"
             f"t = Transcriber({str(model)!r}, temperature_inc=0.0)\n"
             "print(repr(t.transcribe(np.zeros(32000, np.float32)).text))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -10,15 +10,15 @@ import asyncio
 
 import pytest
 
-from core.config import Config
-from core.pipeline import Pipeline
-from core.planner.chat import named
-from core.planner.llm import LocalLLM
-from core.planner.writer import ModelWriter
 from tests.integration.test_tinyagent_pipeline import ScriptedLLM
-from tools.backend import PlainWriter, ToolCall, what_request_says
-from tools.registry import REGISTRY
-from tools.sandbox.backend import SandboxBackend
+from tinyagent.core.config import Config
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.chat import named
+from tinyagent.core.planner.llm import LocalLLM
+from tinyagent.core.planner.writer import ModelWriter
+from tinyagent.tools.backend import PlainWriter, ToolCall, what_request_says
+from tinyagent.tools.registry import REGISTRY
+from tinyagent.tools.sandbox.backend import SandboxBackend
 
 REQUEST = "Send an email to Sarah saying that the design review moved to Thursday at 3pm"
 EMAIL_ARGS = {"recipients": ["sarah.lindqvist@example.com"], "cc": [], "subject": "Design review",
@@ -86,7 +86,7 @@ def test_a_real_model_drafts_a_body_from_the_request_alone(tmp_path):
     qwen = real_model("qwen2.5-coder-0.5b")
     llm = LocalLLM(qwen, n_ctx=2048, use_extra_bufts="auto")
     try:
-        from core.planner.chat import choose, gguf_tokens
+        from tinyagent.core.planner.chat import choose, gguf_tokens
 
         bos, eos = gguf_tokens(llm)
         template = choose("auto", metadata=llm.metadata, bos_token=bos, eos_token=eos)

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from core.backends import make_backend
-from core.config import Config
-from tools.backend import ToolCall, ToolError
-from tools.registry import get_tool
-from tools.zoom import ZoomClient, local_meeting
+from tinyagent.core.backends import make_backend
+from tinyagent.core.config import Config
+from tinyagent.tools.backend import ToolCall, ToolError
+from tinyagent.tools.registry import get_tool
+from tinyagent.tools.zoom import ZoomClient, local_meeting
 
 
 class FakeZoom:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Config
-from core.dag import plans_isomorphic
-from core.parser import parse_plan
-from core.plan import serialize
 from tests.support.realmodels import real_model
+from tinyagent.core.config import Config
+from tinyagent.core.dag import plans_isomorphic
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import serialize
 
 pytestmark = pytest.mark.realmodel
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def qwen_path() -> Path:
 
 @pytest.fixture(scope="session")
 def qwen_llm(qwen_path):
-    from core.planner_model import load_planner
+    from tinyagent.core.planner_model import load_planner
 
     llm = load_planner(real_config(), str(qwen_path))  # as the app loads it
     yield llm
@@ -76,7 +76,7 @@ def qwen_llm(qwen_path):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_pipeline_plans_simple_requests_like_the_reference(qwen_llm, case):
-    from core.pipeline import Pipeline
+    from tinyagent.core.pipeline import Pipeline
 
     request, reference = CASES[case]
     pipeline = Pipeline(real_config(), llm=qwen_llm)
@@ -89,9 +89,9 @@ def test_the_pipeline_plans_simple_requests_like_the_reference(qwen_llm, case):
 
 
 def test_ask_dry_run_on_the_real_model_changes_nothing(qwen_path, isolated_home, capsys):
-    from core.backends import sandbox_db_path
-    from core.cli import main
-    from tools.sandbox import SandboxBackend
+    from tinyagent.core.backends import sandbox_db_path
+    from tinyagent.core.cli import main
+    from tinyagent.tools.sandbox import SandboxBackend
 
     write_config(isolated_home)
     before = SandboxBackend(sandbox_db_path()).fingerprint()
@@ -112,7 +112,7 @@ def test_the_tui_in_tmux_plans_asks_and_answers_with_the_real_model(tmp_path, qw
     home = tmp_path / "home"
     write_config(home, qwen_path)
     exe = ROOT / ".venv" / "bin" / "tinyagent"
-    cmd = str(exe) if exe.exists() else f"{sys.executable} -c 'from core.cli import run; run()'"
+    cmd = str(exe) if exe.exists() else f"{sys.executable} -c 'from tinyagent.core.cli import run; run()'"
     env = f"cd {ROOT} && TINYAGENT_HOME={home} TERM=xterm-256color COLORTERM=truecolor"
     t = Tmux(f"{env} {cmd}; echo EXITED $?; sleep 30")
     try:

@@ -13,12 +13,12 @@ import datetime as dt
 
 import pytest
 
-from core import modelstore
-from core.config import Config
-from core.dag import plans_isomorphic
-from core.parser import parse_plan
-from core.plan import serialize
 from tests.support.realmodels import real_model
+from tinyagent.core import modelstore
+from tinyagent.core.config import Config
+from tinyagent.core.dag import plans_isomorphic
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import serialize
 
 pytestmark = pytest.mark.realmodel
 TUNED = "qwen2.5-coder-0.5b-tinyagent"
@@ -69,7 +69,7 @@ def real_config() -> Config:
 
 @pytest.fixture(scope="module")
 def tuned_llm():
-    from core.planner.llm import LocalLLM
+    from tinyagent.core.planner.llm import LocalLLM
 
     adapter = modelstore.adapter_path(modelstore.find(TUNED))
     llm = LocalLLM(real_model("qwen2.5-coder-0.5b"), n_ctx=4096, n_threads=1, adapter=adapter)
@@ -80,7 +80,7 @@ def tuned_llm():
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=MISSES[c], strict=False))
                                   if c in MISSES else c for c in CASES])
 def test_the_tuned_planner_plans_multi_step_requests_like_the_reference(tuned_llm, case):
-    from core.pipeline import Pipeline
+    from tinyagent.core.pipeline import Pipeline
 
     request, reference = CASES[case]
     pipeline = Pipeline(real_config(), llm=tuned_llm)
@@ -93,10 +93,10 @@ def test_the_tuned_planner_plans_multi_step_requests_like_the_reference(tuned_ll
 
 def test_the_tuned_prompt_is_shorter_than_the_compact_one(tuned_llm):
     """What the tuned planner reads per request, in Qwen's own tokens, against the compact profile's."""
-    from core.planner.profiles import PromptSetup
-    from core.planner.prompt import pick_examples
-    from core.toolrag.examples import ExamplePool
-    from tools.registry import REGISTRY
+    from tinyagent.core.planner.profiles import PromptSetup
+    from tinyagent.core.planner.prompt import pick_examples
+    from tinyagent.core.toolrag.examples import ExamplePool
+    from tinyagent.tools.registry import REGISTRY
 
     request = CASES["text and email"][0]
     selected = [REGISTRY[n] for n in ("get_phone_number", "get_email_address", "send_sms", "compose_new_email")]
@@ -104,7 +104,7 @@ def test_the_tuned_prompt_is_shorter_than_the_compact_one(tuned_llm):
     examples = pick_examples(request, selected, 3, ExamplePool.load_for_planning()[0])
 
     def tokens(profile: str, tools, shown) -> int:
-        from core.planner.chat import choose, gguf_tokens
+        from tinyagent.core.planner.chat import choose, gguf_tokens
 
         bos, eos = gguf_tokens(tuned_llm)
         setup = PromptSetup(profile, "test", choose("auto", metadata=tuned_llm.metadata, bos_token=bos, eos_token=eos))

@@ -20,11 +20,11 @@ from statistics import fmean
 
 import pytest
 
-from core.voice.wer import word_error_rate
 from tests.support.pulse import pulse_server
 from tests.support.realmodels import real_model
 from tests.support.speech_requests import REQUESTS, missing_key_words, speak
 from tests.support.whisper_model import real_tiny_en_ggml
+from tinyagent.core.voice.wer import word_error_rate
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.audio]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def tiny_en() -> Path:
 
 
 def transcribe_cli(wav: Path, model: Path, *extra: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "core.cli", "transcribe", str(wav), "--model", str(model),
+    done = subprocess.run([sys.executable, "-m", "tinyagent.core.cli", "transcribe", str(wav), "--model", str(model),
                            "--no-fallback", "--threads", "2", "--json", *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -106,8 +106,8 @@ def test_the_same_audio_is_heard_the_same_every_time(tiny_en, tmp_path):
     # Beam search draws from a generator that whisper.cpp 1.5.1's state never re-seeds: this
     # request came out as "Broceries", then "call groceries", then "called bloated" from one
     # loaded model. Each transcription now gets a fresh state.
-    from core.voice.audio import read_wav
-    from core.voice.transcribe import Transcriber
+    from tinyagent.core.voice.audio import read_wav
+    from tinyagent.core.voice.transcribe import Transcriber
 
     audio = read_wav(speak("Create a note called groceries with milk and eggs", tmp_path / "note.wav"))
     transcriber = Transcriber(tiny_en, threads=2, beam_size=5, temperature_inc=0.0)
@@ -125,7 +125,7 @@ def test_listen_ask_dry_run_plans_a_spoken_request(tiny_en, tmp_path):
     wav = speak(request, tmp_path / "request.wav")
     with pulse_server() as pulse:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "listen", "--seconds", "20", "--silence", "1.0", "--model", str(tiny_en),
+            [sys.executable, "-m", "tinyagent.core.cli", "listen", "--seconds", "20", "--silence", "1.0", "--model", str(tiny_en),
              "--no-fallback", "--threads", "2", "--ask", "--dry-run", "--planner", str(planner), "--json"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PULSE_SERVER": pulse.server})
@@ -160,12 +160,12 @@ def test_ctrl_c_ends_a_long_transcription_at_once(tiny_en, tmp_path):
 
     import numpy as np
 
-    from core.voice.audio import read_wav, write_wav
+    from tinyagent.core.voice.audio import read_wav, write_wav
 
     speech = read_wav(speak("Create a note called groceries with milk and eggs", tmp_path / "one.wav"))
     write_wav(tmp_path / "long.wav", np.tile(speech, 60))  # ~3 minutes
     env = {**os.environ, "TINYAGENT_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "transcribe", str(tmp_path / "long.wav"),
+    proc = subprocess.Popen([sys.executable, "-m", "tinyagent.core.cli", "transcribe", str(tmp_path / "long.wav"),
                              "--model", str(tiny_en), "--threads", "1"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(8)  # past start-up and loading: well into the minute-long transcription

@@ -31,7 +31,7 @@ def _app(tmp_path: Path, pulse, config: str) -> Tmux:
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.yaml").write_text(config)
     exe = ROOT / ".venv" / "bin" / "tinyagent"
-    cmd = str(exe) if exe.exists() else f"{sys.executable} -c 'from core.cli import run; run()'"
+    cmd = str(exe) if exe.exists() else f"{sys.executable} -c 'from tinyagent.core.cli import run; run()'"
     env = (f"cd {ROOT} && TINYAGENT_HOME={home} PULSE_SERVER={pulse.server} TERM=xterm-256color "
            "COLORTERM=truecolor")
     # start the app a moment after tmux has resized its window: an app that reads the size

@@ -160,9 +160,9 @@ def shared_plan_texts(path: Path) -> list[str]:
 # -- runners ------------------------------------------------------------------------------------------------
 def run_plan_text(text: str) -> str:
     """Parse; every result must print as strict JSON and survive serialize -> parse unchanged."""
-    from core.events import TaskAdded
-    from core.parser import parse_plan
-    from core.plan import serialize
+    from tinyagent.core.events import TaskAdded
+    from tinyagent.core.parser import parse_plan
+    from tinyagent.core.plan import serialize
 
     plan = parse_plan(text)
     for diagnostic in (*plan.errors, *plan.warnings):
@@ -185,7 +185,7 @@ LAST_OUTPUT = [""]  # run_cli's last standard output, for callers that read its 
 
 def run_cli(argv: list[str]) -> int:
     """core.cli.main in-process; the exit code must be documented and stderr free of tracebacks."""
-    from core.cli import main
+    from tinyagent.core.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -229,7 +229,7 @@ async def run_tui_input(app, pilot, told: list[str], text: str) -> str:
     from textual import events
 
     from tests.support.tui_helpers import screen_characters
-    from tui.widgets.request import MAX_REQUEST
+    from tinyagent.tui.widgets.request import MAX_REQUEST
 
     box = app.query_one("#ask")
     box.value = ""
@@ -257,7 +257,7 @@ def _no_constants(name: str) -> None:
 
 
 def run_config_text(text: str) -> str:
-    from core.config import ConfigError, parse_config
+    from tinyagent.core.config import ConfigError, parse_config
 
     try:
         parse_config(text, "config.yaml")
@@ -269,7 +269,7 @@ def run_config_text(text: str) -> str:
 
 
 def run_config_file(path: Path, data: bytes) -> str:
-    from core.config import ConfigError, load_config
+    from tinyagent.core.config import ConfigError, load_config
 
     path.write_bytes(data)
     try:
@@ -280,7 +280,7 @@ def run_config_file(path: Path, data: bytes) -> str:
 
 
 def run_wav(path: Path, data: bytes) -> str:
-    from core.voice.audio import AudioFileError, read_wav
+    from tinyagent.core.voice.audio import AudioFileError, read_wav
 
     path.write_bytes(data)
     try:
@@ -293,7 +293,7 @@ def run_wav(path: Path, data: bytes) -> str:
 
 
 def run_gguf(path: Path, data: bytes) -> str:
-    from core.planner.llm import ModelLoadError, check_gguf
+    from tinyagent.core.planner.llm import ModelLoadError, check_gguf
 
     path.write_bytes(data)
     try:
@@ -306,7 +306,7 @@ def run_gguf(path: Path, data: bytes) -> str:
 def run_whisper(path: Path, data: bytes, size: int, in_place: bool = False) -> str:
     """A mutated head of a whisper model: written over a whole model already at `path` (in_place),
     or followed by a sparse tail up to `size` bytes."""
-    from core.voice.transcribe import ModelFileError, check_whisper_model
+    from tinyagent.core.voice.transcribe import ModelFileError, check_whisper_model
 
     if in_place:
         with path.open("r+b") as fh:
@@ -335,7 +335,7 @@ EXAMPLE_QUERY = "Text Sid that I'm running late"
 def run_history(path: Path, lines: list[str], request: str) -> str:
     """A fuzzed history.jsonl loads without an exception (bad lines skipped), and an entry appended
     to it with a fuzzed request reads back exactly as written."""
-    from core.history import HistoryEntry, HistoryStore
+    from tinyagent.core.history import HistoryEntry, HistoryStore
 
     path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
     store = HistoryStore(path)
@@ -352,7 +352,7 @@ def run_history(path: Path, lines: list[str], request: str) -> str:
 
 def run_examples_add(work: Path, query: str, plan_text: str) -> int:
     """`examples add` with a fuzzed request and plan; whatever it saved, `examples list` reads back."""
-    from core.toolrag.examples import user_examples_file
+    from tinyagent.core.toolrag.examples import user_examples_file
 
     user_examples_file().unlink(missing_ok=True)
     plan_file = work / "example-plan.txt"
@@ -364,7 +364,7 @@ def run_examples_add(work: Path, query: str, plan_text: str) -> int:
 
 def run_examples_import(work: Path, lines: list[str]) -> int:
     """`examples import` of a fuzzed JSONL file; whatever it saved, `examples list` reads back."""
-    from core.toolrag.examples import user_examples_file
+    from tinyagent.core.toolrag.examples import user_examples_file
 
     user_examples_file().unlink(missing_ok=True)
     data = work / "examples.jsonl"

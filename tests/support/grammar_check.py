@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.planner.grammar_check import GrammarMatcher
+from tinyagent.core.planner.grammar_check import GrammarMatcher
 
 
 def grammar_accepts(llm, grammar: str, text: str) -> bool:

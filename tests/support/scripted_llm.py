@@ -11,7 +11,7 @@ import threading
 from collections.abc import Collection, Generator, Sequence
 from pathlib import Path
 
-from core.planner.llm import GenerationStats, LocalLLM
+from tinyagent.core.planner.llm import GenerationStats, LocalLLM
 
 
 class ScriptedLLM(LocalLLM):

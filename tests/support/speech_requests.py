@@ -78,7 +78,7 @@ def speak(text: str, path: str | Path, voice: str = "espeak") -> Path:
 
 
 def missing_key_words(key_words: tuple[str, ...], transcript: str) -> list[str]:
-    from core.voice.wer import words
+    from tinyagent.core.voice.wer import words
 
     heard = set(words(transcript))
     return [w for w in key_words if not set(words(w)) <= heard]  # normalised alike: "six" is heard as "6"

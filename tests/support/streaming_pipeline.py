@@ -8,14 +8,14 @@ import asyncio
 import threading
 import time
 
-from core.approval import ApprovalPolicy, deny_all
-from core.backends import Backend
-from core.config import Config
-from core.events import AnswerReady, PlanToken, RequestStarted, ToolsSelected
-from core.executor import DryRun, Executor
-from core.parser import PlanParser
-from core.pipeline import Pipeline, PipelineResult
-from tools.registry import TOOL_NAMES
+from tinyagent.core.approval import ApprovalPolicy, deny_all
+from tinyagent.core.backends import Backend
+from tinyagent.core.config import Config
+from tinyagent.core.events import AnswerReady, PlanToken, RequestStarted, ToolsSelected
+from tinyagent.core.executor import DryRun, Executor
+from tinyagent.core.parser import PlanParser
+from tinyagent.core.pipeline import Pipeline, PipelineResult
+from tinyagent.tools.registry import TOOL_NAMES
 
 NAMES = ["Sarah", "Mike", "John", "Emily", "David", "Lisa", "Tom"]
 PLAN = "".join(

@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from core.config import Config
-from core.events import AudioLevel, DownloadProgress
-from core.history import HistoryStore
-from core.modelstore import ModelChoice, ModelEntry, PlannerChoice
-from core.voice.capture import Recorder
-from core.voice.transcribe import Transcriber, Transcript
-from tui.app import build_app
-from tui.services import Services
+from tinyagent.core.config import Config
+from tinyagent.core.events import AudioLevel, DownloadProgress
+from tinyagent.core.history import HistoryStore
+from tinyagent.core.modelstore import ModelChoice, ModelEntry, PlannerChoice
+from tinyagent.core.voice.capture import Recorder
+from tinyagent.core.voice.transcribe import Transcriber, Transcript
+from tinyagent.tui.app import build_app
+from tinyagent.tui.services import Services
 
 PLAN = """1. get_email_address("Sarah")
 2. get_phone_number("Mike")
@@ -121,7 +121,7 @@ def make_app(tmp_path: Path, config: Config | None = None, *, pipeline=None, sto
 
 
 def sandbox_rows(table: str) -> list[tuple]:
-    from core.backends import sandbox_db_path
+    from tinyagent.core.backends import sandbox_db_path
 
     with sqlite3.connect(sandbox_db_path()) as db:
         return db.execute(f"SELECT * FROM {table}").fetchall()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.voice import ct2ggml
 from tests.support.realmodels import cache_dir, real_model
+from tinyagent.core.voice import ct2ggml
 
 GGML_MAGIC = 0x67676D6C
 F32, F16 = 0, 1

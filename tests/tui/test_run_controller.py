@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from core.approval import Decision
-from core.events import AnswerReady, PlanFinished, RunSummary, StageTiming, TaskStatus
-from core.history import HistoryStore
-from core.parser import parse_plan
 from tests.support.tui_helpers import sandbox_config
-from tui.messages import CoreEvent, RunDone
-from tui.run_controller import RunController
-from tui.services import Services
+from tinyagent.core.approval import Decision
+from tinyagent.core.events import AnswerReady, PlanFinished, RunSummary, StageTiming, TaskStatus
+from tinyagent.core.history import HistoryStore
+from tinyagent.core.parser import parse_plan
+from tinyagent.tui.messages import CoreEvent, RunDone
+from tinyagent.tui.run_controller import RunController
+from tinyagent.tui.services import Services
 
 PLAN = '1. get_phone_number("Mike")\n2. join()<END_OF_PLAN>\n'
 

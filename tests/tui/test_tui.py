@@ -9,12 +9,6 @@ import pytest
 from textual.binding import Binding
 from textual.widgets import Button, Input, TextArea
 
-from core.approval import deny_all
-from core.events import AnswerReady, PlanStarted, PlanToken, Replanning, RequestStarted, TaskStatus
-from core.executor import DryRun
-from core.parser import parse_plan
-from core.pipeline import Pipeline, PipelineResult
-from core.voice.capture import VoiceUnavailable
 from tests.support.tui_helpers import (
     PLAN,
     FakeRecorder,
@@ -27,12 +21,18 @@ from tests.support.tui_helpers import (
     type_text,
     wait_for,
 )
-from tui.actions import ACTIONS
-from tui.messages import LEVEL_INTERVAL
-from tui.screens.confirm import ConfirmModal
-from tui.screens.editor import EditorScreen
-from tui.widgets.chat import Chat
-from tui.widgets.plan_graph import PlanGraph
+from tinyagent.core.approval import deny_all
+from tinyagent.core.events import AnswerReady, PlanStarted, PlanToken, Replanning, RequestStarted, TaskStatus
+from tinyagent.core.executor import DryRun
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.pipeline import Pipeline, PipelineResult
+from tinyagent.core.voice.capture import VoiceUnavailable
+from tinyagent.tui.actions import ACTIONS
+from tinyagent.tui.messages import LEVEL_INTERVAL
+from tinyagent.tui.screens.confirm import ConfirmModal
+from tinyagent.tui.screens.editor import EditorScreen
+from tinyagent.tui.widgets.chat import Chat
+from tinyagent.tui.widgets.plan_graph import PlanGraph
 
 
 def statuses(app) -> dict[int, TaskStatus]:

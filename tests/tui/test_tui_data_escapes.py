@@ -14,17 +14,17 @@ import re
 
 from textual import events
 
-from core.backends import sandbox_db_path
-from core.history import HistoryEntry
-from core.parser import parse_plan
 from tests.support.tui_helpers import make_app, screen_characters, wait_for
-from tools.backend import ToolCall
-from tools.registry import get_tool
-from tools.sandbox import SandboxBackend
-from tui.screens.history import HistoryScreen
-from tui.widgets.chat import Chat
-from tui.widgets.plan_graph import PlanGraph
-from tui.widgets.request import MAX_REQUEST, RequestInput
+from tinyagent.core.backends import sandbox_db_path
+from tinyagent.core.history import HistoryEntry
+from tinyagent.core.parser import parse_plan
+from tinyagent.tools.backend import ToolCall
+from tinyagent.tools.registry import get_tool
+from tinyagent.tools.sandbox import SandboxBackend
+from tinyagent.tui.screens.history import HistoryScreen
+from tinyagent.tui.widgets.chat import Chat
+from tinyagent.tui.widgets.plan_graph import PlanGraph
+from tinyagent.tui.widgets.request import MAX_REQUEST, RequestInput
 
 TITLE = "\x1b]2;FORGED\x07 Budget"
 BODY = "\x1b[2J\x1b[41mFORGED\x1b[0m \x1b]52;c;cm0gLXJmIH4=\x07 \x9b31m \x9d0;t\x9c"

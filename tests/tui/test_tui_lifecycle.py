@@ -11,7 +11,6 @@ import pytest
 from textual import events
 from textual.widgets import Input
 
-from core.events import TaskStatus
 from tests.support.tui_helpers import (
     PLAN,
     FakeRecorder,
@@ -22,9 +21,10 @@ from tests.support.tui_helpers import (
     wait_for,
 )
 from tests.tui.test_tui import open_editor_with, statuses
-from tools.sandbox.backend import SandboxBackend
-from tui.screens.confirm import ConfirmModal
-from tui.widgets.chat import Chat
+from tinyagent.core.events import TaskStatus
+from tinyagent.tools.sandbox.backend import SandboxBackend
+from tinyagent.tui.screens.confirm import ConfirmModal
+from tinyagent.tui.widgets.chat import Chat
 
 SLOW = '1. get_phone_number("Mike")\n2. send_sms(["$1"], "hi")\n3. join()<END_OF_PLAN>\n'
 SMS_ONLY = '1. send_sms(["+1 415 555 0104"], "hi")\n2. join()<END_OF_PLAN>\n'

@@ -11,14 +11,14 @@ import os
 
 import pytest
 
-from core.events import TaskStatus
-from core.pipeline import Pipeline
 from tests.support.scripted_llm import ScriptedLLM
 from tests.support.tui_helpers import make_app, sandbox_config, wait_for
-from tui.screens.confirm import ConfirmModal
-from tui.widgets.chat import Chat
-from tui.widgets.plan_graph import PlanGraph
-from tui.widgets.tool_panel import ToolBars
+from tinyagent.core.events import TaskStatus
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.tui.screens.confirm import ConfirmModal
+from tinyagent.tui.widgets.chat import Chat
+from tinyagent.tui.widgets.plan_graph import PlanGraph
+from tinyagent.tui.widgets.tool_panel import ToolBars
 
 pytest.importorskip("llama_cpp")
 

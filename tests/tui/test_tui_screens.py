@@ -12,9 +12,6 @@ import time
 
 from textual.widgets import Button
 
-from core.events import DownloadProgress
-from core.history import HistoryEntry, HistoryStore
-from core.modelstore import DownloadError
 from tests.support.tui_helpers import (
     PLAN,
     FakeRecorder,
@@ -24,11 +21,14 @@ from tests.support.tui_helpers import (
     make_app,
     wait_for,
 )
-from tools.registry import TOOL_NAMES
-from tui.screens.editor import EditorScreen
-from tui.screens.history import HistoryScreen
-from tui.screens.models import ModelRow, ModelsScreen
-from tui.widgets.tool_panel import ToolBars
+from tinyagent.core.events import DownloadProgress
+from tinyagent.core.history import HistoryEntry, HistoryStore
+from tinyagent.core.modelstore import DownloadError
+from tinyagent.tools.registry import TOOL_NAMES
+from tinyagent.tui.screens.editor import EditorScreen
+from tinyagent.tui.screens.history import HistoryScreen
+from tinyagent.tui.screens.models import ModelRow, ModelsScreen
+from tinyagent.tui.widgets.tool_panel import ToolBars
 
 
 class FailingStore(FakeStore):
@@ -112,7 +112,7 @@ def test_a_history_entry_of_the_right_types_round_trips(tmp_path):
     entry = HistoryEntry(request="r", plan=PLAN, dry_run=True, statuses={"1": "done"}, outputs={"1": "x"})
     store.append(entry)
     assert store.load() == [entry]
-    from core.history import _TYPE_CHECKS  # every field's type has its check, a new one too
+    from tinyagent.core.history import _TYPE_CHECKS  # every field's type has its check, a new one too
 
     assert {str(f.type) for f in HistoryEntry.__dataclass_fields__.values()} <= set(_TYPE_CHECKS)
 

@@ -10,8 +10,9 @@ import asyncio
 import pytest
 from textual.widgets import Input, TextArea
 
-from core.approval import deny_all
-from core.events import (
+from tests.support.tui_helpers import PLAN, FakeStore, make_app, sandbox_config, wait_for
+from tinyagent.core.approval import deny_all
+from tinyagent.core.events import (
     ApprovalRequested,
     PlanStarted,
     PlanToken,
@@ -23,14 +24,13 @@ from core.events import (
     TaskStatus,
     ToolsSelected,
 )
-from core.executor import DryRun
-from core.parser import parse_plan
-from core.pipeline import Pipeline, PipelineResult
-from tests.support.tui_helpers import PLAN, FakeStore, make_app, sandbox_config, wait_for
-from tools.registry import TOOL_NAMES
-from tui.screens.confirm import ConfirmModal
-from tui.widgets.chat import Chat
-from tui.widgets.plan_graph import PlanGraph
+from tinyagent.core.executor import DryRun
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.pipeline import Pipeline, PipelineResult
+from tinyagent.tools.registry import TOOL_NAMES
+from tinyagent.tui.screens.confirm import ConfirmModal
+from tinyagent.tui.widgets.chat import Chat
+from tinyagent.tui.widgets.plan_graph import PlanGraph
 
 REQUEST = "tell Sarah and Mike I'm late"
 PROBS = {n: 0.02 for n in TOOL_NAMES} | {"get_phone_number": 0.91, "get_email_address": 0.97, "send_sms": 0.88,

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 
-from core.backends import make_backend
-from core.config import ApprovalConfig
-from core.events import PlanToken
 from tests.support.streaming_pipeline import PLAN, TASKS, StreamingPipeline
 from tests.support.tui_helpers import make_app, sandbox_config, wait_for
-from tui.messages import EventBridge, TokensReady
-from tui.widgets.chat import Chat
-from tui.widgets.plan_graph import PlanGraph
+from tinyagent.core.backends import make_backend
+from tinyagent.core.config import ApprovalConfig
+from tinyagent.core.events import PlanToken
+from tinyagent.tui.messages import EventBridge, TokensReady
+from tinyagent.tui.widgets.chat import Chat
+from tinyagent.tui.widgets.plan_graph import PlanGraph
 
 
 async def test_plan_streams_and_runs_while_the_loop_keeps_turning(tmp_path):

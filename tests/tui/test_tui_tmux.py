@@ -21,7 +21,7 @@ def tmux_app(tmp_path):
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.yaml").write_text("backend: sandbox\n")
     exe = ROOT / ".venv" / "bin" / "tinyagent"
-    cmd = str(exe) if exe.exists() else f"{sys.executable} -c 'from core.cli import run; run()'"
+    cmd = str(exe) if exe.exists() else f"{sys.executable} -c 'from tinyagent.core.cli import run; run()'"
     env = f"cd {ROOT} && TINYAGENT_HOME={home} TERM=xterm-256color COLORTERM=truecolor"
     session = Tmux(f"{env} {cmd}; echo EXITED $?; sleep 30")
     yield session, home

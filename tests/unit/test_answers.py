@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.answers import JoinCase, asks_for_information, decide, sentence_reason
-from core.config import Config
-from core.events import AnswerReady, PlanStarted, RunSummary, TaskStarted, TaskStatus
-from core.executor import DryRun
-from core.parser import parse_plan
-from core.pipeline import Pipeline
-from core.planner.llm import LocalLLM
 from tests.support.realmodels import real_model
+from tinyagent.core.answers import JoinCase, asks_for_information, decide, sentence_reason
+from tinyagent.core.config import Config
+from tinyagent.core.events import AnswerReady, PlanStarted, RunSummary, TaskStarted, TaskStatus
+from tinyagent.core.executor import DryRun
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.planner.llm import LocalLLM
 
 D, F, S, N = TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.DENIED
 SMS = '1. get_phone_number("Sarah")\n2. send_sms(["$1"], "Running late")\n3. join()<END_OF_PLAN>'
@@ -163,7 +163,7 @@ async def test_real_model_missing_contacts_end_after_one_attempt(qwen):
 
 # -- the answer, streamed ---------------------------------------------------------------------
 def test_answer_stream_shows_only_the_answer_as_it_grows():
-    from core.answers import AnswerStream
+    from tinyagent.core.answers import AnswerStream
 
     def run(text, size=3):
         stream = AnswerStream()
@@ -189,8 +189,8 @@ class ChunkedLLM(ScriptedLLM):
 async def test_the_joiners_answer_streams_into_events_and_the_cli(tiny_gguf, profile, said):
     import io
 
-    from core.cli.render import TextRenderer
-    from core.events import AnswerToken
+    from tinyagent.core.cli.render import TextRenderer
+    from tinyagent.core.events import AnswerToken
 
     llm = ChunkedLLM(tiny_gguf, ['1. get_phone_number("Sarah")\n2. join()<END_OF_PLAN>', said])
     out = io.StringIO()
@@ -212,7 +212,7 @@ async def test_the_joiners_answer_streams_into_events_and_the_cli(tiny_gguf, pro
 async def test_the_chat_shows_the_answer_being_written():
     from textual.app import App
 
-    from tui.widgets.chat import Chat
+    from tinyagent.tui.widgets.chat import Chat
 
     class ChatApp(App):
         def compose(self):

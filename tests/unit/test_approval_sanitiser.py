@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.backends import sandbox_db_path
-from core.cli.approve import describe_request
-from core.events import TaskStatus
-from core.executor import Executor
-from core.parser import load_plan
-from core.sanitize import visible
-from tools.backend import ToolCall
-from tools.registry import get_tool
-from tools.sandbox import SandboxBackend
+from tinyagent.core.backends import sandbox_db_path
+from tinyagent.core.cli.approve import describe_request
+from tinyagent.core.events import TaskStatus
+from tinyagent.core.executor import Executor
+from tinyagent.core.parser import load_plan
+from tinyagent.core.sanitize import visible
+from tinyagent.tools.backend import ToolCall
+from tinyagent.tools.registry import get_tool
+from tinyagent.tools.sandbox import SandboxBackend
 
 FORGED = "Your bank code is 4471\r\x1b[2K  message: See you at 5!\x1b]0;title\x07\u202eevil"
 PLAN = '1. open_note("Forged", "")\n2. send_sms(["+1 415 555 0104"], "$1")\n3. join()<END_OF_PLAN>'
@@ -60,7 +60,7 @@ async def test_tui_modal_shows_the_escapes_of_a_forged_note(tmp_path):
     from textual.widgets import TextArea
 
     from tests.support.tui_helpers import make_app, wait_for
-    from tui.screens.confirm import ConfirmModal
+    from tinyagent.tui.screens.confirm import ConfirmModal
 
     add_forged_note()
     app = make_app(tmp_path)

@@ -2,7 +2,11 @@
 
 tools/ imports nothing from core/; core/ imports nothing from tui/ except the CLI's one
 launcher; no module reaches itself through any chain of imports; core/ and tools/ load
-without Textual, and `tinyagent --help` loads no heavy runtime.
+without Textual, and `tinyagent --help` loads no heavy runtime. Every import of ours names the one
+installed package (`tinyagent.core...`, pyproject's package-dir), never a bare `core` or `tools`.
+
+The graph names modules by their source paths (core/pipeline.py is "core.pipeline"), so an
+import of tinyagent.core.pipeline is read as core.pipeline.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import networkx as nx
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "tools", "tui", "models", "applescripts")
+INSTALLED = "tinyagent"  # the one package the source folders are installed under
 # The CLI may import the TUI only to launch it.
 TUI_LAUNCHERS = {"core.cli.common"}
 
@@ -32,9 +37,14 @@ def _modules() -> dict[str, Path]:
     return {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
 
 
+def _source_name(name: str) -> str:
+    """tinyagent.core.plan -> core.plan: the name the graph gives the module."""
+    return name.removeprefix(INSTALLED + ".")
+
+
 def _imported(node: ast.AST, module: str, is_package: bool, known: dict[str, Path]) -> list[str]:
     if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
+        return [_source_name(alias.name) for alias in node.names]
     if not isinstance(node, ast.ImportFrom):
         return []
     if node.level:
@@ -44,7 +54,9 @@ def _imported(node: ast.AST, module: str, is_package: bool, known: dict[str, Pat
     else:
         source = node.module or ""
     # `from pkg import submodule` depends on the submodule; `from mod import name` on mod
-    submodules = [f"{source}.{a.name}" for a in node.names if f"{source}.{a.name}" in known]
+    named = [_source_name(f"{source}.{a.name}") for a in node.names]
+    submodules = [name for name in named if name in known]
+    source = "" if source == INSTALLED else _source_name(source)  # `from tinyagent import core`
     return submodules + ([source] if len(submodules) < len(node.names) else [])
 
 
@@ -121,20 +133,74 @@ def test_a_cycle_and_a_back_edge_would_be_seen(tmp_path, monkeypatch):
     """The checks above cannot pass vacuously: a planted cycle and tools -> core are found."""
     for pkg in PACKAGES:
         (tmp_path / pkg).mkdir()
-    (tmp_path / "core" / "a.py").write_text("def f():\n    from core import b\n")
-    (tmp_path / "core" / "b.py").write_text("from core.a import f\n")
-    (tmp_path / "tools" / "t.py").write_text("import core.a\n")
+    (tmp_path / "core" / "a.py").write_text("def f():\n    from tinyagent.core import b\n")
+    (tmp_path / "core" / "b.py").write_text("from tinyagent.core.a import f\n")
+    (tmp_path / "tools" / "t.py").write_text("import tinyagent.core.a\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     graph = import_graph()
     assert [sorted(c) for c in nx.simple_cycles(graph)] == [["core.a", "core.b"]]
     assert graph.has_edge("tools.t", "core.a")
 
 
+# Where code of ours lives: the installed packages' folders, the installed package's top, the
+# tests and the benchmarks.
+OUR_CODE = (*PACKAGES, "package", "tests", "bench")
+
+
+def bare_imports() -> list[str]:
+    """Imports naming a source folder (`core`, `tools`, ...) as a top-level package: installed,
+    there is none; beside the installed one, the same file would load twice under two names."""
+    found = []
+    for folder in OUR_CODE:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [node.module or ""]
+                else:
+                    continue
+                found += [f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
+                          for name in names if name.split(".")[0] in PACKAGES]
+    return found
+
+
+def test_every_import_of_ours_names_the_installed_package():
+    assert bare_imports() == []
+
+
+def test_a_bare_import_would_be_seen(tmp_path, monkeypatch):
+    for folder in OUR_CODE:
+        (tmp_path / folder).mkdir()
+    (tmp_path / "tui" / "a.py").write_text("import tools.registry\nfrom tinyagent.core import plan\n")
+    (tmp_path / "tests" / "t.py").write_text("def f():\n    from core.plan import Task\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert bare_imports() == ["tui/a.py:1: tools.registry", "tests/t.py:2: core.plan"]
+
+
 def _packages(package: str) -> list[str]:
-    names = [package]
-    for info in pkgutil.walk_packages([str(ROOT / package)], prefix=f"{package}."):
+    """Every module of a source folder, by its installed name (tinyagent.core, tinyagent.core.cli, ...)."""
+    names = [f"{INSTALLED}.{package}"]
+    for info in pkgutil.walk_packages([str(ROOT / package)], prefix=f"{INSTALLED}.{package}."):
         names.append(info.name)
     return names
+
+
+def test_every_module_loads_under_one_name_only():
+    """Importing everything, the app included, loads no module as `core...`, `tools...` or
+    `tui...` as well: one file under two names would be two modules with two sets of globals."""
+    modules = [m for m in _packages("core") + _packages("tools") + _packages("tui") if not m.endswith("__main__")]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"bare = sorted(m for m in sys.modules if m.split('.')[0] in {PACKAGES!r})\n"
+        "print(len(sys.modules), ','.join(bare))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    count, bare = out.stdout.strip().partition(" ")[::2]
+    assert int(count) > 100 and bare == "", f"loaded under a bare name: {bare}"
 
 
 def test_core_and_tools_import_without_textual():
@@ -153,7 +219,7 @@ def test_core_and_tools_import_without_textual():
 
 def test_cli_help_does_not_load_heavy_runtimes():
     code = (
-        "import sys\nfrom core.cli import build_parser\nbuild_parser()\n"
+        "import sys\nfrom tinyagent.core.cli import build_parser\nbuild_parser()\n"
         "heavy = [m for m in ('llama_cpp', 'onnxruntime', 'sounddevice', 'pywhispercpp', 'torch', 'textual', 'networkx')\n"
         "         if m in sys.modules]\n"
         "print(','.join(heavy))\n"

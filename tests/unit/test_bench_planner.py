@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import bench_planner  # noqa: E402
-from core.planner.grammar_check import GrammarMatcher  # noqa: E402
+from tinyagent.core.planner.grammar_check import GrammarMatcher  # noqa: E402
 
 
 def accepts(grammar: str, text: str, llm) -> bool:

@@ -5,8 +5,8 @@ from typing import get_args
 
 import pytest
 
-from core.chat_layouts import NAMED_TEMPLATES
-from core.config import (
+from tinyagent.core.chat_layouts import NAMED_TEMPLATES
+from tinyagent.core.config import (
     ApprovalConfig,
     BackendName,
     Config,
@@ -101,7 +101,7 @@ def _readme_sample() -> str:
 def test_readme_config_sample_is_the_one_the_config_types_write():
     assert _readme_sample() == config_sample(), (
         "README's config sample and core/config.py disagree: paste the output of "
-        "python -c 'from core.config import config_sample; print(config_sample(), end=\"\")' into README")
+        "python -c 'from tinyagent.core.config import config_sample; print(config_sample(), end=\"\")' into README")
 
 
 def test_the_sample_is_every_key_at_its_default():
@@ -143,14 +143,14 @@ def test_every_choice_is_accepted_and_nothing_else(section, key):
 
 
 def test_the_profile_choice_is_the_profile_table():
-    from core.planner.profiles import PROFILES
+    from tinyagent.core.planner.profiles import PROFILES
 
     assert set(get_args(ProfileName)) == set(PROFILES)
     assert get_args(PromptSetting) == ("auto", *get_args(ProfileName))
 
 
 def test_the_cli_offers_the_configs_choices():
-    from core.cli import build_parser
+    from tinyagent.core.cli import build_parser
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     offered: dict[str, set] = {}

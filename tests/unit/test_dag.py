@@ -1,5 +1,5 @@
-from core.dag import critical_path, layers, plans_isomorphic, renumber, tool_recall
-from core.parser import load_plan
+from tinyagent.core.dag import critical_path, layers, plans_isomorphic, renumber, tool_recall
+from tinyagent.core.parser import load_plan
 
 PLAN = load_plan(
     '1. get_email_address("A")\n2. get_email_address("B")\n3. open_and_get_file_path("f")\n'

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from core import events as E
-from core.plan import Ref, Task, Template
+from tinyagent.core import events as E
+from tinyagent.core.plan import Ref, Task, Template
 
 # The wire names as they have always been: a rename breaks every reader of the JSON lines.
 KINDS = {

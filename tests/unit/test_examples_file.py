@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from core.cli import main
-from core.toolrag import examples as ex
-from core.toolrag.examples import ExampleError, add_user_example, read_examples, user_examples_file
+from tinyagent.core.cli import main
+from tinyagent.core.toolrag import examples as ex
+from tinyagent.core.toolrag.examples import ExampleError, add_user_example, read_examples, user_examples_file
 
 ODD = ["\x85", "\u2028", "\u2029", "\ufeff", "\x7f", "\x9b", "\t", "  ", "'", '\\"', "#", ": ", "- ", "|", "$", "é", "\U0001f600"]
 

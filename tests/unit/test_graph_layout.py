@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.parser import parse_plan
-from tui.widgets.graph_layout import BOX_H, DOWN, LEFT, RIGHT, UP, Canvas, NodeState, draw
+from tinyagent.core.parser import parse_plan
+from tinyagent.tui.widgets.graph_layout import BOX_H, DOWN, LEFT, RIGHT, UP, Canvas, NodeState, draw
 
 SKIP = """1. get_email_address("A")
 2. open_and_get_file_path("f")
@@ -148,7 +148,7 @@ def test_selecting_a_child_highlights_its_lane():
 
 
 def test_remembered_placement_never_serves_another_plan_or_width():
-    from tui.widgets import graph_layout
+    from tinyagent.tui.widgets import graph_layout
 
     fan = _nodes('1. get_email_address("A")\n2. get_email_address("B")\n'
                  '3. send_sms(["$1", "$2"], "x")\n4. join()<END_OF_PLAN>')

@@ -11,11 +11,11 @@ import json
 
 import pytest
 
-from core.cli.plans import check_plans
-from core.evaluation import RecordResult, load_results
-from core.history import MAX_ENTRIES, HistoryEntry, HistoryStore
-from core.jsonl import dumps_line, jsonl_lines, parse_jsonl
-from core.toolrag.examples import read_jsonl_examples
+from tinyagent.core.cli.plans import check_plans
+from tinyagent.core.evaluation import RecordResult, load_results
+from tinyagent.core.history import MAX_ENTRIES, HistoryEntry, HistoryStore
+from tinyagent.core.jsonl import dumps_line, jsonl_lines, parse_jsonl
+from tinyagent.core.toolrag.examples import read_jsonl_examples
 
 SEPARATORS = ["\x85", "\u2028", "\u2029"]
 PLAN = '1. get_phone_number("Ann{sep}Lee")\n2. join()<END_OF_PLAN>'

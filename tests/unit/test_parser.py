@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.parser import PlanError, PlanParser, load_plan, parse_plan
-from core.plan import Plan, Ref, Task, Template, serialize
+from tinyagent.core.parser import PlanError, PlanParser, load_plan, parse_plan
+from tinyagent.core.plan import Plan, Ref, Task, Template, serialize
 
 PLAN = (
     '1. get_email_address("Sid")\n'

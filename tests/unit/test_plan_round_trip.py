@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.parser import parse_plan
-from core.plan import END_OF_PLAN, Plan, Ref, Task, Template, serialize
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import END_OF_PLAN, Plan, Ref, Task, Template, serialize
 
 TRICKY = ["$", "$$", "$1", "${1}", "{", "}", "1", "12", "\\", '"', "'", "#", "\n", "\r", "\t", "\x00", "\x0b",
           "\x1c", "\x7f", "\x85", "\u2028", "\u2029", "\ufeff", END_OF_PLAN, "<", " ", "a", "é", "\U0001f600"]

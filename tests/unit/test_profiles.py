@@ -7,17 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.events import RunSummary, TaskStatus
-from core.parser import parse_plan
-from core.plan import Diagnostic, Plan
-from core.planner import profiles
-from core.planner import tinyagent_join as tj
-from core.planner.chat import NONE, named
-from core.planner.joiner import JoinResult
-from core.planner.profile import ExampleSource
-from core.planner.profile_names import PROFILE_NAMES
-from core.planner.profiles import PROFILE_TABLE, PROFILES, ProfileError, PromptSetup, choose_profile
-from tools.registry import REGISTRY, TOOLS
+from tinyagent.core.events import RunSummary, TaskStatus
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import Diagnostic, Plan
+from tinyagent.core.planner import profiles
+from tinyagent.core.planner import tinyagent_join as tj
+from tinyagent.core.planner.chat import NONE, named
+from tinyagent.core.planner.joiner import JoinResult
+from tinyagent.core.planner.profile import ExampleSource
+from tinyagent.core.planner.profile_names import PROFILE_NAMES
+from tinyagent.core.planner.profiles import PROFILE_TABLE, PROFILES, ProfileError, PromptSetup, choose_profile
+from tinyagent.tools.registry import REGISTRY, TOOLS
 
 TINYAGENT, COMPACT, TUNED = (PROFILE_TABLE[n] for n in ("tinyagent", "compact", "tuned"))
 SELECTED = [REGISTRY["get_phone_number"], REGISTRY["send_sms"]]

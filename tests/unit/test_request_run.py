@@ -7,18 +7,18 @@ import dataclasses
 
 import pytest
 
-from core.events import RunSummary, TaskFinished, TaskStatus
-from core.executor import DryRun
-from core.pipeline import _with
-from core.plan import Plan, Ref, Task
-from core.planner import tinyagent_join as tj
-from core.planner.joiner import JoinResult
-from core.planner.llm import GenerationStats
-from core.planner.profile_names import COMPACT, TINYAGENT
-from core.planner.profile_tinyagent import joiner_steps
-from core.planner.profiles import PROFILE_TABLE
-from core.request_run import RequestOptions, RequestRun
-from tools.registry import REGISTRY, TOOLS
+from tinyagent.core.events import RunSummary, TaskFinished, TaskStatus
+from tinyagent.core.executor import DryRun
+from tinyagent.core.pipeline import _with
+from tinyagent.core.plan import Plan, Ref, Task
+from tinyagent.core.planner import tinyagent_join as tj
+from tinyagent.core.planner.joiner import JoinResult
+from tinyagent.core.planner.llm import GenerationStats
+from tinyagent.core.planner.profile_names import COMPACT, TINYAGENT
+from tinyagent.core.planner.profile_tinyagent import joiner_steps
+from tinyagent.core.planner.profiles import PROFILE_TABLE
+from tinyagent.core.request_run import RequestOptions, RequestRun
+from tinyagent.tools.registry import REGISTRY, TOOLS
 
 D, F, U, S, N = TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.UNKNOWN, TaskStatus.SKIPPED, TaskStatus.DENIED
 LOOKUP = Task(1, "get_phone_number", ("Zed",))

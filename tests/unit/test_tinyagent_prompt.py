@@ -15,16 +15,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.config import Config
-from core.planner import tinyagent as ta
-from core.planner import tinyagent_join as tj
-from core.planner.chat import NAMED_TEMPLATES, ChatTemplateError, choose, named
-from core.planner.grammar import PLANNER_LIMITS, plan_grammar
-from core.planner.llm import LocalLLM
-from core.planner.profiles import UNKNOWN_MODEL_PROFILE, ProfileError, PromptSetup, choose_profile, setup_for
 from tests.conftest import ROOT
 from tests.support.grammar_check import grammar_accepts as accepts
-from tools.registry import REGISTRY, TOOLS
+from tinyagent.core.config import Config
+from tinyagent.core.planner import tinyagent as ta
+from tinyagent.core.planner import tinyagent_join as tj
+from tinyagent.core.planner.chat import NAMED_TEMPLATES, ChatTemplateError, choose, named
+from tinyagent.core.planner.grammar import PLANNER_LIMITS, plan_grammar
+from tinyagent.core.planner.llm import LocalLLM
+from tinyagent.core.planner.profiles import UNKNOWN_MODEL_PROFILE, ProfileError, PromptSetup, choose_profile, setup_for
+from tinyagent.tools.registry import REGISTRY, TOOLS
 
 GOLDEN = ROOT.parent / "shared" / "golden"
 
@@ -37,7 +37,7 @@ def golden(name: str) -> list[dict]:
 
 
 def tinyagent(*args, config=None, timeout=300):
-    cmd = [sys.executable, "-m", "core.cli"] + (["--config", str(config)] if config else []) + list(args)
+    cmd = [sys.executable, "-m", "tinyagent.core.cli"] + (["--config", str(config)] if config else []) + list(args)
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from core.config import config_dir
-from core.parser import load_plan
-from core.toolrag.examples import (
+from tinyagent.core.config import config_dir
+from tinyagent.core.parser import load_plan
+from tinyagent.core.toolrag.examples import (
     BUILTIN_FILE,
     ExampleError,
     ExamplePool,
@@ -17,7 +17,7 @@ from core.toolrag.examples import (
     remove_user_example,
     user_examples_file,
 )
-from tools.registry import TOOL_NAMES
+from tinyagent.tools.registry import TOOL_NAMES
 
 PLAN = '1. get_phone_number("Kai")\n2. send_sms(["$1"], "On my way")\n3. join()<END_OF_PLAN>\n'
 
@@ -123,7 +123,7 @@ def test_builtin_file_is_packaged_yaml():
 
 
 def test_cli_examples(capsys, tmp_path):
-    from core.cli import main
+    from tinyagent.core.cli import main
 
     plan_file = tmp_path / "plan.txt"
     plan_file.write_text(PLAN)

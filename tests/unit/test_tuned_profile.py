@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core import modelstore
-from core.modelstore import ManifestError, parse_manifest
-from core.planner.profiles import PromptSetup, choose_profile, manifest_entry
-from core.planner.tuned import render
-from tools.registry import REGISTRY
+from tinyagent.core import modelstore
+from tinyagent.core.modelstore import ManifestError, parse_manifest
+from tinyagent.core.planner.profiles import PromptSetup, choose_profile, manifest_entry
+from tinyagent.core.planner.tuned import render
+from tinyagent.tools.registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 TUNED = "qwen2.5-coder-0.5b-tinyagent"
@@ -47,7 +47,7 @@ def test_every_tool_gives_one_constant_prefix():
 
 
 def test_tuned_setup_shows_no_examples_and_uses_the_chat_template():
-    from core.planner.chat import named
+    from tinyagent.core.planner.chat import named
 
     setup = PromptSetup("tuned", "test", named("chatml"))
     assert not setup.uses_examples and PromptSetup("compact", "test").uses_examples
@@ -76,7 +76,7 @@ def test_the_shipped_adapter_is_the_one_the_manifest_names():
     path = modelstore.adapter_path(entry)
     assert path is not None and path.parent.name == "planner-lora" and path.suffix == ".gguf"
     assert entry.adapter_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    from core.planner.lora_gguf import read_adapter
+    from tinyagent.core.planner.lora_gguf import read_adapter
 
     info = read_adapter(path)
     assert (info["architecture"], info["layers"], info["rank"]) == ("qwen2", 24, 16)

@@ -8,7 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from core.voice.audio import AudioFileError, levels, read_wav, resample, to_mono, write_wav
+from tinyagent.core.voice.audio import AudioFileError, levels, read_wav, resample, to_mono, write_wav
 
 
 def tone(freq: float, rate: int, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:

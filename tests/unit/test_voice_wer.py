@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.voice.wer import edit_distance, word_error_rate, words
+from tinyagent.core.voice.wer import edit_distance, word_error_rate, words
 
 
 def test_words_ignore_case_and_punctuation_but_keep_apostrophes():

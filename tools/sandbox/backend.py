@@ -13,14 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tools import args as A
-from tools.backend import ContentWriter, ToolError
-from tools.base import BaseBackend
-from tools.files import pick_file
-from tools.sandbox.contacts import find_contact, full_name
-from tools.sandbox.store import Store, row_dict
-from tools.spec import Run, ToolSpec
-from tools.zoom import ZoomClient
+from tinyagent.tools import args as A
+from tinyagent.tools.backend import ContentWriter, ToolError
+from tinyagent.tools.base import BaseBackend
+from tinyagent.tools.files import pick_file
+from tinyagent.tools.sandbox.contacts import find_contact, full_name
+from tinyagent.tools.sandbox.store import Store, row_dict
+from tinyagent.tools.spec import Run, ToolSpec
+from tinyagent.tools.zoom import ZoomClient
 
 
 def now_text() -> str:

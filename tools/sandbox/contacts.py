@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tools.backend import ToolError
+from tinyagent.tools.backend import ToolError
 
 
 def full_name(contact: dict[str, Any]) -> str:

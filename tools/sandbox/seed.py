@@ -10,7 +10,7 @@ import os
 import threading
 from pathlib import Path
 
-from tools.sandbox.pdf import write_pdf
+from tinyagent.tools.sandbox.pdf import write_pdf
 
 SEED_VERSION = "1"
 SEEDED_AT = "2024-05-06 09:00:00"

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tools.backend import begin_effect
-from tools.sandbox import seed
+from tinyagent.tools.backend import begin_effect
+from tinyagent.tools.sandbox import seed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

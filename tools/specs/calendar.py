@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.backend import ToolError
-from tools.base import BaseBackend, date_text
-from tools.sandbox.backend import SandboxBackend, now_text, pick_named
-from tools.spec import EMAIL, LIST_STR, STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import ToolError
+from tinyagent.tools.base import BaseBackend, date_text
+from tinyagent.tools.sandbox.backend import SandboxBackend, now_text, pick_named
+from tinyagent.tools.spec import EMAIL, LIST_STR, STR, Args, Effect, Extras, Param, ToolSpec
 
 _NAME = "create_calendar_event"
 _NONE_WORDS = {"none", "null", "default"}

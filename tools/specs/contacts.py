@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.base import BaseBackend
-from tools.sandbox.backend import SandboxBackend
-from tools.spec import STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.base import BaseBackend
+from tinyagent.tools.sandbox.backend import SandboxBackend
+from tinyagent.tools.spec import STR, Args, Effect, Extras, Param, ToolSpec
 
 _NAME = (Param("name", STR, "the person's name as the user said it"),)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.base import BaseBackend
-from tools.files import pick_file, read_pdf_text
-from tools.sandbox.backend import SandboxBackend
-from tools.spec import PATH, STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.base import BaseBackend
+from tinyagent.tools.files import pick_file, read_pdf_text
+from tinyagent.tools.sandbox.backend import SandboxBackend
+from tinyagent.tools.spec import PATH, STR, Args, Effect, Extras, Param, ToolSpec
 
 
 def _open_check(a: Args) -> None:

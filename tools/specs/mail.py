@@ -7,13 +7,13 @@ import os
 import sqlite3
 from typing import Any
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.backend import ToolError
-from tools.base import BaseBackend, extras_text
-from tools.sandbox import seed
-from tools.sandbox.backend import SandboxBackend, now_text
-from tools.spec import EMAIL, LIST_STR, PATH, STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import ToolError
+from tinyagent.tools.base import BaseBackend, extras_text
+from tinyagent.tools.sandbox import seed
+from tinyagent.tools.sandbox.backend import SandboxBackend, now_text
+from tinyagent.tools.spec import EMAIL, LIST_STR, PATH, STR, Args, Effect, Extras, Param, ToolSpec
 
 _CC = Param("cc", LIST_STR, "email addresses to copy", resolve=EMAIL)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.base import BaseBackend
-from tools.maps import directions_url, location_url
-from tools.sandbox.backend import SandboxBackend
-from tools.spec import STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.base import BaseBackend
+from tinyagent.tools.maps import directions_url, location_url
+from tinyagent.tools.sandbox.backend import SandboxBackend
+from tinyagent.tools.spec import STR, Args, Effect, Extras, Param, ToolSpec
 
 
 def _location_check(a: Args) -> None:

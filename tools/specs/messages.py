@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.base import BaseBackend
-from tools.sandbox.backend import SandboxBackend, now_text
-from tools.spec import LIST_STR, PHONE, STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.base import BaseBackend
+from tinyagent.tools.sandbox.backend import SandboxBackend, now_text
+from tinyagent.tools.spec import LIST_STR, PHONE, STR, Args, Effect, Extras, Param, ToolSpec
 
 
 def _check(a: Args) -> None:

@@ -6,12 +6,12 @@ import html
 import sqlite3
 from typing import Any
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.backend import ToolError, in_dry_run
-from tools.base import BaseBackend, extras_text
-from tools.sandbox.backend import SandboxBackend, now_text, pick_named
-from tools.spec import STR, Args, Check, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import ToolError, in_dry_run
+from tinyagent.tools.base import BaseBackend, extras_text
+from tinyagent.tools.sandbox.backend import SandboxBackend, now_text, pick_named
+from tinyagent.tools.spec import STR, Args, Check, Effect, Extras, Param, ToolSpec
 
 _NAME = Param("name", STR, "the note's title")
 _ANY_FOLDER = Param("folder", STR, "folder name, or an empty string to search all folders")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.base import BaseBackend, date_text
-from tools.sandbox.backend import SandboxBackend, now_text, pick_named
-from tools.spec import BOOL, INT, STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.base import BaseBackend, date_text
+from tinyagent.tools.sandbox.backend import SandboxBackend, now_text, pick_named
+from tinyagent.tools.spec import BOOL, INT, STR, Args, Effect, Extras, Param, ToolSpec
 
 _NAME = "create_reminder"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tools import args as A
-from tools.applescript import AppleScriptBackend
-from tools.backend import ToolError, begin_effect
-from tools.base import BaseBackend, date_text
-from tools.sandbox.backend import SandboxBackend, now_text
-from tools.spec import EMAIL, INT, LIST_STR, STR, Args, Effect, Extras, Param, ToolSpec
-from tools.zoom import local_meeting
+from tinyagent.tools import args as A
+from tinyagent.tools.applescript import AppleScriptBackend
+from tinyagent.tools.backend import ToolError, begin_effect
+from tinyagent.tools.base import BaseBackend, date_text
+from tinyagent.tools.sandbox.backend import SandboxBackend, now_text
+from tinyagent.tools.spec import EMAIL, INT, LIST_STR, STR, Args, Effect, Extras, Param, ToolSpec
+from tinyagent.tools.zoom import local_meeting
 
 _NAME = "get_zoom_meeting_link"
 

@@ -15,8 +15,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from core.approval import ApprovalRequest, Decision
-from core.sanitize import visible
+from tinyagent.core.approval import ApprovalRequest, Decision
+from tinyagent.core.sanitize import visible
 
 EFFECT_WORDS = {
     "ui": "opens something on your screen", "draft": "prepares a message for you to send",

@@ -9,10 +9,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, TextArea
 
-from core.parser import parse_plan
-from core.plan import Plan
-from tui.widgets.plan_graph import PlanGraph
-from tui.widgets.safe_text import SafeStatic
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import Plan
+from tinyagent.tui.widgets.plan_graph import PlanGraph
+from tinyagent.tui.widgets.safe_text import SafeStatic
 
 EXAMPLE = """1. get_email_address("Sarah")
 2. get_phone_number("Mike")

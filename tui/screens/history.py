@@ -12,9 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
-from core.history import HistoryEntry
-from core.sanitize import visible
-from tui.widgets.safe_text import SafeStatic
+from tinyagent.core.history import HistoryEntry
+from tinyagent.core.sanitize import visible
+from tinyagent.tui.widgets.safe_text import SafeStatic
 
 
 class HistoryScreen(Screen[tuple[str, HistoryEntry] | None]):

@@ -20,7 +20,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input
 
-from core.events import (
+from tinyagent.core.events import (
     AnswerReady,
     AnswerToken,
     Event,
@@ -32,16 +32,16 @@ from core.events import (
     TaskFinished,
     ToolsSelected,
 )
-from core.plan import Plan
-from tui import model_check
-from tui.services import Services, model_label
-from tui.widgets.chat import Chat
-from tui.widgets.plan_graph import PlanGraph, describe_node
-from tui.widgets.record import VoiceInput
-from tui.widgets.request import RequestInput
-from tui.widgets.safe_text import SafeStatic
-from tui.widgets.status import StatusLine
-from tui.widgets.tool_panel import ToolBars
+from tinyagent.core.plan import Plan
+from tinyagent.tui import model_check
+from tinyagent.tui.services import Services, model_label
+from tinyagent.tui.widgets.chat import Chat
+from tinyagent.tui.widgets.plan_graph import PlanGraph, describe_node
+from tinyagent.tui.widgets.record import VoiceInput
+from tinyagent.tui.widgets.request import RequestInput
+from tinyagent.tui.widgets.safe_text import SafeStatic
+from tinyagent.tui.widgets.status import StatusLine
+from tinyagent.tui.widgets.tool_panel import ToolBars
 
 COMPACT_BELOW = 36  # terminal rows under which the tool bars and the task pane shrink
 VOICE_ACTIVITY = {"recording": "recording (ctrl+r stops)", "transcribing": "transcribing…"}

@@ -14,15 +14,15 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, ProgressBar, Static
 
-from core.config import Config
-from core.converters import CONVERTERS
-from core.events import DownloadProgress
-from core.modelstore import ModelChoice, ModelStoreError, PypiOptions
-from core.sanitize import visible
-from tui.messages import DownloadUpdate
-from tui.model_check import KIND_WORDS, models_in_use
-from tui.services import model_rows
-from tui.widgets.safe_text import SafeStatic
+from tinyagent.core.config import Config
+from tinyagent.core.converters import CONVERTERS
+from tinyagent.core.events import DownloadProgress
+from tinyagent.core.modelstore import ModelChoice, ModelStoreError, PypiOptions
+from tinyagent.core.sanitize import visible
+from tinyagent.tui.messages import DownloadUpdate
+from tinyagent.tui.model_check import KIND_WORDS, models_in_use
+from tinyagent.tui.services import model_rows
+from tinyagent.tui.widgets.safe_text import SafeStatic
 
 
 class ModelRow(Horizontal):

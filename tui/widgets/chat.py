@@ -8,8 +8,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
 
-from core.events import RunSummary, TaskFinished, TaskStatus
-from tui.widgets.safe_text import SafeStatic, safe_text
+from tinyagent.core.events import RunSummary, TaskFinished, TaskStatus
+from tinyagent.tui.widgets.safe_text import SafeStatic, safe_text
 
 STREAM_INTERVAL = 0.08
 KINDS = ("user", "plan", "answer", "info", "warning", "error", "task")

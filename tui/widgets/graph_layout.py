@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.events import TaskStatus
-from core.plan import Task, format_value
-from core.sanitize import visible
+from tinyagent.core.events import TaskStatus
+from tinyagent.core.plan import Task, format_value
+from tinyagent.core.sanitize import visible
 
 BOX_H = 4
 MIN_BOX_W = 17

@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.events import (
+from tinyagent.core.events import (
     ApprovalRequested,
     ApprovalResolved,
     Event,
@@ -30,10 +30,10 @@ from core.events import (
     TaskStarted,
     TaskStatus,
 )
-from core.plan import Plan, Task, format_value
-from core.sanitize import visible
-from tui.widgets import theme_color
-from tui.widgets.graph_layout import BOX_H, LABELS, Canvas, NodeState, draw
+from tinyagent.core.plan import Plan, Task, format_value
+from tinyagent.core.sanitize import visible
+from tinyagent.tui.widgets import theme_color
+from tinyagent.tui.widgets.graph_layout import BOX_H, LABELS, Canvas, NodeState, draw
 
 _ROLE_COLOURS = {
     "st-waiting": "text-muted", "st-running": "text-warning", "st-awaiting_approval": "text-accent",

@@ -17,11 +17,11 @@ from textual.widget import Widget
 from textual.widgets import Button
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core.events import AudioLevel
-from core.voice.capture import VoiceUnavailable
-from core.voice.transcribe import TranscriptionError
-from tui.errors import explain
-from tui.messages import EventBridge, LevelChanged
+from tinyagent.core.events import AudioLevel
+from tinyagent.core.voice.capture import VoiceUnavailable
+from tinyagent.core.voice.transcribe import TranscriptionError
+from tinyagent.tui.errors import explain
+from tinyagent.tui.messages import EventBridge, LevelChanged
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 MakeRecorder = Callable[[Callable[[AudioLevel], None]], Any]  # on_level -> a started-on-demand Recorder

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from core.sanitize import visible
+from tinyagent.core.sanitize import visible
 
 MAX_REQUEST = 2000  # characters; ~500-700 tokens of English
 

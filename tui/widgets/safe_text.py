@@ -15,7 +15,7 @@ from rich.text import Span, Text
 from textual.visual import VisualType
 from textual.widgets import Static
 
-from core.sanitize import visible
+from tinyagent.core.sanitize import visible
 
 
 def _clean(plain: str) -> bool:

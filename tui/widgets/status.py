@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.widgets import theme_color
-from tui.widgets.safe_text import safe_text
+from tinyagent.tui.widgets import theme_color
+from tinyagent.tui.widgets.safe_text import safe_text
 
 
 class StatusLine(Widget):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from tools.registry import TOOL_NAMES
-from tui.widgets import theme_color
-from tui.widgets.safe_text import safe_text
+from tinyagent.tools.registry import TOOL_NAMES
+from tinyagent.tui.widgets import theme_color
+from tinyagent.tui.widgets.safe_text import safe_text
 
 
 class ToolBars(Widget):
