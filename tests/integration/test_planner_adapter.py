@@ -273,3 +273,37 @@ def test_a_run_trained_in_sittings_keeps_one_schedule(tmp_path):
     assert first["steps"] == 2 and total > 3
     assert [line.split()[1] for line in sittings[0] if line.startswith("step ")] == [f"1/{total}", f"2/{total}"]
     assert any(f"resuming at step 2 of {total}" in line for line in sittings[1])
+
+
+class _AdaptedScript(LocalLLM):
+    """A real llama.cpp instance with a real adapter whose generations are scripted; it records
+    whether the adapter was on for each (the switch happens on the worker before generating)."""
+
+    def __init__(self, path, adapter, texts):
+        super().__init__(path, n_ctx=1024, n_threads=1, adapter=adapter)
+        self.texts, self.calls = list(texts), []
+
+    def _generate(self, prompt, **kwargs):
+        self.calls.append((prompt, self._adapter_on))
+        yield self.texts.pop(0)
+
+
+async def test_the_pipeline_plans_with_the_adapter_and_answers_without_it(tiny_gguf, tmp_path):
+    """The planner adapter was trained on plans only: the joiner's prose comes from the base model."""
+    from tinyagent.core.config import Config
+    from tinyagent.core.pipeline import Pipeline
+
+    live = write_adapter(tmp_path / "live.gguf", _random_adapter(**TINY, rank=4, b_scale=0.5), alpha=8,
+                         architecture="llama")
+    llm = _AdaptedScript(tiny_gguf, live, ['1. get_phone_number("Sarah")\n2. join()<END_OF_PLAN>',
+                                           "Thought: I have it.\nAction: Finish: Sarah's number is +1 415 555 0102."])
+    config = Config(backend="sandbox")
+    config.toolrag.enabled = False
+    config.planner.prompt = "compact"
+    config.planner.chat_template = "none"
+    try:
+        result = await Pipeline(config, llm=llm).ask("What is Sarah's phone number?", emit=lambda _: None, yes=True)
+    finally:
+        llm.close()
+    assert result.joins == 1 and result.answer == "Sarah's number is +1 415 555 0102."
+    assert [on for _, on in llm.calls] == [True, False]  # the plan with the adapter, the answer without
