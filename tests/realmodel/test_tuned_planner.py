@@ -50,14 +50,14 @@ CASES = {
 }
 
 
-# Measured with the shipped adapter (170 steps, 2026-12-06): these plans drop a clause or a lookup.
-# Written down before the adapter was measured and kept, so the cases stay a yardstick for the next
-# training run; not strict, since greedy decoding can differ between CPUs. `-rxX` lists them.
+# Measured with the shipped adapter (400 steps, 2026-12-06): these plans drop a clause or pick
+# another tool. Kept as a yardstick for the next training run (the 170-step adapter also missed
+# "event with two" and "zoom link", and got "summarize and send" right); not strict, since greedy
+# decoding can differ between CPUs. `-rxX` lists them.
 MISSES = {
     "text and email": "dropped the text to Sarah; attached an 'agenda' file to John's email",
-    "event with two": "invited the names directly, without looking up their email addresses",
     "directions by text": "showed the directions and did not text them",
-    "zoom link": "looked John's number up first and invited it to the meeting (a valid plan, another DAG)",
+    "summarize and send": "texted the summary to Lisa's email address instead of emailing it",
 }
 
 
