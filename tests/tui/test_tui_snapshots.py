@@ -57,6 +57,11 @@ def steady(app) -> None:
     for screen in app.screen_stack:
         for widget in screen.query("Input, TextArea"):
             widget.cursor_blink = False
+        for area in screen.query(TextArea):
+            # TextArea caches drawn lines under a key that names the cursor only while it blinks:
+            # a line drawn in a blink's dark half would be reused without the cursor. Redraw.
+            area.notify_style_update()
+            area.refresh()
         for graph in screen.query(PlanGraph):
             graph.frozen_now = 1000.0
             for i, node in enumerate(graph.nodes.values()):
