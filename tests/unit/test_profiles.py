@@ -59,7 +59,7 @@ def test_examples_by_profile():
     assert COMPACT.examples("Text Sid", SELECTED, source) == [("any", 3, "Text Sid")]
     assert TUNED.examples("Text Sid", SELECTED, ExampleSource(no_pool, 3)) == []
     assert TINYAGENT.examples("Text Sid", SELECTED, ExampleSource(no_pool, 3, builtin=True)) is None
-    assert PromptSetup("compact", "t").uses_examples and not PromptSetup("tuned", "t").uses_examples
+    assert PromptSetup("compact", "t").strategy.shows_examples and not PromptSetup("tuned", "t").strategy.shows_examples
 
 
 def test_which_plans_reach_the_joiner():

@@ -242,7 +242,7 @@ def test_real_qwen_gets_its_own_chatml_template(tmp_path):
 
 def test_setup_without_a_model_is_the_plain_profile():
     setup = setup_for(Config(), path="TinyAgent-1.1B-Q4_K_M.gguf")
-    assert setup.tinyagent and setup.template.plain
+    assert setup.profile == "tinyagent" and setup.template.plain
     rendered = setup.planner_prompt("q", ["send_sms"], None, now=dt.datetime(2024, 1, 1), instructions=None)
     assert rendered.text == rendered.system + "\n\n" + rendered.user  # TinyAgent's completion-model form
     compact = PromptSetup("compact", "test").planner_prompt("q", ["send_sms"], [], now=dt.datetime(2024, 1, 1),

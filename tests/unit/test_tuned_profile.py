@@ -50,7 +50,7 @@ def test_tuned_setup_shows_no_examples_and_uses_the_chat_template():
     from tinyagent.core.planner.chat import named
 
     setup = PromptSetup("tuned", "test", named("chatml"))
-    assert not setup.uses_examples and PromptSetup("compact", "test").uses_examples
+    assert not setup.strategy.shows_examples and PromptSetup("compact", "test").strategy.shows_examples
     prompt = setup.planner_prompt("Text Ana", [REGISTRY["send_sms"]], None, now=dt.datetime(2026, 12, 6, 9),
                                   instructions=None)
     assert prompt.text.startswith("<|im_start|>system\nPlan the request") and prompt.templated
