@@ -234,7 +234,7 @@ class Pipeline:
 
     def _offered(self, planner: Planner, tools: list[ToolSpec]) -> list[ToolSpec]:
         """The tools the prompt describes: the profile's choice between ToolRAG's and every enabled tool."""
-        return planner.setup.strategy.offered(tools, list(tools_for_apps(set(self.config.apps))) or list(TOOLS))
+        return planner.setup.strategy.offered(tools, self._enabled_tools())
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
