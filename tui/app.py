@@ -223,12 +223,16 @@ class TinyAgentApp(App[int]):
             return
         wait = self.runs.token_wait()
         if wait > 0:  # tokens keep piling up in the bridge meanwhile, without more messages
-            self.set_timer(wait, lambda: self.main_screen.stream_plan(self.runs.take_tokens()))
+            self.set_timer(wait, self._stream_waiting_tokens)
         else:
+            self._stream_waiting_tokens()
+
+    def _stream_waiting_tokens(self) -> None:
+        if self.main_screen.showing:  # a timer can fire while the app closes
             self.main_screen.stream_plan(self.runs.take_tokens())
 
     def on_core_event(self, message: CoreEvent) -> None:
-        if not self.runs.is_current(message.run) or not self.screen_stack:
+        if not self.runs.is_current(message.run) or not self.main_screen.showing:
             return  # an older run's, or the app is closing: no screen is left to draw on
         # text the model wrote before this event comes first
         self.main_screen.stream_plan(self.runs.take_tokens(message.tokens_before))

@@ -76,3 +76,24 @@ def test_waiting_tokens_are_one_message_until_the_app_takes_them():
     bridge(PlanToken("c"))
     assert bridge.posted == 3, "b still waits and its TokensReady is pending: c needs none of its own"
     assert bridge.take_tokens() == "bc"
+
+
+async def test_nothing_is_drawn_once_the_app_starts_closing(tmp_path):
+    """A timer or message that comes in while the app closes finds no widgets to draw on: the
+    screens lose their widgets before they leave the stack, so the stack is no guide."""
+    from textual.widget import Widget
+
+    seen: list[tuple[bool, int]] = []
+
+    class Probe(Widget):
+        def on_unmount(self) -> None:  # runs in the middle of the app's shutdown
+            seen.append((app.main_screen.showing, len(app.screen_stack)))
+            app._stream_waiting_tokens()  # what a pending token timer does then: must not raise
+
+    app = make_app(tmp_path, sandbox_config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.main_screen.mount(Probe())
+        await pilot.pause()
+        assert app.main_screen.showing
+    assert seen and seen[0][1] > 0, "the probe was meant to go while the stack still held the screen"
+    assert seen[0][0] is False

@@ -101,9 +101,9 @@ class MainScreen(Screen[None]):
 
     @property
     def showing(self) -> bool:
-        """Whether the app still has screens: once it closes, its widgets are going away and
-        there is no one left to tell."""
-        return bool(self.app.screen_stack)
+        """Whether the app is still up: once it starts closing, its screens lose their widgets
+        (before they leave the stack) and there is no one left to tell."""
+        return self.app.is_running and bool(self.app.screen_stack)
 
     # -- the widgets ----------------------------------------------------------------------------
     @property
