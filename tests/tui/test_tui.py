@@ -101,6 +101,22 @@ async def test_plan_editor_validates_live_and_draws(tmp_path):
         assert not isinstance(app.screen, EditorScreen)
 
 
+async def test_plan_editor_shows_hidden_characters_as_escapes_that_mean_the_same(tmp_path):
+    from textual import events
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor_with(pilot, app, '1. create_note("T", "x\u202e", "")\n2. join()<END_OF_PLAN>')
+        area = editor.query_one(TextArea)
+        assert area.text.startswith('1. create_note("T", "x\\u202e", "")')  # loaded: shown escaped
+        area.move_cursor((0, len('1. create_note("T", "x')))
+        area.post_message(events.Paste("\x9b2J\u2066!"))  # pasted inside the string
+        await pilot.pause()
+        assert area.text.startswith('1. create_note("T", "x\\x9b2J\\u2066!\\u202e", "")')
+        assert editor.plan is not None and editor.plan.ok
+        assert editor.plan.tasks[0].args[1] == "x\x9b2J\u2066!\u202e"  # the plan that runs
+
+
 async def test_editor_plan_runs_with_approve_and_deny(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -12,6 +12,7 @@ from textual.widgets import Footer, Label, TextArea
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import Plan
 from tinyagent.tui.widgets.plan_graph import PlanGraph
+from tinyagent.tui.widgets.plan_text import PlanText
 from tinyagent.tui.widgets.safe_text import SafeStatic
 
 EXAMPLE = """1. get_email_address("Sarah")
@@ -40,7 +41,7 @@ class EditorScreen(Screen[str | None]):
         with Horizontal(id="editor-body"):
             with Vertical(id="editor-left"):
                 yield Label("Plan editor: one task per line, end with join()<END_OF_PLAN>", classes="pane-title")
-                yield TextArea(self.initial, id="plan-text", soft_wrap=False, show_line_numbers=True)
+                yield PlanText(self.initial, id="plan-text", soft_wrap=False, show_line_numbers=True)
                 yield SafeStatic(id="plan-problems")  # problems quote the plan's text
             with Vertical(id="editor-right"):
                 yield Label("Preview", classes="pane-title")
