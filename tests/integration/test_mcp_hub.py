@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tinyagent.core.mcp import McpError, McpHub
 from tinyagent.tools.backend import CallGuard
 
 ODD = ROOT / "tests" / "support" / "mcp_servers" / "odd_server.py"
+HUNG = ODD.with_name("hung_server.py")
 BIG = 10 * 1024 * 1024 // 1025 * 1025  # the characters of big(10): 10230 lines of 1025
 
 
@@ -180,11 +182,12 @@ def test_a_command_that_cannot_run(hub_of, tmp_path):
 
 @pytest.mark.slow
 def test_a_server_that_hangs_at_start_is_ended_with_its_child(odd, hub_of):
-    server = odd("hung", "hang-at-start", startup_timeout=1.0)
+    server = odd("hung", startup_timeout=3.0)
+    server.config = replace(server.config, args=[str(HUNG)])  # starts its child at once (stdlib only)
     hub = hub_of({"hung": server.config})
     with pytest.raises(McpError) as info:
         hub.tools("hung")
-    assert _one_line_naming(info.value, "hung") == "mcp server 'hung': did not answer within 1 s of starting (startup_timeout)"
+    assert _one_line_naming(info.value, "hung") == "mcp server 'hung': did not answer within 3 s of starting (startup_timeout)"
     pids = server.pids()
     assert len(pids) == 2  # the server and the child it started; it ignores SIGTERM and never reads stdin
     assert not any(alive(p) for p in pids)  # gone before the error was raised, not only at close()
