@@ -22,6 +22,7 @@ EFFECT_WORDS = {
     "ui": "opens something on your screen", "draft": "prepares a message for you to send",
     "send": "sends something to other people", "write": "creates or changes your data",
     "network": "calls an online service", "read": "only looks something up",
+    "external": "runs a tool of an MCP server",
 }
 
 
