@@ -342,9 +342,9 @@ class PlanParser:
             known = ", ".join(self.registry)
             problems.append(f"unknown tool {task.tool!r}; use one of: {known}")
         if spec is not None:
-            if len(task.args) != spec.arity:
-                names = ", ".join(p.name for p in spec.params)
-                problems.append(f"{spec.name} takes {spec.arity} arguments ({names}) but got {len(task.args)}")
+            if not spec.takes(len(task.args)):
+                names = ", ".join(p.name + ("?" if p.optional else "") for p in spec.params)
+                problems.append(f"{spec.name} takes {spec.arity_words} arguments ({names}) but got {len(task.args)}")
             else:
                 for i, value in enumerate(task.args):
                     why = _type_error(spec, i, value, {})
