@@ -339,7 +339,7 @@ class PlanParser:
             self.warnings.append(Diagnostic(n, f"task numbers skip from {self._last_id} to {task.id}", "warning", task.id))
         spec = self.registry.get(task.tool) if self.registry is not None else None
         if self.registry is not None and spec is None:
-            known = ", ".join(self.registry)
+            known = ", ".join(self.registry) or "(none: no app or MCP server is enabled)"
             problems.append(f"unknown tool {task.tool!r}; use one of: {known}")
         if spec is not None:
             if not spec.takes(len(task.args)):
