@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
@@ -32,6 +33,8 @@ T = TypeVar("T")
 # be cleaned up (its process stopped: the SDK's shutdown is bounded at ~7 s) before we stop waiting.
 GRACE = 10.0
 CLOSE_TIMEOUT = 20.0
+
+_SILENT = logging.NullHandler()  # one instance: adding it again is a no-op
 
 Abandon = Callable[[Callable[[], None]], Callable[[], None]]
 
@@ -150,6 +153,10 @@ class McpHub:
                     import mcp  # noqa: F401 - loaded here, on this thread: a missing SDK is one clear line
                 except ImportError as exc:
                     raise McpError(server, f"needs the MCP SDK: pip install 'mcp>=2.3' ({exc})") from None
+                # The SDK logs a server's stray stdout line with a traceback; with no handler of the
+                # program's, Python would print it on stderr, across the terminal UI. Faults reach
+                # the user as McpError lines; a program that sets up logging still gets these records.
+                logging.getLogger("mcp").addHandler(_SILENT)
 
                 loop = asyncio.new_event_loop()
                 # A daemon: the interpreter joins other threads before atexit runs close(), and
