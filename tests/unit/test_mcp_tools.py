@@ -160,8 +160,8 @@ def test_a_server_that_cannot_start_is_named_and_the_others_still_serve():
     result = mcp_tool_specs(hub, config(files=McpServerConfig(command="x"), broken=McpServerConfig(command="y")),
                             set(REGISTRY))
     assert [s.name for s in result.specs] == ["read_text_file"]
-    assert result.failed == {"broken": "mcp server 'broken': exited with status 3"}
-    assert result.notices() == ["MCP server broken is not available: mcp server 'broken': exited with status 3"]
+    assert result.failed == {"broken": "exited with status 3"}
+    assert result.notices() == ["MCP server broken is not available: exited with status 3"]
 
 
 @pytest.mark.parametrize(("trusted", "read_only", "hint", "effect"), [
