@@ -102,14 +102,14 @@ def test_run_plan_reads_asks_before_the_write_and_writes_on_approval(tmp_path, f
         term.wait_for("Run it?", 2)
         asked = term.stderr.split("Task 2: ", 1)[1]
         assert asked.startswith("write_file (external, a tool of the MCP server files)")
-        assert f'MCP server files: write_file(path="{folder}/out.txt", content="buy milk")' in asked
+        assert f'MCP server files: write_file(path="{folder}/out.txt", content="buy milk")' in asked  # folded
         assert "content: buy milk\\n" in asked  # the resolved $1, in full
         assert not (folder / "out.txt").exists()  # asked before, not after
         term.answer("y")
     finally:
         code = term.close()
     assert code == 0, term.stderr
-    assert (folder / "out.txt").read_text() == "buy milk"
+    assert (folder / "out.txt").read_text() == NOTE  # as written, its newline too
     assert "Successfully wrote" in "".join(term.out)
     assert processes_mentioning(str(folder)) == []  # the server stopped with the program
 

@@ -48,7 +48,7 @@ async def test_a_plan_of_mcp_tools_runs_from_the_editor_and_the_modal_names_the_
         await pilot.press("y")
         await wait_for(pilot, lambda: not app.runs.busy, timeout=60)
         assert graph.nodes[2].status is TaskStatus.DONE
-        assert (folder / "out.txt").read_text() == "buy milk"
+        assert (folder / "out.txt").read_text() == "buy milk\n"
         assert processes_mentioning(str(folder)) != []  # shared by the session, until the app closes
     await wait_for_gone(folder)
 
