@@ -77,10 +77,12 @@ class McpHub:
         server (notifications/cancelled) and raises McpError here. A tool error of the server's
         own is not raised: it is the output, with `is_error`.
         """
-        self.tools(server)  # started first, so call_timeout counts the call only
         from tinyagent.core.mcp.output import tool_output
 
-        timeout = self._server_config(server).call_timeout + GRACE
+        cfg = self._server_config(server)
+        # The server's first use starts it (within startup_timeout); call_timeout then bounds the
+        # call itself, on the session. This wait only backs both up.
+        timeout = cfg.startup_timeout + cfg.call_timeout + GRACE
         result = self._run(server, lambda c: c.call(tool, arguments), timeout, f"the call to {tool}", on_abandon)
         return tool_output(result, self._config.max_output)
 

@@ -194,7 +194,10 @@ class ServerConnection:
         if isinstance(exc, TimeoutError):
             return f"did not answer within {self.config.startup_timeout:g} s of starting (startup_timeout){self._last_words()}"
         if isinstance(exc, OSError) and self.config.command:
-            return f"cannot start {self.config.command!r}: {one_line(exc.strerror or exc)}"
+            detail = exc.strerror or str(exc)
+            if exc.filename and exc.filename != self._stdio_parameters().command:  # e.g. its cwd
+                detail += f": {exc.filename!r}"
+            return f"cannot start {self.config.command!r}: {one_line(detail)}"
         if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
             gone = "exited while starting" if self.config.command else f"closed the connection to {self.config.url}"
             return gone + self._last_words()

@@ -43,7 +43,7 @@ def test_the_list_shows_each_server_its_tools_and_why_one_failed(tmp_path):
     out = tinyagent("mcp", "list", config=_config(tmp_path, marks), timeout=120)
     assert out.returncode == 1, out.stderr  # a server failed: listed, and exit 1 (README: some step failed)
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("odd  (") and lines[0].endswith("  11 tools  trusted")
+    assert lines[0].startswith("odd  (") and lines[0].endswith("  12 tools  trusted")
     echo = next(line for line in lines if line.startswith("  echo "))
     assert echo.split() == ["echo", "read-only", "hint", "Says", "the", "text", "back."]
     assert any(line.split() == ["add", "Adds", "two", "whole", "numbers."] for line in lines)

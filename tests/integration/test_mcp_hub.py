@@ -49,8 +49,8 @@ class Odd:
     def __init__(self, folder: Path, mode: str = "normal", **settings):
         self.marks = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.config = McpServerConfig(command=sys.executable, args=[str(ODD), mode],
-                                      env={"ODD_SERVER_MARKS": str(folder)}, **settings)
+        env = {"ODD_SERVER_MARKS": str(folder), **settings.pop("env", {})}
+        self.config = McpServerConfig(command=sys.executable, args=[str(ODD), mode], env=env, **settings)
 
     def pids(self) -> list[int]:
         path = self.marks / "pids"
@@ -375,3 +375,14 @@ def test_a_stray_line_on_a_servers_stdout_prints_nothing_on_ours(odd):
     print it on stderr, across the terminal UI."""
     out = _program(odd("noisy", "noisy"), "noisy", then="hub.close()\n")
     assert (out.returncode, out.stdout, out.stderr) == (0, "ready\n", "")
+
+
+def test_a_server_starts_in_its_cwd_with_its_env_and_a_leading_tilde_is_home(odd, hub_of, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "work").mkdir()
+    server = odd(cwd="~/work", env={"ODD_SERVER_GREETING": "hi"})
+    assert hub_of({"odd": server.config}).call("odd", "where", {}).text == f"{tmp_path / 'work'} hi"
+    missing = hub_of({"lost": odd("lost", cwd=str(tmp_path / "gone")).config})
+    with pytest.raises(McpError) as info:
+        missing.tools("lost")
+    assert str(info.value).endswith(f"No such file or directory: {str(tmp_path / 'gone')!r}")
