@@ -107,6 +107,7 @@ class ApprovalConfig:
     send: Approval = setting("ask", "sends a text message")
     write: Approval = setting("ask", "creates or changes notes, events, reminders")
     network: Approval = setting("ask", "calls an online service (Zoom)")
+    external: Approval = setting("ask", "runs a tool of an MCP server")
 
     def for_effect(self, effect: Effect) -> Approval:
         return getattr(self, effect.value)

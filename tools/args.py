@@ -25,7 +25,11 @@ TRANSPORT_WORDS = {"d": "driving", "w": "walking", "r": "public transit"}
 
 
 def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
-    """All of the tool's parameters, typed: str -> str, list[str] -> list, int -> int|None, bool."""
+    """The tool's parameters, typed: str -> str, list[str] -> list, int -> int|None, bool.
+
+    Every required parameter is in the result ("not given" typed as "", [], None or False); an
+    optional one only when the call gave it a value, so its server applies its own default.
+    """
     unknown = set(args) - {p.name for p in tool.params}
     if unknown:
         raise ToolError(f"{tool.name} has no parameter(s) {', '.join(sorted(unknown))}; "
@@ -33,9 +37,13 @@ def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in tool.params:
         value = args.get(p.name)
+        if p.optional and value is None:
+            continue
         where = f"{tool.name}: {p.name}"
         if p.type == STR:
-            out[p.name] = _text(value, where)
+            # A server's tool gets its text as written (a file's trailing newline is its content);
+            # the built-in tools get it trimmed, as their checks and lookups expect.
+            out[p.name] = _text(value, where, strip=not tool.server)
         elif p.type == LIST_STR:
             out[p.name] = _text_list(value, where)
         elif p.type == INT:
@@ -44,18 +52,21 @@ def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
             out[p.name] = _flag(value, where)
         else:  # a registry type this module does not know: a programming error, say so plainly
             raise ToolError(f"{where}: unsupported parameter type {p.type!r}")
+        if p.optional and out[p.name] is None:  # an optional number given as ""
+            del out[p.name]
     return out
 
 
-def _text(value: Any, where: str) -> str:
+def _text(value: Any, where: str, *, strip: bool = True) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (str, int, float)):
-        return str(value).strip()
+        return str(value).strip() if strip else str(value)
     if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], str):
-        return value[0].strip()  # a one-item list where text was meant: the item is clearly it
+        # a one-item list where text was meant: the item is clearly it
+        return value[0].strip() if strip else value[0]
     raise ToolError(f"{where}: expected text, got {_show(value)}")
 
 

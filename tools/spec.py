@@ -23,6 +23,7 @@ class Effect(str, Enum):
     SEND = "send"  # delivers something to other people
     WRITE = "write"  # creates or changes the user's data
     NETWORK = "network"  # calls an online service
+    EXTERNAL = "external"  # runs a tool of an MCP server: what it does is the server's word only
 
     @property
     def changes_something(self) -> bool:
@@ -56,6 +57,9 @@ class Param:
     # as TinyAgent's tools do (ensure_email_formatting, ensure_phone_number_formatting,
     # ensure_file_paths in src/tiny_agent/tiny_agent_tools.py).
     resolve: str = ""
+    # A plan may leave it out. Optional parameters come last (ToolSpec checks), so a call gives
+    # at least `ToolSpec.required` arguments and at most `arity`; only MCP tools have any.
+    optional: bool = False
 
 
 def _no_check(args: Args) -> None:
@@ -93,11 +97,34 @@ class ToolSpec:
     sandbox: Run | None = field(default=None, compare=False, repr=False)
     applescript: Run | None = field(default=None, compare=False, repr=False)
     script: str = ""  # the applescripts/<script>.applescript the AppleScript handler runs, if any
+    # "" for a built-in tool; else the MCP server whose tool this is (core/mcp/tools.py).
+    server: str = ""
+    # The tool's name on its server, where `name` differs from it (a `<server>_` prefix); "" = `name`.
+    remote_name: str = ""
+
+    def __post_init__(self) -> None:
+        kinds = [p.optional for p in self.params]
+        if kinds != sorted(kinds):  # a plan leaves out trailing arguments only
+            raise ValueError(f"{self.name}: optional parameters must come after the required ones")
 
     @property
     def arity(self) -> int:
         return len(self.params)
 
+    @property
+    def required(self) -> int:
+        """How many arguments a call must give: the parameters before the first optional one."""
+        return sum(1 for p in self.params if not p.optional)
+
+    @property
+    def arity_words(self) -> str:
+        """How many arguments a call gives, in words: "3", or "1 to 3" where trailing ones are optional."""
+        return str(self.arity) if self.required == self.arity else f"{self.required} to {self.arity}"
+
+    def takes(self, count: int) -> bool:
+        """Whether a call with `count` arguments fits (trailing optional ones may be left out)."""
+        return self.required <= count <= self.arity
+
     def signature(self) -> str:
-        args = ", ".join(f"{p.name}: {p.type}" for p in self.params)
+        args = ", ".join(f"{p.name}: {p.type}{'?' if p.optional else ''}" for p in self.params)
         return f"{self.name}({args})"
