@@ -162,10 +162,6 @@ class Pipeline:
         self.toolrag, self._toolrag_failed = None, True
         self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
 
-    def registry(self) -> dict[str, ToolSpec]:
-        """STAND-IN until mcp-b is merged (B's Pipeline.registry: built-ins + MCP specs)."""
-        return {t.name: t for t in self._enabled_tools()}
-
     def mcp_tools(self) -> list[ToolSpec]:
         """The tools of the session's MCP servers (those of the registry with a `server`)."""
         return [t for t in self.registry().values() if t.server]
