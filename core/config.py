@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Literal, NoReturn, TypeVar, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 from tinyagent.core.chat_layouts import NAMED_TEMPLATES
 from tinyagent.core.planner.profile_names import ProfileName
@@ -30,6 +31,9 @@ MAX_BEAM = 8  # whisper.cpp refuses more decoders than this (WHISPER_MAX_DECODER
 # More threads than this never help on the machines this runs on, and a huge count makes
 # llama.cpp / whisper.cpp abort (std::bad_alloc) or stall: refused before they see it.
 MAX_THREADS = 256
+MCP_SERVER_NAME = re.compile(r"[a-z0-9_]{1,32}")  # it prefixes tool names: short, and a word a plan can carry
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")  # an HTTP token (RFC 9110)
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
@@ -174,6 +178,30 @@ class ZoomConfig:
 
 
 @dataclass
+class McpServerConfig:
+    """One MCP server: a program spoken to over stdin/stdout (command) or a streamable HTTP URL."""
+
+    command: str = ""
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # added to the few variables a server inherits
+    cwd: str = ""
+    url: str = ""
+    headers_env: dict[str, str] = field(default_factory=dict)  # header -> NAME of the variable holding its value
+    enabled: bool = True
+    trusted: bool = False  # its readOnlyHint tools count as reads
+    read_only: list[str] = field(default_factory=list)  # tools the user says only read
+    startup_timeout: float = 20.0
+    call_timeout: float = 60.0
+
+
+@dataclass
+class McpConfig:
+    max_output: int = setting(100_000, "characters of one tool's output kept (the rest cut, and said)")
+    servers: dict[str, McpServerConfig] = field(
+        default_factory=dict, metadata={"doc": 'name -> command or url, ...; see "MCP servers"'})
+
+
+@dataclass
 class Config:
     backend: BackendSetting = setting("auto", "auto: AppleScript on macOS, sandbox elsewhere")
     apps: list[str] = field(default_factory=lambda: list(APPS),
@@ -185,6 +213,7 @@ class Config:
     toolrag: ToolRAGConfig = section(ToolRAGConfig)
     voice: VoiceConfig = section(VoiceConfig)
     zoom: ZoomConfig = section(ZoomConfig)
+    mcp: McpConfig = section(McpConfig, "tools of Model Context Protocol servers")
     instructions: str = setting("", "your own words, added to every prompt")
     dry_run: bool = setting(False, "the app starts in dry-run mode: plans are shown, nothing is changed")
     source: str | None = field(default=None, compare=False)  # file it came from
@@ -219,6 +248,8 @@ def _yaml(value: Any) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_yaml(k)}: {_yaml(v)}" for k, v in value.items()) + "}"
     text = str(value)
     return text if _PLAIN_WORD.fullmatch(text) and text.lower() not in _YAML_WORDS else json.dumps(text)
 
@@ -292,9 +323,29 @@ def _check_value(path: Any, key: str, line: int | None, current: Any, value: Any
         if not isinstance(value, str):
             raise ConfigError(path, key, line, f"expected text, got {_shown(value)}")
     elif isinstance(current, list):
+        if isinstance(value, list):  # numbers are text here, as in a text setting (`args: [--port, 8080]`)
+            value = [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(path, key, line, f"expected a list of names, got {_shown(value)}")
+            raise ConfigError(path, key, line, f"expected a list of text, got {_shown(value)}")
+    elif isinstance(current, dict):
+        value = _text_mapping(path, key, line, {} if value is None else value)
     return value
+
+
+def _text_mapping(path: Any, key: str, line: int | None, value: Any) -> dict[str, str]:
+    """A mapping of names to text (a server's `env`, `headers_env`); numbers are text here too."""
+    if not isinstance(value, dict):
+        raise ConfigError(path, key, line, f"expected a mapping of names to text, got {_shown(value)}")
+    out = {}
+    for name, text in value.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(path, key, line, f"expected names as keys, got {_shown(name)}")
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            text = str(text)
+        if not isinstance(text, str):
+            raise ConfigError(path, f"{key}.{name}", line, f"expected text, got {_shown(text)}")
+        out[name] = text
+    return out
 
 
 class UnsafeYaml(ValueError):
@@ -335,19 +386,24 @@ def _check_events(text: str, path: Any) -> None:
         raise ConfigError(path, "(syntax)", exc.line, exc.problem) from None
 
 
-def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
+def _apply(obj: Any, node: Any, path: Any, prefix: str) -> dict[str, int]:
+    """Set `obj`'s fields from a YAML mapping; returns the line of each key it set."""
     import yaml
 
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(path, prefix or "(top)", node.start_mark.line + 1, "expected a mapping of keys to values")
     names = {f.name for f in dataclasses.fields(obj) if f.name != "source"}
+    lines: dict[str, int] = {}
     for key_node, value_node in node.value:
         key = str(key_node.value)
         full = f"{prefix}.{key}" if prefix else key
-        line = key_node.start_mark.line + 1
+        line = lines[key] = key_node.start_mark.line + 1
         if key not in names:
             raise ConfigError(path, _shown(full)[1:-1], line, f"unknown key; known keys here: {', '.join(sorted(names))}")
         current = getattr(obj, key)
+        if isinstance(obj, McpConfig) and key == "servers":
+            _apply_servers(current, value_node, path, full)
+            continue
         if dataclasses.is_dataclass(current):
             if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
                 continue
@@ -358,6 +414,83 @@ def _apply(obj: Any, node: Any, path: Any, prefix: str) -> None:
         except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
             raise ConfigError(path, full, line, f"cannot read the value: {str(exc)[:100]}") from None
         setattr(obj, key, _check_value(path, full, line, current, value))
+    return lines
+
+
+def _apply_servers(servers: dict[str, McpServerConfig], node: Any, path: Any, prefix: str) -> None:
+    """`mcp.servers`: each name's settings are read like a section's (unknown keys refused), then
+    checked as a whole (`_check_server`), at the line of its name."""
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+        return
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(path, prefix, node.start_mark.line + 1, "expected a mapping of server names to their settings")
+    for key_node, value_node in node.value:
+        name, line = str(key_node.value), key_node.start_mark.line + 1
+        full = _shown(f"{prefix}.{name}")[1:-1]
+        if not isinstance(key_node, yaml.ScalarNode) or not MCP_SERVER_NAME.fullmatch(name):
+            raise ConfigError(path, full, line, "a server's name is 1-32 of a-z, 0-9 and _ (it prefixes its tools' names)")
+        if name in servers:
+            raise ConfigError(path, full, line, "this server is named twice")
+        server, lines = McpServerConfig(), {}
+        if not (isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null")):
+            lines = _apply(server, value_node, path, full)
+        _check_server(server, path, full, line, lines)
+        servers[name] = server
+
+
+def _check_server(server: McpServerConfig, path: Any, key: str, line: int, lines: dict[str, int]) -> None:
+    """What a server's keys must be together; `lines`: where each key was written."""
+    def refuse(field_name: str, message: str) -> NoReturn:
+        where = lines.get(field_name.split(".")[0], line)
+        raise ConfigError(path, f"{key}.{field_name}" if field_name else key, where, message)
+
+    if bool(server.command) == bool(server.url):
+        refuse("", "has both a command and a url; a server is one or the other" if server.command
+               else "needs a command (a program that speaks MCP on stdin/stdout) or a url (streamable HTTP)")
+    if server.url:
+        for name in ("args", "env", "cwd"):
+            if getattr(server, name):
+                refuse(name, "is for a server started by a command, not one at a url")
+        problem = _url_problem(server.url)
+        if problem:
+            refuse("url", problem)
+    elif server.headers_env:
+        refuse("headers_env", "is for a server at a url, not one started by a command")
+    texts = [("command", server.command), ("cwd", server.cwd), ("url", server.url)]
+    texts += [("args", a) for a in server.args] + [(f"env.{k}", f"{k}={v}") for k, v in server.env.items()]
+    for name, text in texts:
+        if "\0" in text:
+            refuse(name, "contains a NUL character")
+    if any("=" in k for k in server.env):
+        refuse("env", "a variable's name cannot contain '='")
+    for header, variable in server.headers_env.items():
+        if not _HEADER_NAME.fullmatch(header):
+            refuse(f"headers_env.{_shown(header)[1:-1]}", "is not an HTTP header name")
+        if not _ENV_NAME.fullmatch(variable):
+            refuse(f"headers_env.{header}", f"{_shown(variable)} is not an environment variable's name (letters, digits and _)")
+    for name in ("startup_timeout", "call_timeout"):
+        if not 0 < getattr(server, name) <= MAX_TIMEOUT:
+            refuse(name, f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+
+
+def _url_problem(url: str) -> str:
+    """Why `url` cannot be a server's address ("" when it can)."""
+    if len(url) > 2048 or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "a URL is one line without spaces"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+    except ValueError as exc:
+        return f"{_shown(url)} is not a usable URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"{_shown(url)} must start with http:// or https://"
+    if not parts.hostname:
+        return f"{_shown(url)} names no host"
+    if parts.username or parts.password:
+        return "put no credentials in the URL; name the variables holding them in headers_env"
+    return ""
 
 
 def _settings(cfg: Config) -> Iterator[tuple[str, type, str, Any]]:
@@ -406,6 +539,8 @@ def _validate(cfg: Config, path: Any) -> None:
         raise ConfigError(path, "voice.max_seconds", None, "must be more than 0 seconds")
     if not 1 <= cfg.voice.beam_size <= MAX_BEAM:
         raise ConfigError(path, "voice.beam_size", None, f"must be a whole number from 1 to {MAX_BEAM}")
+    if cfg.mcp.max_output < 1:
+        raise ConfigError(path, "mcp.max_output", None, "must be at least 1 character")
     for name in ("task", "applescript", "plan"):
         if not 0 < getattr(cfg.timeouts, name) <= MAX_TIMEOUT:
             raise ConfigError(path, f"timeouts.{name}", None, f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")

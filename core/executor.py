@@ -262,9 +262,12 @@ class Executor:
         if spec is None:
             self._finish(task, TaskStatus.FAILED, error=f"unknown tool {task.tool!r}")
             return
-        if len(task.args) != spec.arity:
-            self._finish(task, TaskStatus.FAILED, error=f"{spec.name} takes {spec.arity} arguments, got {len(task.args)}")
+        if not spec.takes(len(task.args)):
+            self._finish(task, TaskStatus.FAILED, error=f"{spec.name} takes {spec.arity_words} arguments, "
+                                                          f"got {len(task.args)}")
             return
+        # Trailing optional parameters the plan left out are not in `args` at all (not None):
+        # an MCP server then applies its own default.
         args = {p.name: self._resolve_param(p.type, v) for p, v in zip(spec.params, task.args)}
         self._last_args[task.id] = args
         call = ToolCall(spec, args, dry_run=self.dry_run is not DryRun.OFF)

@@ -339,12 +339,12 @@ class PlanParser:
             self.warnings.append(Diagnostic(n, f"task numbers skip from {self._last_id} to {task.id}", "warning", task.id))
         spec = self.registry.get(task.tool) if self.registry is not None else None
         if self.registry is not None and spec is None:
-            known = ", ".join(self.registry)
+            known = ", ".join(self.registry) or "(none: no app or MCP server is enabled)"
             problems.append(f"unknown tool {task.tool!r}; use one of: {known}")
         if spec is not None:
-            if len(task.args) != spec.arity:
-                names = ", ".join(p.name for p in spec.params)
-                problems.append(f"{spec.name} takes {spec.arity} arguments ({names}) but got {len(task.args)}")
+            if not spec.takes(len(task.args)):
+                names = ", ".join(p.name + ("?" if p.optional else "") for p in spec.params)
+                problems.append(f"{spec.name} takes {spec.arity_words} arguments ({names}) but got {len(task.args)}")
             else:
                 for i, value in enumerate(task.args):
                     why = _type_error(spec, i, value, {})

@@ -16,8 +16,9 @@ the answer is written by core/answers.py.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +37,8 @@ from tinyagent.core.events import (
     ToolsSelected,
 )
 from tinyagent.core.executor import DryRun, Executor
+from tinyagent.core.mcp import McpHub
+from tinyagent.core.mcp.tools import mcp_tool_specs
 from tinyagent.core.plan import Plan
 from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from tinyagent.core.planner.llm import GenerationStats, ModelError, PlannerModel, ServerError
@@ -50,7 +53,7 @@ from tinyagent.core.toolrag.examples import ExamplePool, user_examples_file
 from tinyagent.core.toolrag.similarity import SimilarTools, ToolSimilarity
 from tinyagent.core.work_ledger import AttemptLedger
 from tinyagent.tools.backend import Backend, ForRequest
-from tinyagent.tools.registry import TOOLS, ToolSpec, tools_for_apps
+from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec, tools_for_apps
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class Pipeline:
         self._degraded: list[str] = []  # what fell back (ToolRAG, examples): said once, as a Notice
         self._owns_llm = llm is None
         self._pool_cache: tuple[int | None, ExamplePool] | None = None  # (user file's mtime, the pool)
+        self._hub: McpHub | None = None  # the session's MCP servers, made on first use (registry())
+        self._registry: Mapping[str, ToolSpec] | None = None
+        self._registry_lock = threading.Lock()
         self._similarity: ToolSimilarity | None = None  # ranks MCP tools; made on the first request that has any
         self._similarity_failed = False
         self._said_left_out = False  # a profile that leaves MCP tools out says so once a session
@@ -156,6 +162,27 @@ class Pipeline:
             raise ConfigError(self.config.source, "apps", None, "no app is enabled, so a request has no tool to "
                               "plan with; list the apps it may use (e.g. apps: [contacts, messages])")
         return tools
+
+    def registry(self) -> Mapping[str, ToolSpec]:
+        """Every tool a plan may call: the built-in tools of the enabled apps, then the tools of
+        every enabled MCP server. The first call starts the servers (it blocks: call it off the
+        event loop); a server that cannot start, or a tool refused, is said once as a warning."""
+        with self._registry_lock:
+            if self._registry is None:
+                tools: dict[str, ToolSpec] = built_in_registry(self.config)
+                if any(s.enabled for s in self.config.mcp.servers.values()):
+                    self._hub = self._hub or McpHub(self.config.mcp)
+                    # Every built-in name is taken, enabled or not: a server's tool never takes the
+                    # name the prompts and ToolRAG know for another tool.
+                    catalog = mcp_tool_specs(self._hub, self.config, set(REGISTRY))
+                    tools.update((t.name, t) for t in catalog.specs)
+                    self._degraded += catalog.notices()
+                self._registry = tools
+            return self._registry
+
+    def say_notices(self, emit: EventSink) -> None:
+        """What fell back or was left out since the last events (ToolRAG, examples, MCP servers)."""
+        self._say_degraded(emit)
 
     def _toolrag_unavailable(self, exc: ToolRAGError) -> None:
         """From now on the planner gets every enabled tool, and the next events say why, once."""
@@ -250,14 +277,16 @@ class Pipeline:
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm, options)
         tools = self._offered(planner, tools, emit)
-        backend, examples = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(
-            self._examples, planner, request, tools, selection, options))
+        backend, examples, registry = await asyncio.gather(
+            asyncio.to_thread(self._get_backend),
+            asyncio.to_thread(self._examples, planner, request, tools, selection, options),
+            asyncio.to_thread(self.registry))
         self._say_degraded(emit)
         run = RequestRun(request, options, tools=tools, examples=examples, profile=planner.setup.strategy,
                          replans=max(0, int(self.config.planner.max_replans)))
         joiner = Joiner(llm, planner.setup)
         while (attempt := run.next_attempt()) is not None:
-            response, summary = await self._attempt(planner, run, attempt, backend, emit, approver)
+            response, summary = await self._attempt(planner, run, attempt, backend, emit, approver, registry=registry)
             if not run.ran(attempt, response.plan, summary, text=response.text, stats=response.stats):
                 break
             started = time.perf_counter()
@@ -304,10 +333,13 @@ class Pipeline:
         return tools, selection, llm
 
     async def _attempt(self, planner: Planner, run: RequestRun, attempt: Attempt, backend: Backend,
-                       emit: EventSink, approver: Approver) -> tuple[PlanResponse, RunSummary]:
+                       emit: EventSink, approver: Approver, *, registry: Mapping[str, ToolSpec] | None = None
+                       ) -> tuple[PlanResponse, RunSummary]:
         """One plan, streamed into the executor task by task (`attempt` says which task runs,
         which an earlier attempt answered, which waits), and its run."""
-        executor = self._executor(backend, attempt.watch(emit), approver, run.options, attempt.number,
+        if registry is None:
+            registry = await asyncio.to_thread(self.registry)
+        executor = self._executor(backend, registry, attempt.watch(emit), approver, run.options, attempt.number,
                                   request=run.request, earlier=attempt.earlier)
         started = time.perf_counter()
         first = None
@@ -365,28 +397,35 @@ class Pipeline:
 
     async def run_plan(self, plan: Plan, *, emit: EventSink, approver: Approver = deny_all,
                        dry_run: DryRun | str = DryRun.OFF, yes: bool = False) -> RunSummary:
-        """Run a finished plan (no model needed): the plan editor and run-plan flows."""
-        backend = await asyncio.to_thread(self._get_backend)
-        executor = self._executor(backend, emit, approver, RequestOptions(DryRun(dry_run), yes), 1)
+        """Run a finished plan (no model needed): the plan editor and run-plan flows. Parse it
+        with `registry()`, which knows the MCP servers' tools."""
+        backend, registry = await asyncio.gather(asyncio.to_thread(self._get_backend), asyncio.to_thread(self.registry))
+        self._say_degraded(emit)
+        executor = self._executor(backend, registry, emit, approver, RequestOptions(DryRun(dry_run), yes), 1)
         return await executor.run(plan.tasks)
 
     def close(self) -> None:
+        """Free the model and stop the MCP servers (the CLI and the app call this on exit)."""
         if self.llm is not None and self._owns_llm:
             self.llm.close()
             self.llm = None
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            hub.close()
 
     # -- helpers ---------------------------------------------------------------------------------
     def _new_planner(self, llm: PlannerModel, options: RequestOptions) -> Planner:
         cls = Planner if options.use_grammar else _UnconstrainedPlanner
         return cls(llm, config=self.config, limits=self.limits)
 
-    def _executor(self, backend: Backend, emit: EventSink, approver: Approver, options: RequestOptions,
-                  attempt: int, *, request: str = "", earlier: AttemptLedger | None = None) -> Executor:
+    def _executor(self, backend: Backend, registry: Mapping[str, ToolSpec], emit: EventSink, approver: Approver,
+                  options: RequestOptions, attempt: int, *, request: str = "",
+                  earlier: AttemptLedger | None = None) -> Executor:
         if request:  # the writer drafts from the request where the plan left the text empty
             backend = ForRequest(backend, request)
         return Executor(backend, emit=emit, approver=approver,
                         policy=ApprovalPolicy(self.config.approval, yes=options.yes), dry_run=options.dry_run,
-                        task_timeout=self.config.timeouts.task, attempt=attempt,
+                        task_timeout=self.config.timeouts.task, attempt=attempt, registry=registry,
                         plan_timeout=self.config.timeouts.plan, earlier=earlier)
 
     @staticmethod
@@ -406,6 +445,11 @@ class Pipeline:
         if timings is not None:
             for name, value in values.items():
                 timings[name] = timings.get(name, 0.0) + value
+
+
+def built_in_registry(config: Config) -> dict[str, ToolSpec]:
+    """The built-in tools of the apps `config` enables, by name (no MCP server is asked)."""
+    return {t.name: t for t in tools_for_apps(set(config.apps))}
 
 
 class _UnconstrainedPlanner(Planner):

@@ -25,7 +25,11 @@ TRANSPORT_WORDS = {"d": "driving", "w": "walking", "r": "public transit"}
 
 
 def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
-    """All of the tool's parameters, typed: str -> str, list[str] -> list, int -> int|None, bool."""
+    """The tool's parameters, typed: str -> str, list[str] -> list, int -> int|None, bool.
+
+    Every required parameter is in the result ("not given" typed as "", [], None or False); an
+    optional one only when the call gave it a value, so its server applies its own default.
+    """
     unknown = set(args) - {p.name for p in tool.params}
     if unknown:
         raise ToolError(f"{tool.name} has no parameter(s) {', '.join(sorted(unknown))}; "
@@ -33,6 +37,8 @@ def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in tool.params:
         value = args.get(p.name)
+        if p.optional and value is None:
+            continue
         where = f"{tool.name}: {p.name}"
         if p.type == STR:
             out[p.name] = _text(value, where)
@@ -44,6 +50,8 @@ def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
             out[p.name] = _flag(value, where)
         else:  # a registry type this module does not know: a programming error, say so plainly
             raise ToolError(f"{where}: unsupported parameter type {p.type!r}")
+        if p.optional and out[p.name] is None:  # an optional number given as ""
+            del out[p.name]
     return out
 
 

@@ -116,6 +116,11 @@ class ToolSpec:
         """How many arguments a call must give: the parameters before the first optional one."""
         return sum(1 for p in self.params if not p.optional)
 
+    @property
+    def arity_words(self) -> str:
+        """How many arguments a call gives, in words: "3", or "1 to 3" where trailing ones are optional."""
+        return str(self.arity) if self.required == self.arity else f"{self.required} to {self.arity}"
+
     def takes(self, count: int) -> bool:
         """Whether a call with `count` arguments fits (trailing optional ones may be left out)."""
         return self.required <= count <= self.arity

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from tinyagent.core.history import HistoryEntry
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import Plan
 from tinyagent.core.sanitize import visible
+from tinyagent.tools.registry import ToolSpec
 from tinyagent.tui import actions, model_check
 from tinyagent.tui.errors import explain
 from tinyagent.tui.messages import CoreEvent, RunDone, TokensReady
@@ -72,6 +73,10 @@ class TinyAgentApp(App[int]):
         self.approver = PersonApprover(self, activity=self.main_screen.show_activity)
         self._editor_draft: str | None = None  # a plan from the editor that could not run yet
         self.set_reactive(TinyAgentApp.dry_run, bool(self.config.dry_run))
+
+    async def on_unmount(self) -> None:
+        # The MCP servers the pipeline started stop with the app (their processes are ours).
+        await asyncio.to_thread(self.runs.close)
 
     def get_default_screen(self) -> MainScreen:
         return self.main_screen
@@ -126,7 +131,21 @@ class TinyAgentApp(App[int]):
         if self.screen is self.main_screen:
             last = self.runs.last_plan
             text = self._editor_draft if self._editor_draft is not None else (last.to_text() if last else "")
-            self.push_screen(EditorScreen(text), self._editor_closed)
+            editor = EditorScreen(text, self.runs.registry, loading=self.runs.registry_pending)
+            self.push_screen(editor, self._editor_closed)
+            if editor.loading:  # the MCP servers start now; their tools are checked once they answer
+                self.run_worker(self._load_tools(editor.use_registry), group="tools", exit_on_error=False)
+
+    async def _load_tools(self, then: Callable[[Mapping[str, ToolSpec]], None]) -> None:
+        """Ask the MCP servers for their tools (off the loop), then hand every tool to `then`."""
+        try:
+            registry, problems = await self.runs.load_registry()
+        except Exception as exc:  # e.g. a bad setting found by the pipeline: said, and the built-ins serve
+            self.notify(explain(exc), severity="error")
+            registry, problems = self.runs.registry, []
+        for line in problems:
+            self.notify(line, severity="warning", timeout=8)
+        then(registry)
 
     def _editor_closed(self, text: str | None) -> None:
         if not text:
@@ -136,7 +155,7 @@ class TinyAgentApp(App[int]):
             self.notify(f"{BUSY}. Your plan waits in the editor (ctrl+e).", severity="warning")
             return
         self._editor_draft = None
-        plan = parse_plan(text)
+        plan = parse_plan(text, self.runs.registry)  # the editor checked it against these tools
         self.start_plan(plan, source="editor", said=("Plan from the editor:", plan.to_text().rstrip()))
 
     def action_history(self) -> None:
@@ -150,7 +169,13 @@ class TinyAgentApp(App[int]):
         if how == "ask":
             self.ask(entry.request)
             return
-        plan = parse_plan(entry.plan)
+        if self.runs.registry_pending:  # the plan may call an MCP server's tool: ask them first
+            self.run_worker(self._load_tools(lambda _: self._run_again(entry)), group="tools", exit_on_error=False)
+            return
+        self._run_again(entry)
+
+    def _run_again(self, entry: HistoryEntry) -> None:
+        plan = parse_plan(entry.plan, self.runs.registry)
         if not plan.ok or not plan.tasks:
             self.main_screen.chat.add("error", "That plan cannot run: " + "; ".join(map(str, plan.errors)))
             return

@@ -11,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Protocol
 
 from textual.message_pump import MessagePump
 
 from tinyagent.core.approval import Approver
-from tinyagent.core.events import AnswerReady, Event, PlanFinished, StageTiming
+from tinyagent.core.events import AnswerReady, Event, Notice, PlanFinished, StageTiming
 from tinyagent.core.executor import DryRun
 from tinyagent.core.history import HistoryEntry
-from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.pipeline import Pipeline, built_in_registry
 from tinyagent.core.plan import Plan, Task
 from tinyagent.tui.messages import EventBridge, RunDone
 from tinyagent.tui.run_record import RunRecord
+from tinyagent.tools.registry import ToolSpec
 from tinyagent.tui.services import Services
 
 TOKEN_INTERVAL = 1 / 30  # plan text is drawn at most this often; tokens in between are batched
@@ -53,6 +54,7 @@ class RunController:
         self._runs = 0
         self._began = False  # the claimed run's worker has entered its body (and will post RunDone)
         self._pipeline: Pipeline | None = None
+        self._registry: Mapping[str, ToolSpec] | None = None  # the pipeline's, once its MCP servers answered
         self._last_token_draw = 0.0
 
     # -- claiming and ending ----------------------------------------------------------------------
@@ -121,6 +123,33 @@ class RunController:
         self.current = RunRecord(self._runs, request=request, source=source, dry=dry, plan=plan)
         self.bridge = EventBridge(self.target, self._runs)
         return self.bridge
+
+    # -- the tools a plan may call ------------------------------------------------------------------
+    @property
+    def registry(self) -> Mapping[str, ToolSpec]:
+        """The tools a written plan is checked against: the pipeline's once loaded (MCP tools
+        included), until then the built-in tools of the enabled apps."""
+        return self._registry if self._registry is not None else built_in_registry(self.services.config)
+
+    @property
+    def registry_pending(self) -> bool:
+        """MCP servers are configured and not asked yet: `load_registry` knows more tools."""
+        return self._registry is None and any(s.enabled for s in self.services.config.mcp.servers.values())
+
+    async def load_registry(self) -> tuple[Mapping[str, ToolSpec], list[str]]:
+        """The pipeline's tools (its MCP servers start now, off the loop, if they have not), and
+        what could not be had (a server that did not start, a tool left out), to say now: a plan
+        that calls such a tool is refused before any run would say why."""
+        pipeline = await self._get_pipeline()
+        self._registry = await asyncio.to_thread(pipeline.registry)
+        said: list[Notice] = []
+        pipeline.say_notices(lambda event: said.append(event) if isinstance(event, Notice) else None)
+        return self._registry, [n.message for n in said]
+
+    def close(self) -> None:
+        """Stop what the pipeline started (its MCP servers, its model): the app is closing."""
+        if self._pipeline is not None:
+            self._pipeline.close()
 
     async def _get_pipeline(self) -> Pipeline:
         if self._pipeline is None:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "tinyagent.core.cli.eval",  # eval
     "tinyagent.core.cli.toolrag",  # toolrag, examples
     "tinyagent.core.cli.train",  # train-planner
+    "tinyagent.core.cli.mcp",  # mcp list
 )
 
 

@@ -17,7 +17,8 @@ _ANSWERS = {"y": Decision.APPROVE, "yes": Decision.APPROVE, "n": Decision.DENY, 
 def describe_request(request: ApprovalRequest) -> str:
     """What the person approves, every character visible (core.sanitize): nothing can rewrite it."""
     call = request.call
-    lines = [f"Task {request.task.id}: {call.tool.name} ({request.effect.value})"]
+    server = f", a tool of the MCP server {visible(call.tool.server)}" if call.tool.server else ""
+    lines = [f"Task {request.task.id}: {call.tool.name} ({request.effect.value}{server})"]
     if call.summary:
         lines.append(f"  {visible(call.summary)}")
     for name, value in call.args.items():

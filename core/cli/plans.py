@@ -41,24 +41,30 @@ def run_plan_command(args: argparse.Namespace) -> int:
         config.backend = args.backend
     if args.strict and not args.dry_run:
         raise CliError("--strict only makes sense with --dry-run")
-    plan = parse_plan(read_text_arg(args.file))
-    if plan.errors:
-        details = "\n".join(f"  {d}" for d in plan.errors)
-        raise CliError(f"invalid plan:\n{details}")
-
+    text = read_text_arg(args.file)
     emit = json_sink if args.json else TextRenderer()
-    for warning in plan.warnings:  # --json: as events of their own, so the stream stays JSON lines
-        if args.json:
-            json_sink(Notice("warning", str(warning)))
-        else:
-            say(f"warning: {warning}")
-    dry_run = DryRun.OFF if not args.dry_run else (DryRun.STRICT if args.strict else DryRun.SAFE)
     pipeline = Pipeline(config)  # no model is loaded: running a written plan needs none
-    try:
-        summary = asyncio.run(pipeline.run_plan(plan, emit=emit, approver=TerminalApprover(),
-                                                dry_run=dry_run, yes=args.yes))
-    except (BackendUnavailable, ToolError) as exc:
-        raise CliError(str(exc)) from None
+    try:  # closed on every way out: it may have started MCP servers
+        # The plan may call the MCP servers' tools: they are known once the servers are asked.
+        registry = pipeline.registry()
+        pipeline.say_notices(emit)  # a server that did not start is said before the plan's problems
+        plan = parse_plan(text, registry)
+        if plan.errors:
+            details = "\n".join(f"  {d}" for d in plan.errors)
+            raise CliError(f"invalid plan:\n{details}")
+        for warning in plan.warnings:  # --json: as events of their own, so the stream stays JSON lines
+            if args.json:
+                json_sink(Notice("warning", str(warning)))
+            else:
+                say(f"warning: {warning}")
+        dry_run = DryRun.OFF if not args.dry_run else (DryRun.STRICT if args.strict else DryRun.SAFE)
+        try:
+            summary = asyncio.run(pipeline.run_plan(plan, emit=emit, approver=TerminalApprover(),
+                                                    dry_run=dry_run, yes=args.yes))
+        except (BackendUnavailable, ToolError) as exc:
+            raise CliError(str(exc)) from None
+    finally:
+        pipeline.close()
     return 0 if summary.all_done else 1
 
 

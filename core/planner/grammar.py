@@ -8,7 +8,8 @@ The grammar makes the model write only plans the parser accepts and the validato
     3. join()<END_OF_PLAN>
 
 - ids start at 1 and increase by one; at most `max_tasks` tasks, at least one;
-- only the tools in the prompt, each with its exact arity and declared argument types
+- only the tools in the prompt, each with its exact arity (trailing optional parameters, which
+  only MCP tools have, may be left out) and declared argument types
   (str: a string or None; list[str]: a list of strings, a whole "$N", or None; int: a
   number, "$N" or None; bool: True, False or None);
 - `$N` (or `${N}`) only for earlier tasks, never followed by a digit (that would read as
@@ -107,7 +108,7 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: 
         lines.append(f"step-{k} ::= {head} ({call})" if k == 1 else f"step-{k} ::= {head} (join | {call})")
         lines.append(f"call-{k} ::= " + " | ".join(f"{_rule_name(t)}-{k}" for t in tools))
         for t in tools:
-            args = ' ", " '.join(_value_rule(kind_of[t.name, p.name], p.type, k) for p in t.params)
+            args = _arguments([_value_rule(kind_of[t.name, p.name], p.type, k) for p in t.params], t.required)
             body = f'"{t.name}(" {args} ")"' if args else f'"{t.name}()"'
             lines.append(f"{_rule_name(t)}-{k} ::= {body}")
         lines += _typed_rules(k, types, max_string, max_list, kinds)
@@ -124,6 +125,16 @@ def plan_grammar(tools: Sequence[ToolSpec], *, max_tasks: int = 12, max_string: 
     if comments:
         lines.append(f'comment ::= " "{{1,2}} "#" [^\\x00-\\x1f]{{0,{MAX_COMMENT}}}')  # no controls: a bare CR would end the line
     return "\n".join(lines) + "\n"
+
+
+def _arguments(values: list[str], required: int) -> str:
+    """The argument list: the required values, then each optional one only after the one before
+    it (a plan leaves out trailing optional arguments, never one in the middle)."""
+    tail = ""
+    for i in range(len(values) - 1, required - 1, -1):
+        sep = '", " ' if i > 0 else ""
+        tail = f"({sep}{values[i]}{' ' + tail if tail else ''})?"
+    return " ".join(part for part in (' ", " '.join(values[:required]), tail) if part)
 
 
 def _value_rule(kind: str | None, type_: str, k: int) -> str:

@@ -30,8 +30,9 @@ _CONTACT_BYTES = 2 + max(2 * EMAIL_PART + 1, PHONE_MAX, NAME_MAX)
 
 
 def kind_of(tool: ToolSpec, param: Param) -> str | None:
-    """The kind of one argument, or None where only its type is known."""
-    return _BY_PARAM.get(param.name)
+    """The kind of one argument, or None where only its type is known. Kinds are the built-in
+    tools' (by parameter name): an MCP server's `priority` or `duration` may mean anything."""
+    return None if tool.server else _BY_PARAM.get(param.name)
 
 
 def kind_bytes(kind: str, max_list: int) -> int:

@@ -50,7 +50,13 @@ class ConfirmModal(ModalScreen[Decision]):
 
     def plain(self) -> str:
         call = self.request.call
-        return "\n".join([call.tool.name, visible(call.summary), *(f"{k}: {v}" for k, v in self.rows)])
+        return "\n".join([call.tool.name, *self._server_line(), visible(call.summary),
+                          *(f"{k}: {v}" for k, v in self.rows)])
+
+    def _server_line(self) -> list[str]:
+        """Whose tool this is, for a tool of an MCP server: a program the person chose to trust or not."""
+        server = self.request.call.tool.server
+        return [f"a tool of the MCP server {visible(server)}"] if server else []
 
     def compose(self) -> ComposeResult:
         call, task = self.request.call, self.request.task
@@ -67,6 +73,8 @@ class ConfirmModal(ModalScreen[Decision]):
             yield Label(Text.assemble(("Allow task ", ""), (f"{task.id}: {call.tool.name}", "bold"),
                                       ("?  ", ""), (f"[{effect}: {EFFECT_WORDS.get(effect, effect)}]", "italic")),
                         id="confirm-title")
+            for line in self._server_line():
+                yield Label(Text(line, style="bold"), id="confirm-server")
             yield Static(Text(visible(call.summary) or f"runs {call.tool.name}"), id="confirm-summary")
             with VerticalScroll(id="confirm-details"):
                 yield Static(details)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,7 @@ from textual.widgets import Footer, Label, TextArea
 
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import Plan
+from tinyagent.tools.registry import REGISTRY, ToolSpec
 from tinyagent.tui.widgets.plan_graph import PlanGraph
 from tinyagent.tui.widgets.safe_text import SafeStatic
 
@@ -31,10 +34,18 @@ class EditorScreen(Screen[str | None]):
         Binding("ctrl+l", "example", "Example plan", id="editor.example", priority=True),
     ]
 
-    def __init__(self, text: str = "") -> None:
+    def __init__(self, text: str = "", registry: Mapping[str, ToolSpec] = REGISTRY, *, loading: bool = False) -> None:
         super().__init__()
         self.initial = text
         self.plan: Plan | None = None
+        self.registry = registry  # the tools a plan may call (MCP servers' too, once they answered)
+        self.loading = loading  # MCP servers are being asked for their tools
+
+    def use_registry(self, registry: Mapping[str, ToolSpec]) -> None:
+        """The MCP servers answered: check the plan against every tool now."""
+        self.registry, self.loading = registry, False
+        if self.is_mounted:
+            self.validate()
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="editor-body"):
@@ -56,7 +67,7 @@ class EditorScreen(Screen[str | None]):
 
     def validate(self) -> Plan:
         text = self.query_one(TextArea).text
-        plan = parse_plan(text) if text.strip() else None
+        plan = parse_plan(text, self.registry) if text.strip() else None
         self.plan = plan
         problems = self.query_one("#plan-problems", SafeStatic)
         graph = self.query_one("#editor-graph", PlanGraph)
@@ -68,6 +79,8 @@ class EditorScreen(Screen[str | None]):
         lines = Text()
         if plan.ok:
             lines.append(f"✓ valid: {len(plan.tasks)} tasks", style="bold green")
+        if self.loading:
+            lines.append(("\n" if lines.plain else "") + "… asking the MCP servers for their tools", style="italic")
         for d in plan.errors:
             lines.append(f"\n✗ {d}", style="red")
         for d in plan.warnings:
