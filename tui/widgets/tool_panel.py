@@ -102,7 +102,8 @@ class ToolBars(Widget):
             chosen = name in self.selected
             style = f"bold {colour}" if chosen else muted
             label = name if len(name) <= name_w else name[: name_w - 1] + "…"
-            out.append("\n" + ("●" if chosen else " ") + label.ljust(name_w) + " ", style=style)
+            out.append("\n")
+            out.append(("●" if chosen else " ") + label.ljust(name_w) + " ", style=style)
             filled = int(round(max(s, 0.0) * bar_w))
             for j in range(bar_w):
                 if j == mark:
