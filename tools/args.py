@@ -41,7 +41,9 @@ def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
             continue
         where = f"{tool.name}: {p.name}"
         if p.type == STR:
-            out[p.name] = _text(value, where)
+            # A server's tool gets its text as written (a file's trailing newline is its content);
+            # the built-in tools get it trimmed, as their checks and lookups expect.
+            out[p.name] = _text(value, where, strip=not tool.server)
         elif p.type == LIST_STR:
             out[p.name] = _text_list(value, where)
         elif p.type == INT:
@@ -55,15 +57,16 @@ def coerce_args(tool: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _text(value: Any, where: str) -> str:
+def _text(value: Any, where: str, *, strip: bool = True) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (str, int, float)):
-        return str(value).strip()
+        return str(value).strip() if strip else str(value)
     if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], str):
-        return value[0].strip()  # a one-item list where text was meant: the item is clearly it
+        # a one-item list where text was meant: the item is clearly it
+        return value[0].strip() if strip else value[0]
     raise ToolError(f"{where}: expected text, got {_show(value)}")
 
 

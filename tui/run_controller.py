@@ -22,9 +22,9 @@ from tinyagent.core.executor import DryRun
 from tinyagent.core.history import HistoryEntry
 from tinyagent.core.pipeline import Pipeline, built_in_registry
 from tinyagent.core.plan import Plan, Task
+from tinyagent.tools.registry import ToolSpec
 from tinyagent.tui.messages import EventBridge, RunDone
 from tinyagent.tui.run_record import RunRecord
-from tinyagent.tools.registry import ToolSpec
 from tinyagent.tui.services import Services
 
 TOKEN_INTERVAL = 1 / 30  # plan text is drawn at most this often; tokens in between are batched

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
@@ -32,6 +33,8 @@ T = TypeVar("T")
 # be cleaned up (its process stopped: the SDK's shutdown is bounded at ~7 s) before we stop waiting.
 GRACE = 10.0
 CLOSE_TIMEOUT = 20.0
+
+_SILENT = logging.NullHandler()  # one instance: adding it again is a no-op
 
 Abandon = Callable[[Callable[[], None]], Callable[[], None]]
 
@@ -74,10 +77,12 @@ class McpHub:
         server (notifications/cancelled) and raises McpError here. A tool error of the server's
         own is not raised: it is the output, with `is_error`.
         """
-        self.tools(server)  # started first, so call_timeout counts the call only
         from tinyagent.core.mcp.output import tool_output
 
-        timeout = self._server_config(server).call_timeout + GRACE
+        cfg = self._server_config(server)
+        # The server's first use starts it (within startup_timeout); call_timeout then bounds the
+        # call itself, on the session. This wait only backs both up.
+        timeout = cfg.startup_timeout + cfg.call_timeout + GRACE
         result = self._run(server, lambda c: c.call(tool, arguments), timeout, f"the call to {tool}", on_abandon)
         return tool_output(result, self._config.max_output)
 
@@ -150,6 +155,10 @@ class McpHub:
                     import mcp  # noqa: F401 - loaded here, on this thread: a missing SDK is one clear line
                 except ImportError as exc:
                     raise McpError(server, f"needs the MCP SDK: pip install 'mcp>=2.3' ({exc})") from None
+                # The SDK logs a server's stray stdout line with a traceback; with no handler of the
+                # program's, Python would print it on stderr, across the terminal UI. Faults reach
+                # the user as McpError lines; a program that sets up logging still gets these records.
+                logging.getLogger("mcp").addHandler(_SILENT)
 
                 loop = asyncio.new_event_loop()
                 # A daemon: the interpreter joins other threads before atexit runs close(), and

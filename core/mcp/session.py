@@ -53,7 +53,6 @@ class ServerConnection:
         self.name, self.config, self.log_path = name, config, log_path
         self.state = "not started"  # -> starting -> running -> stopped, or failed: <reason>
         self.reason = ""
-        self.tools_seen: list[McpToolInfo] = []
         self._session: ClientSession | None = None
         self._ready: asyncio.Future[list[McpToolInfo]] | None = None
         self._stop = asyncio.Event()
@@ -68,7 +67,10 @@ class ServerConnection:
             self._ready = asyncio.get_running_loop().create_future()
             self.state = "starting"
             self._life = asyncio.create_task(self._live(), name=f"mcp server {self.name}")
-        return await asyncio.shield(self._ready)  # one waiter giving up does not stop the start
+        tools = await asyncio.shield(self._ready)  # one waiter giving up does not stop the start
+        if self.state.startswith("failed"):  # it started, then went away: its tools are gone with it
+            raise McpError(self.name, self.reason)
+        return tools
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
         await self.tools()
@@ -95,7 +97,9 @@ class ServerConnection:
 
     async def stop(self) -> None:
         self._stopping = True
-        self._stop.set()
+        self._stop.set()  # a running server: its task leaves the session and the transport
+        if self._life is not None and self._ready is not None and not self._ready.done():
+            self._life.cancel()  # a starting one is not waiting for the word: stop the start itself
         if self._life is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._life), STOP_TIMEOUT)
@@ -117,11 +121,13 @@ class ServerConnection:
                 with anyio.fail_after(self.config.startup_timeout):
                     await session.initialize()
                     tools = await self._list_tools(session)
-                self.tools_seen, self._session, self.state = tools, session, "running"
+                self._session, self.state = session, "running"
                 self._ready.set_result(tools)
                 await self._stop.wait()
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the server's one line
-            if not self._ready.done():
+            if self._stopping:
+                pass  # stopped on purpose (close()), not failed: the state becomes "stopped"
+            elif not self._ready.done():
                 self._fail(self._start_failure(_root(exc)))
             elif not self.state.startswith("failed"):
                 self._fail(f"stopped working: {one_line(_root(exc))}")
@@ -134,7 +140,7 @@ class ServerConnection:
                 self._ready.exception()  # retrieved: nobody may be waiting any more
             if log is not None:
                 log.close()
-            if self.state == "running":
+            if self.state in ("starting", "running"):
                 self.state = "stopped"
 
     def _fail(self, reason: str) -> None:
@@ -188,7 +194,10 @@ class ServerConnection:
         if isinstance(exc, TimeoutError):
             return f"did not answer within {self.config.startup_timeout:g} s of starting (startup_timeout){self._last_words()}"
         if isinstance(exc, OSError) and self.config.command:
-            return f"cannot start {self.config.command!r}: {one_line(exc.strerror or exc)}"
+            detail = exc.strerror or str(exc)
+            if exc.filename and exc.filename != self._stdio_parameters().command:  # e.g. its cwd
+                detail += f": {exc.filename!r}"
+            return f"cannot start {self.config.command!r}: {one_line(detail)}"
         if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
             gone = "exited while starting" if self.config.command else f"closed the connection to {self.config.url}"
             return gone + self._last_words()

@@ -32,6 +32,7 @@ APP = "mcp"  # ToolSpec.app of every server's tool (the server itself is ToolSpe
 MAX_DESCRIPTION = 300  # characters of a tool's description the prompt gets
 MAX_PARAM_DESCRIPTION = 120
 MAX_ERROR = 300  # characters of a server's error line kept
+MAX_SHOWN = 160  # characters of one text argument in the approval's one line
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what a plan can call (core/parser.py's _CALL_START)
 # Names a plan cannot use for a tool: `join()` ends a plan, Python's keywords do not parse as calls.
 RESERVED = frozenset({"join", *keyword.kwlist})
@@ -66,7 +67,7 @@ def mcp_tool_specs(hub: McpHub, config: Config, taken: Collection[str]) -> McpCa
         try:
             listed += [(server, info) for info in hub.tools(server)]
         except McpError as exc:
-            failed[server] = _one_line(str(exc))
+            failed[server] = _one_line(getattr(exc, "reason", "") or str(exc))
     plain = [_plain_name(info.name) for _, info in listed]
     servers_of: dict[str, set[str]] = {}
     for (server, _), name in zip(listed, plain):
@@ -303,8 +304,8 @@ def _describer(server: str, remote: str) -> Callable[[Any, Args, Extras], str]:
 def _brief(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_brief(v) for v in value) + "]"
-    if isinstance(value, str):
-        return '"' + A.quote(value) + '"'
+    if isinstance(value, str):  # a path is shown whole; a long text is cut (each argument follows in full)
+        return '"' + A.quote(value, MAX_SHOWN) + '"'
     return str(value)
 
 

@@ -19,6 +19,7 @@ from tinyagent.tools.args import coerce_args
 from tinyagent.tools.backend import ToolCall
 from tinyagent.tools.base import BaseBackend
 from tinyagent.tools.registry import INT, STR, TOOLS, Effect, Param, ToolSpec
+from tinyagent.tools.registry import REGISTRY as BUILT_IN
 
 
 def _read(backend: Any, args: dict[str, Any], extras: dict[str, Any]) -> str:
@@ -63,6 +64,11 @@ def test_coercion_leaves_out_optional_arguments_not_given():
     assert coerce_args(READ, {"path": "a.txt", "tail": "4"}) == {"path": "a.txt", "tail": 4}
     # a required argument not given is still there, typed as "not given"
     assert coerce_args(READ, {}) == {"path": ""}
+
+
+def test_a_servers_tool_gets_its_text_as_written_and_a_built_in_tool_trimmed():
+    assert coerce_args(READ, {"path": " a.txt\n"}) == {"path": " a.txt\n"}
+    assert coerce_args(BUILT_IN["get_phone_number"], {"name": " Sarah\n"}) == {"name": "Sarah"}
 
 
 class _Backend(BaseBackend):

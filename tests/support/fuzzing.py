@@ -133,6 +133,11 @@ voice: {device: "", language: en, max_seconds: 30, silence_seconds: 0.0}
 zoom: {token: "", api_base: "https://api.zoom.us/v2"}
 instructions: "Be brief."
 dry_run: false
+mcp:
+  max_output: 100000
+  servers:
+    files: {command: npx, args: [-y, "@modelcontextprotocol/server-filesystem", ~/notes], env: {DEBUG: "1"}, cwd: /tmp}
+    web: {url: "https://mcp.example.com/mcp", headers_env: {Authorization: MCP_TOKEN}, call_timeout: 5, enabled: false}
 """
 
 

@@ -1,6 +1,7 @@
 """An MCP server's tools as ToolSpecs (core/mcp/tools.py): names, parameters from the input
 schema, effects from the config only, and the handler's call, against a stand-in hub that
-serves the hub's own McpToolInfo and McpOutput (the real servers: tests/integration/test_mcp_*)."""
+serves the hub's own McpToolInfo and McpOutput (tests/support/mcp_stand_in.py; the real servers:
+tests/integration/test_mcp_*)."""
 
 from __future__ import annotations
 
@@ -8,61 +9,14 @@ from typing import Any
 
 import pytest
 
-from tinyagent.core.config import Config, McpConfig, McpServerConfig
-from tinyagent.core.mcp import McpError, McpHub, McpOutput, McpToolInfo
+from tests.support.mcp_stand_in import FS_READ, FS_WRITE, StandInHub, config, tool
+from tinyagent.core.config import Config, McpServerConfig
+from tinyagent.core.mcp import McpError, McpOutput, McpToolInfo
 from tinyagent.core.mcp.tools import McpCatalog, mcp_tool_specs
 from tinyagent.core.parser import parse_plan
 from tinyagent.tools.backend import CallStopped, OutcomeUnknown, ToolCall, ToolError, guarded
 from tinyagent.tools.base import BaseBackend
 from tinyagent.tools.registry import BOOL, INT, LIST_STR, REGISTRY, STR, Effect
-
-FS_READ = {"type": "object", "properties": {
-    "path": {"type": "string"},
-    "tail": {"description": "If provided, returns only the last N lines of the file", "type": "number"},
-    "head": {"description": "If provided, returns only the first N lines of the file", "type": "number"}},
-    "required": ["path"]}
-FS_WRITE = {"type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-            "required": ["path", "content"]}
-
-
-class StandInHub(McpHub):
-    """The hub's interface with tools from a table and calls answered from a list: no process."""
-
-    def __init__(self, tools: dict[str, list[McpToolInfo]], *, failing: dict[str, str] | None = None,
-                 answers: list[McpOutput | Exception] | None = None):
-        super().__init__(McpConfig())
-        self.table, self.failing = tools, failing or {}
-        self.answers = list(answers or [])
-        self.calls: list[tuple[str, str, dict[str, Any], Any]] = []
-
-    def servers(self) -> list[str]:
-        return [*self.table, *self.failing]
-
-    def tools(self, server: str) -> list[McpToolInfo]:
-        if server in self.failing:
-            raise McpError(server, self.failing[server])
-        return self.table[server]
-
-    def call(self, server: str, tool: str, arguments: dict[str, Any], *, on_abandon: Any = None) -> McpOutput:
-        self.calls.append((server, tool, arguments, on_abandon))
-        answer = self.answers.pop(0) if self.answers else McpOutput("ok", False)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    def close(self) -> None:
-        pass
-
-
-def tool(name: str, schema: dict[str, Any], *, server: str = "files", description: str = "",
-         read_only: bool | None = None) -> McpToolInfo:
-    return McpToolInfo(server, name, description, schema, read_only)
-
-
-def config(**servers: McpServerConfig) -> Config:
-    cfg = Config()
-    cfg.mcp.servers.update(servers or {"files": McpServerConfig(command="mcp-server-filesystem")})
-    return cfg
 
 
 def catalog(*tools: McpToolInfo, cfg: Config | None = None, hub: StandInHub | None = None) -> McpCatalog:
@@ -160,8 +114,8 @@ def test_a_server_that_cannot_start_is_named_and_the_others_still_serve():
     result = mcp_tool_specs(hub, config(files=McpServerConfig(command="x"), broken=McpServerConfig(command="y")),
                             set(REGISTRY))
     assert [s.name for s in result.specs] == ["read_text_file"]
-    assert result.failed == {"broken": "mcp server 'broken': exited with status 3"}
-    assert result.notices() == ["MCP server broken is not available: mcp server 'broken': exited with status 3"]
+    assert result.failed == {"broken": "exited with status 3"}
+    assert result.notices() == ["MCP server broken is not available: exited with status 3"]
 
 
 @pytest.mark.parametrize(("trusted", "read_only", "hint", "effect"), [
