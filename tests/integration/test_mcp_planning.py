@@ -15,11 +15,11 @@ import json
 import pytest
 
 from tests.support.cli import tinyagent
+from tests.support.fs_server import files_config, filesystem_server, processes_mentioning
 from tests.support.grammar_check import grammar_accepts
-from tests.support.mcp_filesystem import with_files, yaml_for
 from tests.support.scripted_llm import ScriptedLLM
 from tinyagent.core.approval import ApprovalRequest, Decision
-from tinyagent.core.config import Config
+from tinyagent.core.config import Config, McpServerConfig
 from tinyagent.core.events import Notice, TaskStatus, ToolsSelected
 from tinyagent.core.pipeline import Pipeline
 from tinyagent.core.planner.planner import Planner
@@ -44,7 +44,12 @@ def config(folder, prompt: str = "compact", **toolrag) -> Config:
     cfg.planner.max_replans = 0
     for key, value in toolrag.items():
         setattr(cfg.toolrag, key, value)
-    return with_files(cfg, folder)
+    cfg.mcp.servers["files"] = McpServerConfig(command=str(filesystem_server()), args=[str(folder)])
+    return cfg
+
+
+def yaml_for(folder, prompt: str = "compact") -> str:
+    return files_config(folder, extra=f"apps: [{', '.join(APPS)}]\nplanner: {{prompt: {prompt}, max_replans: 0}}\n")
 
 
 async def selected(pipeline: Pipeline, request: str) -> tuple[list, ToolsSelected, list]:
@@ -78,6 +83,7 @@ async def test_toolrag_ranks_the_servers_tools_by_similarity_and_offers_the_clos
         assert sorted(batches) == [1, 1, len(mcp)]
     finally:
         pipeline.close()
+    assert processes_mentioning(str(folder)) == []  # the server stopped with the pipeline
 
 
 async def test_the_settings_bound_what_is_offered(folder):
