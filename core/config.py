@@ -152,6 +152,10 @@ class PlannerConfig:
 class ToolRAGConfig:
     threshold: float = 0.5
     enabled: bool = True
+    # MCP tools are ranked by the built-in encoder's cosine similarity of the request to their
+    # name and description (core/toolrag/similarity.py); the default measured there (README).
+    mcp_similarity: float = setting(0.75, "an MCP tool this similar to the request (cosine) is offered")
+    mcp_max_tools: int = setting(4, "at most this many MCP tools, the most similar, per request")
 
 
 @dataclass
@@ -514,6 +518,10 @@ def _validate(cfg: Config, path: Any) -> None:
         raise ConfigError(path, "apps", None, f"unknown app(s) {_shown(', '.join(unknown))[1:-1]}; apps are {', '.join(APPS)}")
     if not 0.0 < cfg.toolrag.threshold < 1.0:
         raise ConfigError(path, "toolrag.threshold", None, "must be between 0 and 1")
+    if not cfg.toolrag.mcp_similarity <= 1.0:  # a cosine; below 0 (by the number check) nothing is similar
+        raise ConfigError(path, "toolrag.mcp_similarity", None, "is a cosine similarity: from 0 to 1")
+    if cfg.toolrag.mcp_max_tools < 1:  # 0 would silently keep every MCP tool out of every plan
+        raise ConfigError(path, "toolrag.mcp_max_tools", None, "must be at least 1")
     for name, threads in (("planner.threads", cfg.planner.threads), ("voice.threads", cfg.voice.threads)):
         if not 0 <= threads <= MAX_THREADS:
             raise ConfigError(path, name, None, f"must be a whole number from 0 (all cores) to {MAX_THREADS}")

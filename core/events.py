@@ -71,12 +71,17 @@ class RequestStarted(Event, kind="request_started"):
 
 @dataclass(frozen=True)
 class ToolsSelected(Event, kind="tools_selected"):
-    """ToolRAG's answer: a probability per tool and the tools that go into the prompt."""
+    """ToolRAG's answer: a probability per built-in tool, a similarity per MCP tool, and the
+    tools that go into the prompt (the MCP ones among them)."""
 
-    probabilities: dict[str, float]
+    probabilities: dict[str, float]  # the classifier's, for the 16 built-in tools
     selected: tuple[str, ...]
     threshold: float
     seconds: float
+    # MCP tool -> the cosine similarity of its name and description to the request (not a
+    # probability: shown marked as a similarity); empty without MCP tools or without ToolRAG
+    similarities: dict[str, float] = field(default_factory=dict)
+    similarity_threshold: float = 0.0  # toolrag.mcp_similarity, when `similarities` has any
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ from tinyagent.core.planner.writer import ModelWriter
 from tinyagent.core.planner_model import load_planner
 from tinyagent.core.request_run import DEFAULT_OPTIONS, Attempt, RequestOptions, RequestRun
 from tinyagent.core.toolrag import Selection, ToolRAG, ToolRAGError
+from tinyagent.core.toolrag.embed import default_encoder
 from tinyagent.core.toolrag.examples import ExamplePool, user_examples_file
+from tinyagent.core.toolrag.similarity import SimilarTools, ToolSimilarity
 from tinyagent.core.work_ledger import AttemptLedger
 from tinyagent.tools.backend import Backend, ForRequest
 from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec, tools_for_apps
@@ -104,6 +106,9 @@ class Pipeline:
         self._hub: McpHub | None = None  # the session's MCP servers, made on first use (registry())
         self._registry: Mapping[str, ToolSpec] | None = None
         self._registry_lock = threading.Lock()
+        self._similarity: ToolSimilarity | None = None  # ranks MCP tools; made on the first request that has any
+        self._similarity_failed = False
+        self._said_left_out = False  # a profile that leaves MCP tools out says so once a session
 
     # -- parts -------------------------------------------------------------------------------
     async def load_model(self, emit: EventSink | None = None) -> PlannerModel:
@@ -184,19 +189,57 @@ class Pipeline:
         self.toolrag, self._toolrag_failed = None, True
         self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
 
+    def mcp_tools(self) -> list[ToolSpec]:
+        """The tools of the session's MCP servers (those of the registry with a `server`)."""
+        return [t for t in self.registry().values() if t.server]
+
+    def _similar_sync(self, request: str, selection: ToolChoice) -> tuple[list[ToolSpec], list[ToolSpec],
+                                                                           SimilarTools | None]:
+        """(every MCP tool, those offered for this request, their similarities): with ToolRAG, the
+        ones most similar to the request; without it (or without its encoder), every one, as
+        every enabled built-in tool is."""
+        mcp = self.mcp_tools()
+        if not mcp or isinstance(selection, AllTools):
+            return mcp, mcp, None
+        if self._similarity is None and not self._similarity_failed:
+            encoder = default_encoder()
+            if encoder is None:
+                self._similarity_unavailable("the built-in ToolRAG encoder cannot load")
+            else:
+                rag = self.config.toolrag
+                self._similarity = ToolSimilarity(encoder, rag.mcp_similarity, rag.mcp_max_tools)
+        if self._similarity is None:
+            return mcp, mcp, None
+        try:
+            similar = self._similarity.rank(request, mcp)
+        except ToolRAGError as exc:  # the encoder cannot read this text (a vocab without [UNK])
+            self._similarity_unavailable(str(exc))
+            return mcp, mcp, None
+        by_name = {t.name: t for t in mcp}
+        return mcp, [by_name[n] for n in similar.selected], similar
+
+    def _similarity_unavailable(self, why: str) -> None:
+        self._similarity, self._similarity_failed = None, True
+        self._degraded.append(f"MCP tools cannot be ranked ({why}); the planner gets every MCP tool")
+
+    def _choose_sync(self, request: str) -> tuple[ToolChoice, list[ToolSpec], list[ToolSpec], SimilarTools | None]:
+        selection = self._select_sync(request)
+        return selection, *self._similar_sync(request, selection)
+
     async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice]:
         self._enabled_tools()
         started = time.perf_counter()
-        selection = await asyncio.to_thread(self._select_sync, request)
+        selection, mcp, similar_tools, similar = await asyncio.to_thread(self._choose_sync, request)
         seconds = time.perf_counter() - started
         self._say_degraded(emit)
         names = set(selection.selected)
-        tools = [t for t in TOOLS if t.name in names]
+        tools = [t for t in TOOLS if t.name in names] + similar_tools
         if not tools:  # a plan needs at least one tool; let the model choose among all enabled
-            tools = self._enabled_tools()
+            tools = self._enabled_tools() + mcp
             emit(Notice("warning", "no tool looked relevant; the planner may use any enabled tool"))
         emit(ToolsSelected(dict(selection.probabilities), tuple(t.name for t in tools), selection.threshold,
-                           selection.seconds or seconds))
+                           selection.seconds or seconds, similarities=dict(similar.similarities) if similar else {},
+                           similarity_threshold=similar.threshold if similar else 0.0))
         emit(StageTiming("toolrag", seconds))
         return tools, selection
 
@@ -207,7 +250,7 @@ class Pipeline:
         emit(RequestStarted(request, True))
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm, options)
-        tools = self._offered(planner, tools)
+        tools = self._offered(planner, tools, emit)
         examples = await asyncio.to_thread(self._examples, planner, request, tools, selection, options)
         self._say_degraded(emit)
         started = time.perf_counter()
@@ -233,7 +276,7 @@ class Pipeline:
         emit(RequestStarted(request, options.dry_run is not DryRun.OFF))
         tools, selection, llm = await self._prepare(request, emit)
         planner = self._new_planner(llm, options)
-        tools = self._offered(planner, tools)
+        tools = self._offered(planner, tools, emit)
         backend, examples, registry = await asyncio.gather(
             asyncio.to_thread(self._get_backend),
             asyncio.to_thread(self._examples, planner, request, tools, selection, options),
@@ -261,9 +304,19 @@ class Pipeline:
         return PipelineResult(run.result.answer, run.plan, run.summary, selection, run.timings, run.attempts,
                               run.tokens, run.evaluated, run.joins)
 
-    def _offered(self, planner: Planner, tools: list[ToolSpec]) -> list[ToolSpec]:
-        """The tools the prompt describes: the profile's choice between ToolRAG's and every enabled tool."""
-        return planner.setup.strategy.offered(tools, self._enabled_tools())
+    def _offered(self, planner: Planner, tools: list[ToolSpec], emit: EventSink) -> list[ToolSpec]:
+        """The tools the prompt describes: the profile's choice between ToolRAG's and every enabled tool.
+        A profile that leaves MCP tools out says so once a session; were they all ToolRAG chose,
+        it plans with every enabled built-in tool."""
+        strategy, enabled = planner.setup.strategy, self._enabled_tools()
+        offered = strategy.offered(tools, enabled)
+        if strategy.leaves_out_mcp and not self._said_left_out:
+            count = len(self.mcp_tools())  # listed already by select_tools
+            if count:
+                self._said_left_out = True
+                emit(Notice("info", f"the {strategy.name} prompt leaves out the {count} MCP tool"
+                                    f"{'' if count == 1 else 's'} of your servers: {strategy.leaves_out_mcp}"))
+        return offered or strategy.offered(enabled, enabled)
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
         """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""

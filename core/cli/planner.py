@@ -27,7 +27,7 @@ from tinyagent.core.cli.common import (
     say,
     with_server,
 )
-from tinyagent.core.cli.render import TextRenderer
+from tinyagent.core.cli.render import TextRenderer, tools_line
 from tinyagent.core.config import Config, ConfigError
 from tinyagent.core.dag import critical_path, layers, plan_graph
 from tinyagent.core.events import Event, Notice, PlanToken, StageTiming, ToolsSelected, _jsonable
@@ -125,7 +125,7 @@ def plan_command(args: argparse.Namespace) -> int:
         elif isinstance(event, ToolsSelected):
             selected[:] = event.selected
             if not args.json:
-                print("tools: " + ", ".join(event.selected), file=sys.stderr)
+                print(tools_line(event), file=sys.stderr)
         elif isinstance(event, Notice) and not args.json:
             say(f"{event.level}: {event.message}", file=sys.stderr)
 

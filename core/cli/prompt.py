@@ -22,6 +22,7 @@ from tinyagent.core.cli.common import CliError, config_from, print_json, read_te
 from tinyagent.core.config import PromptSetting
 from tinyagent.core.jsonl import JsonlError, parse_jsonl
 from tinyagent.core.modelstore import ModelStoreError, default_model
+from tinyagent.core.pipeline import Pipeline
 from tinyagent.core.planner import tinyagent_join as tj
 from tinyagent.core.planner.chat import ChatTemplateError
 from tinyagent.core.planner.llm import LocalLLM, ModelLoadError
@@ -133,6 +134,24 @@ def render_joiner_case(record: dict, where: str) -> str:
 
 
 # -- one request -------------------------------------------------------------------------------
+def _offered_tools(named: list[str], config: Any) -> list[Any]:
+    """The tools `--tools` names, else every enabled one; MCP servers' tools among them (their
+    servers are started to list them, and stopped) only where --tools names one or names none."""
+    if named and all(n in REGISTRY for n in named):
+        return [REGISTRY[n] for n in named]
+    pipeline = Pipeline(config)
+    try:
+        mcp = {t.name: t for t in pipeline.mcp_tools()}
+    finally:
+        pipeline.close()
+    if not named:
+        return [*tools_for_apps(set(config.apps)), *mcp.values()]
+    unknown = [n for n in named if n not in REGISTRY and n not in mcp]
+    if unknown:
+        raise CliError(f"--tools: unknown tool(s) {', '.join(unknown)}")
+    return [REGISTRY[n] if n in REGISTRY else mcp[n] for n in named]
+
+
 def _setup(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
     """(PromptSetup, LocalLLM or None) for the chosen profile and, with --model, its template."""
     if not args.model:
@@ -175,21 +194,29 @@ def prompt_command(args: argparse.Namespace) -> int:
     named = [n.strip() for n in (args.tools or "").split(",") if n.strip()]
     if args.tools is not None and not named:  # as `grammar --tools` does: ",," names no tool
         raise CliError("--tools names no tool; give a comma list of tool names")
-    tools = _tool_names(named, "--tools") if named else [t.name for t in tools_for_apps(set(config.apps))]
+    specs = _offered_tools(named, config)
+    tools = [t.name for t in specs]
     examples = None
     if args.examples:
         examples = _examples([r for _, r in _jsonl(args.examples)], args.examples)
     setup, llm = _setup(args, config)
+    left_out = [t.name for t in specs if t.server] if setup.strategy.leaves_out_mcp else []
+    if left_out:  # as `ask` says it: the profile's prompt has no place for them
+        say(f"info: the {setup.profile} prompt leaves out {len(left_out)} MCP tool"
+            f"{'' if len(left_out) == 1 else 's'} ({', '.join(left_out)}): {setup.strategy.leaves_out_mcp}",
+            file=sys.stderr)
+        specs = [t for t in specs if not t.server]
+        if not specs:
+            raise CliError(f"the {setup.profile} prompt describes none of these tools")
     try:
         if examples is None and args.tools:
-            specs = [REGISTRY[n] for n in tools]
             pool, problem = ExamplePool.load_for_planning()
             if problem:
                 say(f"warning: {problem}", file=sys.stderr)
             examples = setup.strategy.examples(args.query, specs, ExampleSource(lambda: pool, config.planner.examples))
         instructions = config.instructions if args.instructions is None else args.instructions
         try:
-            rendered = setup.planner_prompt(args.query, tools, examples, now=_now(args.now),
+            rendered = setup.planner_prompt(args.query, specs, examples, now=_now(args.now),
                                             instructions=instructions)
         except ChatTemplateError as exc:
             raise CliError(str(exc)) from None
@@ -199,6 +226,8 @@ def prompt_command(args: argparse.Namespace) -> int:
             llm.close()
     report = {"profile": setup.profile, "why": setup.why, "tools": tools, "tool_order": list(rendered.tool_order),
               "system": rendered.system, "user": rendered.user}
+    if left_out:
+        report["left_out"] = left_out
     if llm is not None:
         report.update({"chat_template": setup.template.name, "chat_template_source": setup.template.source,
                        "prompt": rendered.text, "prompt_tokens": tokens})

@@ -31,6 +31,12 @@ def _short(value: Any, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def tools_line(event: ToolsSelected) -> str:
+    """The tools a request is planned with; an MCP tool's similarity (not a probability) marked "~"."""
+    shown = (f"{n} (~{event.similarities[n]:.2f})" if n in event.similarities else n for n in event.selected)
+    return "tools: " + ", ".join(shown)
+
+
 class TextRenderer:
     def __init__(self, out: TextIO = sys.stdout, verbose: bool = False):
         self.out, self.verbose = out, verbose
@@ -83,7 +89,7 @@ class TextRenderer:
         if isinstance(event, PlanFinished):
             return event.summary.describe()
         if isinstance(event, ToolsSelected):
-            return "tools: " + ", ".join(event.selected)
+            return tools_line(event)
         if isinstance(event, StageTiming) and self.verbose:
             return f"  {event.stage}: {event.seconds * 1000:.0f} ms"
         if isinstance(event, Notice):

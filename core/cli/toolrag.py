@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 from tinyagent.core.cli.common import CliError, config_from, print_json, read_text_arg, say
+from tinyagent.core.config import Config
+from tinyagent.core.pipeline import Pipeline
 from tinyagent.core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
 from tinyagent.core.toolrag.data import DataError, load_labelled
+from tinyagent.core.toolrag.embed import default_encoder
 from tinyagent.core.toolrag.evaluate import evaluate
 from tinyagent.core.toolrag.examples import (
     ExampleError,
@@ -20,6 +23,7 @@ from tinyagent.core.toolrag.examples import (
     remove_user_example,
     user_examples_file,
 )
+from tinyagent.core.toolrag.similarity import SimilarTools, ToolSimilarity
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,10 +82,14 @@ def _toolrag(args: argparse.Namespace) -> int:
         raise CliError("the request is empty")
     try:
         selection = _load_toolrag(args).select(args.request)
+        config = config_from(args)
+        similar = _mcp_similarities(config, args.request)
     except ToolRAGError as exc:  # it loaded but cannot score this request (a vocab without [UNK])
         raise CliError(str(exc)) from None
     if args.json:
-        print_json(selection.to_json())
+        extra = {} if similar is None else {"similarities": similar.similarities, "similarity_selected":
+                                            list(similar.selected), "similarity_threshold": similar.threshold}
+        print_json({**selection.to_json(), **extra})
         return 0
     chosen, added = set(selection.selected), set(selection.added_by_rules)
     for name, p in sorted(selection.probabilities.items(), key=lambda kv: -kv[1]):
@@ -89,7 +97,29 @@ def _toolrag(args: argparse.Namespace) -> int:
         say(f"{p:6.3f}  {'#' * round(p * 20):20s}  {name:24s} {mark}")
     say(f"selected ({len(selection.selected)}, threshold {selection.threshold}): "
           f"{', '.join(selection.selected) or 'none'}  [{selection.seconds * 1000:.2f} ms]")
+    if similar is not None:
+        # Not probabilities: the cosine similarity of each MCP tool's name and description to the request.
+        for name, s in sorted(similar.similarities.items(), key=lambda kv: -kv[1]):
+            say(f"~{s:5.3f}  {'~' * round(max(s, 0.0) * 20):20s}  {name:24s} {'*' if name in similar.selected else ''}")
+        say(f"MCP tools by similarity ({len(similar.selected)}, similarity {similar.threshold}, at most "
+            f"{config.toolrag.mcp_max_tools}): {', '.join(similar.selected) or 'none'}")
     return 0
+
+
+def _mcp_similarities(config: Config, request: str) -> SimilarTools | None:
+    """The configured MCP servers' tools ranked for `request` (None without any): their servers
+    are started to list them, and stopped again."""
+    pipeline = Pipeline(config)
+    try:
+        tools = pipeline.mcp_tools()
+    finally:
+        pipeline.close()
+    if not tools:
+        return None
+    encoder = default_encoder()
+    if encoder is None:
+        raise CliError("MCP tools are ranked by the built-in ToolRAG encoder, which cannot load")
+    return ToolSimilarity(encoder, config.toolrag.mcp_similarity, config.toolrag.mcp_max_tools).rank(request, tools)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

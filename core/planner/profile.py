@@ -67,8 +67,11 @@ class PromptProfile(Protocol):
 
     name: str
     shows_examples: bool  # whether the planner's prompt holds in-context examples at all
+    # Why the profile leaves MCP servers' tools (ToolSpec.server) out of its prompt; "" when it
+    # describes them. The pipeline says it once a session, naming how many were left out.
+    leaves_out_mcp: str
 
-    def render(self, query: str, tools: Sequence[str], examples: Sequence[Any] | None, *, now: dt.datetime,
+    def render(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *, now: dt.datetime,
                instructions: str | None, context: str = "") -> Messages:
         """The planner's messages; `examples` None asks for the profile's built-in ones, a
         non-empty `context` makes it a replan."""
@@ -83,7 +86,8 @@ class PromptProfile(Protocol):
         ...
 
     def offered(self, selected: list[ToolSpec], enabled: list[ToolSpec]) -> list[ToolSpec]:
-        """The tools the planner's prompt describes, given ToolRAG's choice and every enabled tool."""
+        """The tools the planner's prompt describes, given ToolRAG's choice (with the MCP tools
+        it picked) and every enabled built-in tool."""
         ...
 
     def rounds(self, max_replans: int) -> int:

@@ -20,7 +20,6 @@ from tinyagent.core.planner.joiner import JoinCall, JoinResult, deterministic_an
 from tinyagent.core.planner.profile import ExampleSource, Messages, Replan
 from tinyagent.core.planner.profile_names import COMPACT
 from tinyagent.core.planner.prompt import pick_examples, prompt_order, prompt_prefix, request_part
-from tinyagent.tools.registry import REGISTRY
 from tinyagent.tools.spec import ToolSpec
 
 _ANSWER_CHARS = 600
@@ -58,13 +57,13 @@ def replan_context(plan: Plan, summary: RunSummary | None) -> str:
 class CompactProfile:
     name = COMPACT
     shows_examples = True
+    leaves_out_mcp = ""  # MCP tools are described like the built-in ones: signature and one line
 
-    def render(self, query: str, tools: Sequence[str], examples: Sequence[Any] | None, *, now: dt.datetime,
+    def render(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *, now: dt.datetime,
                instructions: str | None, context: str = "") -> Messages:
-        specs = [REGISTRY[n] for n in tools]
-        system = prompt_prefix(specs, examples or ())
+        system = prompt_prefix(tools, examples or ())
         user = request_part(query, today=now.date(), instructions=instructions or "", context=context)
-        return Messages(system, user, tuple(t.name for t in prompt_order(specs)))
+        return Messages(system, user, tuple(t.name for t in prompt_order(tools)))
 
     def lay_out(self, messages: Messages, template: ChatTemplate) -> str:
         if template.plain:  # one raw completion, as before chat templates

@@ -96,10 +96,13 @@ def read_joiner(said_text: str, plan: Plan, summary: RunSummary | None, *, final
 class TinyAgentProfile:
     name = TINYAGENT
     shows_examples = True
+    leaves_out_mcp = ("TinyAgent-1.1B/7B were trained on their 16 tools only, and their prompt is TinyAgent's own "
+                      "text; planner.prompt: compact describes MCP tools")
 
-    def render(self, query: str, tools: Sequence[str], examples: Sequence[Any] | None, *, now: dt.datetime,
+    def render(self, query: str, tools: Sequence[ToolSpec], examples: Sequence[Any] | None, *, now: dt.datetime,
                instructions: str | None, context: str = "") -> Messages:
-        r = render(query, tools, now=now, examples=examples, instructions=instructions, context=context)
+        r = render(query, [t.name for t in tools], now=now, examples=examples, instructions=instructions,
+                   context=context)
         return Messages(r.system, r.user, r.tool_order)
 
     def lay_out(self, messages: Messages, template: ChatTemplate) -> str:
@@ -112,7 +115,7 @@ class TinyAgentProfile:
         return pick_examples(request, tools, MAX_EXAMPLES, source.pool(), within=True, exclude=source.exclude)
 
     def offered(self, selected: list[ToolSpec], enabled: list[ToolSpec]) -> list[ToolSpec]:
-        return selected
+        return _builtin(selected)
 
     def rounds(self, max_replans: int) -> int:
         return min(max_replans, ROUNDS - 1) + 1  # TinyAgent: 2 rounds at most
@@ -133,4 +136,9 @@ class TinyAgentProfile:
                tools: list[ToolSpec], enabled: Callable[[], list[ToolSpec]]) -> Replan:
         # TinyAgent's replanner: every enabled tool, its replan prompt, every Previous Plan so far.
         rounds = (*earlier, tj.replan_context(join.steps, join.thought))
-        return Replan(tj.format_contexts(rounds), rounds, enabled())
+        return Replan(tj.format_contexts(rounds), rounds, _builtin(enabled()))
+
+
+def _builtin(tools: list[ToolSpec]) -> list[ToolSpec]:
+    """The tools TinyAgent knows: none of an MCP server's (`leaves_out_mcp` says why)."""
+    return [t for t in tools if not t.server]

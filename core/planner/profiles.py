@@ -27,6 +27,8 @@ from tinyagent.core.planner.profile_compact import CompactProfile
 from tinyagent.core.planner.profile_names import COMPACT
 from tinyagent.core.planner.profile_tinyagent import TinyAgentProfile
 from tinyagent.core.planner.profile_tuned import TunedProfile
+from tinyagent.tools.registry import REGISTRY
+from tinyagent.tools.spec import ToolSpec
 
 # The one table of profiles: a new profile is a module, a name in profile_names.py and a line here.
 PROFILE_TABLE: dict[str, PromptProfile] = {p.name: p for p in (TinyAgentProfile(), CompactProfile(), TunedProfile())}
@@ -104,10 +106,12 @@ class PromptSetup:
         """The profile object: ask it what differs between profiles (examples, tools, joiner, rounds)."""
         return PROFILE_TABLE[self.profile]
 
-    def planner_prompt(self, query: str, tools: Sequence[Any], examples: Sequence[Any] | None, *,
+    def planner_prompt(self, query: str, tools: Sequence[ToolSpec | str], examples: Sequence[Any] | None, *,
                        now: dt.datetime, instructions: str | None, context: str = "") -> PlannerPrompt:
-        names = [getattr(t, "name", t) for t in tools]
-        messages = self.strategy.render(query, names, examples, now=now, instructions=instructions, context=context)
+        """The planner call for `tools`: specs, or built-in tools' names (a golden case names them;
+        KeyError for a name the registry lacks)."""
+        specs = [REGISTRY[t] if isinstance(t, str) else t for t in tools]
+        messages = self.strategy.render(query, specs, examples, now=now, instructions=instructions, context=context)
         return PlannerPrompt(messages.system, messages.user, self.strategy.lay_out(messages, self.template),
                              messages.tool_order, not self.template.plain)
 

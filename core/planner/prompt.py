@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinyagent.core.plan import END_OF_PLAN
+from tinyagent.core.tool_text import description_line
 from tinyagent.core.toolrag.examples import Example, ExamplePool
 from tinyagent.tools.registry import TOOLS, ToolSpec
 
@@ -39,6 +40,9 @@ A step can only use earlier steps.
 TOOLS_HEADER = "Tools:\n"
 EXAMPLES_HEADER = "\nHere are some examples:\n"
 JOIN_RULE = f"join(): collects the results of the steps; always the last step, followed by {END_OF_PLAN}.\n"
+# Said only where an offered tool (an MCP server's) has optional parameters, so the prompts of
+# the 16 built-in tools stay as they were.
+OPTIONAL_RULE = "An argument whose type ends in ? may be left out at the end of a call.\n"
 
 # The order tools appear in the prompt: one fixed global order, most often needed first, so
 # consecutive requests (and the states LocalLLM keeps) share the longest token prefix.
@@ -53,9 +57,15 @@ PROMPT_ORDER: tuple[str, ...] = (
 )
 
 def describe_tool(tool: ToolSpec) -> str:
-    # The tool's short hint (ToolSpec.hint, tools/specs/) after its exact signature; what the
-    # rules say for every tool is not repeated: ~25-45 tokens per tool instead of ~110.
-    return f"{tool.signature()} -> str: {tool.hint or tool.description}\n"
+    # The tool's short hint (ToolSpec.hint, tools/specs/; an MCP tool's description cut to one
+    # line) after its exact signature; what the rules say for every tool is not repeated:
+    # ~25-45 tokens per tool instead of ~110.
+    return f"{tool.signature()} -> str: {description_line(tool)}\n"
+
+
+def optional_rule(tools: Sequence[ToolSpec]) -> str:
+    """OPTIONAL_RULE where a tool has optional parameters (signature() marks them "type?"), else ""."""
+    return OPTIONAL_RULE if any(p.optional for t in tools for p in t.params) else ""
 
 
 def _example_text(example: Any) -> str:
@@ -113,6 +123,7 @@ def prompt_prefix(tools: Sequence[ToolSpec], examples: Sequence[Any]) -> str:
     parts = [RULES, "\n", TOOLS_HEADER]
     parts += [describe_tool(t) for t in prompt_order(tools)]
     parts.append(JOIN_RULE)
+    parts.append(optional_rule(tools))
     examples = useful_examples(examples, tools)
     if examples:
         parts.append(EXAMPLES_HEADER)

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tinyagent.core.plan import END_OF_PLAN
-from tinyagent.core.planner.prompt import prompt_order, request_part
+from tinyagent.core.planner.prompt import optional_rule, prompt_order, request_part
+from tinyagent.core.tool_text import description_line
 from tinyagent.tools.spec import ToolSpec
 
 INSTRUCTION = (f'Plan the request as numbered tool calls, one a line, then join(){END_OF_PLAN}. '
@@ -26,7 +27,7 @@ INSTRUCTION = (f'Plan the request as numbered tool calls, one a line, then join(
 
 
 def tool_line(tool: ToolSpec) -> str:
-    return f"{tool.signature()}: {tool.hint or tool.description}\n"
+    return f"{tool.signature()}: {description_line(tool)}\n"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,6 @@ def render(query: str, tools: Sequence[ToolSpec], *, today: dt.date, instruction
            context: str = "") -> TunedPrompt:
     """The two chat messages: [system: instruction + tools, user: date + request (+ replan context)]."""
     ordered = prompt_order(tools)
-    system = INSTRUCTION + "".join(tool_line(t) for t in ordered)
+    system = INSTRUCTION + "".join(tool_line(t) for t in ordered) + optional_rule(ordered)
     user = request_part(query, today=today, instructions=instructions, context=context).lstrip("\n")
     return TunedPrompt(system, user, tuple(t.name for t in ordered))

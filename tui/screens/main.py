@@ -193,7 +193,8 @@ class MainScreen(Screen[None]):
         self.graph.clear()
 
     def _tools_selected(self, event: ToolsSelected, dry: bool) -> None:
-        self.tools.show(event.probabilities, event.selected, event.threshold, event.seconds)
+        self.tools.show(event.probabilities, event.selected, event.threshold, event.seconds, event.similarities,
+                        event.similarity_threshold)
 
     def _plan_started(self, event: PlanStarted, dry: bool) -> None:
         self.graph.clear()
