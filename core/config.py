@@ -155,7 +155,7 @@ class ToolRAGConfig:
     # MCP tools are ranked by the built-in encoder's cosine similarity of the request to their
     # name and description (core/toolrag/similarity.py); the default measured there (README).
     mcp_similarity: float = setting(0.75, "an MCP tool this similar to the request (cosine) is offered")
-    mcp_max_tools: int = setting(4, "at most this many MCP tools, the most similar, per request")
+    mcp_max_tools: int = setting(6, "at most this many MCP tools, the most similar, per request")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from tinyagent.core.config import Config, ConfigError, parse_config
 
 
 def test_defaults_and_values_read():
-    assert (Config().toolrag.mcp_similarity, Config().toolrag.mcp_max_tools) == (0.75, 4)
+    assert (Config().toolrag.mcp_similarity, Config().toolrag.mcp_max_tools) == (0.75, 6)
     cfg = parse_config("toolrag: {mcp_similarity: 0.6, mcp_max_tools: 2}\n", "c.yaml")
     assert (cfg.toolrag.mcp_similarity, cfg.toolrag.mcp_max_tools) == (0.6, 2)
     assert parse_config("toolrag: {mcp_similarity: 1}\n").toolrag.mcp_similarity == 1.0
