@@ -16,7 +16,6 @@ the answer is written by core/answers.py.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,8 +36,6 @@ from tinyagent.core.events import (
     ToolsSelected,
 )
 from tinyagent.core.executor import DryRun, Executor
-from tinyagent.core.mcp import McpHub
-from tinyagent.core.mcp.tools import mcp_tool_specs
 from tinyagent.core.plan import Plan
 from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits
 from tinyagent.core.planner.llm import GenerationStats, ModelError, PlannerModel, ServerError
@@ -47,13 +44,13 @@ from tinyagent.core.planner.profile import ExampleSource
 from tinyagent.core.planner.writer import ModelWriter
 from tinyagent.core.planner_model import load_planner
 from tinyagent.core.request_run import DEFAULT_OPTIONS, Attempt, RequestOptions, RequestRun
+from tinyagent.core.toolbox import Toolbox
 from tinyagent.core.toolrag import Selection, ToolRAG, ToolRAGError
-from tinyagent.core.toolrag.embed import default_encoder
 from tinyagent.core.toolrag.examples import ExamplePool, user_examples_file
-from tinyagent.core.toolrag.similarity import SimilarTools, ToolSimilarity
+from tinyagent.core.toolrag.similarity import SimilarTools
 from tinyagent.core.work_ledger import AttemptLedger
 from tinyagent.tools.backend import Backend, ForRequest
-from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec, tools_for_apps
+from tinyagent.tools.registry import TOOLS, ToolSpec, tools_for_apps
 
 
 @dataclass(frozen=True)
@@ -103,11 +100,7 @@ class Pipeline:
         self._degraded: list[str] = []  # what fell back (ToolRAG, examples): said once, as a Notice
         self._owns_llm = llm is None
         self._pool_cache: tuple[int | None, ExamplePool] | None = None  # (user file's mtime, the pool)
-        self._hub: McpHub | None = None  # the session's MCP servers, made on first use (registry())
-        self._registry: Mapping[str, ToolSpec] | None = None
-        self._registry_lock = threading.Lock()
-        self._similarity: ToolSimilarity | None = None  # ranks MCP tools; made on the first request that has any
-        self._similarity_failed = False
+        self.toolbox = Toolbox(config, note=self._degraded.append)  # built-in and MCP tools
         self._said_left_out = False  # a profile that leaves MCP tools out says so once a session
 
     # -- parts -------------------------------------------------------------------------------
@@ -164,21 +157,11 @@ class Pipeline:
         return tools
 
     def registry(self) -> Mapping[str, ToolSpec]:
-        """Every tool a plan may call: the built-in tools of the enabled apps, then the tools of
-        every enabled MCP server. The first call starts the servers (it blocks: call it off the
-        event loop); a server that cannot start, or a tool refused, is said once as a warning."""
-        with self._registry_lock:
-            if self._registry is None:
-                tools: dict[str, ToolSpec] = built_in_registry(self.config)
-                if any(s.enabled for s in self.config.mcp.servers.values()):
-                    self._hub = self._hub or McpHub(self.config.mcp)
-                    # Every built-in name is taken, enabled or not: a server's tool never takes the
-                    # name the prompts and ToolRAG know for another tool.
-                    catalog = mcp_tool_specs(self._hub, self.config, set(REGISTRY))
-                    tools.update((t.name, t) for t in catalog.specs)
-                    self._degraded += catalog.notices()
-                self._registry = tools
-            return self._registry
+        """Every tool a plan may call, MCP servers' included (core/toolbox.py; blocks on first use)."""
+        return self.toolbox.registry()
+
+    def mcp_tools(self) -> list[ToolSpec]:
+        return self.toolbox.mcp_tools()
 
     def say_notices(self, emit: EventSink) -> None:
         """What fell back or was left out since the last events (ToolRAG, examples, MCP servers)."""
@@ -189,53 +172,21 @@ class Pipeline:
         self.toolrag, self._toolrag_failed = None, True
         self._degraded.append(f"ToolRAG is not available ({exc}); the planner gets every enabled tool")
 
-    def mcp_tools(self) -> list[ToolSpec]:
-        """The tools of the session's MCP servers (those of the registry with a `server`)."""
-        return [t for t in self.registry().values() if t.server]
-
-    def _similar_sync(self, request: str, selection: ToolChoice) -> tuple[list[ToolSpec], list[ToolSpec],
-                                                                           SimilarTools | None]:
-        """(every MCP tool, those offered for this request, their similarities): with ToolRAG, the
-        ones most similar to the request; without it (or without its encoder), every one, as
-        every enabled built-in tool is."""
-        mcp = self.mcp_tools()
-        if not mcp or isinstance(selection, AllTools):
-            return mcp, mcp, None
-        if self._similarity is None and not self._similarity_failed:
-            encoder = default_encoder()
-            if encoder is None:
-                self._similarity_unavailable("the built-in ToolRAG encoder cannot load")
-            else:
-                rag = self.config.toolrag
-                self._similarity = ToolSimilarity(encoder, rag.mcp_similarity, rag.mcp_max_tools)
-        if self._similarity is None:
-            return mcp, mcp, None
-        try:
-            similar = self._similarity.rank(request, mcp)
-        except ToolRAGError as exc:  # the encoder cannot read this text (a vocab without [UNK])
-            self._similarity_unavailable(str(exc))
-            return mcp, mcp, None
-        by_name = {t.name: t for t in mcp}
-        return mcp, [by_name[n] for n in similar.selected], similar
-
-    def _similarity_unavailable(self, why: str) -> None:
-        self._similarity, self._similarity_failed = None, True
-        self._degraded.append(f"MCP tools cannot be ranked ({why}); the planner gets every MCP tool")
-
-    def _choose_sync(self, request: str) -> tuple[ToolChoice, list[ToolSpec], list[ToolSpec], SimilarTools | None]:
+    def _choose_sync(self, request: str) -> tuple[ToolChoice, list[ToolSpec], SimilarTools | None]:
+        """ToolRAG's choice of built-in tools, then the MCP tools offered (ranked when ToolRAG ran)."""
         selection = self._select_sync(request)
-        return selection, *self._similar_sync(request, selection)
+        return selection, *self.toolbox.offered_mcp(request, rank=not isinstance(selection, AllTools))
 
     async def select_tools(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice]:
         self._enabled_tools()
         started = time.perf_counter()
-        selection, mcp, similar_tools, similar = await asyncio.to_thread(self._choose_sync, request)
+        selection, similar_tools, similar = await asyncio.to_thread(self._choose_sync, request)
         seconds = time.perf_counter() - started
         self._say_degraded(emit)
         names = set(selection.selected)
         tools = [t for t in TOOLS if t.name in names] + similar_tools
         if not tools:  # a plan needs at least one tool; let the model choose among all enabled
-            tools = self._enabled_tools() + mcp
+            tools = self._enabled_tools() + self.mcp_tools()
             emit(Notice("warning", "no tool looked relevant; the planner may use any enabled tool"))
         emit(ToolsSelected(dict(selection.probabilities), tuple(t.name for t in tools), selection.threshold,
                            selection.seconds or seconds, similarities=dict(similar.similarities) if similar else {},
@@ -409,9 +360,7 @@ class Pipeline:
         if self.llm is not None and self._owns_llm:
             self.llm.close()
             self.llm = None
-        hub, self._hub = self._hub, None
-        if hub is not None:
-            hub.close()
+        self.toolbox.close()
 
     # -- helpers ---------------------------------------------------------------------------------
     def _new_planner(self, llm: PlannerModel, options: RequestOptions) -> Planner:
@@ -445,11 +394,6 @@ class Pipeline:
         if timings is not None:
             for name, value in values.items():
                 timings[name] = timings.get(name, 0.0) + value
-
-
-def built_in_registry(config: Config) -> dict[str, ToolSpec]:
-    """The built-in tools of the apps `config` enables, by name (no MCP server is asked)."""
-    return {t.name: t for t in tools_for_apps(set(config.apps))}
 
 
 class _UnconstrainedPlanner(Planner):

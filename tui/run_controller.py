@@ -20,8 +20,9 @@ from tinyagent.core.approval import Approver
 from tinyagent.core.events import AnswerReady, Event, Notice, PlanFinished, StageTiming
 from tinyagent.core.executor import DryRun
 from tinyagent.core.history import HistoryEntry
-from tinyagent.core.pipeline import Pipeline, built_in_registry
+from tinyagent.core.pipeline import Pipeline
 from tinyagent.core.plan import Plan, Task
+from tinyagent.core.toolbox import built_in_registry
 from tinyagent.tools.registry import ToolSpec
 from tinyagent.tui.messages import EventBridge, RunDone
 from tinyagent.tui.run_record import RunRecord
