@@ -7,6 +7,8 @@ colour and pattern, the value marked "~", with the similarity threshold marked."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.widget import Widget
 
@@ -61,53 +63,53 @@ class ToolBars(Widget):
     def render(self) -> Text:
         if not self.probabilities:
             return safe_text(Text(self.note, style="italic"))
-        accent, muted = theme_color(self.app, "text-accent"), theme_color(self.app, "text-muted")
-        warn = theme_color(self.app, "text-warning")
         width = max(self.size.width, 24)
         name_w = min(21, max(10, width // 2 - 2))
         bar_w = max(6, width - name_w - 9)
-        mark = min(bar_w - 1, int(round(self.threshold * bar_w)))
         took = f" in {self.seconds * 1000:.0f} ms" if self.seconds is not None else ""
         shown = len(self._order()) + len(self.similarities)
-        out = Text(f"ToolRAG: {len(self.selected)} of {shown} tools, threshold {self.threshold:.2f}{took}\n",
+        out = Text(f"ToolRAG: {len(self.selected)} of {shown} tools, threshold {self.threshold:.2f}{took}",
                    style="bold")
-        for i, name in enumerate(self._order()):
-            p = self.probabilities.get(name, 0.0)
-            chosen = name in self.selected
-            style = f"bold {accent}" if chosen else muted
-            label = name if len(name) <= name_w else name[: name_w - 1] + "…"
-            out.append(("●" if chosen else " ") + label.ljust(name_w) + " ", style=style)
-            filled = int(round(p * bar_w))
-            for j in range(bar_w):
-                if j == mark:
-                    out.append("│", style=f"bold {warn}")
-                else:
-                    out.append("█" if j < filled else "░", style=style if j < filled else muted)
-            out.append(f" {p:4.2f}", style=style)
-            if i < len(self._order()) - 1:
-                out.append("\n")
+        bars = _Bars(theme_color(self.app, "text-accent"), "█", "│", "")
+        for name in self._order():
+            self._row(out, name, self.probabilities.get(name, 0.0), self.threshold, bars, name_w, bar_w)
         if self.similarities:
-            self._similar_rows(out, name_w, bar_w)
+            # The MCP tools: similarity bars in another colour and pattern, values marked "~".
+            colour = theme_color(self.app, "text-secondary")
+            out.append(f"\nMCP tools by similarity (~, not a probability), threshold {self.similarity_threshold:.2f}",
+                       style=f"bold {colour}")
+            bars = _Bars(colour, "▒", "┊", "~", fill_in_colour=True)
+            for name in self._similar_order():
+                self._row(out, name, self.similarities[name], self.similarity_threshold, bars, name_w, bar_w)
         return safe_text(out)  # tool names come from the ToolRAG model's folder and MCP servers
 
-    def _similar_rows(self, out: Text, name_w: int, bar_w: int) -> None:
-        """The MCP tools: similarity bars (▒), another colour, values marked "~", their threshold marked."""
-        colour, muted = theme_color(self.app, "text-secondary"), theme_color(self.app, "text-muted")
-        warn = theme_color(self.app, "text-warning")
-        mark = min(bar_w - 1, max(0, int(round(self.similarity_threshold * bar_w))))
-        out.append(f"\nMCP tools by similarity (~, not a probability), threshold {self.similarity_threshold:.2f}",
-                   style=f"bold {colour}")
-        for name in self._similar_order():
-            s = self.similarities[name]
-            chosen = name in self.selected
-            style = f"bold {colour}" if chosen else muted
-            label = name if len(name) <= name_w else name[: name_w - 1] + "…"
-            out.append("\n")
-            out.append(("●" if chosen else " ") + label.ljust(name_w) + " ", style=style)
-            filled = int(round(max(s, 0.0) * bar_w))
-            for j in range(bar_w):
-                if j == mark:
-                    out.append("┊", style=f"bold {warn}")
-                else:
-                    out.append("▒" if j < filled else "░", style=colour if j < filled else muted)
-            out.append(f" ~{s:4.2f}", style=style)
+    def _row(self, out: Text, name: str, value: float, threshold: float, bars: _Bars, name_w: int,
+             bar_w: int) -> None:
+        """One tool's line: its name (highlighted when selected), its bar with the threshold marked, its value."""
+        muted, warn = theme_color(self.app, "text-muted"), theme_color(self.app, "text-warning")
+        chosen = name in self.selected
+        style = f"bold {bars.colour}" if chosen else muted
+        label = name if len(name) <= name_w else name[: name_w - 1] + "…"
+        out.append("\n")
+        out.append(("●" if chosen else " ") + label.ljust(name_w) + " ", style=style)
+        mark = min(bar_w - 1, max(0, int(round(threshold * bar_w))))
+        filled = int(round(max(value, 0.0) * bar_w))
+        for j in range(bar_w):
+            if j == mark:
+                out.append(bars.tick, style=f"bold {warn}")
+            elif j < filled:
+                out.append(bars.fill, style=bars.colour if bars.fill_in_colour else style)
+            else:
+                out.append("░", style=muted)
+        out.append(f" {bars.prefix}{value:4.2f}", style=style)
+
+
+@dataclass(frozen=True)
+class _Bars:
+    """How one kind of row is drawn: the classifier's probabilities, or MCP tools' similarities."""
+
+    colour: str
+    fill: str  # the filled part of a bar
+    tick: str  # the threshold's mark
+    prefix: str  # before the value ("~": a similarity, not a probability)
+    fill_in_colour: bool = False  # the filled part in the colour even where the tool is not selected
