@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.fs_server import filesystem_server
 from tests.support.mcp_servers.odd_server import INJECTION, PNG
 from tests.support.processes import alive, descendants
 from tinyagent.core.config import McpConfig, McpServerConfig
@@ -26,14 +27,6 @@ from tinyagent.tools.backend import CallGuard
 ODD = ROOT / "tests" / "support" / "mcp_servers" / "odd_server.py"
 HUNG = ODD.with_name("hung_server.py")
 BIG = 10 * 1024 * 1024 // 1025 * 1025  # the characters of big(10): 10230 lines of 1025
-
-
-def filesystem_server() -> Path:
-    for venv in (ROOT / ".venv", Path(sys.prefix)):
-        binary = venv / "mcp-node" / "node_modules" / ".bin" / "mcp-server-filesystem"
-        if binary.exists():
-            return binary
-    pytest.skip("the MCP filesystem server is not installed (`bash .ci/setup --dev` installs it with npm)")
 
 
 def wait_for(condition, what: str, seconds: float = 20.0) -> None:
