@@ -27,6 +27,7 @@ from tinyagent.core.backends import make_backend
 from tinyagent.core.config import Config, ConfigError
 from tinyagent.core.events import (
     AnswerReady,
+    Event,
     EventSink,
     Notice,
     Replanning,
@@ -270,17 +271,27 @@ class Pipeline:
         return offered or strategy.offered(enabled, enabled)
 
     async def _prepare(self, request: str, emit: EventSink) -> tuple[list[ToolSpec], ToolChoice, PlannerModel]:
-        """ToolRAG and the model load side by side: a cold request pays the longer, not the sum."""
+        """ToolRAG and the model load side by side: a cold request pays the longer, not the sum.
+
+        While llama-cpp-python builds a model it points the whole process's stdout and stderr
+        (file descriptors 1 and 2, and sys.stdout/sys.stderr) at /dev/null, so what a sink
+        printed meanwhile (`ask --json`'s tools_selected) was lost: the events of the two are
+        held until the model is loaded, then passed on in order."""
         self._enabled_tools()  # before a model loads for nothing
-        model = asyncio.ensure_future(self.load_model(emit))
+        held: list[Event] | None = [] if self.llm is None else None
+        hold: EventSink = held.append if held is not None else emit
+        model = asyncio.ensure_future(self.load_model(hold))
         try:
-            tools, selection = await self.select_tools(request, emit)
+            tools, selection = await self.select_tools(request, hold)
             llm = await model
         except BaseException:
             if not model.done():
                 model.cancel()
             await asyncio.gather(model, return_exceptions=True)
             raise
+        finally:
+            for event in held or ():
+                emit(event)
         return tools, selection, llm
 
     async def _attempt(self, planner: Planner, run: RequestRun, attempt: Attempt, backend: Backend,

@@ -66,3 +66,46 @@ async def test_a_replan_is_its_own_event_not_a_notice_to_parse(tiny_gguf):
     # it comes after the first plan's run and before the second plan's first task
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("PlanFinished") < kinds.index("Replanning") < len(kinds) - 1 - kinds[::-1].index("TaskStarted")
+
+
+async def test_what_happens_while_the_model_loads_reaches_the_sink_after_it(tiny_gguf, monkeypatch):
+    """llama-cpp-python points the process's stdout at /dev/null while it builds a model: a
+    sink that prints (`ask --json`) lost the tools_selected line when ToolRAG chose meanwhile."""
+    import sys
+
+    import tinyagent.core.pipeline as pipeline_module
+
+    chosen = threading.Event()
+    select = Pipeline.select_tools
+
+    async def select_tools(self, request, emit):
+        try:
+            return await select(self, request, emit)
+        finally:
+            chosen.set()  # ToolRAG has chosen (and emitted) while the model is still loading
+
+    class Silenced:  # what llama-cpp-python's suppress_stdout_stderr does to sys.stdout
+        def write(self, text: str) -> int:
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    def load_planner(config, override=None):
+        real, sys.stdout = sys.stdout, Silenced()
+        try:
+            assert chosen.wait(30), "ToolRAG never chose"
+        finally:
+            sys.stdout = real
+        return RepliesLLM(tiny_gguf, [WORKS])
+
+    monkeypatch.setattr(Pipeline, "select_tools", select_tools)
+    monkeypatch.setattr(pipeline_module, "load_planner", load_planner)
+    arrived: list[tuple[str, bool]] = []  # each event, and whether printing it would have been lost
+    pipeline = Pipeline(tinyagent_config())
+    try:
+        await pipeline.plan_only("Text Sarah that I'm running late",
+                                 emit=lambda e: arrived.append((type(e).__name__, isinstance(sys.stdout, Silenced))))
+    finally:
+        pipeline.close()
+    assert ("ToolsSelected", False) in arrived and not any(lost for _, lost in arrived)
