@@ -19,11 +19,17 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _HIDDEN = ("Cc", "Cf", "Co", "Cs", "Cn")  # controls, bidi/zero-width format marks, private and unassigned
 
 
+def flat(text: str, limit: int | None = None) -> str:
+    """`text` on one line: each run of whitespace one space, hidden characters dropped, cut at
+    `limit` (with "…") where one is given."""
+    kept = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _HIDDEN)
+    folded = " ".join(kept.split())
+    return folded if limit is None or len(folded) <= limit else folded[: limit - 1].rstrip() + "…"
+
+
 def one_line(text: str, limit: int = DESCRIPTION_CHARS) -> str:
     """`text` as one short line: its first sentence, whitespace collapsed, hidden characters dropped."""
-    shown = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _HIDDEN)
-    flat = " ".join(shown.split())
-    first = _SENTENCE_END.split(flat, 1)[0]
+    first = _SENTENCE_END.split(flat(text), 1)[0]
     return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
 
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import keyword
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tinyagent.core.config import Config
 from tinyagent.core.mcp import McpError, McpHub, McpToolInfo
+from tinyagent.core.tool_text import flat
 from tinyagent.tools import args as A
 from tinyagent.tools.backend import OutcomeUnknown, ToolError, begin_effect, current_guard
 from tinyagent.tools.spec import BOOL, INT, LIST_STR, STR, Args, Effect, Extras, Param, ToolSpec
@@ -67,7 +67,7 @@ def mcp_tool_specs(hub: McpHub, config: Config, taken: Collection[str]) -> McpCa
         try:
             listed += [(server, info) for info in hub.tools(server)]
         except McpError as exc:
-            failed[server] = _one_line(getattr(exc, "reason", "") or str(exc))
+            failed[server] = _error_line(getattr(exc, "reason", "") or str(exc))
     plain = [_plain_name(info.name) for _, info in listed]
     servers_of: dict[str, set[str]] = {}
     for (server, _), name in zip(listed, plain):
@@ -78,7 +78,7 @@ def mcp_tool_specs(hub: McpHub, config: Config, taken: Collection[str]) -> McpCa
     for (server, info), name in zip(listed, plain):
         if name in names or name in RESERVED or len(servers_of[name]) > 1 or not _NAME.fullmatch(name):
             name = f"{server}_{name}"
-        shown = _clean(info.name, 80)
+        shown = flat(info.name, 80)
         if not _NAME.fullmatch(name):
             refused.append((server, shown, "its name is not one a plan can call (letters, digits and _)"))
             continue
@@ -106,7 +106,7 @@ def _spec(hub: McpHub, config: Config, server: str, info: McpToolInfo, name: str
     effect = effect_of(config, server, info)
     remote = info.name
     run = _runner(hub, server, remote, effect)
-    description = _clean(_first_paragraph(info.description), MAX_DESCRIPTION) or _clean(info.title or "", 80) \
+    description = flat(_first_paragraph(info.description), MAX_DESCRIPTION) or flat(info.title or "", 80) \
         or f"a tool of the MCP server {server}"
     return ToolSpec(
         name, APP, effect, description, params, f"the output of {server}'s {remote}",
@@ -152,7 +152,7 @@ def _params(schema: Mapping[str, Any]) -> tuple[tuple[Param, ...], list[_Rule]]:
         raise Refused("its input schema's properties or required list are malformed")
     missing = [str(r) for r in required if r not in properties]
     if missing:
-        raise Refused(f"it requires {_clean(', '.join(missing), 80)}, which its schema does not describe")
+        raise Refused(f"it requires {flat(', '.join(missing), 80)}, which its schema does not describe")
     ordered = [n for n in properties if n in required] + [n for n in properties if n not in required]
     params: list[Param] = []
     rules: list[_Rule] = []
@@ -162,7 +162,7 @@ def _params(schema: Mapping[str, Any]) -> tuple[tuple[Param, ...], list[_Rule]]:
             param, rule = _param(prop, properties[prop], is_required)
         except Refused as exc:
             if is_required:
-                raise Refused(f"parameter {_clean(prop, 40)!r} {exc}") from None
+                raise Refused(f"parameter {flat(prop, 40)!r} {exc}") from None
             continue  # an optional parameter a plan cannot write: the server's default applies
         params.append(param)
         rules.append(rule)
@@ -170,7 +170,7 @@ def _params(schema: Mapping[str, Any]) -> tuple[tuple[Param, ...], list[_Rule]]:
 
 
 def _param(prop: str, schema: Any, required: bool) -> tuple[Param, _Rule]:
-    if not isinstance(prop, str) or not prop or _clean(prop, 200) != prop or len(prop) > 64:
+    if not isinstance(prop, str) or not prop or flat(prop, 200) != prop or len(prop) > 64:
         raise Refused("has a name a plan cannot show (control characters, or over 64 characters)")
     if not isinstance(schema, Mapping):
         raise Refused("has no schema")
@@ -202,7 +202,7 @@ def _param(prop: str, schema: Any, required: bool) -> tuple[Param, _Rule]:
                 rule[slot] = schema[key]
     else:
         raise Refused(f"is {_type_words(schema)}, which a plan cannot write")
-    words = _clean(_first_paragraph(str(schema.get("description") or "")), MAX_PARAM_DESCRIPTION)
+    words = flat(_first_paragraph(str(schema.get("description") or "")), MAX_PARAM_DESCRIPTION)
     if rule.get("enum"):
         words = _joined(words, "one of " + ", ".join(rule["enum"]))
     return Param(prop, type_, words, optional=not required), _Rule(**rule)
@@ -242,7 +242,7 @@ def _type_words(schema: Mapping[str, Any]) -> str:
     if kind == "object":
         return "an object"
     if isinstance(kind, str):
-        return f"of type {_clean(kind, 20)}"
+        return f"of type {flat(kind, 20)}"
     if "anyOf" in schema or "oneOf" in schema:
         return "one of several types"
     return "of no given type"
@@ -321,11 +321,11 @@ def _runner(hub: McpHub, server: str, remote: str, effect: Effect) -> Callable[[
             output = hub.call(server, remote, dict(a), on_abandon=guard.on_abandon if guard else None)
         except McpError as exc:  # its line names the server
             if changes:  # the request may have reached the server and done its work
-                raise OutcomeUnknown(f"{remote}: {_one_line(str(exc))}; it may or may not have run: check "
+                raise OutcomeUnknown(f"{remote}: {_error_line(str(exc))}; it may or may not have run: check "
                                      f"before trying again") from None
-            raise ToolError(f"{remote}: {_one_line(str(exc))}") from None
+            raise ToolError(f"{remote}: {_error_line(str(exc))}") from None
         if output.is_error:  # the server ran the call and says it failed, in its own words
-            why = _one_line(output.text) or "it gave no reason"
+            why = _error_line(output.text) or "it gave no reason"
             raise ToolError(f"{remote} (MCP server {server}) failed: {why}")
         return output.text
 
@@ -337,18 +337,8 @@ def _first_paragraph(text: str) -> str:
     return re.split(r"\n\s*\n", (text or "").strip(), maxsplit=1)[0]
 
 
-def _clean(text: str, limit: int) -> str:
-    """Text for a prompt or a message: one line, without control or format characters, cut at `limit`."""
-    kept = "".join(" " if ch.isspace() else ch for ch in text if not _invisible(ch))
-    return A.quote(kept, limit)
-
-
-def _invisible(ch: str) -> bool:
-    return not ch.isspace() and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-
-
-def _one_line(text: str) -> str:
-    return _clean(text, MAX_ERROR)
+def _error_line(text: str) -> str:
+    return flat(text, MAX_ERROR)
 
 
 def _joined(*parts: str) -> str:
