@@ -22,13 +22,13 @@ from tinyagent.core.cli.common import CliError, config_from, print_json, read_te
 from tinyagent.core.config import PromptSetting
 from tinyagent.core.jsonl import JsonlError, parse_jsonl
 from tinyagent.core.modelstore import ModelStoreError, default_model
-from tinyagent.core.pipeline import Pipeline
 from tinyagent.core.planner import tinyagent_join as tj
 from tinyagent.core.planner.chat import ChatTemplateError
 from tinyagent.core.planner.llm import LocalLLM, ModelLoadError
 from tinyagent.core.planner.profile import ExampleSource
 from tinyagent.core.planner.profiles import ProfileError, PromptSetup, setup_for
 from tinyagent.core.planner_model import resolve_model_path
+from tinyagent.core.toolbox import Toolbox
 from tinyagent.core.toolrag.examples import ExamplePool
 from tinyagent.tools.registry import REGISTRY, tools_for_apps
 
@@ -139,11 +139,12 @@ def _offered_tools(named: list[str], config: Any) -> list[Any]:
     servers are started to list them, and stopped) only where --tools names one or names none."""
     if named and all(n in REGISTRY for n in named):
         return [REGISTRY[n] for n in named]
-    pipeline = Pipeline(config)
+    # A server that cannot start offers no tools here (`tinyagent mcp list` says why).
+    toolbox = Toolbox(config, note=lambda problem: None)
     try:
-        mcp = {t.name: t for t in pipeline.mcp_tools()}
+        mcp = {t.name: t for t in toolbox.mcp_tools()}
     finally:
-        pipeline.close()
+        toolbox.close()
     if not named:
         return [*tools_for_apps(set(config.apps)), *mcp.values()]
     unknown = [n for n in named if n not in REGISTRY and n not in mcp]

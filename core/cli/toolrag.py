@@ -9,10 +9,9 @@ from pathlib import Path
 
 from tinyagent.core.cli.common import CliError, config_from, print_json, read_text_arg, say
 from tinyagent.core.config import Config
-from tinyagent.core.pipeline import Pipeline
+from tinyagent.core.toolbox import Toolbox
 from tinyagent.core.toolrag import ToolClassifier, ToolRAG, ToolRAGError
 from tinyagent.core.toolrag.data import DataError, load_labelled
-from tinyagent.core.toolrag.embed import default_encoder
 from tinyagent.core.toolrag.evaluate import evaluate
 from tinyagent.core.toolrag.examples import (
     ExampleError,
@@ -23,7 +22,7 @@ from tinyagent.core.toolrag.examples import (
     remove_user_example,
     user_examples_file,
 )
-from tinyagent.core.toolrag.similarity import SimilarTools, ToolSimilarity
+from tinyagent.core.toolrag.similarity import SimilarTools
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,17 +108,15 @@ def _toolrag(args: argparse.Namespace) -> int:
 def _mcp_similarities(config: Config, request: str) -> SimilarTools | None:
     """The configured MCP servers' tools ranked for `request` (None without any): their servers
     are started to list them, and stopped again."""
-    pipeline = Pipeline(config)
+    problems: list[str] = []
+    toolbox = Toolbox(config, note=problems.append)
     try:
-        tools = pipeline.mcp_tools()
+        tools, similar = toolbox.offered_mcp(request, rank=True)
     finally:
-        pipeline.close()
-    if not tools:
-        return None
-    encoder = default_encoder()
-    if encoder is None:
-        raise CliError("MCP tools are ranked by the built-in ToolRAG encoder, which cannot load")
-    return ToolSimilarity(encoder, config.toolrag.mcp_similarity, config.toolrag.mcp_max_tools).rank(request, tools)
+        toolbox.close()
+    if tools and similar is None:  # the ranking could not run (the noted reason says why)
+        raise CliError(problems[-1] if problems else "MCP tools cannot be ranked")
+    return similar
 
 
 def _evaluate(args: argparse.Namespace) -> int:
