@@ -113,6 +113,26 @@ def read_adapter(path: Path | str) -> dict[str, Any]:
 
 
 
+def peft_state(path: Path | str) -> tuple[float, dict[str, Any]]:
+    """An adapter file read back as (alpha, peft's state dict of float32 arrays): the inverse of
+    `write_adapter`, so a training run can start from a shipped adapter."""
+    import gguf
+    import numpy as np
+
+    info = read_adapter(path)
+    to_hf = {v: k for k, v in HF_TO_GGUF.items()}
+    state: dict[str, Any] = {}
+    for t in gguf.GGUFReader(str(path)).tensors:
+        match = re.fullmatch(r"blk\.(\d+)\.(\w+)\.weight\.lora_([ab])", t.name)
+        if match is None or match.group(2) not in to_hf:
+            raise AdapterError(f"{path}: unexpected adapter tensor {t.name!r}")
+        layer, tensor, which = match.groups()
+        shape = [int(n) for n in reversed(t.shape)]  # GGUF lists dimensions innermost first
+        state[f"base_model.model.model.layers.{layer}.{to_hf[tensor]}.lora_{which.upper()}.weight"] = \
+            np.array(t.data, dtype=np.float32).reshape(shape)
+    return float(info["alpha"]), state
+
+
 def check_fits(adapter: Path | str, *, architecture: str, n_layer: int, n_embd: int) -> None:
     """`AdapterError` unless the adapter is for this architecture, its layers and its width.
 

@@ -165,6 +165,81 @@ def test_training_runs_resumes_and_exports(tmp_path):
     assert info["rank"] == 4 and info["alpha"] == 8.0 and info["layers"] == 2 and info["tensors"] == 2 * 7 * 2
 
 
+def _lora_deltas(model) -> dict:
+    """{module name: scale * B @ A} of a peft model: what llama.cpp adds to each base weight."""
+    out = {}
+    for name, module in model.named_modules():
+        if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
+            a, b = module.lora_A["default"].weight, module.lora_B["default"].weight
+            out[name] = (module.scaling["default"] * (b @ a)).detach()
+    return out
+
+
+def test_a_shared_prompt_prefix_runs_once_with_the_same_loss_and_gradients(monkeypatch):
+    pytest.importorskip("peft", reason="the train extra (peft) is not installed")
+    import torch
+
+    from tinyagent.core.planner import finetune
+    from tinyagent.core.planner.finetune import Sample, TrainSettings, batch_loss, shared_prefix, with_lora
+
+    model = with_lora(_tiny_qwen(), TrainSettings(rank=4, alpha=8, dropout=0.0))
+    for name, p in model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero; a live adapter shows more
+            torch.nn.init.normal_(p, std=0.1)
+    gen = torch.Generator().manual_seed(7)
+
+    def ids(n: int) -> list[int]:
+        return torch.randint(3, 250, (n,), generator=gen).tolist()
+
+    system = ids(40)
+    batch = [Sample(system + ids(k), ids(t)) for k, t in ((5, 9), (8, 4), (3, 12))]
+    assert shared_prefix(batch) == 40
+    assert shared_prefix([Sample(system, [5]), Sample(system + [9], [5])]) == 39  # a token left to predict from
+
+    def loss_and_grads(min_prefix: int):
+        monkeypatch.setattr(finetune, "MIN_SHARED_PREFIX", min_prefix)
+        model.zero_grad()
+        loss, count = batch_loss(model, batch, 0)
+        loss.backward()
+        return float(loss.detach()), count, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    shared, n_shared, grads_shared = loss_and_grads(32)
+    whole, n_whole, grads_whole = loss_and_grads(10**6)
+    assert n_shared == n_whole == 9 + 4 + 12
+    assert shared == pytest.approx(whole, rel=1e-5)
+    assert grads_shared.keys() == grads_whole.keys() and grads_shared
+    for name in grads_whole:
+        assert torch.allclose(grads_shared[name], grads_whole[name], atol=1e-6), name
+
+
+def test_a_run_can_start_from_a_shipped_adapter(tmp_path):
+    pytest.importorskip("peft", reason="the train extra (peft) is not installed")
+    import torch
+
+    from tinyagent.core.planner.finetune import TrainError, TrainSettings, start_from, with_lora
+
+    first = with_lora(_tiny_qwen(), TrainSettings(rank=4, alpha=8))
+    for name, p in first.named_parameters():
+        if "lora_" in name:
+            torch.nn.init.normal_(p, std=0.1)
+    from peft import get_peft_model_state_dict
+
+    adapter = write_adapter(tmp_path / "shipped.gguf", get_peft_model_state_dict(first), alpha=8,
+                            architecture="qwen2", f16=False)
+    # Another alpha: B is rescaled so that each layer's change to the base weights is the same.
+    second = with_lora(_tiny_qwen(), TrainSettings(rank=4, alpha=16))
+    start_from(second, adapter, TrainSettings(rank=4, alpha=16))
+    before, after = _lora_deltas(first), _lora_deltas(second)
+    assert before.keys() == after.keys() and len(before) == 2 * 7
+    for name in before:
+        assert torch.allclose(before[name], after[name], atol=1e-6), name
+    with pytest.raises(TrainError, match="rank"):
+        start_from(with_lora(_tiny_qwen(), TrainSettings(rank=8)), adapter, TrainSettings(rank=8))
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF not really")
+    with pytest.raises(TrainError, match="cannot start from"):
+        start_from(second, tmp_path / "broken.gguf", TrainSettings(rank=4, alpha=16))
+
+
 def test_training_is_seeded(tmp_path):
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
     from tinyagent.core.planner.finetune import TrainBase, TrainSettings, train
