@@ -460,13 +460,31 @@ def export(out: Path, adapter: Path, *, architecture: str = "qwen2", name: str =
                          name=name, metadata=meta)
 
 
+def export_average(adapters: Sequence[Path], adapter: Path, *, rank: int, architecture: str = "qwen2") -> Path:
+    """The average of trained adapters (core.planner.lora_gguf.average) written as one adapter; its
+    metadata names each source by file name and SHA-256."""
+    from tinyagent.core.planner.lora_gguf import AdapterError, average, write_adapter
+
+    try:
+        alpha, state = average(adapters, rank=rank)
+        sources = [{"file": Path(a).name, "sha256": hashlib.sha256(Path(a).read_bytes()).hexdigest()} for a in adapters]
+    except (OSError, AdapterError) as exc:
+        raise TrainError(str(exc)) from None
+    meta = {"tinyagent.profile": "tuned", "tinyagent.averaged_from": json.dumps(sources)}
+    adapter.parent.mkdir(parents=True, exist_ok=True)
+    return write_adapter(adapter, state, alpha=alpha, architecture=architecture,
+                         name="qwen2.5-coder-0.5b tinyagent adapter (average)", metadata=meta)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`tinyagent train-planner`'s options (an argparse parser)."""
-    p.add_argument("--data", required=True, type=Path, help="JSONL of {id, query, plan}; only the train split is read")
+    p.add_argument("--data", type=Path, default=None, help="JSONL of {id, query, plan}; only the train split is read")
     p.add_argument("--base", type=Path, default=None, help="the base GGUF (default: the qwen2.5-coder-0.5b download)")
-    p.add_argument("--out", required=True, type=Path, help="run folder: checkpoint.pt and summary.json")
+    p.add_argument("--out", type=Path, default=None, help="run folder: checkpoint.pt and summary.json")
     p.add_argument("--export", type=Path, default=None, metavar="ADAPTER.gguf",
-                   help="write the run's checkpoint as a llama.cpp LoRA adapter and stop")
+                   help="write the run's checkpoint (or, with --average, the average) as a llama.cpp LoRA adapter and stop")
+    p.add_argument("--average", type=Path, nargs="+", default=None, metavar="ADAPTER.gguf",
+                   help="average these adapters' weight changes into one of --rank, written to --export (no training)")
     p.add_argument("--max-steps", type=int, default=None, help="make the run this many steps long (a smoke run)")
     p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
                    help="stop after this step, keeping the whole run's schedule (train a long run in sittings)")
@@ -484,6 +502,14 @@ def run_args(args: argparse.Namespace, default_base: Callable[[], Path]) -> int:
     `default_base` finds the base GGUF where --base is not given (the CLI asks the model store:
     this layer is below it), raising TrainError where it is not there."""
     try:
+        if args.average:
+            if args.export is None:
+                raise TrainError("--average writes its adapter to --export ADAPTER.gguf: name it")
+            path = export_average(args.average, args.export, rank=args.rank)
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+            return 0
+        if args.out is None or (args.data is None and args.export is None):
+            raise TrainError("training needs --data DATA.jsonl and --out RUN_FOLDER (--export needs --out)")
         if args.export is not None:
             path = export(args.out, args.export, name="qwen2.5-coder-0.5b tinyagent adapter")
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")

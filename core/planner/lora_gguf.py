@@ -13,7 +13,7 @@ random-weight model without torch.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,41 @@ def peft_state(path: Path | str) -> tuple[float, dict[str, Any]]:
         state[f"base_model.model.model.layers.{layer}.{to_hf[tensor]}.lora_{which.upper()}.weight"] = \
             np.array(t.data, dtype=np.float32).reshape(shape)
     return float(info["alpha"]), state
+
+
+def average(adapters: Sequence[Path | str], *, rank: int) -> tuple[float, dict[str, Any]]:
+    """The mean of several adapters' weight changes (scale * B @ A for each weight), as one adapter
+    of `rank` (alpha = rank, so its scale is 1): (alpha, peft's state dict). Averaging checkpoints
+    of one run (a "soup") planned better than either alone. Each mean is the best rank-`rank`
+    approximation (truncated SVD), worked out from the thin factors without forming the full
+    matrices: QR of the stacked B's and A's, then the SVD of a small core."""
+    import numpy as np
+
+    if not adapters:
+        raise AdapterError("nothing to average")
+    read = [peft_state(path) for path in adapters]
+    keys = set(read[0][1])
+    for path, (_, state) in zip(adapters, read):
+        if set(state) != keys:
+            raise AdapterError(f"{path} adapts other weights than {adapters[0]}")
+    out: dict[str, Any] = {}
+    for a_key in sorted(k for k in keys if ".lora_A." in k):
+        b_key = a_key.replace(".lora_A.", ".lora_B.")
+        # mean of scale_i * B_i @ A_i == B_cat @ A_cat, with the scales and 1/n folded into B_cat
+        b_cat = np.concatenate([state[b_key] * (alpha / state[a_key].shape[0] / len(read)) for alpha, state in read], axis=1)
+        a_cat = np.concatenate([state[a_key] for _, state in read], axis=0)
+        q_b, r_b = np.linalg.qr(b_cat.astype(np.float64))
+        q_a, r_a = np.linalg.qr(a_cat.T.astype(np.float64))
+        u, s, vt = np.linalg.svd(r_b @ r_a.T)
+        k = min(rank, len(s))
+        root = np.sqrt(s[:k])
+        b = (q_b @ u[:, :k]) * root
+        a = root[:, None] * (vt[:k] @ q_a.T)
+        if k < rank:  # fewer directions than the rank: pad with zeros, which change nothing
+            b = np.pad(b, ((0, 0), (0, rank - k)))
+            a = np.pad(a, ((0, rank - k), (0, 0)))
+        out[a_key], out[b_key] = a.astype(np.float32), b.astype(np.float32)
+    return float(rank), out
 
 
 def check_fits(adapter: Path | str, *, architecture: str, n_layer: int, n_embd: int) -> None:

@@ -87,6 +87,38 @@ def test_adapter_writer_refuses_what_llama_cpp_would_not_read(tmp_path):
         read_adapter(model)  # a whole model is not an adapter
 
 
+def test_adapters_average_into_one_of_the_asked_rank(tmp_path, capsys):
+    from tinyagent.core.cli import main
+    from tinyagent.core.planner.lora_gguf import average, peft_state
+
+    one = write_adapter(tmp_path / "one.gguf", _random_adapter(2, 64, 128, 32, 4, b_scale=0.1, seed=1), alpha=8,
+                        architecture="llama", f16=False)
+    two = write_adapter(tmp_path / "two.gguf", _random_adapter(2, 64, 128, 32, 4, b_scale=0.1, seed=2), alpha=4,
+                        architecture="llama", f16=False)
+    (_, first), (_, second) = peft_state(one), peft_state(two)
+
+    def change(state: dict, key: str, scale: float) -> np.ndarray:
+        return scale * state[key.replace("lora_A", "lora_B")].astype(np.float64) @ state[key]
+
+    key = "base_model.model.model.layers.1.mlp.up_proj.lora_A.weight"
+    mean = (change(first, key, 8 / 4) + change(second, key, 4 / 4)) / 2
+    alpha, exact = average([one, two], rank=8)  # rank 8 holds both rank-4 changes: exact
+    assert alpha == 8.0 and exact[key].shape == (8, 64)
+    assert np.allclose(change(exact, key, 1.0), mean, atol=1e-5)
+    _, halved = average([one, two], rank=4)  # rank 4: the best rank-4 approximation of the mean
+    u, s, vt = np.linalg.svd(mean)
+    assert np.allclose(change(halved, key, 1.0), (u[:, :4] * s[:4]) @ vt[:4], atol=1e-5)
+
+    out = tmp_path / "average.gguf"
+    assert main(["train-planner", "--average", str(one), str(two), "--rank", "8", "--export", str(out)]) == 0
+    assert read_adapter(out)["rank"] == 8 and "wrote" in capsys.readouterr().out
+    assert main(["train-planner", "--average", str(one), str(two)]) == 2  # no --export: said, nothing written
+    assert "--export" in capsys.readouterr().err
+    (tmp_path / "bad.gguf").write_bytes(b"not an adapter")
+    assert main(["train-planner", "--average", str(one), str(tmp_path / "bad.gguf"), "--export", str(out)]) == 2
+    assert main(["train-planner", "--rank", "8"]) == 2 and "--data" in capsys.readouterr().err
+
+
 # -- training -----------------------------------------------------------------------------------
 def _training_rows(n: int) -> list[dict]:
     """Requests written for this test, with ids that fall in the train split (and a few in val/test)."""
