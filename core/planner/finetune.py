@@ -2,13 +2,16 @@
 
     tinyagent train-planner --data ../shared/data/tinyagent_plans.jsonl --out runs/planner
     tinyagent train-planner ... --export models/planner-lora/qwen2.5-coder-0.5b-tinyagent-lora.gguf
+    tinyagent train-planner --average A.gguf B.gguf --export SOUP.gguf
 
 Needs the `train` extra (torch CPU, transformers, peft, gguf). What makes it practical here:
 - the base weights are the planner GGUF the app runs, de-quantized by transformers at load;
 - the prompt is the `tuned` profile's (core/planner/tuned.py), rendered with the GGUF's own chat
   template and tokenized by llama.cpp, so training reads exactly the tokens the app sends;
 - loss on the plan tokens only, and the 152k-word output head applied only at those positions;
-- batches of similar length (little padding), a token budget per batch;
+- batches of similar length (little padding), a token budget per batch; a prompt prefix the
+  whole batch shares (the system part offering every tool) runs once per batch;
+- `--init` starts from a trained adapter (the shipped one, or `--average` of a run's checkpoints);
 - a checkpoint every `--save-every` steps (atomic), resumed by running the same command again;
 - seeded: the same data, seed and settings give the same batches and the same initial adapter.
 
