@@ -50,15 +50,34 @@ CASES = {
 }
 
 
-# Measured with the shipped adapter (400 steps, 2026-12-06): these plans drop a clause or pick
-# another tool. Kept as a yardstick for the next training run (the 170-step adapter also missed
-# "event with two" and "zoom link", and got "summarize and send" right); not strict, since greedy
-# decoding can differ between CPUs. `-rxX` lists them.
+# Measured with the shipped adapter (the fourth sitting: every tool in every prompt, 2026-12-07):
+# these plans drop a clause or skip a lookup. Kept as a yardstick for the next training run (the
+# step-400 adapter it replaced missed "text and email", "directions by text" and "summarize and
+# send", and got "zoom link" right); not strict, since greedy decoding can differ between CPUs.
+# `-rxX` lists them.
 MISSES = {
-    "text and email": "dropped the text to Sarah; attached an 'agenda' file to John's email",
-    "directions by text": "showed the directions and did not text them",
-    "summarize and send": "texted the summary to Lisa's email address instead of emailing it",
+    "text and email": "texted Sarah and did not email John the agenda",
+    "zoom link": "put the name John in the invitees and the text's recipients instead of looking up his number",
+    # Right on 2026-12-06 (the day the fixture below sets); dated a day later, the same greedy
+    # decoding skipped the phone lookup: too near the edge to hold on every CPU.
+    "directions by text": "right here on the fixed day; a day later it texted the name without looking up the number",
 }
+
+
+@pytest.fixture(autouse=True)
+def one_day(monkeypatch):
+    """The prompt carries today's date, and a greedy plan can change with it (the adapter learnt to
+    ignore dates, but not to the last token): every case is planned on 2026-12-06, whatever the day."""
+    from types import SimpleNamespace
+
+    from tinyagent.core.planner import planner
+
+    class Day(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 12, 6, 9, 0, tzinfo=tz)
+
+    monkeypatch.setattr(planner, "dt", SimpleNamespace(datetime=Day, date=dt.date, time=dt.time, timedelta=dt.timedelta))
 
 
 def real_config() -> Config:
