@@ -261,8 +261,8 @@ def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int) -> tuple[Any, i
 
     Where the batch's prompts begin alike (the system part offering every tool: ~500 of a
     sample's ~700 tokens), that prefix runs once and its keys and values are repeated for each
-    sample, gradients included: the same loss as running every sequence whole, for about a
-    third of the compute."""
+    sample, gradients included: the same loss as running every sequence whole, with about a
+    third of the tokens to run for a batch of 8."""
     import torch
 
     inner = model.get_base_model()
