@@ -207,7 +207,7 @@ class Pipeline:
         self._say_degraded(emit)
         started = time.perf_counter()
         first = None
-        response = planner.stream_plan(request, tools, examples, emit=emit)
+        response = planner.stream_plan(request, tools, examples, emit=emit, now=options.now)
         try:
             async for _task in response:
                 first = first or time.perf_counter() - started
@@ -305,7 +305,8 @@ class Pipeline:
                                   request=run.request, earlier=attempt.earlier)
         started = time.perf_counter()
         first = None
-        response = planner.stream_plan(run.request, run.tools, run.examples, emit=emit, context=run.context)
+        response = planner.stream_plan(run.request, run.tools, run.examples, emit=emit, context=run.context,
+                                       now=run.options.now)
         try:
             async for task in response:
                 if first is None:

@@ -18,6 +18,7 @@ model: the pipeline feeds it tasks and summaries (tests/unit/test_request_run.py
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class RequestOptions:
     use_grammar: bool = True  # False: the model writes plans unconstrained (eval --no-grammar)
     example_pool: ExamplePool | None = None  # pick examples from this pool, not the built-in + user one
     exclude_example: str | None = None  # eval: never show the model the query it is scored on
+    now: dt.datetime | None = None  # the date and time the prompt gives; None: the clock's (tests fix it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dry_run", DryRun(self.dry_run))  # "safe" as well as DryRun.SAFE

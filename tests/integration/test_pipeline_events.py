@@ -109,3 +109,35 @@ async def test_what_happens_while_the_model_loads_reaches_the_sink_after_it(tiny
     finally:
         pipeline.close()
     assert ("ToolsSelected", False) in arrived and not any(lost for _, lost in arrived)
+
+
+class PromptsLLM(RepliesLLM):
+    """RepliesLLM that keeps each prompt it was given."""
+
+    def __init__(self, path: Path, replies: Sequence[str]):
+        super().__init__(path, replies)
+        self.prompts: list[str] = []
+
+    def _generate(self, prompt: str, **options: Any) -> Generator[str, None, GenerationStats]:
+        self.prompts.append(prompt)
+        return (yield from super()._generate(prompt, **options))
+
+
+async def test_a_request_may_fix_the_date_its_prompt_gives(tiny_gguf):
+    import datetime as dt
+
+    from tinyagent.core.request_run import RequestOptions
+
+    config = tinyagent_config()
+    config.planner.prompt = "compact"
+    llm = PromptsLLM(tiny_gguf, [WORKS, WORKS])
+    day = RequestOptions(now=dt.datetime(2031, 2, 3, 9, 0))
+    try:
+        pipeline = Pipeline(config, llm=llm)
+        await pipeline.plan_only("Text Sarah that I'm late", emit=lambda _: None, options=day)
+        await pipeline.ask("Text Sarah that I'm late", emit=lambda _: None, options=day, yes=True)
+    finally:
+        llm.close()
+    planner_prompts = [p for p in llm.prompts if "Text Sarah that I'm late" in p]
+    assert len(planner_prompts) == 2
+    assert all("2031-02-03" in p for p in planner_prompts), planner_prompts[0][-300:]

@@ -19,6 +19,7 @@ from tinyagent.core.config import Config
 from tinyagent.core.dag import plans_isomorphic
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import serialize
+from tinyagent.core.request_run import RequestOptions
 
 pytestmark = pytest.mark.realmodel
 TUNED = "qwen2.5-coder-0.5b-tinyagent"
@@ -58,26 +59,15 @@ CASES = {
 MISSES = {
     "text and email": "texted Sarah and did not email John the agenda",
     "zoom link": "put the name John in the invitees and the text's recipients instead of looking up his number",
-    # Right on 2026-12-06 (the day the fixture below sets); dated a day later, the same greedy
+    # Right on 2026-12-06 (the day ONE_DAY fixes); dated a day later, the same greedy
     # decoding skipped the phone lookup: too near the edge to hold on every CPU.
     "directions by text": "right here on the fixed day; a day later it texted the name without looking up the number",
 }
 
 
-@pytest.fixture(autouse=True)
-def one_day(monkeypatch):
-    """The prompt carries today's date, and a greedy plan can change with it (the adapter learnt to
-    ignore dates, but not to the last token): every case is planned on 2026-12-06, whatever the day."""
-    from types import SimpleNamespace
-
-    from tinyagent.core.planner import planner
-
-    class Day(dt.datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return cls(2026, 12, 6, 9, 0, tzinfo=tz)
-
-    monkeypatch.setattr(planner, "dt", SimpleNamespace(datetime=Day, date=dt.date, time=dt.time, timedelta=dt.timedelta))
+# The prompt carries today's date, and a greedy plan can change with it (the adapter learnt to
+# ignore dates, but not to the last token): every case is planned on this day, whatever the day.
+ONE_DAY = RequestOptions(now=dt.datetime(2026, 12, 6, 9, 0))
 
 
 def real_config() -> Config:
@@ -103,7 +93,7 @@ def test_the_tuned_planner_plans_multi_step_requests_like_the_reference(tuned_ll
 
     request, reference = CASES[case]
     pipeline = Pipeline(real_config(), llm=tuned_llm)
-    response = asyncio.run(pipeline.plan_only(request, emit=lambda _: None))
+    response = asyncio.run(pipeline.plan_only(request, emit=lambda _: None, options=ONE_DAY))
     assert response.setup.profile == "tuned", response.setup.why  # chosen by the manifest: file + adapter
     assert len(response.prompt.tool_order) == 16  # every enabled tool: one cached prefix, none left out
     assert response.plan.ok, f"invalid plan for {request!r}:\n{response.text}"
