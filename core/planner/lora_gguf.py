@@ -87,8 +87,8 @@ def _tensor_order(name: str) -> tuple[int, str]:
     return (int(match.group(1)), match.group(2)) if match else (-1, name)
 
 
-def read_adapter(path: Path | str) -> dict[str, Any]:
-    """{'alpha', 'architecture', 'rank', 'tensors': n, 'layers': n, 'fields': {...}} of an adapter file."""
+def _open_adapter(path: Path | str) -> tuple[Any, Any]:
+    """(the file's GGUFReader, a reader of its metadata fields) once it is checked to be a LoRA adapter."""
     import gguf
 
     try:
@@ -105,6 +105,12 @@ def read_adapter(path: Path | str) -> dict[str, Any]:
 
     if field("general.type") != "adapter" or field("adapter.type") != "lora":
         raise AdapterError(f"{path}: not a LoRA adapter (general.type {field('general.type')!r})")
+    return reader, field
+
+
+def read_adapter(path: Path | str) -> dict[str, Any]:
+    """{'alpha', 'architecture', 'rank', 'tensors': n, 'layers': n, 'fields': {...}} of an adapter file."""
+    reader, field = _open_adapter(path)
     ranks = {int(min(t.shape)) for t in reader.tensors if t.name.endswith(".lora_a")}
     layers = {t.name.split(".")[1] for t in reader.tensors}
     return {"alpha": field("adapter.lora.alpha"), "architecture": field("general.architecture"),
@@ -112,17 +118,15 @@ def read_adapter(path: Path | str) -> dict[str, Any]:
             "layers": len(layers)}
 
 
-
 def peft_state(path: Path | str) -> tuple[float, dict[str, Any]]:
     """An adapter file read back as (alpha, peft's state dict of float32 arrays): the inverse of
     `write_adapter`, so a training run can start from a shipped adapter."""
-    import gguf
     import numpy as np
 
-    info = read_adapter(path)
+    reader, field = _open_adapter(path)
     to_hf = {v: k for k, v in HF_TO_GGUF.items()}
     state: dict[str, Any] = {}
-    for t in gguf.GGUFReader(str(path)).tensors:
+    for t in reader.tensors:
         match = re.fullmatch(r"blk\.(\d+)\.(\w+)\.weight\.lora_([ab])", t.name)
         if match is None or match.group(2) not in to_hf:
             raise AdapterError(f"{path}: unexpected adapter tensor {t.name!r}")
@@ -130,7 +134,7 @@ def peft_state(path: Path | str) -> tuple[float, dict[str, Any]]:
         shape = [int(n) for n in reversed(t.shape)]  # GGUF lists dimensions innermost first
         state[f"base_model.model.model.layers.{layer}.{to_hf[tensor]}.lora_{which.upper()}.weight"] = \
             np.array(t.data, dtype=np.float32).reshape(shape)
-    return float(info["alpha"]), state
+    return float(field("adapter.lora.alpha")), state
 
 
 def average(adapters: Sequence[Path | str], *, rank: int) -> tuple[float, dict[str, Any]]:
@@ -173,13 +177,11 @@ def check_fits(adapter: Path | str, *, architecture: str, n_layer: int, n_embd: 
 
     llama-cpp-python 0.3.36 does not notice when llama.cpp refuses an adapter (it tests a NULL
     pointer against None), so a mismatched adapter would silently leave the base model in use."""
-    import gguf
-
-    info = read_adapter(adapter)
+    reader, field = _open_adapter(adapter)
     name = Path(adapter).name
-    if info["architecture"] != architecture:
-        raise AdapterError(f"the adapter {name} is for {info['architecture']} models, not {architecture or 'this one'}")
-    for t in gguf.GGUFReader(str(adapter)).tensors:
+    if field("general.architecture") != architecture:
+        raise AdapterError(f"the adapter {name} is for {field('general.architecture')} models, not {architecture or 'this one'}")
+    for t in reader.tensors:
         layer = int(t.name.split(".")[1]) if t.name.startswith("blk.") else -1
         if not 0 <= layer < n_layer:
             raise AdapterError(f"the adapter {name} has {t.name}, and the model has {n_layer} layers")
