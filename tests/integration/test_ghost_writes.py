@@ -289,7 +289,7 @@ class ScriptedPlanner(Planner):
         super().__init__(None, config=Config(backend="sandbox"))
         self.scripted = text
 
-    def stream_plan(self, query, tools, examples, *, emit=null_sink, today=None, instructions=None, context=""):
+    def stream_plan(self, query, tools, examples, *, emit=null_sink, today=None, now=None, instructions=None, context=""):
         async def chunks():
             yield self.scripted
 
