@@ -17,8 +17,9 @@ Needs the `train` extra (torch CPU, transformers, peft, gguf). What makes it pra
 
 Augmentation (drawn per epoch from the seed, never from held-out rows): the offered tools are
 the plan's own plus ToolRAG-like extras (none, a few, or every tool), in the profile's fixed
-order, and today's date in the prompt varies. Rows of the test and validation splits
-(core.toolrag.data.split_of) never enter training.
+order, and today's date in the prompt varies; with `--p-swap` a share of rows have their
+people, files, places and titles swapped for other training rows' (core/planner/augment.py).
+Rows of the test and validation splits (core.toolrag.data.split_of) never enter training.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ from typing import Any
 from tinyagent.core.jsonl import parse_jsonl, read_limited
 from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import END_OF_PLAN, Plan, serialize
+from tinyagent.core.planner.augment import Swapper
 from tinyagent.core.planner.tuned import render
 from tinyagent.core.toolrag.data import split_of
 from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
+PARAMS = {name: [p.name for p in spec.params] for name, spec in REGISTRY.items()}
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -65,6 +68,7 @@ class TrainSettings:
     threads: int = 0  # 0: every core
     p_all_tools: float = 0.15  # share of prompts offering every tool
     max_extra_tools: int = 2  # otherwise 0..this many tools beyond the plan's own
+    p_swap: float = 0.0  # share of rows whose names, files and places are swapped (augment.py)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
 
     def fingerprint(self) -> str:
@@ -72,6 +76,8 @@ class TrainSettings:
         epochs only set how long the run is (each epoch's samples come from its own seed, so a
         longer run draws the same first epochs): a run can be extended by asking for more."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
+        if not self.p_swap:
+            del fields["p_swap"]  # runs made before swapping existed resume as they were
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -161,11 +167,14 @@ class PromptCoder:
 
         return cls(template.chat, tokenize, eos)
 
-    def sample(self, row: Row, rng: random.Random, settings: TrainSettings) -> Sample:
-        prompt = render(row.query, offered_tools(row.plan, rng, settings), today=random_day(rng))
+    def sample(self, row: Row, rng: random.Random, settings: TrainSettings, swapper: Swapper | None = None) -> Sample:
+        query, plan = row.query, row.plan
+        if swapper is not None and settings.p_swap and rng.random() < settings.p_swap:
+            query, plan = swapper.swap(query, plan, rng)
+        prompt = render(query, offered_tools(plan, rng, settings), today=random_day(rng))
         # The app tokenizes the templated prompt with BOS per the GGUF and special tokens read as such.
         ids = self.tokenize(self.chat(prompt.system, prompt.user), True, True)
-        target = self.tokenize(target_text(row.plan) + self.eos_text, False, True)
+        target = self.tokenize(target_text(plan) + self.eos_text, False, True)
         return Sample(ids, target)
 
 
@@ -361,9 +370,10 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
     # One sample per row per epoch, each epoch drawn from its own seed (so resuming redraws it).
     epochs = max(1, math.ceil(settings.epochs))
     plan_batches: list[list[Sample]] = []
+    swapper = Swapper([(r.query, r.plan) for r in rows], PARAMS) if settings.p_swap else None
     for epoch in range(epochs):
         rng = random.Random(f"{settings.seed}:{epoch}")
-        samples = [coder.sample(r, rng, settings) for r in rows]
+        samples = [coder.sample(r, rng, settings, swapper) for r in rows]
         plan_batches += batches(samples, rng, settings)
     total = int(len(plan_batches) * settings.epochs / epochs)
     if max_steps is not None:
@@ -494,6 +504,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-every", type=int, default=20, help="steps between checkpoints (default 20)")
     said = {"init": "start from this LoRA adapter (.gguf, e.g. the shipped one) or run checkpoint (.pt) of the same rank",
             "p_all_tools": "share of prompts offering every tool, as the app does (the rest: the plan's tools and a few others)",
+            "p_swap": "share of rows per epoch whose people, files, places and titles are swapped for other rows'",
             "batch_tokens": "tokens per step, padding included (a prompt prefix the batch shares is counted for each sample)"}
     for f in dataclasses.fields(TrainSettings):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,

@@ -1,0 +1,67 @@
+"""Swapping a training row's names (core/planner/augment.py): consistent in request and plan, the
+plan's graph kept, and only values the request spells out, replaced by others of their kind."""
+
+from __future__ import annotations
+
+import random
+
+from tinyagent.core.dag import plans_isomorphic
+from tinyagent.core.parser import parse_plan
+from tinyagent.core.plan import serialize
+from tinyagent.core.planner.augment import Swapper
+from tinyagent.core.planner.finetune import PARAMS
+
+TEXT_AND_MAP = (
+    'Text Omar and Lena the way to "Blue Bottle", and open "Budget.xlsx".',
+    '1. get_phone_number("Omar")\n2. get_phone_number("Lena")\n3. maps_show_directions("", "Blue Bottle", "d")\n'
+    '4. send_sms(["$1", "$2"], "Omar, Lena: the way to Blue Bottle is $3")\n'
+    '5. open_and_get_file_path("Budget.xlsx")\n6. join()<END_OF_PLAN>\n',
+)
+OTHERS = [
+    ('Email Priya the "Q3 notes.pdf"', '1. get_email_address("Priya")\n2. open_and_get_file_path("Q3 notes.pdf")\n'
+     '3. compose_new_email(["$1"], [], "Notes", "Here they are", ["$2"])\n4. join()<END_OF_PLAN>\n'),
+    ('Call up Marco and the team at "Union Square"', '1. get_phone_number("Marco")\n2. get_phone_number("team")\n'
+     '3. maps_open_location("Union Square")\n4. join()<END_OF_PLAN>\n'),
+    ('Email ana@example.com about it', '1. compose_new_email(["ana@example.com"], [], "It", "About it", [])\n'
+     '2. join()<END_OF_PLAN>\n'),
+]
+
+
+def _rows(pairs):
+    return [(query, parse_plan(plan)) for query, plan in pairs]
+
+
+def test_swapped_values_change_in_request_and_plan_alike():
+    rows = _rows([TEXT_AND_MAP, *OTHERS])
+    swapper = Swapper(rows, PARAMS)
+    assert swapper.pools["person"] == ["Lena", "Marco", "Omar", "Priya"]  # "team" is not a name
+    assert swapper.pools["place"] == ["Blue Bottle", "Union Square"]
+    query, plan = rows[0]
+    new_query, new_plan = swapper.swap(query, plan, random.Random(3))
+    assert plans_isomorphic(new_plan, plan)
+    text = serialize(new_plan, thoughts=False, comments=False)
+    for old in ("Omar", "Lena", "Blue Bottle", "Budget.xlsx"):
+        assert old not in new_query and old not in text
+    assert "Union Square" in new_query and '"Union Square"' in text  # the only other place
+    assert "Q3 notes.pdf" in new_query and 'open_and_get_file_path("Q3 notes.pdf")' in text
+    sms = new_plan.task(4)  # the message text follows the names it mentions
+    first, second = new_plan.task(1).args[0], new_plan.task(2).args[0]
+    assert {first, second} <= {"Marco", "Priya"} and first != second
+    assert f"{first}, {second}:" in sms.args[1].parts[0]
+
+
+def test_a_row_with_nothing_to_swap_is_kept_as_it_is():
+    rows = _rows(OTHERS)
+    swapper = Swapper(rows, PARAMS)
+    query, plan = 'Reply "thanks" to the email', parse_plan('1. reply_to_email([], "thanks", [])\n2. join()<END_OF_PLAN>\n')
+    assert swapper.swap(query, plan, random.Random(0)) == (query, plan)
+    alone = Swapper(rows[2:], PARAMS)  # no other email address to swap in
+    assert alone.swap(*rows[2], random.Random(0)) == rows[2]
+
+
+def test_swaps_are_seeded():
+    rows = _rows([TEXT_AND_MAP, *OTHERS])
+    swapper = Swapper(rows, PARAMS)
+    once = [swapper.swap(*rows[0], random.Random(s))[0] for s in range(6)]
+    again = [swapper.swap(*rows[0], random.Random(s))[0] for s in range(6)]
+    assert once == again and len(set(once)) > 1
