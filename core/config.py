@@ -146,6 +146,8 @@ class PlannerConfig:
     gpu_layers: str = setting("auto", "layers offloaded: auto (all where llama.cpp has a GPU backend, else the CPU) | 0 | N")
     server: str = setting("", 'a llama.cpp server\'s URL: plan there (see "Planning on a server")')
     api_key_env: str = setting("", "the environment variable holding that server's bearer token (never the token)")
+    adapter: str = setting("", "a LoRA adapter GGUF applied at load instead of the manifest entry's, e.g. one "
+                               "train-planner made; empty: the entry's own")
 
 
 @dataclass
@@ -535,6 +537,9 @@ def _validate(cfg: Config, path: Any) -> None:
                 check(value)
         except ServerURLError as exc:
             raise ConfigError(path, key, None, str(exc)) from None
+    if cfg.planner.adapter and cfg.planner.server:
+        raise ConfigError(path, "planner.adapter", None, "applies to in-process planning; a llama.cpp server "
+                                                           "loads its adapter itself (llama-server --lora)")
     if not cfg.voice.max_seconds > 0:  # a recording needs some length (0 is not "no limit")
         raise ConfigError(path, "voice.max_seconds", None, "must be more than 0 seconds")
     if not 1 <= cfg.voice.beam_size <= MAX_BEAM:

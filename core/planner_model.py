@@ -9,6 +9,7 @@ store decides, and says so in a notice).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -23,10 +24,16 @@ def load_planner(config: Config, model_override: str | Path | None = None) -> Pl
     `planner.server`, that server, with `--model` naming a local copy of its GGUF.
     Raises ModelLoadError, or ServerError for a server that cannot be used."""
     if config.planner.server:
+        if config.planner.adapter:
+            raise ModelLoadError("planner.adapter applies to in-process planning; a llama.cpp server loads its "
+                                 "adapter itself (llama-server --lora)")
         copy = resolve_model_path(str(model_override)) if model_override else None
         return ServerLLM.from_config(config, copy)
     name = str(model_override or config.models.planner or "")
-    return LocalLLM.from_config(config, planner_file(name, explicit=bool(model_override)))
+    found = planner_file(name, explicit=bool(model_override))
+    if config.planner.adapter:  # the user's adapter (e.g. train-planner's) in place of the entry's
+        found = dataclasses.replace(found, adapter=Path(config.planner.adapter).expanduser())
+    return LocalLLM.from_config(config, found)
 
 
 def planner_file(name: str, *, explicit: bool) -> PlannerFile:

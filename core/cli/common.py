@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any, TextIO, get_args
 
 from tinyagent.core.config import BackendName, Config, ConfigError, load_config
@@ -49,6 +50,19 @@ def add_server_option(parser: argparse.ArgumentParser) -> None:
                         help="plan on this llama.cpp server (llama-server or llama-cpp-python's) instead of "
                         "in-process; default: planner.server. --model then names a local copy of its GGUF "
                         "(read for the chat template and token counts only)")
+
+
+def add_adapter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--adapter", metavar="ADAPTER.gguf", type=Path,
+                        help="apply this LoRA adapter to the planner at load (e.g. one train-planner made) "
+                        "instead of its manifest entry's; default: planner.adapter")
+
+
+def with_adapter(args: argparse.Namespace, config: Config) -> Config:
+    """The config with `--adapter` applied (when given)."""
+    if getattr(args, "adapter", None):
+        config.planner.adapter = str(args.adapter)
+    return config
 
 
 def with_server(args: argparse.Namespace, config: Config) -> Config:

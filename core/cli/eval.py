@@ -9,7 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tinyagent.core.cli.common import CliError, add_server_option, config_from, print_json, read_text_arg, say, with_server
+from tinyagent.core.cli.common import (
+    CliError,
+    add_adapter_option,
+    add_server_option,
+    config_from,
+    print_json,
+    read_text_arg,
+    say,
+    with_adapter,
+    with_server,
+)
 from tinyagent.core.cli.planner import run_model_command
 from tinyagent.core.config import Config
 from tinyagent.core.evaluation import (
@@ -41,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_server_option(e)
     e.add_argument("--examples", metavar="POOL.jsonl", help="draw in-context examples from this {query, plan} "
                    "file instead of the built-in and user pool (never the question being asked)")
+    add_adapter_option(e)
     e.add_argument("--profile", metavar="NAME", help=f"prompt profile: {', '.join(PROFILES)} "
                    "(default: planner.prompt, auto)")
     e.add_argument("--no-grammar", action="store_true", help="sample plans without the plan grammar")
@@ -58,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _configured(args: argparse.Namespace) -> Config:
-    config = with_server(args, config_from(args))
+    config = with_adapter(args, with_server(args, config_from(args)))
     config.backend = "sandbox"  # evaluation never touches the user's apps
     if args.all_tools:
         config.toolrag.enabled = False
@@ -117,6 +128,7 @@ def eval_command(args: argparse.Namespace) -> int:
     results.sort(key=lambda r: order.get(r.id, len(order)))
     report = summarize(results)
     report.update(split=args.split, grammar=not args.no_grammar, all_tools=bool(args.all_tools), profile=args.profile,
+                  adapter=config.planner.adapter or None,
                   examples=args.examples, examples_in_pool=len(pool.examples) if pool else None)
     if args.json:
         print_json({**report, "records": [r.to_json() for r in results]})

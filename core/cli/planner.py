@@ -18,6 +18,7 @@ from tinyagent.core.cli import prompt
 from tinyagent.core.cli.approve import TerminalApprover
 from tinyagent.core.cli.common import (
     CliError,
+    add_adapter_option,
     add_run_options,
     add_server_option,
     config_from,
@@ -25,6 +26,7 @@ from tinyagent.core.cli.common import (
     print_json,
     read_text_arg,
     say,
+    with_adapter,
     with_server,
 )
 from tinyagent.core.cli.render import TextRenderer, tools_line
@@ -79,12 +81,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="planner GGUF file (default: models.planner in config.yaml)")
+    add_adapter_option(p)
     add_server_option(p)
 
 
 # -- shared -------------------------------------------------------------------------------------
 def _pipeline(args: argparse.Namespace, **kwargs: Any) -> Pipeline:
-    config = with_server(args, config_from(args))
+    config = with_adapter(args, with_server(args, config_from(args)))
     if getattr(args, "backend", None):
         config.backend = args.backend
     return Pipeline(config, model_override=args.model, **kwargs)

@@ -108,6 +108,13 @@ def _open_adapter(path: Path | str) -> tuple[Any, Any]:
     return reader, field
 
 
+def trained_profile(path: Path | str) -> str:
+    """The prompt profile an adapter says it was trained on (train-planner writes `tinyagent.profile`); "" if none."""
+    _reader, field = _open_adapter(path)
+    value = field("tinyagent.profile")
+    return value if isinstance(value, str) else ""
+
+
 def read_adapter(path: Path | str) -> dict[str, Any]:
     """{'alpha', 'architecture', 'rank', 'tensors': n, 'layers': n, 'fields': {...}} of an adapter file."""
     reader, field = _open_adapter(path)

@@ -22,6 +22,7 @@ from typing import Any
 
 from tinyagent.core.model_manifest import ModelEntry, ModelStoreError, load_manifest
 from tinyagent.core.planner.chat import NONE, ChatTemplate, choose, gguf_tokens
+from tinyagent.core.planner.lora_gguf import AdapterError, trained_profile
 from tinyagent.core.planner.profile import PlannerPrompt, PromptProfile
 from tinyagent.core.planner.profile_compact import CompactProfile
 from tinyagent.core.planner.profile_names import COMPACT
@@ -86,6 +87,13 @@ def choose_profile(setting: str, path: Path | str | None = None,
         return entry.prompt, f"the model manifest's entry {entry.name}"
     if entry is not None and entry.prompt:  # a manifest naming no profile gets the unknown models' layout
         return UNKNOWN_MODEL_PROFILE, f"the model manifest's entry {entry.name} names no profile ({entry.prompt!r})"
+    if entry is None and adapter:  # e.g. planner.adapter: an adapter train-planner made says what it read
+        try:
+            trained = trained_profile(adapter)
+        except AdapterError:
+            trained = ""  # loading the model says what is wrong with the file
+        if trained in PROFILE_TABLE:
+            return trained, f"the adapter {Path(adapter).name} (trained on the {trained} profile)"
     return UNKNOWN_MODEL_PROFILE, "no manifest entry for this model (the default for unknown models)"
 
 

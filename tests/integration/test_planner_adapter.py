@@ -414,3 +414,49 @@ async def test_the_pipeline_plans_with_the_adapter_and_answers_without_it(tiny_g
         llm.close()
     assert result.joins == 1 and result.answer == "Sarah's number is +1 415 555 0102."
     assert [on for _, on in llm.calls] == [True, False]  # the plan with the adapter, the answer without
+
+
+def test_a_configured_adapter_is_loaded_and_chooses_the_profile_it_was_trained_on(tiny_gguf, tmp_path):
+    """planner.adapter (`--adapter`): the user's adapter replaces the manifest entry's, and its
+    `tinyagent.profile` (train-planner writes it) picks the prompt profile under `auto`."""
+    from tinyagent.core.config import Config
+    from tinyagent.core.planner.profiles import setup_for
+    from tinyagent.core.planner_model import load_planner
+
+    mine = write_adapter(tmp_path / "mine.gguf", _random_adapter(**TINY, rank=4, b_scale=0.5), alpha=8,
+                         architecture="llama", metadata={"tinyagent.profile": "tuned"})
+    plain = write_adapter(tmp_path / "plain.gguf", _random_adapter(**TINY, rank=4, b_scale=0.5), alpha=8,
+                          architecture="llama")
+    config = Config()
+    config.planner.adapter = str(mine)
+    llm = load_planner(config, tiny_gguf)
+    try:
+        assert llm.adapter_path == mine
+        setup = setup_for(config, path=tiny_gguf, model=llm)
+        assert setup.profile == "tuned" and "mine.gguf" in setup.why
+        config.planner.prompt = "compact"  # a profile set on purpose wins
+        assert setup_for(config, path=tiny_gguf, model=llm).profile == "compact"
+    finally:
+        llm.close()
+    config = Config()
+    config.planner.adapter = str(plain)  # no profile in its metadata: the unknown models' default
+    llm = load_planner(config, tiny_gguf)
+    try:
+        assert llm.adapter_path == plain and setup_for(config, path=tiny_gguf, model=llm).profile != "tuned"
+    finally:
+        llm.close()
+
+
+def test_a_configured_adapter_that_is_missing_or_for_a_server_is_one_clear_line(tiny_gguf, tmp_path, capsys):
+    from tinyagent.core.cli import main
+    from tinyagent.core.config import ConfigError, load_config
+
+    data = tmp_path / "one.jsonl"
+    data.write_text(json.dumps({"id": "a", "query": "Text Sam hi", "plan": "1. join()<END_OF_PLAN>\n"}) + "\n")
+    assert main(["eval", str(data), "--model", str(tiny_gguf), "--adapter", str(tmp_path / "nope.gguf")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.gguf" in err and "not found" in err, err
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("planner:\n  adapter: mine.gguf\n  server: http://127.0.0.1:8080\n")
+    with pytest.raises(ConfigError, match="planner.adapter"):
+        load_config(cfg)
