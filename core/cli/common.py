@@ -58,17 +58,12 @@ def add_adapter_option(parser: argparse.ArgumentParser) -> None:
                         "instead of its manifest entry's; default: planner.adapter")
 
 
-def with_adapter(args: argparse.Namespace, config: Config) -> Config:
-    """The config with `--adapter` applied (when given)."""
-    if getattr(args, "adapter", None):
-        config.planner.adapter = str(args.adapter)
-    return config
-
-
-def with_server(args: argparse.Namespace, config: Config) -> Config:
-    """The config with `--server` applied (when given)."""
+def with_planner_options(args: argparse.Namespace, config: Config) -> Config:
+    """The config with `--server` and `--adapter` applied (those given)."""
     if getattr(args, "server", None):
         config.planner.server = args.server
+    if getattr(args, "adapter", None):
+        config.planner.adapter = str(args.adapter)
     return config
 
 

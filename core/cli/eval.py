@@ -17,8 +17,7 @@ from tinyagent.core.cli.common import (
     print_json,
     read_text_arg,
     say,
-    with_adapter,
-    with_server,
+    with_planner_options,
 )
 from tinyagent.core.cli.planner import run_model_command
 from tinyagent.core.config import Config
@@ -69,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _configured(args: argparse.Namespace) -> Config:
-    config = with_adapter(args, with_server(args, config_from(args)))
+    config = with_planner_options(args, config_from(args))
     config.backend = "sandbox"  # evaluation never touches the user's apps
     if args.all_tools:
         config.toolrag.enabled = False

@@ -26,8 +26,7 @@ from tinyagent.core.cli.common import (
     print_json,
     read_text_arg,
     say,
-    with_adapter,
-    with_server,
+    with_planner_options,
 )
 from tinyagent.core.cli.render import TextRenderer, tools_line
 from tinyagent.core.config import Config, ConfigError
@@ -87,7 +86,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 # -- shared -------------------------------------------------------------------------------------
 def _pipeline(args: argparse.Namespace, **kwargs: Any) -> Pipeline:
-    config = with_adapter(args, with_server(args, config_from(args)))
+    config = with_planner_options(args, config_from(args))
     if getattr(args, "backend", None):
         config.backend = args.backend
     return Pipeline(config, model_override=args.model, **kwargs)

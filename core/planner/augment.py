@@ -15,11 +15,12 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from tinyagent.core.dag import plans_isomorphic
 from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import Plan, Ref, Task, Template, serialize
+from tinyagent.tools.registry import REGISTRY
 
 # (tool, parameter) -> kind; a value is only ever replaced by one of its own kind.
 KINDS: Mapping[tuple[str, str], str] = {
@@ -45,11 +46,12 @@ _PHONE = re.compile(r"\+?[\d() -]{7,}")
 MIN_LENGTH = 2  # a one-letter value would be found inside other words
 
 
-def _entities(query: str, plan: Plan, params: Mapping[str, Sequence[str]]) -> dict[str, str]:
+def _entities(query: str, plan: Plan) -> dict[str, str]:
     """value -> kind, for each plain-string argument of a known kind the request spells out."""
     found: dict[str, str] = {}
     for task in plan.tasks:
-        names = params.get(task.tool, ())
+        spec = REGISTRY.get(task.tool)
+        names = [p.name for p in spec.params] if spec is not None else []
         for name, value in zip(names, task.args, strict=False):
             items = value if isinstance(value, list) else [value]
             for item in items:
@@ -60,30 +62,31 @@ def _entities(query: str, plan: Plan, params: Mapping[str, Sequence[str]]) -> di
                     kind = "email" if _EMAIL.fullmatch(item) else "phone" if _PHONE.fullmatch(item) else None
                 if kind == "person" and not item[0].isupper():
                     kind = None  # "invitees", "team": words standing in for people, not names
-                if kind and _pattern(item).search(query):
+                if kind and _words(item).search(query):
                     found[item] = kind
     return found
 
 
-def _pattern(value: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+def _words(*values: str) -> re.Pattern[str]:
+    """Any of `values` as whole words (longer first, so "John Doe" wins over "John")."""
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 class Swapper:
     """Pools of values by kind, gathered from training rows only."""
 
-    def __init__(self, rows: Iterable[tuple[str, Plan]], params: Mapping[str, Sequence[str]]):
-        """`rows`: (request, plan) pairs; `params`: each tool's parameter names in order."""
-        self.params = params
+    def __init__(self, rows: Iterable[tuple[str, Plan]]):
+        """`rows`: (request, plan) pairs."""
         pools: dict[str, set[str]] = defaultdict(set)
         for query, plan in rows:
-            for value, kind in _entities(query, plan, params).items():
+            for value, kind in _entities(query, plan).items():
                 pools[kind].add(value)
         self.pools = {kind: sorted(values) for kind, values in pools.items()}
 
     def swap(self, query: str, plan: Plan, rng: random.Random) -> tuple[str, Plan]:
         """The request and plan with each verbatim value replaced; as given if no swap holds."""
-        found = _entities(query, plan, self.params)
+        found = _entities(query, plan)
         if not found:
             return query, plan
         mapping: dict[str, str] = {}
@@ -106,10 +109,7 @@ class Swapper:
 
 
 def _replace(text: str, mapping: Mapping[str, str]) -> str:
-    if not mapping:
-        return text
-    alternatives = "|".join(re.escape(v) for v in sorted(mapping, key=len, reverse=True))
-    return re.sub(rf"(?<!\w)(?:{alternatives})(?!\w)", lambda m: mapping[m.group(0)], text)
+    return _words(*mapping).sub(lambda m: mapping[m.group(0)], text)
 
 
 def _swap_value(value: object, mapping: Mapping[str, str]) -> object:

@@ -46,7 +46,6 @@ from tinyagent.core.planner.tuned import render
 from tinyagent.core.toolrag.data import split_of
 from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
-PARAMS = {name: [p.name for p in spec.params] for name, spec in REGISTRY.items()}
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -370,7 +369,7 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
     # One sample per row per epoch, each epoch drawn from its own seed (so resuming redraws it).
     epochs = max(1, math.ceil(settings.epochs))
     plan_batches: list[list[Sample]] = []
-    swapper = Swapper([(r.query, r.plan) for r in rows], PARAMS) if settings.p_swap else None
+    swapper = Swapper([(r.query, r.plan) for r in rows]) if settings.p_swap else None
     for epoch in range(epochs):
         rng = random.Random(f"{settings.seed}:{epoch}")
         samples = [coder.sample(r, rng, settings, swapper) for r in rows]

@@ -9,7 +9,6 @@ from tinyagent.core.dag import plans_isomorphic
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import serialize
 from tinyagent.core.planner.augment import Swapper
-from tinyagent.core.planner.finetune import PARAMS
 
 TEXT_AND_MAP = (
     'Text Omar and Lena the way to "Blue Bottle", and open "Budget.xlsx".',
@@ -33,7 +32,7 @@ def _rows(pairs):
 
 def test_swapped_values_change_in_request_and_plan_alike():
     rows = _rows([TEXT_AND_MAP, *OTHERS])
-    swapper = Swapper(rows, PARAMS)
+    swapper = Swapper(rows)
     assert swapper.pools["person"] == ["Lena", "Marco", "Omar", "Priya"]  # "team" is not a name
     assert swapper.pools["place"] == ["Blue Bottle", "Union Square"]
     query, plan = rows[0]
@@ -52,16 +51,16 @@ def test_swapped_values_change_in_request_and_plan_alike():
 
 def test_a_row_with_nothing_to_swap_is_kept_as_it_is():
     rows = _rows(OTHERS)
-    swapper = Swapper(rows, PARAMS)
+    swapper = Swapper(rows)
     query, plan = 'Reply "thanks" to the email', parse_plan('1. reply_to_email([], "thanks", [])\n2. join()<END_OF_PLAN>\n')
     assert swapper.swap(query, plan, random.Random(0)) == (query, plan)
-    alone = Swapper(rows[2:], PARAMS)  # no other email address to swap in
+    alone = Swapper(rows[2:])  # no other email address to swap in
     assert alone.swap(*rows[2], random.Random(0)) == rows[2]
 
 
 def test_swaps_are_seeded():
     rows = _rows([TEXT_AND_MAP, *OTHERS])
-    swapper = Swapper(rows, PARAMS)
+    swapper = Swapper(rows)
     once = [swapper.swap(*rows[0], random.Random(s))[0] for s in range(6)]
     again = [swapper.swap(*rows[0], random.Random(s))[0] for s in range(6)]
     assert once == again and len(set(once)) > 1
