@@ -141,6 +141,8 @@ class PlannerConfig:
     prompt: PromptSetting = setting("auto", 'auto: the model manifest\'s, else by model; see "Prompt layouts"')
     chat_template: str = setting("auto", "auto: the GGUF's own, else the manifest's fallback",
                                  choices=CHAT_TEMPLATE_CHOICES)
+    lookup_steps: bool = setting(True, "a name the model wrote where an address, number or path belongs becomes a "
+                                       "lookup step of its own (measured: README)")
     grammar_kinds: bool = setting(True, "the plan grammar also knows dates, recipients and ints; false: types only")
     # (grammar_kinds measured: README, bench_realmodel)
     gpu_layers: str = setting("auto", "layers offloaded: auto (all where llama.cpp has a GPU backend, else the CPU) | 0 | N")

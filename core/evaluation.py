@@ -134,6 +134,7 @@ class RecordResult:
     prompt_tokens: int = 0
     prompt_tokens_evaluated: int = 0
     generated_tokens: int = 0
+    lookups_added: int = 0  # lookup steps added to what the model wrote (planner.lookup_steps)
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -178,7 +179,7 @@ async def evaluate_record(pipeline: Pipeline, record_key: str, record: dict, *, 
         tool_recall=tool_recall(seen["selected"], needed), plan_tool_recall=tool_recall(plan.tools, needed),
         stages=stages, prompt_tokens=int(seen.get("prompt_tokens", 0)),
         prompt_tokens_evaluated=int(seen.get("prompt_tokens_evaluated", 0)),
-        generated_tokens=int(seen.get("generated_tokens", 0)))
+        generated_tokens=int(seen.get("generated_tokens", 0)), lookups_added=response.lookups_added)
 
 
 # -- summaries -------------------------------------------------------------------------------
@@ -207,6 +208,7 @@ def summarize(results: Sequence[RecordResult]) -> dict[str, Any]:
         "tool_recall": round(statistics.fmean(r.tool_recall for r in results), 6) if n else None,
         "plan_tool_recall": round(statistics.fmean(r.plan_tool_recall for r in results), 6) if n else None,
         "invalid_plans": sum(not r.valid for r in results),
+        "plans_with_lookups_added": sum(r.lookups_added > 0 for r in results),
         "stages": {name: spread(v) for name, v in stages.items()},
         "prompt_tokens": spread([float(r.prompt_tokens) for r in results]),
         "prompt_tokens_evaluated": spread([float(r.prompt_tokens_evaluated) for r in results]),

@@ -153,6 +153,8 @@ def _print_text(report: dict) -> None:
     print(f"success rate: {report['success']}/{report['total']} ({report['success_rate']:.1%})")
     print(f"tool recall (ToolRAG): {report['tool_recall']:.3f}; in plans: {report['plan_tool_recall']:.3f}")
     print(f"invalid plans: {report['invalid_plans']}")
+    if report.get("plans_with_lookups_added"):
+        print(f"plans given a lookup step the model left implicit: {report['plans_with_lookups_added']}")
     for name, s in report["stages"].items():
         if s:
             print(f"  {name}: mean {s['mean'] * 1000:.0f} ms, p50 {s['p50'] * 1000:.0f} ms, p95 {s['p95'] * 1000:.0f} ms")

@@ -19,6 +19,7 @@ from typing import Any
 
 from tinyagent.core.config import Config
 from tinyagent.core.events import EventSink, PlanToken, null_sink
+from tinyagent.core.lookup_steps import LookupSteps
 from tinyagent.core.parser import PlanParser
 from tinyagent.core.plan import Diagnostic, Plan, Task
 from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
@@ -43,14 +44,21 @@ class PlanResponse:
     model wrote), `stats` (llama.cpp's counts and times, None if the model reported none)
     and `plan` (the parsed plan, with a diagnostic saying why when the model failed, hit the
     token limit or was cancelled).
+
+    With `lookup_steps` (planner.lookup_steps), a name the model wrote where an address, a
+    number or a path belongs becomes a lookup step of its own (core/lookup_steps.py): the
+    tasks and `plan` are numbered with those steps in, `text` stays what the model wrote.
     """
 
     def __init__(self, prompt: PlannerPrompt, chunks: TextStream | AsyncIterable[str], tools: Sequence[ToolSpec], *,
-                 setup: PromptSetup | None = None, emit: EventSink = null_sink, max_tokens: int = 0):
+                 setup: PromptSetup | None = None, emit: EventSink = null_sink, max_tokens: int = 0,
+                 lookup_steps: bool = False):
         self.prompt = prompt
         self.setup = setup
         self._chunks = chunks
-        self._parser = PlanParser({t.name: t for t in tools})
+        self._registry = {t.name: t for t in tools}
+        self._parser = PlanParser(self._registry)
+        self._steps = LookupSteps(self._registry) if lookup_steps else None
         self._emit = emit
         self._max_tokens = max_tokens
         self._pieces: list[str] = []
@@ -69,8 +77,18 @@ class PlanResponse:
     def plan(self) -> Plan:
         """The plan (read it once the iteration has ended)."""
         if self._plan is None:
-            self._plan = self._close()
+            plan = self._close()
+            if self._steps is not None:  # replayed whole: close() may have read a last line no one iterated
+                plan = Plan(LookupSteps(self._registry).feed_all(plan.tasks), plan.joined, plan.warnings, plan.errors)
+            self._plan = plan
         return self._plan
+
+    @property
+    def lookups_added(self) -> int:
+        """Lookup steps added to what the model wrote (0 without planner.lookup_steps)."""
+        if self._steps is None:
+            return 0
+        return len(self.plan.tasks) - len(self._parser.tasks)
 
     async def __aiter__(self) -> AsyncIterator[Task]:
         try:
@@ -78,7 +96,11 @@ class PlanResponse:
                 self._pieces.append(chunk)
                 self._emit(PlanToken(chunk))
                 for task in self._parser.feed(chunk):
-                    yield task
+                    if self._steps is None:
+                        yield task
+                    else:
+                        for step in self._steps.feed(task):
+                            yield step
         except (ModelError, GrammarError) as exc:
             self._failure = str(exc) or type(exc).__name__
             raise
@@ -142,4 +164,5 @@ class Planner:
                                  temperature=float(self.config.planner.temperature),
                                  stop=list(self.setup.template.stops), special=prompt.templated,
                                  min_room=min(self.max_tokens, _PLAN_ROOM))
-        return PlanResponse(prompt, chunks, tools, setup=self.setup, emit=emit, max_tokens=self.max_tokens)
+        return PlanResponse(prompt, chunks, tools, setup=self.setup, emit=emit, max_tokens=self.max_tokens,
+                            lookup_steps=bool(self.config.planner.lookup_steps))
