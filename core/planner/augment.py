@@ -1,4 +1,6 @@
-"""Training rows with their names swapped: the same request and plan about other people, files and places.
+"""Training rows made anew: names swapped (Swapper), or two requests asked as one (Combiner).
+
+Swapping: the same request and plan about other people, files and places.
 
 The shared plans are few (~770 to train on) and the model learns them by heart within a few
 epochs: it starts to tie "John" to get_email_address and "Gift Shop" to maps_open_location.
@@ -8,6 +10,12 @@ place, a folder, a title, an email address, a phone number) is replaced, in the 
 everywhere in the plan (message texts and `$N` templates included), by another value of the same
 kind taken from other training rows. A swap that would change the plan's graph, or that the
 parser refuses, is not made: the row is used as it is.
+
+Combining: the model's misses on held-out requests are structural (a clause left out, a
+lookup too few or of the wrong kind), and it knows each training plan whole by heart. A
+combined row asks two training requests in one ("..., then ..."): its plan is the first plan
+followed by the second, renumbered, a person looked up in both looked up once (as TinyAgent's
+plans do). So a plan must be built clause by clause, in combinations no row shows.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from tinyagent.core.dag import plans_isomorphic
+from tinyagent.core.lookup_steps import LOOKUP_TOOL, renumbered
 from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import Plan, Ref, Task, Template, serialize
 from tinyagent.tools.registry import REGISTRY
@@ -125,3 +134,65 @@ def _swap_value(value: object, mapping: Mapping[str, str]) -> object:
 def _swap_plan(plan: Plan, mapping: Mapping[str, str]) -> Plan:
     tasks = tuple(Task(t.id, t.tool, tuple(_swap_value(a, mapping) for a in t.args)) for t in plan.tasks)
     return Plan(tasks=tasks, joined=plan.joined)
+
+
+# -- two requests as one ------------------------------------------------------------------------
+JOINERS = ("Also, ", "Then, ", "Additionally, ", "After that, ")
+MAX_COMBINED_TASKS = 8  # the longest plan in the shared data: longer ones teach a length never asked for
+_VERB = re.compile(r"(?:add|append|check|compose|create|email|find|forward|get|look|open|please|remind|reply|"
+                   r"schedule|send|set|share|show|summarize|text|update)\b", re.IGNORECASE)
+
+
+def _lookup_key(task: Task) -> tuple[str, str] | None:
+    if task.tool in LOOKUP_TOOL.values() and len(task.args) == 1 and isinstance(task.args[0], str):
+        return task.tool, task.args[0]
+    return None
+
+
+def combined_plan(first: Plan, second: Plan) -> Plan:
+    """`first`'s tasks, then `second`'s renumbered after them; a lookup both make is made once."""
+    tasks = list(first.tasks)
+    lookups = {key: t.id for t in tasks if (key := _lookup_key(t)) is not None}
+    ids: dict[int, int] = {}
+    for task in second.tasks:
+        key = _lookup_key(task)
+        if key is not None and key in lookups:
+            ids[task.id] = lookups[key]
+            continue
+        ids[task.id] = len(tasks) + 1
+        tasks.append(Task(ids[task.id], task.tool, tuple(renumbered(a, ids) for a in task.args)))
+        if key is not None:
+            lookups[key] = ids[task.id]
+    return Plan(tasks=tuple(tasks), joined=True)
+
+
+def combined_request(first: str, second: str, joiner: str) -> str:
+    first = first.rstrip()
+    if first and first[-1] not in ".!?":
+        first += "."
+    second = second.strip()
+    if _VERB.match(second):  # "Also, send ..." but "Also, John's email ..." keeps its capital
+        second = second[0].lower() + second[1:]
+    return f"{first} {joiner}{second}"
+
+
+class Combiner:
+    """Pairs a row with another training row whose plan fits beside it (MAX_COMBINED_TASKS)."""
+
+    def __init__(self, rows: Iterable[tuple[str, Plan]]):
+        self.rows = list(rows)
+
+    def combine(self, query: str, plan: Plan, rng: random.Random) -> tuple[str, Plan]:
+        """The row asked together with another; as given when no other row fits beside it."""
+        room = MAX_COMBINED_TASKS - len(plan.tasks)
+        partners = [(q, p) for q, p in self.rows if len(p.tasks) <= room and q != query]
+        if not partners:
+            return query, plan
+        other_query, other_plan = rng.choice(partners)
+        try:
+            merged = parse_plan(serialize(combined_plan(plan, other_plan), thoughts=False, comments=False))
+        except PlanError:
+            return query, plan
+        if not merged.ok:
+            return query, plan
+        return combined_request(query, other_query, rng.choice(JOINERS)), merged

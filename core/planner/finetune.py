@@ -41,7 +41,7 @@ from typing import Any
 from tinyagent.core.jsonl import parse_jsonl, read_limited
 from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import END_OF_PLAN, Plan, serialize
-from tinyagent.core.planner.augment import Swapper
+from tinyagent.core.planner.augment import Combiner, Swapper
 from tinyagent.core.planner.tuned import render
 from tinyagent.core.toolrag.data import split_of
 from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
@@ -68,6 +68,7 @@ class TrainSettings:
     p_all_tools: float = 0.15  # share of prompts offering every tool
     max_extra_tools: int = 2  # otherwise 0..this many tools beyond the plan's own
     p_swap: float = 0.0  # share of rows whose names, files and places are swapped (augment.py)
+    p_combine: float = 0.0  # share of rows asked together with another row (augment.py)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
 
     def fingerprint(self) -> str:
@@ -75,8 +76,9 @@ class TrainSettings:
         epochs only set how long the run is (each epoch's samples come from its own seed, so a
         longer run draws the same first epochs): a run can be extended by asking for more."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
-        if not self.p_swap:
-            del fields["p_swap"]  # runs made before swapping existed resume as they were
+        for newer in ("p_swap", "p_combine"):
+            if not fields[newer]:
+                del fields[newer]  # runs made before it existed resume as they were
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -166,10 +168,13 @@ class PromptCoder:
 
         return cls(template.chat, tokenize, eos)
 
-    def sample(self, row: Row, rng: random.Random, settings: TrainSettings, swapper: Swapper | None = None) -> Sample:
+    def sample(self, row: Row, rng: random.Random, settings: TrainSettings, swapper: Swapper | None = None,
+               combiner: Combiner | None = None) -> Sample:
         query, plan = row.query, row.plan
         if swapper is not None and settings.p_swap and rng.random() < settings.p_swap:
             query, plan = swapper.swap(query, plan, rng)
+        if combiner is not None and settings.p_combine and rng.random() < settings.p_combine:
+            query, plan = combiner.combine(query, plan, rng)
         prompt = render(query, offered_tools(plan, rng, settings), today=random_day(rng))
         # The app tokenizes the templated prompt with BOS per the GGUF and special tokens read as such.
         ids = self.tokenize(self.chat(prompt.system, prompt.user), True, True)
@@ -370,9 +375,10 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
     epochs = max(1, math.ceil(settings.epochs))
     plan_batches: list[list[Sample]] = []
     swapper = Swapper([(r.query, r.plan) for r in rows]) if settings.p_swap else None
+    combiner = Combiner([(r.query, r.plan) for r in rows]) if settings.p_combine else None
     for epoch in range(epochs):
         rng = random.Random(f"{settings.seed}:{epoch}")
-        samples = [coder.sample(r, rng, settings, swapper) for r in rows]
+        samples = [coder.sample(r, rng, settings, swapper, combiner) for r in rows]
         plan_batches += batches(samples, rng, settings)
     total = int(len(plan_batches) * settings.epochs / epochs)
     if max_steps is not None:
@@ -504,6 +510,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     said = {"init": "start from this LoRA adapter (.gguf, e.g. the shipped one) or run checkpoint (.pt) of the same rank",
             "p_all_tools": "share of prompts offering every tool, as the app does (the rest: the plan's tools and a few others)",
             "p_swap": "share of rows per epoch whose people, files, places and titles are swapped for other rows'",
+            "p_combine": "share of rows per epoch asked together with another training row (its plan after theirs)",
             "batch_tokens": "tokens per step, padding included (a prompt prefix the batch shares is counted for each sample)"}
     for f in dataclasses.fields(TrainSettings):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,

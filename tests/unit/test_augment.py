@@ -64,3 +64,42 @@ def test_swaps_are_seeded():
     once = [swapper.swap(*rows[0], random.Random(s))[0] for s in range(6)]
     again = [swapper.swap(*rows[0], random.Random(s))[0] for s in range(6)]
     assert once == again and len(set(once)) > 1
+
+
+# -- two requests as one ------------------------------------------------------------------------
+from tinyagent.core.planner.augment import MAX_COMBINED_TASKS, Combiner, combined_plan, combined_request  # noqa: E402
+from tinyagent.core.planner.finetune import TrainSettings  # noqa: E402
+
+
+def test_the_second_plan_follows_renumbered_and_a_shared_lookup_is_made_once():
+    first = parse_plan('1. get_phone_number("Omar")\n2. send_sms(["$1"], "hi")\n3. join()<END_OF_PLAN>')
+    second = parse_plan('1. open_and_get_file_path("a.pdf")\n2. get_phone_number("Omar")\n'
+                        '3. get_phone_number("Lena")\n4. send_sms(["$2", "$3"], "See $1")\n5. join()<END_OF_PLAN>')
+    merged = combined_plan(first, second)
+    assert serialize(merged, thoughts=False, comments=False) == (
+        '1. get_phone_number("Omar")\n2. send_sms(["$1"], "hi")\n3. open_and_get_file_path("a.pdf")\n'
+        '4. get_phone_number("Lena")\n5. send_sms(["$1", "$4"], "See $3")\n6. join()<END_OF_PLAN>\n')
+
+
+def test_the_requests_read_as_one():
+    assert combined_request("Text Omar", "Send Lena the file.", "Then, ") == "Text Omar. Then, send Lena the file."
+    assert combined_request("Text Omar!", "John's email needs a reply", "Also, ") == (
+        "Text Omar! Also, John's email needs a reply")
+
+
+def test_a_partner_is_only_taken_where_the_plan_stays_within_the_longest_shared_length():
+    rows = _rows([TEXT_AND_MAP, *OTHERS])
+    combiner = Combiner(rows)
+    query, plan = rows[0]  # 5 tasks: only a partner of at most 3 fits
+    for seed in range(20):
+        new_query, new_plan = combiner.combine(query, plan, random.Random(seed))
+        assert new_query.startswith(query) and new_query != query
+        assert plan.tasks == new_plan.tasks[:len(plan.tasks)] and len(new_plan.tasks) <= MAX_COMBINED_TASKS
+        assert new_plan.ok and new_plan.joined
+    alone = Combiner(rows[:1])  # no other row to pair with
+    assert alone.combine(query, plan, random.Random(0)) == (query, plan)
+
+
+def test_runs_without_combining_keep_their_fingerprint():
+    assert TrainSettings().fingerprint() == TrainSettings(p_combine=0.0).fingerprint()
+    assert TrainSettings(p_combine=0.5).fingerprint() != TrainSettings().fingerprint()
