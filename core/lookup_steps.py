@@ -21,6 +21,7 @@ from tinyagent.tools.spec import EMAIL, LIST_STR, PATH, PHONE, STR, ToolSpec
 
 # The step that turns a name into what the parameter needs, and when a value needs none.
 LOOKUP_TOOL: Mapping[str, str] = {EMAIL: "get_email_address", PHONE: "get_phone_number", PATH: "open_and_get_file_path"}
+_WHAT = {EMAIL: "an email address", PHONE: "a phone number", PATH: "a file path"}
 _ALREADY = {
     EMAIL: looks_like_email,
     PHONE: lambda text: any(c.isdigit() for c in text),  # TinyAgent's test for "already a number"
@@ -82,6 +83,13 @@ class LookupSteps:
             self._lookups[(tool, name)] = step.id
             self.added += 1
         return Ref(self._lookups[(tool, name)])
+
+
+def added_note(step: Task, for_task: Task) -> str:
+    """What the user is told of a lookup step the model did not write."""
+    kind = next(k for k, tool in LOOKUP_TOOL.items() if tool == step.tool)
+    return (f"step {step.id} added: {step.to_text().split('. ', 1)[1]}, as step {for_task.id} ({for_task.tool}) "
+            f"names {step.args[0]!r} where {_WHAT[kind]} belongs (planner.lookup_steps)")
 
 
 def renumbered(value: Value, ids: Mapping[int, int]) -> Value:

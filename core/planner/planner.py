@@ -18,8 +18,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
 from tinyagent.core.config import Config
-from tinyagent.core.events import EventSink, PlanToken, null_sink
-from tinyagent.core.lookup_steps import LookupSteps
+from tinyagent.core.events import EventSink, Notice, PlanToken, null_sink
+from tinyagent.core.lookup_steps import LookupSteps, added_note
 from tinyagent.core.parser import PlanParser
 from tinyagent.core.plan import Diagnostic, Plan, Task
 from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
@@ -99,8 +99,11 @@ class PlanResponse:
                     if self._steps is None:
                         yield task
                     else:
-                        for step in self._steps.feed(task):
+                        *added, task = self._steps.feed(task)
+                        for step in added:
+                            self._emit(Notice("info", added_note(step, task)))
                             yield step
+                        yield task
         except (ModelError, GrammarError) as exc:
             self._failure = str(exc) or type(exc).__name__
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tinyagent.core.dag import plans_isomorphic
+from tinyagent.core.events import Notice
 from tinyagent.core.lookup_steps import LookupSteps
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import Plan
@@ -80,13 +81,18 @@ MODEL_TEXT = ('1. open_and_get_file_path("a.pdf")\n2. send_sms(["Sid"], "Got $1"
               '3. forward_email(["Sid"], [], "fyi", ["$1"])\njoin()<END_OF_PLAN>')
 
 
+EVENTS: list = []
+
+
 def stream(lookup_steps: bool, text: str = MODEL_TEXT) -> tuple[list, PlanResponse]:
+    EVENTS.clear()
     async def chunks():
         for start in range(0, len(text), 7):
             yield text[start:start + 7]
 
     tools = list(REGISTRY.values())
-    response = PlanResponse(PlannerPrompt("", "", "", (), False), chunks(), tools, lookup_steps=lookup_steps)
+    response = PlanResponse(PlannerPrompt("", "", "", (), False), chunks(), tools, lookup_steps=lookup_steps,
+                            emit=EVENTS.append)
 
     async def run() -> list:
         return [task async for task in response]
@@ -101,13 +107,18 @@ def test_streamed_tasks_are_the_plan_with_lookups_and_the_text_is_the_models():
     assert tuple(tasks) == response.plan.tasks and response.plan.ok
     assert response.lookups_added == 2
     assert response.text == MODEL_TEXT
+    said = [e.message for e in EVENTS if isinstance(e, Notice)]  # the user is told what the model did not write
+    assert said == ['step 2 added: get_phone_number("Sid"), as step 3 (send_sms) names \'Sid\' where a phone number '
+                    'belongs (planner.lookup_steps)',
+                    'step 4 added: get_email_address("Sid"), as step 5 (forward_email) names \'Sid\' where an email '
+                    'address belongs (planner.lookup_steps)']
     assert str(tasks[2].args[1].parts[-1]) == "Ref(task_id=1)"  # "Got $1" still means the file
 
 
 def test_off_the_plan_is_what_the_model_wrote():
     tasks, response = stream(False)
     assert response.plan == parse_plan(MODEL_TEXT) and tuple(tasks) == response.plan.tasks
-    assert response.lookups_added == 0
+    assert response.lookups_added == 0 and not any(isinstance(e, Notice) for e in EVENTS)
 
 
 def test_a_last_line_read_only_at_close_is_repaired_too():
