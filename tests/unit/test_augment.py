@@ -103,3 +103,13 @@ def test_a_partner_is_only_taken_where_the_plan_stays_within_the_longest_shared_
 def test_runs_without_combining_keep_their_fingerprint():
     assert TrainSettings().fingerprint() == TrainSettings(p_combine=0.0).fingerprint()
     assert TrainSettings(p_combine=0.5).fingerprint() != TrainSettings().fingerprint()
+
+
+def test_training_has_malloc_return_what_a_step_frees_on_glibc():
+    import platform
+    import sys
+
+    from tinyagent.core.planner.finetune import return_freed_memory
+
+    expected = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
+    assert return_freed_memory() is expected
