@@ -38,7 +38,6 @@ class LookupSteps:
     def __init__(self, registry: Mapping[str, ToolSpec]):
         self.registry = registry
         self.tasks: list[Task] = []  # what came out so far
-        self.added = 0  # lookup steps added so far
         self._ids: dict[int, int] = {}  # the model's step number -> ours
         self._lookups: dict[tuple[str, str], int] = {}  # (lookup tool, name) -> our step number
 
@@ -81,7 +80,6 @@ class LookupSteps:
             step = Task(len(self.tasks) + len(out) + 1, tool, (name,))
             out.append(step)
             self._lookups[(tool, name)] = step.id
-            self.added += 1
         return Ref(self._lookups[(tool, name)])
 
 
