@@ -51,8 +51,9 @@ class LookupSteps:
         new = Task(len(self.tasks) + len(out) + 1, task.tool, args, line=task.line, thought=task.thought,
                    comment=task.comment)
         self._ids[task.id] = new.id
-        if task.tool in LOOKUP_TOOL.values() and len(args) == 1 and isinstance(args[0], str):
-            self._lookups.setdefault((task.tool, args[0].strip()), new.id)
+        key = lookup_of(new)
+        if key is not None:
+            self._lookups.setdefault(key, new.id)
         out.append(new)
         self.tasks.extend(out)
         return out
@@ -81,6 +82,13 @@ class LookupSteps:
             out.append(step)
             self._lookups[(tool, name)] = step.id
         return Ref(self._lookups[(tool, name)])
+
+
+def lookup_of(task: Task) -> tuple[str, str] | None:
+    """(lookup tool, name) where `task` looks a name up, else None."""
+    if task.tool in LOOKUP_TOOL.values() and len(task.args) == 1 and isinstance(task.args[0], str):
+        return task.tool, task.args[0].strip()
+    return None
 
 
 def added_note(step: Task, for_task: Task) -> str:

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from tinyagent.core.dag import plans_isomorphic
-from tinyagent.core.lookup_steps import LOOKUP_TOOL, renumbered
+from tinyagent.core.lookup_steps import lookup_of, renumbered
 from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import Plan, Ref, Task, Template, serialize
 from tinyagent.tools.registry import REGISTRY
@@ -108,13 +108,19 @@ class Swapper:
             taken.add(mapping[value])
         if not mapping:
             return query, plan
-        try:
-            swapped = parse_plan(serialize(_swap_plan(plan, mapping), thoughts=False, comments=False))
-        except PlanError:
-            return query, plan
-        if not swapped.ok or not plans_isomorphic(swapped, plan):
+        swapped = _reparsed(_swap_plan(plan, mapping))
+        if swapped is None or not plans_isomorphic(swapped, plan):
             return query, plan
         return _replace(query, mapping), swapped
+
+
+def _reparsed(plan: Plan) -> Plan | None:
+    """`plan` as the parser reads it back (what training writes as the target), None if refused."""
+    try:
+        again = parse_plan(serialize(plan, thoughts=False, comments=False))
+    except PlanError:
+        return None
+    return again if again.ok else None
 
 
 def _replace(text: str, mapping: Mapping[str, str]) -> str:
@@ -143,19 +149,13 @@ _VERB = re.compile(r"(?:add|append|check|compose|create|email|find|forward|get|l
                    r"schedule|send|set|share|show|summarize|text|update)\b", re.IGNORECASE)
 
 
-def _lookup_key(task: Task) -> tuple[str, str] | None:
-    if task.tool in LOOKUP_TOOL.values() and len(task.args) == 1 and isinstance(task.args[0], str):
-        return task.tool, task.args[0]
-    return None
-
-
 def combined_plan(first: Plan, second: Plan) -> Plan:
     """`first`'s tasks, then `second`'s renumbered after them; a lookup both make is made once."""
     tasks = list(first.tasks)
-    lookups = {key: t.id for t in tasks if (key := _lookup_key(t)) is not None}
+    lookups = {key: t.id for t in tasks if (key := lookup_of(t)) is not None}
     ids: dict[int, int] = {}
     for task in second.tasks:
-        key = _lookup_key(task)
+        key = lookup_of(task)
         if key is not None and key in lookups:
             ids[task.id] = lookups[key]
             continue
@@ -189,10 +189,7 @@ class Combiner:
         if not partners:
             return query, plan
         other_query, other_plan = rng.choice(partners)
-        try:
-            merged = parse_plan(serialize(combined_plan(plan, other_plan), thoughts=False, comments=False))
-        except PlanError:
-            return query, plan
-        if not merged.ok:
+        merged = _reparsed(combined_plan(plan, other_plan))
+        if merged is None:
             return query, plan
         return combined_request(query, other_query, rng.choice(JOINERS)), merged
