@@ -42,6 +42,7 @@ from tinyagent.core.jsonl import parse_jsonl, read_limited
 from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import END_OF_PLAN, Plan, serialize
 from tinyagent.core.planner.augment import Combiner, Swapper
+from tinyagent.core.planner.graph_tokens import graph_spans, token_weights
 from tinyagent.core.planner.tuned import render
 from tinyagent.core.toolrag.data import split_of
 from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
@@ -69,6 +70,7 @@ class TrainSettings:
     max_extra_tools: int = 2  # otherwise 0..this many tools beyond the plan's own
     p_swap: float = 0.0  # share of rows whose names, files and places are swapped (augment.py)
     p_combine: float = 0.0  # share of rows asked together with another row (augment.py)
+    graph_weight: float = 1.0  # loss weight of the tokens that decide the plan's graph (graph_tokens.py)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
 
     def fingerprint(self) -> str:
@@ -76,8 +78,8 @@ class TrainSettings:
         epochs only set how long the run is (each epoch's samples come from its own seed, so a
         longer run draws the same first epochs): a run can be extended by asking for more."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
-        for newer in ("p_swap", "p_combine"):
-            if not fields[newer]:
+        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0)):
+            if fields[newer] == unset:
                 del fields[newer]  # runs made before it existed resume as they were
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -93,6 +95,7 @@ class Row:
 class Sample:
     prompt: list[int]
     target: list[int]
+    weights: tuple[float, ...] = ()  # the loss weight of each target token; () weighs them alike
 
     def __len__(self) -> int:
         return len(self.prompt) + len(self.target)
@@ -147,10 +150,11 @@ class PromptCoder:
     """The tuned profile's prompt as the app sends it: rendered, chat-templated and tokenized."""
 
     def __init__(self, chat: Callable[[str, str], str], tokenize: Callable[[str, bool, bool], list[int]],
-                 eos_text: str):
+                 eos_text: str, piece: Callable[[int], bytes] | None = None):
         self.chat = chat
         self.tokenize = tokenize
         self.eos_text = eos_text
+        self.piece = piece  # the bytes a token adds to the text: needed to weigh the graph's tokens
 
     @classmethod
     def from_gguf(cls, path: Path | str) -> PromptCoder:
@@ -166,7 +170,7 @@ class PromptCoder:
         def tokenize(text: str, bos_: bool, special: bool) -> list[int]:
             return vocab.tokenize(text, bos=bos_, special=special)
 
-        return cls(template.chat, tokenize, eos)
+        return cls(template.chat, tokenize, eos, vocab.piece)
 
     def sample(self, row: Row, rng: random.Random, settings: TrainSettings, swapper: Swapper | None = None,
                combiner: Combiner | None = None) -> Sample:
@@ -178,8 +182,14 @@ class PromptCoder:
         prompt = render(query, offered_tools(plan, rng, settings), today=random_day(rng))
         # The app tokenizes the templated prompt with BOS per the GGUF and special tokens read as such.
         ids = self.tokenize(self.chat(prompt.system, prompt.user), True, True)
-        target = self.tokenize(target_text(plan) + self.eos_text, False, True)
-        return Sample(ids, target)
+        text = target_text(plan)
+        target = self.tokenize(text + self.eos_text, False, True)
+        if settings.graph_weight == 1.0:
+            return Sample(ids, target)
+        if self.piece is None:
+            raise TrainError("--graph-weight needs each token's text; this prompt coder has none")
+        weights = token_weights([self.piece(t) for t in target], graph_spans(text), settings.graph_weight)
+        return Sample(ids, target, weights)
 
 
 def batches(samples: Sequence[Sample], rng: random.Random, settings: TrainSettings) -> list[list[Sample]]:
@@ -291,8 +301,9 @@ def start_from(model: Any, path: Path, settings: TrainSettings) -> None:
         raise TrainError(f"{path} does not fit this model: {unexpected[0]}")
 
 
-def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int) -> tuple[Any, int]:
+def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int, *, weighted: bool = True) -> tuple[Any, int]:
     """Mean cross-entropy over the plan tokens; the output head runs only where the loss is taken.
+    Samples with weights (--graph-weight) give a weighted mean, unless `weighted` is False.
 
     Where the batch's prompts begin alike (the system part offering every tool: ~500 of a
     sample's ~700 tokens), that prefix runs once and its keys and values are repeated for each
@@ -307,7 +318,7 @@ def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int) -> tuple[Any, i
     width = max(len(s) for s in batch) - prefix
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), prefix + width), dtype=torch.long)
-    rows, cols, labels = [], [], []
+    rows, cols, labels, weights = [], [], [], []
     for b, s in enumerate(batch):
         seq = s.prompt + s.target
         ids[b, : len(seq) - prefix] = torch.tensor(seq[prefix:])
@@ -316,6 +327,7 @@ def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int) -> tuple[Any, i
             rows.append(b)
             cols.append(j - 1 - prefix)
             labels.append(seq[j])
+        weights += s.weights or [1.0] * len(s.target)
     if prefix:
         cache = inner.model(input_ids=torch.tensor([batch[0].prompt[:prefix]]), use_cache=True).cache
         cache.batch_repeat_interleave(len(batch))
@@ -324,8 +336,11 @@ def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int) -> tuple[Any, i
         hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state
     picked = hidden[torch.tensor(rows), torch.tensor(cols)]
     logits = inner.lm_head(picked)
-    loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(labels))
-    return loss, len(labels)
+    if not weighted or all(not s.weights for s in batch):
+        return torch.nn.functional.cross_entropy(logits.float(), torch.tensor(labels)), len(labels)
+    each = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(labels), reduction="none")
+    w = torch.tensor(weights, dtype=each.dtype)
+    return (each * w).sum() / w.sum(), len(labels)
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -476,7 +491,7 @@ def validation_loss(model: Any, coder: PromptCoder, rows: Sequence[Row], setting
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in batches(samples, rng, settings):
-            loss, n = batch_loss(model, batch, pad_id)
+            loss, n = batch_loss(model, batch, pad_id, weighted=False)  # comparable across weights
             total += float(loss) * n
             count += n
     model.train()
@@ -534,6 +549,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "p_all_tools": "share of prompts offering every tool, as the app does (the rest: the plan's tools and a few others)",
             "p_swap": "share of rows per epoch whose people, files, places and titles are swapped for other rows'",
             "p_combine": "share of rows per epoch asked together with another training row (its plan after theirs)",
+            "graph_weight": "loss weight of the plan tokens that decide its graph (tool names, $N) against the rest's 1",
             "batch_tokens": "tokens per step, padding included (a prompt prefix the batch shares is counted for each sample)"}
     for f in dataclasses.fields(TrainSettings):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,

@@ -460,3 +460,40 @@ def test_a_configured_adapter_that_is_missing_or_for_a_server_is_one_clear_line(
     cfg.write_text("planner:\n  adapter: mine.gguf\n  server: http://127.0.0.1:8080\n")
     with pytest.raises(ConfigError, match="planner.adapter"):
         load_config(cfg)
+
+
+def test_graph_weight_weighs_the_tokens_that_decide_the_graph():
+    pytest.importorskip("peft", reason="the train extra (peft) is not installed")
+    import torch
+
+    from tinyagent.core.parser import parse_plan
+    from tinyagent.core.planner.finetune import Row, Sample, TrainSettings, batch_loss, with_lora
+
+    coder = byte_coder()
+    coder.piece = lambda t: bytes([t - 3])  # the byte coder's ids are bytes + 3
+    plan = parse_plan('1. get_phone_number("Ana")\n2. send_sms(["$1"], "late")\n3. join()<END_OF_PLAN>')
+    row = Row("t1", "Text Ana that I'm late", plan)
+    plain = coder.sample(row, random.Random(0), TrainSettings())
+    heavy = coder.sample(row, random.Random(0), TrainSettings(graph_weight=4.0))
+    assert plain.weights == () and heavy.target == plain.target
+    marked = bytes(t - 3 for t, w in zip(heavy.target, heavy.weights) if w == 4.0)
+    assert marked == b"get_phone_numbersend_sms$1join"  # tool names and the reference, nothing else
+
+    model = with_lora(_tiny_qwen(), TrainSettings(rank=4, alpha=8, dropout=0.0))
+    model.eval()
+    with torch.no_grad():
+        base, n = batch_loss(model, [plain], 0)
+        same, _ = batch_loss(model, [Sample(plain.prompt, plain.target, (1.0,) * n)], 0)
+        weighted, _ = batch_loss(model, [heavy], 0)
+        unweighted, _ = batch_loss(model, [heavy], 0, weighted=False)  # what validation reports
+        seq = torch.tensor([heavy.prompt + heavy.target])
+        logits = model(input_ids=seq).logits[0, len(heavy.prompt) - 1:-1]
+        each = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(heavy.target), reduction="none")
+        w = torch.tensor(heavy.weights)
+    assert float(same) == pytest.approx(float(base), rel=1e-6)
+    assert float(unweighted) == pytest.approx(float(base), rel=1e-6)
+    assert float(weighted) == pytest.approx(float((each * w).sum() / w.sum()), rel=1e-5)
+    assert float(weighted) != pytest.approx(float(base), rel=1e-4)
+    # Settings that leave the weight at 1 keep the fingerprint of runs made before it existed.
+    assert TrainSettings(graph_weight=1.0).fingerprint() == TrainSettings().fingerprint()
+    assert TrainSettings(graph_weight=4.0).fingerprint() != TrainSettings().fingerprint()
