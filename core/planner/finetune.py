@@ -318,7 +318,8 @@ def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int, *, weighted: bo
     width = max(len(s) for s in batch) - prefix
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), prefix + width), dtype=torch.long)
-    rows, cols, labels, weights = [], [], [], []
+    rows, cols, labels = [], [], []
+    weights: list[float] = []
     for b, s in enumerate(batch):
         seq = s.prompt + s.target
         ids[b, : len(seq) - prefix] = torch.tensor(seq[prefix:])
