@@ -13,6 +13,7 @@ plan changes; the text the model wrote stays as it wrote it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from tinyagent.core.plan import Ref, Task, Template, Value
@@ -22,6 +23,7 @@ from tinyagent.tools.spec import EMAIL, LIST_STR, PATH, PHONE, STR, ToolSpec
 # The step that turns a name into what the parameter needs, and when a value needs none.
 LOOKUP_TOOL: Mapping[str, str] = {EMAIL: "get_email_address", PHONE: "get_phone_number", PATH: "open_and_get_file_path"}
 _WHAT = {EMAIL: "an email address", PHONE: "a phone number", PATH: "a file path"}
+_WORD = re.compile(r"[^\W\d_]+")  # a word of letters, any script
 _ALREADY = {
     EMAIL: looks_like_email,
     PHONE: lambda text: any(c.isdigit() for c in text),  # TinyAgent's test for "already a number"
@@ -89,6 +91,25 @@ def lookup_of(task: Task) -> tuple[str, str] | None:
     if task.tool in LOOKUP_TOOL.values() and len(task.args) == 1 and isinstance(task.args[0], str):
         return task.tool, task.args[0].strip()
     return None
+
+
+def unnamed_person(task: Task, request: str) -> str | None:
+    """The name a contact lookup looks up where the request never names that person, else None.
+
+    A small planner sometimes invents someone ("John Doe", a name from its training plans):
+    the lookup then finds a real contact of that name, and a message would go to them. Any word
+    of the name in the request counts as named ("John" for "John Carter", "team", "Alice's")."""
+    key = lookup_of(task)
+    if key is None or key[0] == LOOKUP_TOOL[PATH] or not request:
+        return None
+    said = set(_WORD.findall(request.lower()))
+    words = [w for w in _WORD.findall(key[1].lower()) if len(w) > 1]
+    return None if not words or any(w in said for w in words) else key[1]
+
+
+def unnamed_note(step: Task, name: str) -> str:
+    """What the user is told of a lookup of someone the request does not name."""
+    return f"step {step.id} looks up {name!r}, whom the request does not name: check who it reaches before approving"
 
 
 def added_note(step: Task, for_task: Task) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from tinyagent.core.config import Config
 from tinyagent.core.events import EventSink, Notice, PlanToken, null_sink
-from tinyagent.core.lookup_steps import LookupSteps, added_note
+from tinyagent.core.lookup_steps import LookupSteps, added_note, unnamed_note, unnamed_person
 from tinyagent.core.parser import PlanParser
 from tinyagent.core.plan import Diagnostic, Plan, Task
 from tinyagent.core.planner.grammar import PLANNER_LIMITS, GrammarError, GrammarLimits, limits_for, plan_grammar
@@ -48,11 +48,12 @@ class PlanResponse:
     With `lookup_steps` (planner.lookup_steps), a name the model wrote where an address, a
     number or a path belongs becomes a lookup step of its own (core/lookup_steps.py): the
     tasks and `plan` are numbered with those steps in, `text` stays what the model wrote.
+    Given the `request`, a contact lookup of someone it never names is told as a warning.
     """
 
     def __init__(self, prompt: PlannerPrompt, chunks: TextStream | AsyncIterable[str], tools: Sequence[ToolSpec], *,
                  setup: PromptSetup | None = None, emit: EventSink = null_sink, max_tokens: int = 0,
-                 lookup_steps: bool = False):
+                 lookup_steps: bool = False, request: str = ""):
         self.prompt = prompt
         self.setup = setup
         self._chunks = chunks
@@ -60,6 +61,7 @@ class PlanResponse:
         self._parser = PlanParser(self._registry)
         self._steps = LookupSteps(self._registry) if lookup_steps else None
         self._emit = emit
+        self._request = request
         self._max_tokens = max_tokens
         self._pieces: list[str] = []
         self._failure: str | None = None
@@ -97,16 +99,24 @@ class PlanResponse:
                 self._emit(PlanToken(chunk))
                 for task in self._parser.feed(chunk):
                     if self._steps is None:
+                        self._check_named(task)
                         yield task
                     else:
                         *added, task = self._steps.feed(task)
                         for step in added:
                             self._emit(Notice("info", added_note(step, task)))
+                            self._check_named(step)
                             yield step
+                        self._check_named(task)
                         yield task
         except (ModelError, GrammarError) as exc:
             self._failure = str(exc) or type(exc).__name__
             raise
+
+    def _check_named(self, task: Task) -> None:
+        name = unnamed_person(task, self._request)
+        if name is not None:
+            self._emit(Notice("warning", unnamed_note(task, name)))
 
     def _close(self) -> Plan:
         parser = self._parser
@@ -168,4 +178,4 @@ class Planner:
                                  stop=list(self.setup.template.stops), special=prompt.templated,
                                  min_room=min(self.max_tokens, _PLAN_ROOM))
         return PlanResponse(prompt, chunks, tools, setup=self.setup, emit=emit, max_tokens=self.max_tokens,
-                            lookup_steps=bool(self.config.planner.lookup_steps))
+                            lookup_steps=bool(self.config.planner.lookup_steps), request=query)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.support.scripted_llm import ScriptedLLM
 from tinyagent.core.config import Config
 from tinyagent.core.evaluation import evaluate_record
-from tinyagent.core.events import TaskAdded, TaskStarted, TaskStatus
+from tinyagent.core.events import Notice, TaskAdded, TaskStarted, TaskStatus
 from tinyagent.core.pipeline import Pipeline
 from tinyagent.core.plan import Ref
 
@@ -54,3 +54,19 @@ async def test_eval_scores_the_plan_with_its_lookups_and_says_how_many_were_adde
     assert (outcomes[True].success, outcomes[True].lookups_added) == (True, 1)
     assert (outcomes[False].success, outcomes[False].lookups_added) == (False, 0)
     assert outcomes[True].plan == outcomes[False].plan == WRITTEN  # the record keeps what the model wrote
+
+
+async def test_a_lookup_of_someone_the_request_never_names_is_told_before_anything_runs(tiny_gguf):
+    invented = '1. get_phone_number("Lutfi")\n2. send_sms(["$1"], "Running late")\n3. join()<END_OF_PLAN>'
+    llm = ScriptedLLM(tiny_gguf, [invented, "Thought: done\nAction: Finish(Texted.)"])
+    pipeline = Pipeline(config(True), llm=llm)
+    events: list = []
+    try:
+        await pipeline.ask("Text Sarah I'm running late", emit=events.append, dry_run="safe")
+    finally:
+        pipeline.close()
+        llm.close()
+    warned = [i for i, e in enumerate(events) if isinstance(e, Notice) and e.level == "warning"]
+    assert len(warned) == 1 and "'Lutfi', whom the request does not name" in events[warned[0]].message
+    started = [i for i, e in enumerate(events) if isinstance(e, TaskStarted)]
+    assert warned[0] < started[0]  # told as the step streams in, before it runs

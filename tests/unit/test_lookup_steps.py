@@ -84,7 +84,7 @@ MODEL_TEXT = ('1. open_and_get_file_path("a.pdf")\n2. send_sms(["Sid"], "Got $1"
 EVENTS: list = []
 
 
-def stream(lookup_steps: bool, text: str = MODEL_TEXT) -> tuple[list, PlanResponse]:
+def stream(lookup_steps: bool, text: str = MODEL_TEXT, request: str = "") -> tuple[list, PlanResponse]:
     EVENTS.clear()
     async def chunks():
         for start in range(0, len(text), 7):
@@ -92,7 +92,7 @@ def stream(lookup_steps: bool, text: str = MODEL_TEXT) -> tuple[list, PlanRespon
 
     tools = list(REGISTRY.values())
     response = PlanResponse(PlannerPrompt("", "", "", (), False), chunks(), tools, lookup_steps=lookup_steps,
-                            emit=EVENTS.append)
+                            emit=EVENTS.append, request=request)
 
     async def run() -> list:
         return [task async for task in response]
@@ -126,3 +126,28 @@ def test_a_last_line_read_only_at_close_is_repaired_too():
     tasks, response = stream(True, text)
     assert [t.tool for t in response.plan.tasks] == ["get_phone_number", "send_sms"]
     assert tuple(tasks) == response.plan.tasks
+
+
+def test_a_lookup_of_someone_the_request_never_names_is_a_warning():
+    text = ('1. get_phone_number("John Doe")\n2. get_email_address("Alice Carter")\n'
+            '3. send_sms(["$1", "Lutfi"], "hi")\n4. open_and_get_file_path("minutes.pdf")\njoin()<END_OF_PLAN>')
+    for steps in (True, False):
+        tasks, response = stream(steps, text, request="Text the team and Alice's mother the minutes")
+        warned = [e.message for e in EVENTS if isinstance(e, Notice) and e.level == "warning"]
+        assert warned[0] == ("step 1 looks up 'John Doe', whom the request does not name: check who it reaches "
+                             "before approving")
+        if steps:  # the name the model put in the recipients became a lookup step of its own, warned of too
+            assert len(warned) == 2 and warned[1].startswith("step 3 looks up 'Lutfi'")
+            assert [t.tool for t in tasks][:4] == ["get_phone_number", "get_email_address", "get_phone_number", "send_sms"]
+        else:
+            assert len(warned) == 1
+            assert response.plan == parse_plan(text)  # a warning changes nothing in the plan
+
+
+def test_named_people_and_files_are_not_warned_of():
+    text = ('1. get_phone_number("Sarah")\n2. get_email_address("team")\n3. get_email_address("Zoë")\n'
+            '4. open_and_get_file_path("quarterly report")\njoin()<END_OF_PLAN>')
+    stream(True, text, request="Text SARAH's phone, email the team and zoë the report")
+    assert not [e for e in EVENTS if isinstance(e, Notice) and e.level == "warning"]
+    stream(True, text)  # no request given (a scripted plan): nothing to check against
+    assert not [e for e in EVENTS if isinstance(e, Notice) and e.level == "warning"]
