@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyagent.core.dag import just_in_time, renumber
 from tinyagent.core.jsonl import parse_jsonl, read_limited
 from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import END_OF_PLAN, Plan, serialize
@@ -47,6 +48,9 @@ from tinyagent.core.planner.tuned import render
 from tinyagent.core.toolrag.data import split_of
 from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
+# How a plan's steps are ordered in its target text: as the reference wrote them, or each step
+# right before the first that needs it (core.dag.just_in_time): the graph is the same either way.
+STEP_ORDERS = ("written", "just-in-time")
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -72,13 +76,18 @@ class TrainSettings:
     p_combine: float = 0.0  # share of rows asked together with another row (augment.py)
     graph_weight: float = 1.0  # loss weight of the tokens that decide the plan's graph (graph_tokens.py)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
+    order: str = "written"  # the plan's steps as written, or just in time (STEP_ORDERS)
+
+    def __post_init__(self) -> None:
+        if self.order not in STEP_ORDERS:
+            raise TrainError(f"--order must be one of {', '.join(STEP_ORDERS)}, not {self.order!r}")
 
     def fingerprint(self) -> str:
         """What a checkpoint must match to be resumed. Threads do not change the result, and
         epochs only set how long the run is (each epoch's samples come from its own seed, so a
         longer run draws the same first epochs): a run can be extended by asking for more."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
-        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0)):
+        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0), ("order", "written")):
             if fields[newer] == unset:
                 del fields[newer]  # runs made before it existed resume as they were
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
@@ -179,6 +188,8 @@ class PromptCoder:
             query, plan = swapper.swap(query, plan, rng)
         if combiner is not None and settings.p_combine and rng.random() < settings.p_combine:
             query, plan = combiner.combine(query, plan, rng)
+        if settings.order == "just-in-time":
+            plan = renumber(plan, just_in_time(plan))
         prompt = render(query, offered_tools(plan, rng, settings), today=random_day(rng))
         # The app tokenizes the templated prompt with BOS per the GGUF and special tokens read as such.
         ids = self.tokenize(self.chat(prompt.system, prompt.user), True, True)
@@ -550,11 +561,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "p_all_tools": "share of prompts offering every tool, as the app does (the rest: the plan's tools and a few others)",
             "p_swap": "share of rows per epoch whose people, files, places and titles are swapped for other rows'",
             "p_combine": "share of rows per epoch asked together with another training row (its plan after theirs)",
+            "order": "the order of a plan's steps in training: as written, or each right before the first step that needs it",
             "graph_weight": "loss weight of the plan tokens that decide its graph (tool names, $N) against the rest's 1",
             "batch_tokens": "tokens per step, padding included (a prompt prefix the batch shares is counted for each sample)"}
     for f in dataclasses.fields(TrainSettings):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                       help=f"{said.get(f.name, '')} (default {f.default!r})".lstrip())
+                       choices=STEP_ORDERS if f.name == "order" else None, help=f"{said.get(f.name, '')} (default {f.default!r})".lstrip())
 
 
 def run_args(args: argparse.Namespace, default_base: Callable[[], Path]) -> int:

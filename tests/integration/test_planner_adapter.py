@@ -497,3 +497,24 @@ def test_graph_weight_weighs_the_tokens_that_decide_the_graph():
     # Settings that leave the weight at 1 keep the fingerprint of runs made before it existed.
     assert TrainSettings(graph_weight=1.0).fingerprint() == TrainSettings().fingerprint()
     assert TrainSettings(graph_weight=4.0).fingerprint() != TrainSettings().fingerprint()
+
+
+def test_just_in_time_order_trains_each_step_right_before_the_first_that_needs_it():
+    from tinyagent.core.parser import parse_plan
+    from tinyagent.core.planner.finetune import Row, TrainError, TrainSettings
+
+    coder = byte_coder()
+    written = ('1. get_phone_number("Ana")\n2. open_note("Trip", "")\n3. send_sms(["$1"], "late")\n'
+               '4. join()<END_OF_PLAN>')
+    row = Row("t1", "Open my Trip note and text Ana that I'm late", parse_plan(written))
+    as_written = coder.sample(row, random.Random(0), TrainSettings())
+    moved = coder.sample(row, random.Random(0), TrainSettings(order="just-in-time"))
+    text = lambda s: bytes(t - 3 for t in s.target).decode()  # noqa: E731 (the byte coder's ids are bytes + 3)
+    assert text(as_written) == written
+    assert text(moved) == ('1. open_note("Trip", "")\n2. get_phone_number("Ana")\n3. send_sms(["$2"], "late")\n'
+                           '4. join()<END_OF_PLAN>')
+    assert moved.prompt == as_written.prompt  # the model reads the same; only what it writes moves
+    assert TrainSettings(order="written").fingerprint() == TrainSettings().fingerprint()
+    assert TrainSettings(order="just-in-time").fingerprint() != TrainSettings().fingerprint()
+    with pytest.raises(TrainError, match="--order"):
+        TrainSettings(order="shuffled")
