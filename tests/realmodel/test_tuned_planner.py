@@ -52,9 +52,10 @@ CASES = {
 
 
 # Plans the fourth sitting missed (a clause dropped, a lookup skipped). The seventh sitting
-# (--graph-weight 4, shipped 2026-12-07) plans all six right here (AMD EPYC); these three stay
-# non-strict because they were near the edge before: greedy decoding can differ between CPUs
-# and a day's change once flipped "directions by text". `-rxX` lists them (XPASS: right).
+# (--graph-weight 4) and the eighth (--order just-in-time, shipped 2026-12-07) plan all six
+# right here (AMD EPYC); these three stay non-strict because they were near the edge before:
+# greedy decoding can differ between CPUs and a day's change once flipped "directions by text".
+# `-rxX` lists them (XPASS: right).
 MISSES = {
     "text and email": "the fourth sitting texted Sarah and did not email John the agenda",
     "zoom link": "the fourth sitting put John in the invitees instead of looking up his number",
