@@ -19,6 +19,8 @@ Augmentation (drawn per epoch from the seed, never from held-out rows): the offe
 the plan's own plus ToolRAG-like extras (none, a few, or every tool), in the profile's fixed
 order, and today's date in the prompt varies; with `--p-swap` a share of rows have their
 people, files, places and titles swapped for other training rows' (core/planner/augment.py).
+With `--order just-in-time` every target plan is written with each step right before the first
+step that needs it (core.dag.just_in_time), one order where TinyAgent's references have two.
 Rows of the test and validation splits (core.toolrag.data.split_of) never enter training.
 """
 
