@@ -568,7 +568,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "batch_tokens": "tokens per step, padding included (a prompt prefix the batch shares is counted for each sample)"}
     for f in dataclasses.fields(TrainSettings):
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                       choices=STEP_ORDERS if f.name == "order" else None, help=f"{said.get(f.name, '')} (default {f.default!r})".lstrip())
+                       choices=STEP_ORDERS if f.name == "order" else None,
+                       help=f"{said.get(f.name, '')} (default {f.default!r})".lstrip())
 
 
 def run_args(args: argparse.Namespace, default_base: Callable[[], Path]) -> int:
