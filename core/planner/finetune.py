@@ -52,7 +52,8 @@ from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
 # How a plan's steps are ordered in its target text: as the reference wrote them, or each step
 # right before the first that needs it (core.dag.just_in_time): the graph is the same either way.
-STEP_ORDERS = ("written", "just-in-time")
+JUST_IN_TIME = "just-in-time"
+STEP_ORDERS = ("written", JUST_IN_TIME)
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -190,7 +191,7 @@ class PromptCoder:
             query, plan = swapper.swap(query, plan, rng)
         if combiner is not None and settings.p_combine and rng.random() < settings.p_combine:
             query, plan = combiner.combine(query, plan, rng)
-        if settings.order == "just-in-time":
+        if settings.order == JUST_IN_TIME:
             plan = renumber(plan, just_in_time(plan))
         prompt = render(query, offered_tools(plan, rng, settings), today=random_day(rng))
         # The app tokenizes the templated prompt with BOS per the GGUF and special tokens read as such.
