@@ -52,8 +52,8 @@ from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
 # How a plan's steps are ordered in its target text: as the reference wrote them, or each step
 # right before the first that needs it (core.dag.just_in_time): the graph is the same either way.
-JUST_IN_TIME = "just-in-time"
-STEP_ORDERS = ("written", JUST_IN_TIME)
+WRITTEN, JUST_IN_TIME = "written", "just-in-time"
+STEP_ORDERS = (WRITTEN, JUST_IN_TIME)
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -79,7 +79,7 @@ class TrainSettings:
     p_combine: float = 0.0  # share of rows asked together with another row (augment.py)
     graph_weight: float = 1.0  # loss weight of the tokens that decide the plan's graph (graph_tokens.py)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
-    order: str = "written"  # the plan's steps as written, or just in time (STEP_ORDERS)
+    order: str = WRITTEN  # the plan's steps as written, or just in time (STEP_ORDERS)
 
     def __post_init__(self) -> None:
         if self.order not in STEP_ORDERS:
@@ -90,7 +90,7 @@ class TrainSettings:
         epochs only set how long the run is (each epoch's samples come from its own seed, so a
         longer run draws the same first epochs): a run can be extended by asking for more."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
-        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0), ("order", "written")):
+        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0), ("order", WRITTEN)):
             if fields[newer] == unset:
                 del fields[newer]  # runs made before it existed resume as they were
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
