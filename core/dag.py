@@ -7,7 +7,7 @@ on tool name, edges are dependencies (`$N` uses). Arguments do not count.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tinyagent.core.plan import Plan, Ref, Task, Template
@@ -80,13 +80,14 @@ def tool_recall(predicted: Iterable[str], needed: Iterable[str]) -> float:
     return len(need & set(predicted)) / len(need)
 
 
-def just_in_time(plan: Plan) -> list[int]:
+def just_in_time(plan: Plan, sinks: Sequence[int] | None = None) -> list[int]:
     """Task ids in the order where each step comes right before the first step that needs it.
 
     The steps nothing needs (the request's actions: an email, a note) keep their order; each is
     preceded by whatever it needs that is not written yet, depth first, in the plan's order. So a
     clause's lookups sit with the clause rather than all at the top, as half of TinyAgent's plans
     have them (the other half the other way): one order, decided clause by clause.
+    `sinks`, when given, is the order of the steps nothing needs (every one of them, once).
     """
     by_id = {t.id: t for t in plan.tasks}
     needed = {dep for t in plan.tasks for dep in t.deps if dep in by_id}
@@ -101,9 +102,13 @@ def just_in_time(plan: Plan) -> list[int]:
             place(dep)
         order.append(task_id)
 
-    for task in plan.tasks:  # every other step is needed by one of these, so placed with it
-        if task.id not in needed:
-            place(task.id)
+    written = [t.id for t in plan.tasks if t.id not in needed]
+    if sinks is None:
+        sinks = written
+    elif sorted(sinks) != sorted(written):
+        raise ValueError("sinks must list every step nothing needs, once")
+    for task_id in sinks:  # every other step is needed by one of these, so placed with it
+        place(task_id)
     return order
 
 

@@ -20,7 +20,8 @@ the plan's own plus ToolRAG-like extras (none, a few, or every tool), in the pro
 order, and today's date in the prompt varies; with `--p-swap` a share of rows have their
 people, files, places and titles swapped for other training rows' (core/planner/augment.py).
 With `--order just-in-time` every target plan is written with each step right before the first
-step that needs it (core.dag.just_in_time), one order where TinyAgent's references have two.
+step that needs it (core.dag.just_in_time), one order where TinyAgent's references have two;
+`--order request` also puts the steps nothing needs in the order the request asks for them.
 Rows of the test and validation splits (core.toolrag.data.split_of) never enter training.
 """
 
@@ -46,14 +47,16 @@ from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import END_OF_PLAN, Plan, serialize
 from tinyagent.core.planner.augment import Combiner, Swapper
 from tinyagent.core.planner.graph_tokens import graph_spans, token_weights
+from tinyagent.core.planner.request_order import request_order
 from tinyagent.core.planner.tuned import render
 from tinyagent.core.toolrag.data import split_of
 from tinyagent.tools.registry import REGISTRY, TOOLS, ToolSpec
 
-# How a plan's steps are ordered in its target text: as the reference wrote them, or each step
-# right before the first that needs it (core.dag.just_in_time): the graph is the same either way.
-WRITTEN, JUST_IN_TIME = "written", "just-in-time"
-STEP_ORDERS = (WRITTEN, JUST_IN_TIME)
+# How a plan's steps are ordered in its target text: as the reference wrote them, each step
+# right before the first that needs it (core.dag.just_in_time), or that with the steps nothing
+# needs in the order the request asks for them (request_order.py): the graph is the same.
+WRITTEN, JUST_IN_TIME, REQUEST = "written", "just-in-time", "request"
+STEP_ORDERS = (WRITTEN, JUST_IN_TIME, REQUEST)
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -79,7 +82,7 @@ class TrainSettings:
     p_combine: float = 0.0  # share of rows asked together with another row (augment.py)
     graph_weight: float = 1.0  # loss weight of the tokens that decide the plan's graph (graph_tokens.py)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
-    order: str = WRITTEN  # the plan's steps as written, or just in time (STEP_ORDERS)
+    order: str = WRITTEN  # the plan's steps as written, just in time, or as requested (STEP_ORDERS)
 
     def __post_init__(self) -> None:
         if self.order not in STEP_ORDERS:
@@ -193,6 +196,8 @@ class PromptCoder:
             query, plan = combiner.combine(query, plan, rng)
         if settings.order == JUST_IN_TIME:
             plan = renumber(plan, just_in_time(plan))
+        elif settings.order == REQUEST:
+            plan = renumber(plan, request_order(query, plan))
         prompt = render(query, offered_tools(plan, rng, settings), today=random_day(rng))
         # The app tokenizes the templated prompt with BOS per the GGUF and special tokens read as such.
         ids = self.tokenize(self.chat(prompt.system, prompt.user), True, True)
@@ -564,7 +569,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "p_all_tools": "share of prompts offering every tool, as the app does (the rest: the plan's tools and a few others)",
             "p_swap": "share of rows per epoch whose people, files, places and titles are swapped for other rows'",
             "p_combine": "share of rows per epoch asked together with another training row (its plan after theirs)",
-            "order": "the order of a plan's steps in training: as written, or each right before the first step that needs it",
+            "order": "the order of a plan's steps in training: as written, each right before the first step that needs "
+                     "it, or that with the request's actions in the order it asks for them",
             "graph_weight": "loss weight of the plan tokens that decide its graph (tool names, $N) against the rest's 1",
             "batch_tokens": "tokens per step, padding included (a prompt prefix the batch shares is counted for each sample)"}
     for f in dataclasses.fields(TrainSettings):

@@ -514,6 +514,13 @@ def test_just_in_time_order_trains_each_step_right_before_the_first_that_needs_i
     assert text(moved) == ('1. open_note("Trip", "")\n2. get_phone_number("Ana")\n3. send_sms(["$2"], "late")\n'
                            '4. join()<END_OF_PLAN>')
     assert moved.prompt == as_written.prompt  # the model reads the same; only what it writes moves
+    # In the request's order the note, asked for first, comes first whatever the reference wrote.
+    late = Row("t2", row.query, parse_plan('1. get_phone_number("Ana")\n2. send_sms(["$1"], "late")\n'
+                                           '3. open_note("Trip", "")\n4. join()<END_OF_PLAN>'))
+    asked = coder.sample(late, random.Random(0), TrainSettings(order="request"))
+    assert text(asked) == text(moved) and asked.prompt == as_written.prompt
+    assert text(coder.sample(late, random.Random(0), TrainSettings(order="just-in-time"))) != text(moved)
+    assert len({TrainSettings(order=o).fingerprint() for o in ("written", "just-in-time", "request")}) == 3
     assert TrainSettings(order="written").fingerprint() == TrainSettings().fingerprint()
     assert TrainSettings(order="just-in-time").fingerprint() != TrainSettings().fingerprint()
     with pytest.raises(TrainError, match="--order"):
