@@ -13,6 +13,10 @@ app ("reply", "note", "directions"), else one of its arguments unquoted, else on
 arguments of the steps it needs (the person looked up). A step found nowhere keeps its place
 after the step written before it. The words are a heuristic, right for most plans, and a plan it
 misorders is still the same graph.
+
+Measured (README, "Our own planner"): a sitting trained so wrote 179 of 217 test plans in the
+request's order against 158 and planned 105 of them right against 109 with just-in-time alone,
+so it is an option (`--order request`), not the shipped recipe.
 """
 
 from __future__ import annotations
