@@ -80,6 +80,13 @@ def tool_recall(predicted: Iterable[str], needed: Iterable[str]) -> float:
     return len(need & set(predicted)) / len(need)
 
 
+def final_steps(plan: Plan) -> list[int]:
+    """Ids of the steps no other step needs (the request's actions), in the plan's order."""
+    by_id = {t.id for t in plan.tasks}
+    needed = {dep for t in plan.tasks for dep in t.deps if dep in by_id}
+    return [t.id for t in plan.tasks if t.id not in needed]
+
+
 def just_in_time(plan: Plan, sinks: Sequence[int] | None = None) -> list[int]:
     """Task ids in the order where each step comes right before the first step that needs it.
 
@@ -90,7 +97,6 @@ def just_in_time(plan: Plan, sinks: Sequence[int] | None = None) -> list[int]:
     `sinks`, when given, is the order of the steps nothing needs (every one of them, once).
     """
     by_id = {t.id: t for t in plan.tasks}
-    needed = {dep for t in plan.tasks for dep in t.deps if dep in by_id}
     order: list[int] = []
     placed: set[int] = set()
 
@@ -102,7 +108,7 @@ def just_in_time(plan: Plan, sinks: Sequence[int] | None = None) -> list[int]:
             place(dep)
         order.append(task_id)
 
-    written = [t.id for t in plan.tasks if t.id not in needed]
+    written = final_steps(plan)
     if sinks is None:
         sinks = written
     elif sorted(sinks) != sorted(written):

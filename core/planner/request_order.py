@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from tinyagent.core.dag import just_in_time
+from tinyagent.core.dag import final_steps, just_in_time
 from tinyagent.core.plan import Plan, Task
 
 MIN_LENGTH = 3  # shorter arguments ("", "d", "w") are not words of the request
 
 # Words a request uses for a step's app, the most telling first: checked when the request quotes
-# none of the step's arguments.
-APP_WORDS: Mapping[str, tuple[str, ...]] = {
+# none of the step's arguments. (bench_toolrag.py's APP_WORDS are per app, for another question.)
+STEP_WORDS: Mapping[str, tuple[str, ...]] = {
     "send_sms": ("sms", "text message", "message", "text"),  # "message" also says email, seldom
     "compose_new_email": ("email", "mail"),
     "reply_to_email": ("reply", "respond"),
@@ -51,28 +51,26 @@ APP_WORDS: Mapping[str, tuple[str, ...]] = {
 
 
 def _strings(value: object) -> Iterator[str]:
+    """The plain strings among a step's arguments (a `$N` template is the model's text, not the request's)."""
     if isinstance(value, str):
         yield value
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _strings(item)
 
 
-def _first(query: str, words: Iterator[str]) -> int | None:
-    found = [query.find(w) for w in (w.strip().lower() for w in words) if len(w) >= MIN_LENGTH]
+def _first(query: str, words: Iterator[str], before: str = "") -> int | None:
+    """The earliest place `query` (lower case) says one of `words`, each preceded by `before`.
+    With `before='"'` only a quoted argument counts ("Gift Ideas"): a title or file said once,
+    where it is asked for; an unquoted one may echo an earlier clause ("the team event ... an event")."""
+    found = [query.find(before + w) for w in (w.strip().lower() for w in words) if len(w) >= MIN_LENGTH]
     found = [at for at in found if at >= 0]
     return min(found) if found else None
 
 
-def _quoted(query: str, words: Iterator[str]) -> int | None:
-    """The first argument the request quotes ("Gift Ideas"): a title or file said once, where
-    it is asked for; an unquoted one may echo an earlier clause ("the team event ... an event")."""
-    return _first(query, (f'"{w.strip().lower()}' for w in words if len(w.strip()) >= MIN_LENGTH))
-
-
 def _app_word(query: str, tool: str) -> int | None:
     """Where the request first uses the most telling word for the step's app that it uses at all."""
-    for word in APP_WORDS.get(tool, ()):
+    for word in STEP_WORDS.get(tool, ()):
         at = query.find(word)
         if at >= 0:
             return at
@@ -82,9 +80,9 @@ def _app_word(query: str, tool: str) -> int | None:
 def asked_at(query: str, task: Task, by_id: Mapping[int, Task]) -> int | None:
     """Where `query` asks for `task`: an offset into it, or None where it says nothing of it."""
     query = query.lower()
-    for at in (_quoted(query, _strings(list(task.args))), _app_word(query, task.tool),
-               _first(query, _strings(list(task.args))),
-               _first(query, (s for dep in task.deps if dep in by_id for s in _strings(list(by_id[dep].args))))):
+    for at in (_first(query, _strings(task.args), before='"'), _app_word(query, task.tool),
+               _first(query, _strings(task.args)),
+               _first(query, (s for dep in task.deps if dep in by_id for s in _strings(by_id[dep].args)))):
         if at is not None:
             return at
     return None
@@ -94,11 +92,10 @@ def request_order(query: str, plan: Plan) -> list[int]:
     """Task ids: the steps nothing needs in the order `query` asks for them (ties and steps it
     does not mention keep their written order), each preceded by what it needs, just in time."""
     by_id = {t.id: t for t in plan.tasks}
-    needed = {dep for t in plan.tasks for dep in t.deps}
     keyed: list[tuple[int, int, int]] = []
     last = -1
-    for index, task in enumerate(t for t in plan.tasks if t.id not in needed):
-        at = asked_at(query, task, by_id)
+    for index, task_id in enumerate(final_steps(plan)):
+        at = asked_at(query, by_id[task_id], by_id)
         last = last if at is None else at
-        keyed.append((last, index, task.id))
+        keyed.append((last, index, task_id))
     return just_in_time(plan, [task_id for _, _, task_id in sorted(keyed)])
