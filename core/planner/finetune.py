@@ -81,6 +81,7 @@ class TrainSettings:
     p_swap: float = 0.0  # share of rows whose names, files and places are swapped (augment.py)
     p_combine: float = 0.0  # share of rows asked together with another row (augment.py)
     graph_weight: float = 1.0  # loss weight of the tokens that decide the plan's graph (graph_tokens.py)
+    neftune: float = 0.0  # NEFTune's alpha: noise on the input embeddings while training (embedding_noise)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
     order: str = WRITTEN  # the plan's steps as written, just in time, or as requested (STEP_ORDERS)
 
@@ -93,7 +94,8 @@ class TrainSettings:
         epochs only set how long the run is (each epoch's samples come from its own seed, so a
         longer run draws the same first epochs): a run can be extended by asking for more."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
-        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0), ("order", WRITTEN)):
+        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0), ("order", WRITTEN),
+                              ("neftune", 0.0)):
             if fields[newer] == unset:
                 del fields[newer]  # runs made before it existed resume as they were
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
@@ -320,9 +322,21 @@ def start_from(model: Any, path: Path, settings: TrainSettings) -> None:
         raise TrainError(f"{path} does not fit this model: {unexpected[0]}")
 
 
-def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int, *, weighted: bool = True) -> tuple[Any, int]:
+def embedding_noise(shape: Sequence[int], length: int, alpha: float, generator: Any) -> Any:
+    """NEFTune (Jain et al., 2023): uniform noise in [-1, 1] scaled by alpha / sqrt(L * d), L the
+    sequence's length and d the embedding width, added to the input embeddings while training: a
+    regulariser for small instruction sets, which the model otherwise learns by heart."""
+    import torch
+
+    scale = alpha / math.sqrt(length * shape[-1])
+    return (torch.rand(tuple(shape), generator=generator) * 2 - 1) * scale
+
+
+def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int, *, weighted: bool = True,
+               noise: float = 0.0, generator: Any = None) -> tuple[Any, int]:
     """Mean cross-entropy over the plan tokens; the output head runs only where the loss is taken.
     Samples with weights (--graph-weight) give a weighted mean, unless `weighted` is False.
+    With `noise` (NEFTune's alpha), the input embeddings get embedding_noise, drawn from `generator`.
 
     Where the batch's prompts begin alike (the system part offering every tool: ~500 of a
     sample's ~700 tokens), that prefix runs once and its keys and values are repeated for each
@@ -348,12 +362,20 @@ def batch_loss(model: Any, batch: Sequence[Sample], pad_id: int, *, weighted: bo
             cols.append(j - 1 - prefix)
             labels.append(seq[j])
         weights += s.weights or [1.0] * len(s.target)
+    embed = inner.model.get_input_embeddings()
+
+    def inputs(tokens: Any) -> Any:
+        vectors = embed(tokens)
+        if noise:
+            vectors = vectors + embedding_noise(vectors.shape, prefix + width, noise, generator)
+        return vectors
+
     if prefix:
-        cache = inner.model(input_ids=torch.tensor([batch[0].prompt[:prefix]]), use_cache=True).cache
+        cache = inner.model(inputs_embeds=inputs(torch.tensor([batch[0].prompt[:prefix]])), use_cache=True).cache
         cache.batch_repeat_interleave(len(batch))
-        hidden = inner.model(input_ids=ids, attention_mask=mask, cache=cache).last_hidden_state
+        hidden = inner.model(inputs_embeds=inputs(ids), attention_mask=mask, cache=cache).last_hidden_state
     else:
-        hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        hidden = inner.model(inputs_embeds=inputs(ids), attention_mask=mask).last_hidden_state
     picked = hidden[torch.tensor(rows), torch.tensor(cols)]
     logits = inner.lm_head(picked)
     if not weighted or all(not s.weights for s in batch):
@@ -475,7 +497,8 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
         for group in optimizer.param_groups:
             group["lr"] = lr_at(progress.step)
         started = time.perf_counter()
-        loss, _ = batch_loss(model, batch, pad_id)
+        noise = torch.Generator().manual_seed(settings.seed * 1_000_003 + progress.step)  # the same on resuming
+        loss, _ = batch_loss(model, batch, pad_id, noise=settings.neftune, generator=noise)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
@@ -571,6 +594,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "p_combine": "share of rows per epoch asked together with another training row (its plan after theirs)",
             "order": "the order of a plan's steps in training: as written, each right before the first step that needs "
                      "it, or that with the request's actions in the order it asks for them",
+            "neftune": "NEFTune's alpha: uniform noise of alpha / sqrt(length * width) on the input embeddings "
+                       "while training (0: none; the paper used 5)",
             "graph_weight": "loss weight of the plan tokens that decide its graph (tool names, $N) against the rest's 1",
             "batch_tokens": "tokens per step, padding included (a prompt prefix the batch shares is counted for each sample)"}
     for f in dataclasses.fields(TrainSettings):

@@ -499,6 +499,47 @@ def test_graph_weight_weighs_the_tokens_that_decide_the_graph():
     assert TrainSettings(graph_weight=4.0).fingerprint() != TrainSettings().fingerprint()
 
 
+def test_neftune_noise_is_bounded_seeded_and_resumes_as_it_was(tmp_path):
+    pytest.importorskip("peft", reason="the train extra (peft) is not installed")
+    import torch
+
+    from tinyagent.core.planner.finetune import (Sample, TrainBase, TrainSettings, batch_loss, embedding_noise, train,
+                                                 with_lora)
+
+    def gen(seed: int) -> torch.Generator:
+        return torch.Generator().manual_seed(seed)
+
+    noise = embedding_noise((2, 10, 32), 10, 5.0, gen(1))
+    bound = 5.0 / (10 * 32) ** 0.5
+    assert float(noise.abs().max()) <= bound and float(noise.abs().max()) > bound / 2
+    assert torch.equal(noise, embedding_noise((2, 10, 32), 10, 5.0, gen(1)))
+    assert not torch.equal(noise, embedding_noise((2, 10, 32), 10, 5.0, gen(2)))
+
+    model = with_lora(_tiny_qwen(), TrainSettings(rank=4, alpha=8, dropout=0.0))
+    batch = [Sample(list(range(3, 60)), list(range(60, 70))), Sample(list(range(3, 50)), list(range(80, 95)))]
+    with torch.no_grad():
+        clean, _ = batch_loss(model, batch, 0)
+        noisy, _ = batch_loss(model, batch, 0, noise=5.0, generator=gen(1))
+        again, _ = batch_loss(model, batch, 0, noise=5.0, generator=gen(1))
+    assert float(noisy) == float(again) and float(noisy) != pytest.approx(float(clean), rel=1e-4)
+    assert TrainSettings(neftune=5.0).fingerprint() != TrainSettings().fingerprint()
+
+    # Each step's noise comes from the seed and the step: a run resumed half-way ends as one never stopped.
+    data = tmp_path / "plans.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _training_rows(30)))
+    settings = TrainSettings(rank=4, alpha=8, lr=5e-3, epochs=1, batch_tokens=2000, warmup=1, seed=5, threads=1,
+                             dropout=0.0, neftune=5.0)
+
+    def run(out: str, *stops: int) -> list[float]:
+        for stop in stops:
+            train(data, TrainBase(tmp_path / "x.gguf", byte_coder(), _tiny_qwen()), tmp_path / out, settings,
+                  max_steps=3, stop_at=stop, log=lambda _: None)
+        return torch.load(tmp_path / out / "checkpoint.pt", weights_only=False)["progress"]["losses"]
+
+    whole, resumed = run("whole", 3), run("halves", 1, 3)
+    assert len(whole) == 3 and whole == pytest.approx(resumed, rel=1e-4)
+
+
 def test_just_in_time_order_trains_each_step_right_before_the_first_that_needs_it():
     from tinyagent.core.parser import parse_plan
     from tinyagent.core.planner.finetune import Row, TrainError, TrainSettings
