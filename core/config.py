@@ -143,6 +143,8 @@ class PlannerConfig:
                                  choices=CHAT_TEMPLATE_CHOICES)
     lookup_steps: bool = setting(True, "a name the model wrote where an address, number or path belongs becomes a "
                                        "lookup step of its own (measured: README)")
+    anchor_dates: bool = setting(True, "a date the model wrote becomes the one day the request names in words "
+                                       "(\"tomorrow\")")
     grammar_kinds: bool = setting(True, "the plan grammar also knows dates, recipients and ints; false: types only")
     # (grammar_kinds measured: README, bench_realmodel)
     gpu_layers: str = setting("auto", "layers offloaded: auto (all where llama.cpp has a GPU backend, else the CPU) | 0 | N")

@@ -60,6 +60,9 @@ class Param:
     # A plan may leave it out. Optional parameters come last (ToolSpec checks), so a call gives
     # at least `ToolSpec.required` arguments and at most `arity`; only MCP tools have any.
     optional: bool = False
+    # A date and time written 'YYYY-MM-DD HH:MM:SS': core/dates.py sets it to the day the
+    # request names in words ("tomorrow") when the model wrote another.
+    when: bool = False
 
 
 def _no_check(args: Args) -> None:

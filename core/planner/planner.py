@@ -18,6 +18,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
 from tinyagent.core.config import Config
+from tinyagent.core.dates import DateAnchor, moved_note
 from tinyagent.core.events import EventSink, Notice, PlanToken, null_sink
 from tinyagent.core.lookup_steps import LookupSteps, added_note, unnamed_note, unnamed_person
 from tinyagent.core.parser import PlanParser
@@ -49,17 +50,20 @@ class PlanResponse:
     number or a path belongs becomes a lookup step of its own (core/lookup_steps.py): the
     tasks and `plan` are numbered with those steps in, `text` stays what the model wrote.
     Given the `request`, a contact lookup of someone it never names is told as a warning.
+    With `today` (planner.anchor_dates), a step dated otherwise than the one day the request
+    names in words is set to that day (core/dates.py), and a notice says so.
     """
 
     def __init__(self, prompt: PlannerPrompt, chunks: TextStream | AsyncIterable[str], tools: Sequence[ToolSpec], *,
                  setup: PromptSetup | None = None, emit: EventSink = null_sink, max_tokens: int = 0,
-                 lookup_steps: bool = False, request: str = ""):
+                 lookup_steps: bool = False, request: str = "", today: dt.date | None = None):
         self.prompt = prompt
         self.setup = setup
         self._chunks = chunks
         self._registry = {t.name: t for t in tools}
         self._parser = PlanParser(self._registry)
         self._steps = LookupSteps(self._registry) if lookup_steps else None
+        self._dates = DateAnchor(self._registry, request, today) if today is not None else None
         self._emit = emit
         self._request = request
         self._max_tokens = max_tokens
@@ -80,6 +84,8 @@ class PlanResponse:
         """The plan (read it once the iteration has ended)."""
         if self._plan is None:
             plan = self._close()
+            if self._dates is not None:
+                plan = Plan(tuple(self._dated(t) for t in plan.tasks), plan.joined, plan.warnings, plan.errors)
             if self._steps is not None:  # replayed whole: close() may have read a last line no one iterated
                 plan = Plan(LookupSteps(self._registry).feed_all(plan.tasks), plan.joined, plan.warnings, plan.errors)
             self._plan = plan
@@ -98,6 +104,7 @@ class PlanResponse:
                 self._pieces.append(chunk)
                 self._emit(PlanToken(chunk))
                 for task in self._parser.feed(chunk):
+                    task = self._dated(task, emit=True)
                     if self._steps is None:
                         self._check_named(task)
                         yield task
@@ -112,6 +119,14 @@ class PlanResponse:
         except (ModelError, GrammarError) as exc:
             self._failure = str(exc) or type(exc).__name__
             raise
+
+    def _dated(self, task: Task, *, emit: bool = False) -> Task:
+        moved = self._dates.anchor(task) if self._dates is not None else None
+        if moved is None:
+            return task
+        if emit:
+            self._emit(Notice("info", moved_note(moved)))
+        return moved.task
 
     def _check_named(self, task: Task) -> None:
         name = unnamed_person(task, self._request)
@@ -170,12 +185,13 @@ class Planner:
         if self.llm is None:
             raise ModelError("no planner model is loaded")
         tools = registry_order(tools)
-        if now is None and today is not None:
-            now = dt.datetime.combine(today, dt.time(9, 0))
+        if now is None:
+            now = dt.datetime.combine(today, dt.time(9, 0)) if today is not None else dt.datetime.now()
         prompt = self.render(query, tools, examples, now=now, instructions=instructions, context=context)
         chunks = self.llm.stream(prompt.text, grammar=self.grammar(tools), max_tokens=self.max_tokens,
                                  temperature=float(self.config.planner.temperature),
                                  stop=list(self.setup.template.stops), special=prompt.templated,
                                  min_room=min(self.max_tokens, _PLAN_ROOM))
         return PlanResponse(prompt, chunks, tools, setup=self.setup, emit=emit, max_tokens=self.max_tokens,
-                            lookup_steps=bool(self.config.planner.lookup_steps), request=query)
+                            lookup_steps=bool(self.config.planner.lookup_steps), request=query,
+                            today=now.date() if self.config.planner.anchor_dates else None)

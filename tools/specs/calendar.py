@@ -64,8 +64,8 @@ CREATE_CALENDAR_EVENT = ToolSpec(
     "Adds an event to the calendar, optionally inviting people by email address.",
     (
         Param("title", STR, "the event title"),
-        Param("start_date", STR, f"start, {_DATE}"),
-        Param("end_date", STR, f"end, {_DATE}; one hour after the start if unknown"),
+        Param("start_date", STR, f"start, {_DATE}", when=True),
+        Param("end_date", STR, f"end, {_DATE}; one hour after the start if unknown", when=True),
         Param("location", STR, "where it happens, or an empty string"),
         Param("invitees", LIST_STR, "email addresses of people to invite", resolve=EMAIL),
         Param("notes", STR, "notes for the event, or an empty string"),

@@ -51,7 +51,7 @@ CREATE_REMINDER = ToolSpec(
     "Creates a reminder, optionally with a due date, notes, list and priority.",
     (
         Param("name", STR, "what to be reminded of"),
-        Param("due_date", STR, "when it is due, date and time as 'YYYY-MM-DD HH:MM:SS', or an empty string"),
+        Param("due_date", STR, "when it is due, date and time as 'YYYY-MM-DD HH:MM:SS', or an empty string", when=True),
         Param("notes", STR, "extra notes, or an empty string"),
         Param("list_name", STR, "reminder list name, or an empty string for the default list"),
         Param("priority", INT, "0 none, 1 high, 5 medium, 9 low"),

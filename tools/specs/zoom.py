@@ -58,7 +58,7 @@ GET_ZOOM_MEETING_LINK = ToolSpec(
     "Creates a Zoom meeting and returns its join link.",
     (
         Param("topic", STR, "the meeting topic"),
-        Param("start_time", STR, "start, date and time as 'YYYY-MM-DD HH:MM:SS'"),
+        Param("start_time", STR, "start, date and time as 'YYYY-MM-DD HH:MM:SS'", when=True),
         Param("duration", INT, "length in minutes"),
         Param("meeting_invitees", LIST_STR, "email addresses of people to invite", resolve=EMAIL),
     ),
