@@ -503,8 +503,7 @@ def test_neftune_noise_is_bounded_seeded_and_resumes_as_it_was(tmp_path):
     pytest.importorskip("peft", reason="the train extra (peft) is not installed")
     import torch
 
-    from tinyagent.core.planner.finetune import (Sample, TrainBase, TrainSettings, batch_loss, embedding_noise, train,
-                                                 with_lora)
+    from tinyagent.core.planner.finetune import Sample, TrainBase, TrainSettings, batch_loss, embedding_noise, train, with_lora
 
     def gen(seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
