@@ -47,13 +47,31 @@ def server_available() -> str | None:
     return None
 
 
+# `python -m llama_cpp.server`, with llama.cpp's extra buffer types off where the CPU has AMX:
+# quantized models crash llama.cpp there otherwise (core/planner/llm.py, use_extra_bufts), and
+# the server has no option for it, so its default model params are wrapped as the app's are.
+_SERVER_MAIN = """
+import runpy
+from tinyagent.core.planner.llm import cpu_has_amx
+if cpu_has_amx():
+    import llama_cpp.llama_cpp as low
+    original = low.llama_model_default_params
+    def params():
+        p = original()
+        p.use_extra_bufts = False
+        return p
+    low.llama_model_default_params = params
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
 @contextlib.contextmanager
 def llama_cpp_server(model: Path, *, threads: int = 1, n_ctx: int = 2048, api_key: str = "",
                      start_timeout: float = 300.0, extra: tuple[str, ...] = ()) -> Iterator[RunningServer]:
     port = free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="llama-server-"))
     log_path = log_dir / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+    cmd = [sys.executable, "-c", _SERVER_MAIN, "--model", str(model), "--host", "127.0.0.1",
            "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads),
            "--n_ctx", str(n_ctx), *extra]
     if api_key:
