@@ -497,8 +497,8 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
         for group in optimizer.param_groups:
             group["lr"] = lr_at(progress.step)
         started = time.perf_counter()
-        noise = torch.Generator().manual_seed(settings.seed * 1_000_003 + progress.step)  # the same on resuming
-        loss, _ = batch_loss(model, batch, pad_id, noise=settings.neftune, generator=noise)
+        draws = torch.Generator().manual_seed(settings.seed * 1_000_003 + progress.step)  # the same on resuming
+        loss, _ = batch_loss(model, batch, pad_id, noise=settings.neftune, generator=draws)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
