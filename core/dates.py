@@ -101,36 +101,29 @@ class DateAnchor:
         if self._day is None:
             return None
         day, words = self._day
-        places = [i for i in self._when.get(task.tool, ()) if i < len(task.args) and _stamp(task.args[i])]
-        if not places:
+        stamps = {i: stamp for i in self._when.get(task.tool, ()) if i < len(task.args)
+                  if (stamp := _stamp(task.args[i])) is not None}
+        if not stamps:
             return None
-        first = _stamp(task.args[places[0]])
-        assert first is not None
-        shift = day - first
+        shift = day - next(iter(stamps.values()))[0]
         if not shift:
             return None
         args = list(task.args)
-        for i in places:
-            args[i] = _shifted(args[i], shift)
-        return Moved(replace(task, args=tuple(args)), task.args[places[0]], words)
+        for i, (date, time) in stamps.items():
+            args[i] = (date + shift).isoformat() + time
+        first = next(iter(stamps))
+        return Moved(replace(task, args=tuple(args)), task.args[first], words)
 
 
-def _stamp(value: object) -> dt.date | None:
-    if not isinstance(value, str):
-        return None
-    m = _STAMP.fullmatch(value.strip())
+def _stamp(value: object) -> tuple[dt.date, str] | None:
+    """A plain 'YYYY-MM-DD[ HH:MM[:SS]]' argument as (its day, the rest of its text), else None."""
+    m = _STAMP.fullmatch(value.strip()) if isinstance(value, str) else None
     if m is None:
         return None
     try:
-        return dt.date.fromisoformat(m[1])
+        return dt.date.fromisoformat(m[1]), m[2]
     except ValueError:
         return None
-
-
-def _shifted(value: str, shift: dt.timedelta) -> str:
-    m = _STAMP.fullmatch(value.strip())
-    assert m is not None
-    return (dt.date.fromisoformat(m[1]) + shift).isoformat() + m[2]
 
 
 def moved_note(moved: Moved) -> str:

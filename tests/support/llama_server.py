@@ -47,21 +47,14 @@ def server_available() -> str | None:
     return None
 
 
-# `python -m llama_cpp.server`, with llama.cpp's extra buffer types off where the CPU has AMX:
-# quantized models crash llama.cpp there otherwise (core/planner/llm.py, use_extra_bufts), and
-# the server has no option for it, so its default model params are wrapped as the app's are.
+# `python -m llama_cpp.server`, with llama.cpp's extra buffer types as the app sets them (off where
+# the CPU has AMX: quantized models crash llama.cpp there); the server has no option for it, so it
+# runs inside the app's own patch of the default model params (core/planner/llm.py).
 _SERVER_MAIN = """
 import runpy
-from tinyagent.core.planner.llm import cpu_has_amx
-if cpu_has_amx():
-    import llama_cpp.llama_cpp as low
-    original = low.llama_model_default_params
-    def params():
-        p = original()
-        p.use_extra_bufts = False
-        return p
-    low.llama_model_default_params = params
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+from tinyagent.core.planner.llm import _model_params_patched, want_extra_bufts
+with _model_params_patched(want_extra_bufts("auto")):
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
 
