@@ -7,13 +7,16 @@ the command, never at import time, so that `tinyagent --help` stays instant.
 
 from __future__ import annotations
 
+# Only modules the interpreter has loaded before any of ours: the program's Ctrl-C handler is
+# installed (run()) once this module is imported, and until then a Ctrl-C prints Python's traceback.
 import _thread
-import argparse
-import importlib
 import os
 import signal
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers know the name)
+if TYPE_CHECKING:
+    import argparse
 
 COMMAND_MODULES = (
     "tinyagent.core.cli.plans",  # run-plan, check-plans
@@ -28,15 +31,12 @@ COMMAND_MODULES = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors in one line, as every other bad input (argparse prints its usage block first)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    import importlib
+
+    from tinyagent.core.cli.parser import OneLineErrorParser
+
+    parser = OneLineErrorParser(
         prog="tinyagent",
         description="An on-device assistant that turns requests into plans of tool calls. "
         "Run without a command to open the terminal UI.",
@@ -51,33 +51,32 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """The command line. Ctrl-C anywhere in it, the command modules' imports included, is exit 130."""
     try:
+        # Start-up (imports, the parser) runs under run()'s handler, which ends the process at
+        # once: nothing to clean up yet, and a KeyboardInterrupt raised inside a native module's
+        # import can come out as another error (ssl's once gave "TypeError: expected a message
+        # argument") that no `except KeyboardInterrupt` catches.
+        from tinyagent.core.cli.common import CliError, config_from, open_tui, say
+
+        args = build_parser().parse_args(argv)
         if _as_program:  # a KeyboardInterrupt from here on: the command cleans up (asyncio.run needs this handler)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        return _command(argv)
+        try:
+            if args.config:  # every command, also those that read no setting: a --config given must be good
+                config_from(args)
+            if args.command is None:
+                return open_tui(args)
+            return int(args.func(args) or 0)
+        except CliError as exc:
+            say(f"tinyagent: {exc}", file=sys.stderr)
+            return exc.status
+        except BrokenPipeError:
+            return 0
     except KeyboardInterrupt:
         print("tinyagent: interrupted", file=sys.stderr)
         return 130
     finally:
         if _as_program:
             signal.signal(signal.SIGINT, _exit_interrupted)
-
-
-def _command(argv: list[str] | None) -> int:
-    from tinyagent.core.cli.common import CliError, config_from, open_tui, say  # heavy imports: inside main's try
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.config:  # every command, also those that read no setting: a --config given must be good
-            config_from(args)
-        if args.command is None:
-            return open_tui(args)
-        return int(args.func(args) or 0)
-    except CliError as exc:
-        say(f"tinyagent: {exc}", file=sys.stderr)
-        return exc.status
-    except BrokenPipeError:
-        return 0
 
 
 _as_program = False  # run() started us: the process's Ctrl-C handling is ours
@@ -98,7 +97,10 @@ def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:
     """A Ctrl-C that landed where Python cannot raise it (an import lock's weakref callback, a
     __del__) was printed as "Exception ignored" and lost: deliver it again, where it can be raised."""
     if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
-        _thread.interrupt_main()  # only marks it pending: raised at the main thread's next step
+        try:
+            _thread.interrupt_main()  # marks it pending: raised at the main thread's next step...
+        except KeyboardInterrupt:  # ...which can be this very call, in the hook, where it is lost again
+            _exit_interrupted(signal.SIGINT, None)
         return
     sys.__unraisablehook__(unraisable)
 
