@@ -49,3 +49,33 @@ def test_ctrl_c_in_the_first_second_of_run_plan_exits_130_without_a_traceback(tm
     if proc.returncode not in (0, 1):  # 0, 1: the signal came as the run was ending anyway
         assert proc.returncode == 130 and err.strip().splitlines()[-1] == "tinyagent: interrupted", (proc.returncode,
                                                                                                      err)
+
+
+def test_a_ctrl_c_python_could_not_raise_still_ends_the_program_with_130():
+    """A KeyboardInterrupt that lands in a __del__ (or an import lock's weakref callback) reaches
+    the unraisable hook, not the code: the hook delivers it again, and where that lands in the
+    hook itself, it ends the program as an interrupt, not with "Exception ignored"."""
+    script = (
+        "import signal, sys\n"
+        "from tinyagent.core.cli import _unraisable\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "sys.unraisablehook = _unraisable\n"
+        "class Doomed:\n"
+        "    def __del__(self):\n"
+        "        raise KeyboardInterrupt\n"
+        "try:\n"
+        "    Doomed()\n"
+        "    for _ in range(100_000):\n"
+        "        pass\n"
+        "except KeyboardInterrupt:\n"
+        "    print('raised again', flush=True)\n"
+        "    sys.exit(130)\n"
+        "print('lost', flush=True)\n"
+    )
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": path},
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert "lost" not in proc.stdout
+    assert proc.returncode == 130
+    assert "raised again" in proc.stdout or proc.stderr.strip() == "tinyagent: interrupted"
