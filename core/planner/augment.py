@@ -108,13 +108,13 @@ class Swapper:
             taken.add(mapping[value])
         if not mapping:
             return query, plan
-        swapped = _reparsed(_swap_plan(plan, mapping))
+        swapped = reparsed(_swap_plan(plan, mapping))
         if swapped is None or not plans_isomorphic(swapped, plan):
             return query, plan
         return _replace(query, mapping), swapped
 
 
-def _reparsed(plan: Plan) -> Plan | None:
+def reparsed(plan: Plan) -> Plan | None:
     """`plan` as the parser reads it back (what training writes as the target), None if refused."""
     try:
         again = parse_plan(serialize(plan, thoughts=False, comments=False))
@@ -189,7 +189,7 @@ class Combiner:
         if not partners:
             return query, plan
         other_query, other_plan = rng.choice(partners)
-        merged = _reparsed(combined_plan(plan, other_plan))
+        merged = reparsed(combined_plan(plan, other_plan))
         if merged is None:
             return query, plan
         return combined_request(query, other_query, rng.choice(JOINERS)), merged

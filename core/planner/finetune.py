@@ -47,6 +47,7 @@ from tinyagent.core.parser import PlanError, parse_plan
 from tinyagent.core.plan import END_OF_PLAN, Plan, serialize
 from tinyagent.core.planner.augment import Combiner, Swapper
 from tinyagent.core.planner.graph_tokens import graph_spans, token_weights
+from tinyagent.core.planner.recombine import Recombiner
 from tinyagent.core.planner.request_order import request_order
 from tinyagent.core.planner.tuned import render
 from tinyagent.core.toolrag.data import split_of
@@ -80,6 +81,7 @@ class TrainSettings:
     max_extra_tools: int = 2  # otherwise 0..this many tools beyond the plan's own
     p_swap: float = 0.0  # share of rows whose names, files and places are swapped (augment.py)
     p_combine: float = 0.0  # share of rows asked together with another row (augment.py)
+    p_recombine: float = 0.0  # share of rows replaced by clauses of other rows asked as one (recombine.py)
     graph_weight: float = 1.0  # loss weight of the tokens that decide the plan's graph (graph_tokens.py)
     neftune: float = 0.0  # NEFTune's alpha: noise on the input embeddings while training (embedding_noise)
     init: str = ""  # start from this adapter (.gguf) or run checkpoint (.pt) instead of a fresh one
@@ -94,7 +96,7 @@ class TrainSettings:
         epochs only set how long the run is (each epoch's samples come from its own seed, so a
         longer run draws the same first epochs): a run can be extended by asking for more."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "epochs")}
-        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("graph_weight", 1.0), ("order", WRITTEN),
+        for newer, unset in (("p_swap", 0.0), ("p_combine", 0.0), ("p_recombine", 0.0), ("graph_weight", 1.0), ("order", WRITTEN),
                               ("neftune", 0.0)):
             if fields[newer] == unset:
                 del fields[newer]  # runs made before it existed resume as they were
@@ -190,8 +192,10 @@ class PromptCoder:
         return cls(template.chat, tokenize, eos, vocab.piece)
 
     def sample(self, row: Row, rng: random.Random, settings: TrainSettings, swapper: Swapper | None = None,
-               combiner: Combiner | None = None) -> Sample:
+               combiner: Combiner | None = None, recombiner: Recombiner | None = None) -> Sample:
         query, plan = row.query, row.plan
+        if recombiner is not None and settings.p_recombine and rng.random() < settings.p_recombine:
+            query, plan = recombiner.recombine(query, plan, rng)
         if swapper is not None and settings.p_swap and rng.random() < settings.p_swap:
             query, plan = swapper.swap(query, plan, rng)
         if combiner is not None and settings.p_combine and rng.random() < settings.p_combine:
@@ -456,9 +460,10 @@ def train(data: Path, base: TrainBase, out: Path, settings: TrainSettings, *, sa
     plan_batches: list[list[Sample]] = []
     swapper = Swapper([(r.query, r.plan) for r in rows]) if settings.p_swap else None
     combiner = Combiner([(r.query, r.plan) for r in rows]) if settings.p_combine else None
+    recombiner = Recombiner([(r.query, r.plan) for r in rows]) if settings.p_recombine else None
     for epoch in range(epochs):
         rng = random.Random(f"{settings.seed}:{epoch}")
-        samples = [coder.sample(r, rng, settings, swapper, combiner) for r in rows]
+        samples = [coder.sample(r, rng, settings, swapper, combiner, recombiner) for r in rows]
         plan_batches += batches(samples, rng, settings)
     total = int(len(plan_batches) * settings.epochs / epochs)
     if max_steps is not None:
@@ -592,6 +597,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "p_all_tools": "share of prompts offering every tool, as the app does (the rest: the plan's tools and a few others)",
             "p_swap": "share of rows per epoch whose people, files, places and titles are swapped for other rows'",
             "p_combine": "share of rows per epoch asked together with another training row (its plan after theirs)",
+            "p_recombine": "share of rows per epoch replaced by a request of 2-4 clauses of other training rows, "
+                           "with the plan their pieces make",
             "order": "the order of a plan's steps in training: as written, each right before the first step that needs "
                      "it, or that with the request's actions in the order it asks for them",
             "neftune": "NEFTune's alpha: uniform noise of alpha / sqrt(length * width) on the input embeddings "
