@@ -10,8 +10,9 @@ requests do, with the plan their pieces make, renumbered, a person looked up by 
 up once. No whole request is ever seen again as it was, so the model has to plan clause by clause.
 
 A row splits only where nothing is in doubt: as many clauses as pieces, each piece's actions
-asked (core/planner/request_order.py) inside one clause of its own, in order, and every clause
-starting with a verb ("After sending the email, forward ..." does not split). Quoted text is
+asked (core/planner/request_order.py) inside one clause of its own, in order, every clause
+starting with a verb ("After sending the email, forward ..." does not split) and naming its
+piece's actions itself. Quoted text is
 never cut.
 """
 
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 import networkx as nx
 
 from tinyagent.core.dag import final_steps, renumber
-from tinyagent.core.plan import Plan
+from tinyagent.core.plan import Plan, Task
 from tinyagent.core.planner.augment import MAX_COMBINED_TASKS, combined_plan, reparsed
-from tinyagent.core.planner.request_order import asked_at
+from tinyagent.core.planner.request_order import STEP_WORDS, asked_at, plain_strings
 
 # Where one clause ends and the next begins: a comma or semicolon (with "and", "then", "also"
 # after it), a sentence break (with "Then,", "Also,", "Finally," ...), or a bare "and then"/"then".
@@ -101,11 +102,19 @@ def units_of(query: str, plan: Plan, row: int = 0) -> list[Unit] | None:
     for group, clause in zip(groups, clause_of_group):
         a, b = spans[clause]
         text = query[a:b].strip(" .")
-        if not _VERB.match(text):
+        if not _VERB.match(text) or not all(_names(text, by_id[i]) for i in group if i in sinks):
             return None
         piece = Plan(tasks=tuple(by_id[i] for i in group), joined=True)
         units[clause] = Unit(text, renumber(piece, group), row)
     return [u for u in units if u is not None]
+
+
+def _names(clause: str, task: Task) -> bool:
+    """Whether the clause itself names the step: its app's word or one of its own arguments
+    ("find John's phone number" asks for a lookup, not for the text message that uses it)."""
+    clause = clause.lower()
+    own = (s.lower() for s in plain_strings(task.args) if len(s) >= 3)
+    return any(w in clause for w in STEP_WORDS.get(task.tool, ())) or any(s in clause for s in own)
 
 
 def recombined_request(texts: list[str], rng: random.Random) -> str:

@@ -50,13 +50,13 @@ STEP_WORDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def _strings(value: object) -> Iterator[str]:
+def plain_strings(value: object) -> Iterator[str]:
     """The plain strings among a step's arguments (a `$N` template is the model's text, not the request's)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _strings(item)
+            yield from plain_strings(item)
 
 
 def _first(query: str, words: Iterator[str], before: str = "") -> int | None:
@@ -80,9 +80,9 @@ def _app_word(query: str, tool: str) -> int | None:
 def asked_at(query: str, task: Task, by_id: Mapping[int, Task]) -> int | None:
     """Where `query` asks for `task`: an offset into it, or None where it says nothing of it."""
     query = query.lower()
-    for at in (_first(query, _strings(task.args), before='"'), _app_word(query, task.tool),
-               _first(query, _strings(task.args)),
-               _first(query, (s for dep in task.deps if dep in by_id for s in _strings(by_id[dep].args)))):
+    for at in (_first(query, plain_strings(task.args), before='"'), _app_word(query, task.tool),
+               _first(query, plain_strings(task.args)),
+               _first(query, (s for dep in task.deps if dep in by_id for s in plain_strings(by_id[dep].args)))):
         if at is not None:
             return at
     return None

@@ -146,3 +146,12 @@ def test_a_training_sample_of_a_recombined_row_asks_the_new_request_and_writes_i
     assert query in decode(sample.prompt)
     assert coder.sample(row, random.Random(3), TrainSettings(), recombiner=recombiner).target == tokenize(
         target_text(rows[0][1]), False, True)  # p_recombine 0: the row as it is
+
+
+def test_a_clause_that_does_not_name_its_action_is_not_a_unit():
+    # "find Omar's number" is where the text message's lookup is asked, not the message itself
+    query = "Find Omar's phone number, and open \"Harbor Cafe\" in Apple Maps."
+    plan = parse_plan('1. get_phone_number("Omar")\n2. send_sms(["$1"], "I am late")\n3. maps_open_location("Harbor Cafe")\n'
+                      '4. join()<END_OF_PLAN>')
+    assert units_of(query, plan) is None
+    assert units_of(query.replace("Find Omar's phone number", "Text Omar"), plan) is not None
