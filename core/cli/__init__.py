@@ -55,28 +55,32 @@ def main(argv: list[str] | None = None) -> int:
         # once: nothing to clean up yet, and a KeyboardInterrupt raised inside a native module's
         # import can come out as another error (ssl's once gave "TypeError: expected a message
         # argument") that no `except KeyboardInterrupt` catches.
-        from tinyagent.core.cli.common import CliError, config_from, open_tui, say
-
         args = build_parser().parse_args(argv)
         if _as_program:  # a KeyboardInterrupt from here on: the command cleans up (asyncio.run needs this handler)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            if args.config:  # every command, also those that read no setting: a --config given must be good
-                config_from(args)
-            if args.command is None:
-                return open_tui(args)
-            return int(args.func(args) or 0)
-        except CliError as exc:
-            say(f"tinyagent: {exc}", file=sys.stderr)
-            return exc.status
-        except BrokenPipeError:
-            return 0
+        return _command(args)
     except KeyboardInterrupt:
         print("tinyagent: interrupted", file=sys.stderr)
         return 130
     finally:
         if _as_program:
             signal.signal(signal.SIGINT, _exit_interrupted)
+
+
+def _command(args: argparse.Namespace) -> int:
+    from tinyagent.core.cli.common import CliError, config_from, open_tui, say  # loaded by the parser's modules
+
+    try:
+        if args.config:  # every command, also those that read no setting: a --config given must be good
+            config_from(args)
+        if args.command is None:
+            return open_tui(args)
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        say(f"tinyagent: {exc}", file=sys.stderr)
+        return exc.status
+    except BrokenPipeError:
+        return 0
 
 
 _as_program = False  # run() started us: the process's Ctrl-C handling is ours
