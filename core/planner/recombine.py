@@ -23,8 +23,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import networkx as nx
-
 from tinyagent.core.dag import final_steps, renumber
 from tinyagent.core.plan import Plan, Task
 from tinyagent.core.planner.augment import MAX_COMBINED_TASKS, combined_plan, reparsed
@@ -68,10 +66,15 @@ def clause_spans(query: str) -> list[tuple[int, int]]:
 
 def pieces(plan: Plan) -> list[list[int]]:
     """The plan's steps in groups joined by `$N` (weakly connected), in the order they start."""
-    graph = nx.Graph()
-    graph.add_nodes_from(t.id for t in plan.tasks)
-    graph.add_edges_from((t.id, dep) for t in plan.tasks for dep in t.deps)
-    return sorted((sorted(group) for group in nx.connected_components(graph)), key=lambda group: group[0])
+    group_of = {t.id: {t.id} for t in plan.tasks}
+    for task in plan.tasks:
+        for dep in task.deps:
+            if dep in group_of and group_of[dep] is not group_of[task.id]:
+                merged = group_of[dep] | group_of[task.id]
+                for member in merged:
+                    group_of[member] = merged
+    groups = {id(group): sorted(group) for group in group_of.values()}
+    return sorted(groups.values(), key=lambda group: group[0])
 
 
 def units_of(query: str, plan: Plan, row: int = 0) -> list[Unit] | None:
