@@ -136,9 +136,9 @@ class Recombiner:
         self.units = [u for row, (query, plan) in enumerate(rows) for u in (units_of(query, plan, row) or [])]
 
     def recombine(self, query: str, plan: Plan, rng: random.Random) -> tuple[str, Plan]:
-        """A request of as many clauses as this row's plan has pieces (2-4), each from another row;
+        """A request of as many clauses as this row's plan has pieces (2-4), no two of one row;
         the row as given when none can be drawn."""
-        if len(self.units) < 8:
+        if len(self.units) < 8:  # a pool this small would mostly repeat its own rows
             return query, plan
         wanted = min(max(len(pieces(plan)), 2), 4)
         chosen: list[Unit] = []
