@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tinyagent.core.dag import final_steps, renumber
+from tinyagent.core.dag import final_steps, plan_graph, renumber
 from tinyagent.core.plan import Plan, Task
 from tinyagent.core.planner.augment import MAX_COMBINED_TASKS, combined_plan, reparsed
 from tinyagent.core.planner.request_order import STEP_WORDS, asked_at, plain_strings
@@ -66,15 +66,10 @@ def clause_spans(query: str) -> list[tuple[int, int]]:
 
 def pieces(plan: Plan) -> list[list[int]]:
     """The plan's steps in groups joined by `$N` (weakly connected), in the order they start."""
-    group_of = {t.id: {t.id} for t in plan.tasks}
-    for task in plan.tasks:
-        for dep in task.deps:
-            if dep in group_of and group_of[dep] is not group_of[task.id]:
-                merged = group_of[dep] | group_of[task.id]
-                for member in merged:
-                    group_of[member] = merged
-    groups = {id(group): sorted(group) for group in group_of.values()}
-    return sorted(groups.values(), key=lambda group: group[0])
+    import networkx as nx  # here, as in core/dag.py: the CLI's --help must not load it
+
+    groups = nx.weakly_connected_components(plan_graph(plan))
+    return sorted((sorted(group) for group in groups), key=lambda group: group[0])
 
 
 def units_of(query: str, plan: Plan, row: int = 0) -> list[Unit] | None:
