@@ -1,5 +1,7 @@
 """What degrades is said, once: a ToolRAG model that cannot load, a user examples file that
-cannot be read. Real pipeline, real onnxruntime, a random-weight GGUF on real llama.cpp."""
+cannot be read. Real pipeline, real onnxruntime, a random-weight GGUF on real llama.cpp whose
+plans are scripted (what random weights write differs by CPU, and a plan can bring notices
+of its own, such as a lookup of someone the request does not name)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ import shutil
 import pytest
 
 from tests.support.cli import tinyagent
+from tests.support.scripted_llm import ScriptedLLM
 from tinyagent.core.config import Config
 from tinyagent.core.events import Notice, ToolsSelected
 from tinyagent.core.pipeline import Pipeline
 from tinyagent.core.planner.grammar import GrammarLimits
-from tinyagent.core.planner.llm import LocalLLM
 from tinyagent.core.toolrag import builtin_model_dir
 from tinyagent.core.toolrag.examples import ExamplePool, builtin_examples, user_examples_file
 from tinyagent.tools.registry import tools_for_apps
@@ -30,9 +32,13 @@ def broken_model_dir(tmp_path):
     return tmp_path
 
 
-@pytest.fixture(scope="module")
+TEXT_OMAR = '1. get_phone_number("Omar")\n2. send_sms(["$1"], "late")\njoin()<END_OF_PLAN>'
+REMIND_ANN = '1. create_reminder("Call Ann")\njoin()<END_OF_PLAN>'
+
+
+@pytest.fixture
 def llm(tiny_gguf):
-    model = LocalLLM(tiny_gguf, n_ctx=4096, n_threads=1)
+    model = ScriptedLLM(tiny_gguf, [TEXT_OMAR, REMIND_ANN, TEXT_OMAR])
     yield model
     model.close()
 
