@@ -11,7 +11,6 @@ against the other jobs (measured: 0.4 tok/s with 2 threads, 5.5 with 1). Part of
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import shutil
 import sys
@@ -19,19 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.realmodels import real_model
+from tests.support.realmodels import ONE_DAY, real_model
 from tinyagent.core.config import Config
 from tinyagent.core.dag import plans_isomorphic
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import serialize
-from tinyagent.core.request_run import RequestOptions
 
 pytestmark = pytest.mark.realmodel
 ROOT = Path(__file__).resolve().parents[2]
 THREADS = 1
-# The prompt carries today's date, and a greedy plan can change with it (on 2026-12-08 "directions"
-# planned a two-leg trip): every case is planned on one day, whatever the day.
-ONE_DAY = RequestOptions(now=dt.datetime(2026, 12, 6, 9, 0))
 
 
 def real_config() -> Config:

@@ -9,17 +9,15 @@ do not count). Greedy decoding, one model load for the module, one thread (see t
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 
 import pytest
 
-from tests.support.realmodels import real_model
+from tests.support.realmodels import ONE_DAY, real_model
 from tinyagent.core import modelstore
 from tinyagent.core.config import Config
 from tinyagent.core.dag import plans_isomorphic
 from tinyagent.core.parser import parse_plan
 from tinyagent.core.plan import serialize
-from tinyagent.core.request_run import RequestOptions
 
 pytestmark = pytest.mark.realmodel
 TUNED = "qwen2.5-coder-0.5b-tinyagent"
@@ -63,9 +61,6 @@ MISSES = {
 }
 
 
-# The prompt carries today's date, and a greedy plan can change with it (the adapter learnt to
-# ignore dates, but not to the last token): every case is planned on this day, whatever the day.
-ONE_DAY = RequestOptions(now=dt.datetime(2026, 12, 6, 9, 0))
 
 
 def real_config() -> Config:
@@ -107,7 +102,7 @@ def test_the_tuned_prompt_is_shorter_than_the_compact_one(tuned_llm):
 
     request = CASES["text and email"][0]
     selected = [REGISTRY[n] for n in ("get_phone_number", "get_email_address", "send_sms", "compose_new_email")]
-    now = dt.datetime(2026, 12, 6, 9, 0)
+    now = ONE_DAY.now
     examples = pick_examples(request, selected, 3, ExamplePool.load_for_planning()[0])
 
     def tokens(profile: str, tools, shown) -> int:
